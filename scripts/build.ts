@@ -1,0 +1,90 @@
+/**
+ * The XS builds of the core (`npm run build`), and the bundles tests and benchmarks load into the
+ * desktop XS engine. Everything goes through esbuild with the same target and module rules, so
+ * what runs in targets/xs is what ships to the ESP32.
+ */
+import { build as esbuild, type BuildOptions } from "esbuild";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+
+export const repoRoot = resolve(__dirname, "..");
+export const distPath = resolve(repoRoot, "dist/provisio-sdk.js");
+
+/** Modules the Moddable runtime provides on the device: left as imports for mcconfig to resolve. */
+export const moddableModules: readonly string[] = [
+  "embedded:*",
+  "mc/*",
+  "text/*",
+  "pins/*",
+  "Resource",
+  "base64",
+  "crc",
+  "file",
+  "flash",
+  "hex",
+  "net",
+  "preference",
+  "securesocket",
+  "sntp",
+  "socket",
+  "time",
+  "timer",
+  "wifi",
+];
+
+/** The global the scenario bundle defines inside XS (see tests/xs/scenario-entry.ts). */
+export const scenarioGlobal = "provisioScenarios";
+
+const common: BuildOptions = {
+  absWorkingDir: repoRoot,
+  bundle: true,
+  write: false,
+  minify: true,
+  target: "es2022",
+  // tweetnacl maps Node's `crypto` to false for browsers; the targets give it a PRNG.
+  platform: "browser",
+  external: [...moddableModules],
+  logLevel: "silent",
+};
+
+async function bundle(options: BuildOptions): Promise<string> {
+  const result = await esbuild({ ...common, ...options });
+  return result.outputFiles![0].text;
+}
+
+/** The device build of `entry` (a path from the repo root): one minified ES module. */
+export function bundleSdk(entry = "sdk/index.ts"): Promise<string> {
+  return bundle({ entryPoints: [entry], format: "esm" });
+}
+
+/**
+ * A bundle for xsnap, which evaluates scripts rather than modules: an IIFE that assigns the
+ * exports of `entry` to the global `globalName`. xsnap evaluates with eval(), where a strict
+ * script's `var` stays local, hence the explicit assignment.
+ */
+export function bundleXsScript(entry: string, globalName: string): Promise<string> {
+  return bundle({ entryPoints: [entry], format: "iife", globalName, footer: { js: `globalThis.${globalName}=${globalName};` } });
+}
+
+/** Every portable scenario, runnable inside XS through the global `scenarioGlobal`. */
+export function bundleScenarios(): Promise<string> {
+  return bundleXsScript("tests/xs/scenario-entry.ts", scenarioGlobal);
+}
+
+/** Writes dist/provisio-sdk.js; returns its size in bytes. */
+export async function buildDist(): Promise<number> {
+  const code = await bundleSdk();
+  mkdirSync(dirname(distPath), { recursive: true });
+  writeFileSync(distPath, code);
+  return Buffer.byteLength(code);
+}
+
+if (require.main === module) {
+  buildDist().then(
+    (bytes) => console.log(`wrote ${distPath} (${bytes} bytes)`),
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,27 @@
+import nacl from "tweetnacl";
+import { utf8Decode } from "../utf8";
+import { base64urlDecode } from "./base64url";
+
+/** The `registration` object of a reply: base64url fields as on the wire. */
+export interface SealedRegistration {
+  sealed: string;
+  nonce: string;
+  serverPublicKey: string;
+}
+
+/** Opens a sealed registration token; undefined when it does not open (wrong key, tampered, bad encoding). */
+export function openRegistrationToken(registration: SealedRegistration, deviceSecretKey: Uint8Array): string | undefined {
+  const sealed = base64urlDecode(registration.sealed);
+  const nonce = base64urlDecode(registration.nonce);
+  const serverPublicKey = base64urlDecode(registration.serverPublicKey);
+  // nacl.box.open throws on wrong sizes; checking first keeps a bad reply from becoming an exception.
+  if (
+    sealed === undefined ||
+    nonce?.length !== nacl.box.nonceLength ||
+    serverPublicKey?.length !== nacl.box.publicKeyLength ||
+    deviceSecretKey.length !== nacl.box.secretKeyLength
+  )
+    return undefined;
+  const opened = nacl.box.open(sealed, nonce, serverPublicKey, deviceSecretKey);
+  return opened === null ? undefined : utf8Decode(opened);
+}

@@ -1,0 +1,65 @@
+import nacl from "tweetnacl";
+import { utf8ByteLength, utf8Encode, utf8Write } from "../utf8";
+
+// Protocol section 1: domain-separation prefixes, so one digest can never stand for another.
+const COMMITMENT_PREFIX = utf8Encode("commitment/v1");
+const VERIFICATION_CODE_PREFIX = utf8Encode("verification-code/v1");
+const HEX = "0123456789abcdef";
+const CROCKFORD32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+export function sha512(bytes: Uint8Array): Uint8Array {
+  return nacl.hash(bytes);
+}
+
+/** SHA-512 of the parts and then `text` as UTF-8, written one after the other into a single buffer. */
+function sha512Of(parts: readonly Uint8Array[], text = ""): Uint8Array {
+  let length = utf8ByteLength(text);
+  for (const part of parts) length += part.length;
+  const joined = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.length;
+  }
+  utf8Write(text, joined, offset);
+  return nacl.hash(joined);
+}
+
+/** "p-" and the first 20 lowercase hex digits (10 bytes) of SHA-512(publicKey): 22 characters. */
+export function provisioningClientId(publicKey: Uint8Array): string {
+  const digest = nacl.hash(publicKey);
+  let id = "p-";
+  for (let i = 0; i < 10; i++) id += HEX[digest[i] >> 4] + HEX[digest[i] & 15];
+  return id;
+}
+
+/** First 32 bytes of SHA-512("commitment/v1" || publicKey || deviceNonce). */
+export function commitment(publicKey: Uint8Array, deviceNonce: Uint8Array): Uint8Array {
+  return sha512Of([COMMITMENT_PREFIX, publicKey, deviceNonce]).slice(0, 32);
+}
+
+/**
+ * First 40 bits of SHA-512("verification-code/v1" || publicKey || deviceNonce || nonce || operationId)
+ * as 8 Crockford base32 symbols, "XXXX-XXXX".
+ */
+export function verificationCode(
+  publicKey: Uint8Array,
+  deviceNonce: Uint8Array,
+  nonce: Uint8Array,
+  operationId: string,
+): string {
+  const digest = sha512Of([VERIFICATION_CODE_PREFIX, publicKey, deviceNonce, nonce], operationId);
+  // 40 bits exceed 32-bit integer arithmetic: take them as two 20-bit halves of 4 symbols each.
+  const high = (digest[0] << 12) | (digest[1] << 4) | (digest[2] >> 4);
+  const low = ((digest[2] & 15) << 16) | (digest[3] << 8) | digest[4];
+  return symbols(high) + "-" + symbols(low);
+}
+
+function symbols(twentyBits: number): string {
+  return (
+    CROCKFORD32[twentyBits >> 15] +
+    CROCKFORD32[(twentyBits >> 10) & 31] +
+    CROCKFORD32[(twentyBits >> 5) & 31] +
+    CROCKFORD32[twentyBits & 31]
+  );
+}

@@ -1,0 +1,60 @@
+/**
+ * Typed errors. The decoder returns them instead of throwing, so malformed bytes from the network
+ * never raise an exception into the host; the client reports them through its callbacks.
+ */
+
+export type MqttProtocolErrorCode =
+  /** The remaining length uses more than 4 bytes or ends the packet early. */
+  | "malformed-remaining-length"
+  /** Reserved flag bits or a packet type a server must not send. */
+  | "bad-flags"
+  | "unknown-packet-type"
+  /** A field runs past the end of its packet, or bytes are left over after the last field. */
+  | "truncated"
+  | "invalid-utf8"
+  /** The packet's total size exceeds the configured maximum. */
+  | "packet-too-large"
+  /** A field holds a value MQTT 3.1.1 forbids (packet id 0, QoS 3, bad return code...). */
+  | "invalid-field"
+  /** A packet arrived that the session state does not allow (a second CONNACK...). */
+  | "unexpected-packet"
+  /** `encode` was given a packet it cannot represent. */
+  | "invalid-packet";
+
+export class MqttProtocolError extends Error {
+  readonly code: MqttProtocolErrorCode;
+  constructor(code: MqttProtocolErrorCode, message: string) {
+    super(message);
+    this.name = "MqttProtocolError";
+    this.code = code;
+  }
+}
+
+/** CONNACK return codes 1-5 of MQTT 3.1.1, by name. */
+export const connackErrorCodes = [
+  "",
+  "unacceptable-protocol-version",
+  "identifier-rejected",
+  "server-unavailable",
+  "bad-username-or-password",
+  "not-authorized",
+] as const;
+
+export type ConnackErrorCode = Exclude<(typeof connackErrorCodes)[number], ""> | "unknown-return-code";
+
+/** The broker refused the CONNECT. Return codes 4 and 5 are authorization failures. */
+export class MqttConnectError extends Error {
+  readonly code: ConnackErrorCode;
+  readonly returnCode: number;
+  constructor(returnCode: number) {
+    const code: ConnackErrorCode = (connackErrorCodes[returnCode] || "unknown-return-code") as ConnackErrorCode;
+    super(`broker refused the connection: ${code} (return code ${returnCode})`);
+    this.name = "MqttConnectError";
+    this.code = code;
+    this.returnCode = returnCode;
+  }
+
+  get isAuthorizationFailure(): boolean {
+    return this.returnCode === 4 || this.returnCode === 5;
+  }
+}

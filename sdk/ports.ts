@@ -1,0 +1,81 @@
+/**
+ * The ports of the sans-I/O core. The core never touches a socket, a timer, flash or a console:
+ * each target (Moddable on ESP32, Node on the desktop, the XS host in tests) implements these.
+ * Every callback the core hands to a port must be called from the port's own event loop turn,
+ * never re-entrantly from inside the call that registered it.
+ */
+
+/** Events a transport connection delivers to the core. The core's handlers never throw. */
+export interface TransportEvents {
+  /** The byte stream is open; writes may start. */
+  onOpen(): void;
+  /** Bytes arrived. The core copies what it keeps: the port may reuse `bytes` after the call. */
+  onData(bytes: Uint8Array): void;
+  /** The stream ended (remote close, error, or after `close()`); `reason` is for logs only. */
+  onClose(reason: string): void;
+}
+
+/** One open byte stream to the broker. */
+export interface TransportConnection {
+  /**
+   * Queues bytes for sending. The port may keep a reference until they are sent, so the core
+   * never reuses a buffer it has written. Bytes written after close are dropped.
+   */
+  write(bytes: Uint8Array): void;
+  /** Closes the stream; `onClose` follows once. */
+  close(): void;
+}
+
+/** Opens byte streams to one broker; the address and TLS settings belong to the port. */
+export interface Transport {
+  connect(events: TransportEvents): TransportConnection;
+}
+
+/** A pending wake-up, opaque to the core. */
+export type TimerHandle = unknown;
+
+/**
+ * Monotonic milliseconds and one-shot wake-ups. `now()` is a 32-bit tick count that wraps
+ * (Moddable's `Time.ticks` after about 24.8 days): compare ticks only with `ticksSince`/`ticksUntil`
+ * from `sdk/ticks.ts`, never with `<`.
+ */
+export interface Clock {
+  now(): number;
+  /** Calls `callback` once, `delayMs` (>= 0) from now. */
+  setTimer(delayMs: number, callback: () => void): TimerHandle;
+  clearTimer(handle: TimerHandle): void;
+}
+
+/** Cryptographic random bytes. */
+export interface Random {
+  /** Fills `bytes` entirely with random values. */
+  fill(bytes: Uint8Array): void;
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+/**
+ * Structured events. The core never passes a secret (token, password, key) in `fields`.
+ * Implementations must not throw.
+ */
+export interface Log {
+  write(level: LogLevel, event: string, fields?: LogFields): void;
+}
+
+/** A Log that drops everything: for hosts that want silence. */
+export const silentLog: Log = { write() {} };
+
+/**
+ * Durable storage of one record (the device's identity and any pending operation). `write`
+ * returns only once the record is durable, and a power cut during it leaves either the old record
+ * or the new one. Synchronous, like Moddable's `preference` and `flash`.
+ */
+export interface RecordStore {
+  /** The last record written, or undefined when there is none. */
+  read(): Uint8Array | undefined;
+  /** Replaces the record; throws when it cannot be stored, leaving the old record in place. */
+  write(record: Uint8Array): void;
+  /** Removes the record (factory reset). */
+  clear(): void;
+}

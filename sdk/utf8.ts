@@ -1,0 +1,86 @@
+/**
+ * UTF-8 without TextEncoder/TextDecoder, which XS on the device only offers as modules. Decoding
+ * is strict (Unicode table 3-7): bytes from the network that are not well-formed UTF-8 are
+ * refused rather than repaired, as MQTT 3.1.1 requires of its strings.
+ */
+
+/**
+ * The Unicode scalar value of one character from a string's iterator; a lone surrogate, which
+ * UTF-8 cannot carry, reads as U+FFFD. Strings are walked with for-of, never by index: XS keeps
+ * strings as UTF-8, so `text.codePointAt(i)` scans from the start and an indexed loop is quadratic.
+ */
+function scalarOf(character: string): number {
+  const c = character.codePointAt(0)!;
+  return c >= 0xd800 && c <= 0xdfff ? 0xfffd : c;
+}
+
+export function utf8ByteLength(text: string): number {
+  let length = 0;
+  for (const character of text) {
+    const c = scalarOf(character);
+    length += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+  }
+  return length;
+}
+
+/** Writes `text` at `offset` (the caller sized `bytes` with utf8ByteLength); returns the end offset. */
+export function utf8Write(text: string, bytes: Uint8Array, offset: number): number {
+  for (const character of text) {
+    const c = scalarOf(character);
+    if (c < 0x80) {
+      bytes[offset++] = c;
+      continue;
+    }
+    if (c < 0x800) bytes[offset++] = 0xc0 | (c >> 6);
+    else {
+      if (c < 0x10000) bytes[offset++] = 0xe0 | (c >> 12);
+      else {
+        bytes[offset++] = 0xf0 | (c >> 18);
+        bytes[offset++] = 0x80 | ((c >> 12) & 0x3f);
+      }
+      bytes[offset++] = 0x80 | ((c >> 6) & 0x3f);
+    }
+    bytes[offset++] = 0x80 | (c & 0x3f);
+  }
+  return offset;
+}
+
+export function utf8Encode(text: string): Uint8Array {
+  const bytes = new Uint8Array(utf8ByteLength(text));
+  utf8Write(text, bytes, 0);
+  return bytes;
+}
+
+/** Decodes bytes[start, end); undefined when they are not well-formed UTF-8. */
+export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): string | undefined {
+  // XS strings are flat: appending to one long string copies it each time, so characters are
+  // gathered in short pieces first and the long string grows only once per piece.
+  let text = "";
+  let piece = "";
+  let pieceLength = 0;
+  let i = start;
+  while (i < end) {
+    let c = bytes[i++];
+    if (c >= 0x80) {
+      // 0xC0/0xC1 only start overlong forms, 0xF5 and above only code points past U+10FFFF.
+      if (c < 0xc2 || c > 0xf4) return undefined;
+      let continuations = c < 0xe0 ? 1 : c < 0xf0 ? 2 : 3;
+      if (i + continuations > end) return undefined;
+      const min = continuations === 1 ? 0x80 : continuations === 2 ? 0x800 : 0x10000;
+      c &= 0x3f >> continuations;
+      while (continuations--) {
+        const next = bytes[i++];
+        if ((next & 0xc0) !== 0x80) return undefined;
+        c = (c << 6) | (next & 0x3f);
+      }
+      if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return undefined;
+    }
+    piece += c < 0x10000 ? String.fromCharCode(c) : String.fromCodePoint(c);
+    if (++pieceLength === 256) {
+      text += piece;
+      piece = "";
+      pieceLength = 0;
+    }
+  }
+  return text + piece;
+}

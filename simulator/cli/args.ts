@@ -1,0 +1,66 @@
+/**
+ * A small command-line parser: `--name value`, `--name=value`, boolean `--flag`, positionals.
+ * Unknown options are errors, so a typo never silently does something else.
+ */
+export class CliError extends Error {
+  override name = "CliError";
+}
+
+export type OptionSpec = Record<string, "string" | "boolean">;
+
+export interface ParsedArgs {
+  positionals: string[];
+  options: Record<string, string | boolean | undefined>;
+}
+
+export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs {
+  const positionals: string[] = [];
+  const options: ParsedArgs["options"] = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("--") || arg === "--") {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    const kind = spec[name];
+    if (!kind) throw new CliError(`unknown option --${name} (see --help)`);
+    if (kind === "boolean") {
+      if (eq >= 0) throw new CliError(`--${name} takes no value`);
+      options[name] = true;
+    } else if (eq >= 0) {
+      options[name] = arg.slice(eq + 1);
+    } else {
+      if (i + 1 >= argv.length) throw new CliError(`--${name} needs a value`);
+      options[name] = argv[++i];
+    }
+  }
+  return { positionals, options };
+}
+
+/** A string option's value, or undefined when absent. */
+export function stringOption(args: ParsedArgs, name: string): string | undefined {
+  const value = args.options[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+export function integerOption(args: ParsedArgs, name: string, min: number, max: number): number | undefined {
+  const text = stringOption(args, name);
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new CliError(`--${name} must be an integer from ${min} to ${max}`);
+  return value;
+}
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "30d", "12h", "90m", "45s" or plain seconds, as seconds. */
+export function durationOption(args: ParsedArgs, name: string): number | undefined {
+  const text = stringOption(args, name);
+  if (text === undefined) return undefined;
+  const match = /^(\d+)([smhd]?)$/.exec(text);
+  const seconds = match ? Number(match[1]) * UNIT_SECONDS[match[2] || "s"] : 0;
+  if (!(seconds > 0 && Number.isSafeInteger(seconds))) throw new CliError(`--${name} must be a duration like 30d, 12h, 90m or 45s`);
+  return seconds;
+}

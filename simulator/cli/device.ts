@@ -1,0 +1,70 @@
+/** `provisio device`: one simulated device running the SDK core against a broker. */
+import { CliError, integerOption, parseArgs, stringOption } from "./args";
+import { print, type Command } from "./command";
+import { devicePorts, parseBrokerUrl } from "../device/node-ports";
+import { startSimulatedDevice } from "../device/simulated-device";
+
+const OPTIONS = {
+  broker: "string", token: "string", "device-id": "string", state: "string", engine: "string",
+  send: "string", stream: "string", verbose: "boolean", help: "boolean",
+} as const;
+
+/** Runs `start`, turning a refused option (a bad Device ID...) into a usage error. */
+export function cliErrors<T>(start: () => T): T {
+  try {
+    return start();
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+}
+
+export const deviceCommand: Command = {
+  name: "device",
+  summary: "run a simulated device: provision it, then send messages",
+  help: `provisio device --token PT [options]
+
+Runs the device SDK as a simulated device. It shows its verification code, waits for a technician
+to approve it (provisio ops approve CODE), stores its registration under --state, and sends
+messages. Restarted with the same --state, it reuses its registration.
+
+  --broker URL       MQTT broker (default mqtt://127.0.0.1:1883)
+  --token PT         provisioning token (required)
+  --device-id ID     requested Device ID (4-90 of 0-9 A-Z a-z _ . -)
+  --state DIR        where the device keeps its record (default .provisio/device)
+  --engine node      run the SDK core in Node (the XS engine is not available yet)
+  --send N           send N messages once registered, exit 0 when all are acknowledged
+  --stream S         stream for messages (default telemetry)
+  --verbose          print the SDK's log events on stderr
+  --help             show this help`,
+
+  async run(argv) {
+    const args = parseArgs(argv, { ...OPTIONS });
+    if (args.options.help) {
+      print(deviceCommand.help);
+      return 0;
+    }
+    const token = stringOption(args, "token");
+    if (!token) throw new CliError("--token is required (create one with: provisio tokens create)");
+    const engine = stringOption(args, "engine") ?? "node";
+    if (engine !== "node") throw new CliError(`--engine ${engine} is not available: use --engine node`);
+    const broker = parseBrokerUrl(stringOption(args, "broker") ?? "mqtt://127.0.0.1:1883");
+    const device = cliErrors(() => startSimulatedDevice({
+      ports: devicePorts(broker, args.options.verbose === true),
+      provisioningToken: token,
+      deviceId: stringOption(args, "device-id"),
+      stateDir: stringOption(args, "state") ?? ".provisio/device",
+      send: integerOption(args, "send", 0, 100000),
+      stream: stringOption(args, "stream"),
+      print,
+    }));
+    const interrupted = new Promise<number>((resolve) => {
+      const stop = () => {
+        device.stop();
+        resolve(0);
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    return Promise.race([device.finished, interrupted]);
+  },
+};

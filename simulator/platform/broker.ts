@@ -1,0 +1,189 @@
+/**
+ * The MQTT side of the platform: an aedes broker whose hooks enforce the topic ACLs of
+ * PROTOCOL 1 and 2, hand control requests to the service, and store messages before their PUBACK.
+ */
+import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from "aedes";
+import { PlatformError, errorBody } from "./errors";
+import type { Operations, ProvisioningSession, Reply } from "./operations";
+import { PROVISIONING_CLIENT_ID_PATTERN, STREAM_PATTERN } from "./protocol";
+import { tokenRefusal, type ProvisioningTokens } from "./provisioning-tokens";
+import { BAD_USERNAME_OR_PASSWORD, MAX_MESSAGE_BYTES, NOT_AUTHORIZED, type Registry, type RegisteredSession } from "./registry";
+import { parseRequest } from "./requests";
+
+export type Log = (line: string) => void;
+
+type Session = ({ kind: "provisioning" } & ProvisioningSession) | ({ kind: "registered" } & RegisteredSession);
+
+export interface BrokerOptions {
+  tokens: ProvisioningTokens;
+  operations: Operations;
+  registry: Registry;
+  now: () => number;
+  log: Log;
+}
+
+/** Registered client IDs are "{workspaceId}:{deviceId}": up to about 120 characters. */
+const MAX_CLIENT_ID_LENGTH = 128;
+const SINGLE_LEVEL = /^[^/#+]+$/;
+
+function refuse(returnCode: number): Error & { returnCode: number } {
+  return Object.assign(new Error(returnCode === NOT_AUTHORIZED ? "not authorized" : "bad username or password"), {
+    returnCode,
+  });
+}
+
+function rootOf(session: Session): string {
+  return session.kind === "provisioning"
+    ? `prov/${session.clientId}`
+    : `ws/${session.workspaceId}/dev/${session.deviceId}`;
+}
+
+/** The last level of `topic` when it is exactly `{prefix}/{one level}`, else undefined. */
+function levelUnder(topic: string, prefix: string): string | undefined {
+  if (!topic.startsWith(prefix + "/")) return undefined;
+  const level = topic.slice(prefix.length + 1);
+  return SINGLE_LEVEL.test(level) ? level : undefined;
+}
+
+function maySubscribe(session: Session, filter: string): boolean {
+  const root = rootOf(session);
+  if (filter === `${root}/res/+` || levelUnder(filter, `${root}/res`) !== undefined) return true;
+  if (session.kind !== "registered") return false;
+  if (!filter.startsWith(`${root}/cmd/`)) return false;
+  // Anything under D/cmd/#: wildcards only as whole levels, '#' only last.
+  const levels = filter.slice(root.length + 5).split("/");
+  return levels.every((level, i) =>
+    level === "#" ? i === levels.length - 1 : level === "+" || (level.length > 0 && !/[#+]/.test(level)),
+  );
+}
+
+/** Topics devices publish to the platform are consumed here and never delivered to anyone. */
+function isDeviceToPlatform(topic: string): boolean {
+  const levels = topic.split("/");
+  if (levels[0] === "prov") return levels[2] === "req";
+  return levels[0] === "ws" && (levels[4] === "req" || levels[4] === "msg");
+}
+
+export class Broker {
+  readonly aedes: Aedes;
+  private readonly sessions = new WeakMap<Client, Session>();
+
+  private constructor(
+    aedes: Aedes,
+    private readonly options: BrokerOptions,
+  ) {
+    this.aedes = aedes;
+    aedes.authenticate = (client, username, password, done) => {
+      const verdict = this.authenticate(client.id, username ?? "", password?.toString("utf8") ?? "");
+      if (typeof verdict === "number") {
+        options.log(`connect refused: client ${client.id} (code ${verdict})`);
+        return done(refuse(verdict), false);
+      }
+      this.sessions.set(client, verdict);
+      if (verdict.kind === "registered") options.registry.connected(verdict);
+      done(null, true);
+    };
+    aedes.authorizeSubscribe = (client, sub: Subscription, done) => {
+      const session = this.sessions.get(client);
+      const allowed = session !== undefined && maySubscribe(session, sub.topic);
+      if (!allowed) options.log(`subscribe refused: client ${client.id} topic ${sub.topic}`);
+      done(null, allowed ? sub : null);
+    };
+    aedes.authorizePublish = (client, packet, done) => {
+      try {
+        this.authorizePublish(client, packet);
+        done(null);
+      } catch (error) {
+        options.log(`publish refused, session closed: client ${client?.id} topic ${packet.topic}: ${(error as Error).message}`);
+        done(error as Error);
+      }
+    };
+    aedes.authorizeForward = (_client, packet: AedesPublishPacket) => (isDeviceToPlatform(packet.topic) ? null : packet);
+    aedes.published = (packet, client, done) => {
+      const session = client ? this.sessions.get(client) : undefined;
+      if (session && levelUnder(packet.topic, `${rootOf(session)}/req`) !== undefined) this.handleRequest(session, packet);
+      done(null);
+    };
+  }
+
+  static async create(options: BrokerOptions): Promise<Broker> {
+    const aedes = await Aedes.createBroker({ maxClientsIdLength: MAX_CLIENT_ID_LENGTH, drainTimeout: 30_000 });
+    return new Broker(aedes, options);
+  }
+
+  /** Publishes a reply (QoS 1) to a provisioning client: used for pushes, with `rid: null`. */
+  pushToProvisioningClient(clientId: string, reply: Reply): void {
+    this.publish(`prov/${clientId}/res/complete`, { rid: null, ...reply });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.aedes.close(() => resolve()));
+  }
+
+  private authenticate(clientId: string, username: string, password: string): Session | number {
+    if (username !== "provisioning") {
+      const registered = this.options.registry.authenticate(clientId, username, password);
+      return typeof registered === "number" ? registered : { kind: "registered", ...registered };
+    }
+    if (!PROVISIONING_CLIENT_ID_PATTERN.test(clientId)) return NOT_AUTHORIZED;
+    const token = this.options.tokens.byToken(password);
+    if (!token) return BAD_USERNAME_OR_PASSWORD;
+    const refusal = tokenRefusal(token, this.options.now());
+    // A device whose approval took the token's last use may still come back to fetch it.
+    const mayFetch = refusal !== "revoked" && this.options.operations.hasUnfetchedApproval(clientId, token.id);
+    if (refusal && !mayFetch) return NOT_AUTHORIZED;
+    return { kind: "provisioning", clientId, provisioningTokenId: token.id };
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket): void {
+    const session = client ? this.sessions.get(client) : undefined;
+    if (!session) throw new Error("no session");
+    if (packet.retain) throw new Error("retained messages are not allowed");
+    const root = rootOf(session);
+    if (levelUnder(packet.topic, `${root}/req`) !== undefined) return;
+    const stream = session.kind === "registered" ? levelUnder(packet.topic, `${root}/msg`) : undefined;
+    if (stream === undefined) throw new Error("topic not allowed");
+    if (!STREAM_PATTERN.test(stream)) throw new Error("invalid stream name");
+    const payload = Buffer.from(packet.payload);
+    if (payload.length > MAX_MESSAGE_BYTES) throw new Error(`message larger than ${MAX_MESSAGE_BYTES} bytes`);
+    // Stored before aedes sends the PUBACK: the acknowledgement means durably stored.
+    this.options.registry.storeMessage(session as RegisteredSession, stream, payload);
+  }
+
+  private handleRequest(session: Session, packet: AedesPublishPacket): void {
+    const kind = packet.topic.slice(packet.topic.lastIndexOf("/") + 1);
+    const resTopic = `${rootOf(session)}/res/${kind}`;
+    const parsed = parseRequest(packet.payload as Buffer);
+    if (!parsed.ok) return this.publish(resTopic, { rid: parsed.rid, ...errorBody(parsed.error) });
+    const { rid, body } = parsed.request;
+    let reply: Reply;
+    try {
+      reply = this.serve(session, kind, body);
+    } catch (error) {
+      if (!(error instanceof PlatformError)) {
+        this.options.log(`internal error on ${kind} from ${packet.topic}: ${(error as Error).stack}`);
+      }
+      reply = errorBody(error instanceof PlatformError ? error : new PlatformError(500, "internal-error", "internal error"));
+    }
+    this.publish(resTopic, { rid, ...reply });
+  }
+
+  private serve(session: Session, kind: string, body: Record<string, unknown>): Reply {
+    const { operations, registry } = this.options;
+    if (session.kind === "provisioning") {
+      if (kind === "init") return operations.init(session, body);
+      if (kind === "complete") return operations.complete(session, body);
+    } else if (kind === "token") {
+      if (body.op === "status") return { status: 200, expiresIn: registry.expiresIn(session.tokenId) };
+      throw new PlatformError(400, "invalid-request", `unsupported token op ${JSON.stringify(body.op)?.slice(0, 40)}`);
+    }
+    throw new PlatformError(404, "unknown-request", `no request ${kind}`);
+  }
+
+  private publish(topic: string, body: Record<string, unknown>): void {
+    const packet = { cmd: "publish", topic, payload: Buffer.from(JSON.stringify(body)), qos: 1, retain: false, dup: false } as const;
+    this.aedes.publish(packet as PublishPacket, (error) => {
+      if (error) this.options.log(`reply on ${topic} failed: ${error.message}`);
+    });
+  }
+}

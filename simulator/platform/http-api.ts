@@ -1,0 +1,166 @@
+/**
+ * The technician's HTTP JSON API (node:http), protected by the admin key
+ * (`Authorization: Bearer KEY`). Every error is JSON `{ status, error, message }` with a stable code.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { PlatformError, errorBody } from "./errors";
+import type { Operations } from "./operations";
+import type { ProvisioningTokens } from "./provisioning-tokens";
+import type { Registry } from "./registry";
+
+const MAX_BODY_BYTES = 16 * 1024;
+
+export interface HttpApiOptions {
+  adminKey: string;
+  tokens: ProvisioningTokens;
+  operations: Operations;
+  registry: Registry;
+  log: (line: string) => void;
+}
+
+type Handler = (params: string[], body: Record<string, unknown>, query: URLSearchParams) => unknown;
+
+interface Route {
+  method: "GET" | "POST";
+  pattern: RegExp;
+  handler: Handler;
+}
+
+function optional<T>(body: Record<string, unknown>, field: string, type: "string" | "number"): T | undefined {
+  const value = body[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== type) throw new PlatformError(400, "invalid-request", `${field} must be a ${type}`);
+  return value as T;
+}
+
+function routes({ tokens, operations, registry }: HttpApiOptions): Route[] {
+  const states = new Set(["pending", "approved", "rejected", "expired", "consumed"]);
+  return [
+    { method: "GET", pattern: /^\/api\/tokens$/, handler: () => ({ tokens: tokens.list() }) },
+    {
+      method: "POST",
+      pattern: /^\/api\/tokens$/,
+      handler: (_p, body) => {
+        const { token, info } = tokens.create({
+          name: optional(body, "name", "string"),
+          deviceId: optional(body, "deviceId", "string"),
+          registrationLifetimeS: optional(body, "registrationLifetime", "number"),
+          expiresInS: optional(body, "expiresIn", "number"),
+          maxUses: optional(body, "maxUses", "number"),
+        });
+        return { token, ...info };
+      },
+    },
+    { method: "POST", pattern: /^\/api\/tokens\/([^/]+)\/revoke$/, handler: ([id]) => tokens.revoke(id) },
+    {
+      method: "GET",
+      pattern: /^\/api\/operations$/,
+      handler: (_p, _b, query) => {
+        const state = query.get("state") ?? undefined;
+        if (state !== undefined && !states.has(state)) {
+          throw new PlatformError(400, "invalid-request", `state must be one of ${[...states].join(", ")}`);
+        }
+        return { operations: operations.list(state) };
+      },
+    },
+    {
+      method: "POST",
+      pattern: /^\/api\/operations\/([^/]+)\/approve$/,
+      handler: ([id], body) => operations.approve(id, body.deviceId ?? undefined),
+    },
+    { method: "POST", pattern: /^\/api\/operations\/([^/]+)\/reject$/, handler: ([id]) => operations.reject(id) },
+    { method: "GET", pattern: /^\/api\/devices$/, handler: () => ({ devices: registry.listDevices() }) },
+    {
+      method: "GET",
+      pattern: /^\/api\/messages$/,
+      handler: (_p, _b, query) => {
+        const limit = query.get("limit");
+        return {
+          messages: registry.listMessages({
+            deviceId: query.get("device") ?? undefined,
+            stream: query.get("stream") ?? undefined,
+            limit: limit === null ? undefined : Number(limit),
+          }),
+        };
+      },
+    },
+  ];
+}
+
+function sameKey(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+function decodePathParameter(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new PlatformError(400, "invalid-request", "malformed percent-encoding in the path");
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new PlatformError(413, "body-too-large", `request body larger than ${MAX_BODY_BYTES} bytes`));
+        // Read the rest into nothing so the client gets the 413 instead of a reset.
+        req.removeAllListeners("data");
+        req.resume();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("error", reject);
+    req.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      if (text.trim() === "") return resolve({});
+      try {
+        const body: unknown = JSON.parse(text);
+        if (typeof body !== "object" || body === null || Array.isArray(body)) throw new Error("not an object");
+        resolve(body as Record<string, unknown>);
+      } catch {
+        reject(new PlatformError(400, "invalid-json", "request body is not a JSON object"));
+      }
+    });
+  });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function createHttpApi(options: HttpApiOptions): Server {
+  const table = routes(options);
+  return createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const serve = async (): Promise<unknown> => {
+      const auth = req.headers.authorization ?? "";
+      if (!auth.startsWith("Bearer ") || !sameKey(auth.slice(7), options.adminKey)) {
+        throw new PlatformError(401, "unauthorized", "missing or wrong admin key (Authorization: Bearer KEY)");
+      }
+      const matching = table.filter((route) => route.pattern.test(url.pathname));
+      if (matching.length === 0) throw new PlatformError(404, "not-found", `no route ${url.pathname}`);
+      const route = matching.find((r) => r.method === req.method);
+      if (!route) throw new PlatformError(405, "method-not-allowed", `${req.method} not allowed on ${url.pathname}`);
+      const body = req.method === "POST" ? await readBody(req) : {};
+      const params = route.pattern.exec(url.pathname)!.slice(1).map(decodePathParameter);
+      return route.handler(params, body, url.searchParams);
+    };
+    serve().then(
+      (result) => send(res, 200, result),
+      (error: unknown) => {
+        if (!(error instanceof PlatformError)) options.log(`http ${req.method} ${url.pathname}: ${(error as Error).stack}`);
+        const platformError = error instanceof PlatformError ? error : new PlatformError(500, "internal-error", "internal error");
+        send(res, platformError.status, errorBody(platformError));
+      },
+    );
+  });
+}

@@ -1,0 +1,388 @@
+/**
+ * Provisioning operations (PROTOCOL 1a-1c): init, complete (reveal and poll), and the
+ * technician's approval or rejection, which is pushed to the device.
+ */
+import { PlatformError, errorBody } from "./errors";
+import {
+  DEVICE_ID_PATTERN,
+  commitmentMatches,
+  fromBase64url,
+  normalizeVerificationCode,
+  provisioningClientId,
+  randomId,
+  sealToken,
+  secondsUntil,
+  toBase64url,
+  verificationCode,
+} from "./protocol";
+import { tokenRefusal, type ProvisioningTokens, type TokenRow } from "./provisioning-tokens";
+import { RateLimiter } from "./rate-limit";
+import type { Registry } from "./registry";
+import type { Db } from "./store";
+import { randomBytes } from "node:crypto";
+
+export const OPERATION_LIFETIME_S = 900;
+export const POLL_INTERVAL_S = 5;
+/** Polls this much earlier than `pollInterval` still pass: network delays vary between two polls. */
+const POLL_TOLERANCE_MS = 1000;
+const MAX_ATTRIBUTES = 16;
+const MAX_ATTRIBUTE_LENGTH = 64;
+
+export type OperationState = "pending" | "approved" | "rejected" | "expired" | "consumed";
+
+/** A reply body (without rid), as sent on `prov/{clientId}/res/...`. */
+export type Reply = Record<string, unknown>;
+
+export interface OperationInfo {
+  id: string;
+  workspaceId: string;
+  provisioningTokenId: string;
+  state: OperationState;
+  /** Pending operations only: false until the device's reveal arrived (approval must wait). */
+  revealed: boolean;
+  verificationCode: string | null;
+  requestedDeviceId: string | null;
+  deviceId: string | null;
+  attributes: Record<string, string>;
+  createdAt: string;
+  expiresAt: string;
+  reason: string | null;
+}
+
+interface OperationRow {
+  id: string;
+  workspace_id: string;
+  provisioning_token_id: string;
+  client_id: string;
+  public_key: Buffer;
+  commitment: Buffer;
+  nonce: Buffer;
+  device_nonce: Buffer | null;
+  verification_code: string | null;
+  requested_device_id: string | null;
+  device_id: string | null;
+  attributes: string;
+  state: OperationState;
+  reason: string | null;
+  poll_interval_s: number;
+  last_poll_at: number | null;
+  registration_token_id: string | null;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface ProvisioningSession {
+  clientId: string;
+  provisioningTokenId: string;
+}
+
+export interface OperationsOptions {
+  db: Db;
+  tokens: ProvisioningTokens;
+  registry: Registry;
+  now: () => number;
+  /** Called on approval or rejection with the reply to push to the device (`rid: null`). */
+  push: (clientId: string, reply: Reply) => void;
+}
+
+function validateAttributes(value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new PlatformError(400, "invalid-request", "attributes must be an object");
+  }
+  const entries = Object.entries(value);
+  if (entries.length > MAX_ATTRIBUTES) {
+    throw new PlatformError(400, "invalid-request", `at most ${MAX_ATTRIBUTES} attributes`);
+  }
+  for (const [key, v] of entries) {
+    if (key.length === 0 || key.length > MAX_ATTRIBUTE_LENGTH || typeof v !== "string" || v.length > MAX_ATTRIBUTE_LENGTH) {
+      throw new PlatformError(400, "invalid-request", `attributes are strings of at most ${MAX_ATTRIBUTE_LENGTH} characters`);
+    }
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
+function validDeviceId(value: unknown): string {
+  if (typeof value !== "string" || !DEVICE_ID_PATTERN.test(value)) {
+    throw new PlatformError(400, "invalid-device-id", "Device ID must match ^[0-9A-Za-z_.-]{4,90}$");
+  }
+  return value;
+}
+
+export class Operations {
+  private readonly db: Db;
+  private readonly tokens: ProvisioningTokens;
+  private readonly registry: Registry;
+  private readonly now: () => number;
+  private readonly push: OperationsOptions["push"];
+  private readonly initsPerToken: RateLimiter;
+  private readonly initsPerClient: RateLimiter;
+
+  constructor(options: OperationsOptions) {
+    ({ db: this.db, tokens: this.tokens, registry: this.registry, now: this.now, push: this.push } = options);
+    const now = this.now;
+    this.initsPerToken = new RateLimiter({ limit: 120, windowMs: 60_000, maxKeys: 10_000, now });
+    this.initsPerClient = new RateLimiter({ limit: 6, windowMs: 60_000, maxKeys: 10_000, now });
+  }
+
+  init(session: ProvisioningSession, body: Record<string, unknown>): Reply {
+    const publicKey = fromBase64url(body.publicKey, 32);
+    const commitment = fromBase64url(body.commitment, 32);
+    if (!publicKey || !commitment) {
+      throw new PlatformError(400, "invalid-request", "publicKey and commitment must be base64url of 32 bytes");
+    }
+    if (provisioningClientId(publicKey) !== session.clientId) {
+      throw new PlatformError(400, "invalid-request", "publicKey does not match the client ID");
+    }
+    const requested = body.deviceId === undefined ? null : validDeviceId(body.deviceId);
+    const attributes = validateAttributes(body.attributes);
+    const token = this.tokens.row(session.provisioningTokenId)!;
+    const workspace = this.db.prepare("SELECT disabled FROM workspaces WHERE id = ?").get(token.workspace_id) as {
+      disabled: number;
+    };
+    if (workspace.disabled) throw new PlatformError(423, "workspace-disabled", "the workspace is disabled");
+
+    if (typeof body.operationId === "string") {
+      const resumed = this.resumable(session, body.operationId, publicKey, commitment);
+      if (resumed) return this.initReply(resumed);
+    }
+    if (token.device_id !== null && requested !== null && requested !== token.device_id) {
+      throw new PlatformError(403, "device-id-not-allowed", "this provisioning token fixes the Device ID");
+    }
+    const deviceId = token.device_id ?? requested;
+    if (deviceId !== null) this.checkDeviceIdFree(token.workspace_id, deviceId, publicKey);
+    for (const [limiter, key] of [
+      [this.initsPerToken, token.id],
+      [this.initsPerClient, session.clientId],
+    ] as const) {
+      const retryAfter = limiter.take(key);
+      if (retryAfter) throw new PlatformError(429, "rate-limited", "too many operations started", retryAfter);
+    }
+
+    const now = this.now();
+    const id = randomId("op_", 16);
+    this.db
+      .prepare(
+        `INSERT INTO operations (id, workspace_id, provisioning_token_id, client_id, public_key, commitment,
+           nonce, requested_device_id, attributes, state, poll_interval_s, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+      )
+      .run(
+        id,
+        token.workspace_id,
+        token.id,
+        session.clientId,
+        publicKey,
+        commitment,
+        randomBytes(16),
+        requested,
+        JSON.stringify(attributes),
+        POLL_INTERVAL_S,
+        now,
+        now + OPERATION_LIFETIME_S * 1000,
+      );
+    return this.initReply(this.row(id)!);
+  }
+
+  complete(session: ProvisioningSession, body: Record<string, unknown>): Reply {
+    if (typeof body.operationId !== "string") throw new PlatformError(400, "invalid-request", "operationId is required");
+    const operationId = body.operationId;
+    const deviceNonce = body.deviceNonce === undefined ? undefined : fromBase64url(body.deviceNonce, 16);
+    if (body.deviceNonce !== undefined && !deviceNonce) {
+      throw this.withOperation(operationId, new PlatformError(400, "invalid-request", "deviceNonce must be base64url of 16 bytes"));
+    }
+    const found = this.row(operationId);
+    if (!found || found.client_id !== session.clientId) {
+      throw this.withOperation(operationId, new PlatformError(404, "unknown-operation", "no such operation: start a new one"));
+    }
+    const op = this.expireIfDue(found);
+    if (op.state !== "pending" && op.state !== "approved") throw this.withOperation(op.id, this.endedError(op));
+
+    const now = this.now();
+    if (deviceNonce) {
+      if (!commitmentMatches(op.commitment, op.public_key, deviceNonce)) {
+        this.db
+          .prepare("UPDATE operations SET state = 'rejected', reason = 'commitment-mismatch', decided_at = ? WHERE id = ?")
+          .run(now, op.id);
+        throw this.withOperation(op.id, new PlatformError(400, "commitment-mismatch", "the reveal does not match the commitment"));
+      }
+      if (!op.device_nonce) {
+        const code = verificationCode(op.public_key, deviceNonce, op.nonce, op.id);
+        this.db
+          .prepare("UPDATE operations SET device_nonce = ?, verification_code = ?, last_poll_at = ? WHERE id = ?")
+          .run(deviceNonce, code, now, op.id);
+        return { status: 202, operationId: op.id, retryAfter: op.poll_interval_s, verificationCode: code };
+      }
+    } else if (!op.device_nonce) {
+      throw this.withOperation(op.id, new PlatformError(409, "reveal-required", "send deviceNonce first"));
+    }
+
+    if (op.state === "approved") return this.approvedReply(op);
+    if (op.last_poll_at !== null && now - op.last_poll_at < op.poll_interval_s * 1000 - POLL_TOLERANCE_MS) {
+      throw this.withOperation(
+        op.id,
+        new PlatformError(429, "slow-down", "polled faster than pollInterval", op.poll_interval_s),
+      );
+    }
+    this.db.prepare("UPDATE operations SET last_poll_at = ? WHERE id = ?").run(now, op.id);
+    return { status: 202, operationId: op.id, retryAfter: op.poll_interval_s, verificationCode: op.verification_code };
+  }
+
+  approve(idOrCode: string, deviceIdOverride?: unknown): OperationInfo {
+    const op = this.expireIfDue(this.find(idOrCode));
+    if (op.state !== "pending") {
+      throw new PlatformError(409, "operation-not-pending", `operation ${op.id} is ${op.state}`);
+    }
+    if (!op.device_nonce) {
+      throw new PlatformError(409, "waiting-for-device", "the device has not revealed its nonce yet: no verification code to compare");
+    }
+    const token = this.tokens.row(op.provisioning_token_id)!;
+    const deviceId =
+      deviceIdOverride !== undefined ? validDeviceId(deviceIdOverride) : (token.device_id ?? op.requested_device_id);
+    if (deviceId === null) {
+      throw new PlatformError(400, "device-id-required", "the device asked for no Device ID: give one");
+    }
+    this.db.transaction(() => {
+      const refusal = tokenRefusal(this.tokens.row(token.id) as TokenRow, this.now());
+      if (refusal) throw new PlatformError(409, `token-${refusal}`, `the provisioning token is ${refusal}`);
+      this.checkDeviceIdFree(op.workspace_id, deviceId, op.public_key);
+      const tokenId = this.registry.register(
+        { workspaceId: op.workspace_id, deviceId, publicKey: op.public_key, attributes: op.attributes, operationId: op.id },
+        token.registration_lifetime_s,
+      );
+      this.db.prepare("UPDATE provisioning_tokens SET uses = uses + 1 WHERE id = ?").run(token.id);
+      this.db
+        .prepare(
+          "UPDATE operations SET state = 'approved', device_id = ?, registration_token_id = ?, decided_at = ? WHERE id = ?",
+        )
+        .run(deviceId, tokenId, this.now(), op.id);
+    })();
+    const approved = this.row(op.id)!;
+    this.push(approved.client_id, this.approvedReply(approved));
+    return this.info(approved);
+  }
+
+  reject(idOrCode: string): OperationInfo {
+    const op = this.expireIfDue(this.find(idOrCode));
+    if (op.state !== "pending") {
+      throw new PlatformError(409, "operation-not-pending", `operation ${op.id} is ${op.state}`);
+    }
+    this.db
+      .prepare("UPDATE operations SET state = 'rejected', reason = 'technician', decided_at = ? WHERE id = ?")
+      .run(this.now(), op.id);
+    const rejected = this.row(op.id)!;
+    this.push(rejected.client_id, errorBody(this.withOperation(op.id, this.endedError(rejected))));
+    return this.info(rejected);
+  }
+
+  list(state?: string): OperationInfo[] {
+    const now = this.now();
+    this.db
+      .prepare("UPDATE operations SET state = 'expired', decided_at = expires_at WHERE state = 'pending' AND expires_at <= ?")
+      .run(now);
+    const rows = (
+      state === undefined
+        ? this.db.prepare("SELECT * FROM operations ORDER BY created_at, id").all()
+        : this.db.prepare("SELECT * FROM operations WHERE state = ? ORDER BY created_at, id").all(state)
+    ) as OperationRow[];
+    return rows.map((row) => this.info(row));
+  }
+
+  /** Whether a client holds an approved operation it has not yet fetched: its token stays usable for that. */
+  hasUnfetchedApproval(clientId: string, provisioningTokenId: string): boolean {
+    return !!this.db
+      .prepare("SELECT 1 FROM operations WHERE client_id = ? AND provisioning_token_id = ? AND state = 'approved'")
+      .get(clientId, provisioningTokenId);
+  }
+
+  private resumable(session: ProvisioningSession, id: string, publicKey: Buffer, commitment: Buffer): OperationRow | undefined {
+    const found = this.row(id);
+    if (!found || found.client_id !== session.clientId) return undefined;
+    const op = this.expireIfDue(found);
+    const same = op.public_key.equals(publicKey) && op.commitment.equals(commitment);
+    return op.state === "pending" && same ? op : undefined;
+  }
+
+  private checkDeviceIdFree(workspaceId: string, deviceId: string, publicKey: Buffer): void {
+    const key = this.registry.registeredKey(workspaceId, deviceId);
+    // The same key asking again is that device provisioning anew, not a clash.
+    if (key && !key.equals(publicKey)) {
+      throw new PlatformError(409, "device-id-taken", `a registered device already has the ID ${deviceId}`);
+    }
+  }
+
+  private find(idOrCode: string): OperationRow {
+    const code = idOrCode.startsWith("op_") ? undefined : normalizeVerificationCode(idOrCode);
+    if (code === undefined) {
+      const op = this.row(idOrCode);
+      if (!op) throw new PlatformError(404, "unknown-operation", `no operation ${idOrCode}`);
+      return op;
+    }
+    const rows = this.db
+      .prepare("SELECT * FROM operations WHERE verification_code = ? AND state = 'pending'")
+      .all(code) as OperationRow[];
+    if (rows.length === 0) throw new PlatformError(404, "unknown-operation", `no pending operation shows the code ${code}`);
+    if (rows.length > 1) throw new PlatformError(409, "ambiguous-code", `several pending operations show ${code}: use the operation ID`);
+    return rows[0];
+  }
+
+  private row(id: string): OperationRow | undefined {
+    return this.db.prepare("SELECT * FROM operations WHERE id = ?").get(id) as OperationRow | undefined;
+  }
+
+  private expireIfDue(op: OperationRow): OperationRow {
+    if (op.state !== "pending" || this.now() < op.expires_at) return op;
+    this.db.prepare("UPDATE operations SET state = 'expired', decided_at = expires_at WHERE id = ?").run(op.id);
+    return { ...op, state: "expired" };
+  }
+
+  private endedError(op: OperationRow): PlatformError {
+    if (op.state === "expired") return new PlatformError(410, "operation-expired", "the operation expired");
+    if (op.state === "consumed") return new PlatformError(410, "operation-consumed", "the device already connected with its token");
+    return new PlatformError(410, "operation-rejected", op.reason === "commitment-mismatch" ? "the operation was cancelled" : "a technician rejected the operation");
+  }
+
+  private withOperation(operationId: string, error: PlatformError): PlatformError {
+    error.operationId = operationId;
+    return error;
+  }
+
+  private initReply(op: OperationRow): Reply {
+    return {
+      status: 200,
+      operationId: op.id,
+      nonce: toBase64url(op.nonce),
+      expiresIn: secondsUntil(op.expires_at, this.now()),
+      pollInterval: op.poll_interval_s,
+    };
+  }
+
+  private approvedReply(op: OperationRow): Reply {
+    const tokenId = op.registration_token_id!;
+    return {
+      status: 200,
+      operationId: op.id,
+      workspaceId: op.workspace_id,
+      deviceId: op.device_id,
+      registration: sealToken(this.registry.tokenFor(tokenId), op.public_key),
+      expiresIn: this.registry.expiresIn(tokenId),
+    };
+  }
+
+  private info(op: OperationRow): OperationInfo {
+    return {
+      id: op.id,
+      workspaceId: op.workspace_id,
+      provisioningTokenId: op.provisioning_token_id,
+      state: op.state,
+      revealed: op.device_nonce !== null,
+      verificationCode: op.verification_code,
+      requestedDeviceId: op.requested_device_id,
+      deviceId: op.device_id,
+      attributes: JSON.parse(op.attributes) as Record<string, string>,
+      createdAt: new Date(op.created_at).toISOString(),
+      expiresAt: new Date(op.expires_at).toISOString(),
+      reason: op.reason,
+    };
+  }
+}

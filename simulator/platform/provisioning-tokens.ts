@@ -1,0 +1,149 @@
+/**
+ * Provisioning tokens: made by the technician, embedded in firmware, presented at the CONNECT of
+ * a provisioning session. Only a SHA-256 hash and a short hint are stored.
+ */
+import { PlatformError } from "./errors";
+import { DEVICE_ID_PATTERN, hashToken, randomId } from "./protocol";
+import { DEFAULT_WORKSPACE_ID, type Db } from "./store";
+
+export const DEFAULT_REGISTRATION_LIFETIME_S = 30 * 24 * 3600;
+
+export interface CreateTokenOptions {
+  workspaceId?: string;
+  name?: string;
+  /** Makes the token device-specific: every device provisioned with it gets this ID. */
+  deviceId?: string;
+  registrationLifetimeS?: number;
+  /** Lifetime of the provisioning token itself; none means it never expires. */
+  expiresInS?: number;
+  maxUses?: number;
+}
+
+export interface TokenInfo {
+  id: string;
+  workspaceId: string;
+  name: string | null;
+  hint: string;
+  deviceId: string | null;
+  registrationLifetime: number;
+  expiresAt: string | null;
+  maxUses: number | null;
+  uses: number;
+  revoked: boolean;
+  state: "active" | "revoked" | "expired" | "used-up";
+  createdAt: string;
+}
+
+export interface TokenRow {
+  id: string;
+  workspace_id: string;
+  name: string | null;
+  hint: string;
+  device_id: string | null;
+  registration_lifetime_s: number;
+  expires_at: number | null;
+  max_uses: number | null;
+  uses: number;
+  revoked: number;
+  created_at: number;
+}
+
+/** Why a token cannot start or finish a provisioning now, or undefined when it can. */
+export function tokenRefusal(row: TokenRow, now: number): "revoked" | "expired" | "used-up" | undefined {
+  if (row.revoked) return "revoked";
+  if (row.expires_at !== null && now >= row.expires_at) return "expired";
+  if (row.max_uses !== null && row.uses >= row.max_uses) return "used-up";
+  return undefined;
+}
+
+function positiveInteger(value: unknown, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+    throw new PlatformError(400, "invalid-request", `${field} must be a positive integer`);
+  }
+  return value;
+}
+
+export class ProvisioningTokens {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number,
+  ) {}
+
+  /** Returns the token itself (shown once) and its stored description. */
+  create(options: CreateTokenOptions): { token: string; info: TokenInfo } {
+    const workspaceId = options.workspaceId ?? DEFAULT_WORKSPACE_ID;
+    if (!this.db.prepare("SELECT 1 FROM workspaces WHERE id = ?").get(workspaceId)) {
+      throw new PlatformError(404, "unknown-workspace", `no workspace ${workspaceId}`);
+    }
+    if (options.deviceId !== undefined && (typeof options.deviceId !== "string" || !DEVICE_ID_PATTERN.test(options.deviceId))) {
+      throw new PlatformError(400, "invalid-device-id", "deviceId must match ^[0-9A-Za-z_.-]{4,90}$");
+    }
+    if (options.name !== undefined && (typeof options.name !== "string" || options.name.length > 100)) {
+      throw new PlatformError(400, "invalid-request", "name must be a string of at most 100 characters");
+    }
+    const lifetime = positiveInteger(options.registrationLifetimeS, "registrationLifetime") ?? DEFAULT_REGISTRATION_LIFETIME_S;
+    const expiresIn = positiveInteger(options.expiresInS, "expiresIn");
+    const maxUses = positiveInteger(options.maxUses, "maxUses");
+    const now = this.now();
+    const token = randomId("pt_", 24);
+    const id = randomId("ptk_", 9);
+    this.db
+      .prepare(
+        `INSERT INTO provisioning_tokens (id, workspace_id, token_hash, hint, name, device_id,
+           registration_lifetime_s, expires_at, max_uses, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        id,
+        workspaceId,
+        hashToken(token),
+        token.slice(0, 7) + "…",
+        options.name ?? null,
+        options.deviceId ?? null,
+        lifetime,
+        expiresIn === undefined ? null : now + expiresIn * 1000,
+        maxUses ?? null,
+        now,
+      );
+    return { token, info: this.info(this.row(id)!) };
+  }
+
+  row(id: string): TokenRow | undefined {
+    return this.db.prepare("SELECT * FROM provisioning_tokens WHERE id = ?").get(id) as TokenRow | undefined;
+  }
+
+  byToken(token: string): TokenRow | undefined {
+    return this.db.prepare("SELECT * FROM provisioning_tokens WHERE token_hash = ?").get(hashToken(token)) as
+      | TokenRow
+      | undefined;
+  }
+
+  list(): TokenInfo[] {
+    const rows = this.db.prepare("SELECT * FROM provisioning_tokens ORDER BY created_at, id").all() as TokenRow[];
+    return rows.map((row) => this.info(row));
+  }
+
+  revoke(id: string): TokenInfo {
+    const changed = this.db.prepare("UPDATE provisioning_tokens SET revoked = 1 WHERE id = ?").run(id).changes;
+    if (!changed) throw new PlatformError(404, "unknown-token", `no provisioning token ${id}`);
+    return this.info(this.row(id)!);
+  }
+
+  info(row: TokenRow): TokenInfo {
+    return {
+      id: row.id,
+      workspaceId: row.workspace_id,
+      name: row.name,
+      hint: row.hint,
+      deviceId: row.device_id,
+      registrationLifetime: row.registration_lifetime_s,
+      expiresAt: row.expires_at === null ? null : new Date(row.expires_at).toISOString(),
+      maxUses: row.max_uses,
+      uses: row.uses,
+      revoked: row.revoked !== 0,
+      state: tokenRefusal(row, this.now()) ?? "active",
+      createdAt: new Date(row.created_at).toISOString(),
+    };
+  }
+}

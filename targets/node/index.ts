@@ -1,0 +1,6 @@
+/** The desktop (Node) adapters for the ports of sdk/ports.ts. */
+export { nodeClock } from "./clock";
+export { FileRecordStore } from "./file-store";
+export { StdoutLog, type StdoutLogOptions } from "./log";
+export { nodeRandom } from "./random";
+export { TcpTransport, type TcpTransportOptions } from "./transport";

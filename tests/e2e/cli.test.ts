@@ -1,0 +1,86 @@
+/** `provisio device` and `provisio demo` run as users run them: the real CLI in a child process. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+
+jest.setTimeout(90000);
+
+const bin = join(__dirname, "..", "..", "bin", "provisio.js");
+
+interface Run {
+  child: ChildProcess;
+  stdout(): string;
+  exited: Promise<number | null>;
+}
+
+function provisio(args: string[]): Run {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  return { child, stdout: () => out, exited };
+}
+
+async function until<T>(what: string, value: () => T | undefined, run: Run, timeoutMs = 30000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = value();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline || run.child.exitCode !== null) throw new Error(`no ${what}; output:\n${run.stdout()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe("provisio device", () => {
+  let platform: TestPlatform;
+  let stateDir: string;
+  beforeEach(async () => {
+    platform = await startTestPlatform();
+    stateDir = mkdtempSync(join(tmpdir(), "provisio-e2e-cli-"));
+  });
+  afterEach(async () => {
+    await platform.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  test("--send 3 provisions with the code it prints, sends 3 messages and exits 0", async () => {
+    const { body } = await platform.api("POST", "/api/tokens", {});
+    const args = ["device", "--broker", platform.mqttUrl, "--token", body.token, "--device-id", "cli-dev-01", "--state", stateDir, "--engine", "node", "--send", "3"];
+    const run = provisio(args);
+    const code = await until("verification code", () => /Verification code:\s+([0-9A-Z]{4}-[0-9A-Z]{4})/.exec(run.stdout())?.[1], run);
+    await until("awaiting-approval", () => (run.stdout().includes("awaiting-approval") ? true : undefined), run);
+    const approved = await platform.api("POST", `/api/operations/${code}/approve`, {});
+    expect(approved.status).toBe(200);
+    expect(await run.exited).toBe(0);
+    expect(run.stdout()).toContain("message 3/3 acknowledged");
+    expect(run.stdout()).not.toContain(body.token);
+    const { body: stored } = await platform.api("GET", "/api/messages?device=cli-dev-01");
+    expect(stored.messages.map((m: { payloadBase64: string }) => JSON.parse(Buffer.from(m.payloadBase64, "base64").toString()).n).sort()).toEqual([1, 2, 3]);
+
+    // Run again on the same state: registered already, no code, straight to sending.
+    const again = provisio(args);
+    expect(await again.exited).toBe(0);
+    expect(again.stdout()).not.toContain("Verification code");
+    expect((await platform.api("GET", "/api/messages?device=cli-dev-01")).body.messages).toHaveLength(6);
+  });
+
+  test("a refused provisioning token ends with an error instead of retrying", async () => {
+    const run = provisio(["device", "--broker", platform.mqttUrl, "--token", "pt_unknown", "--state", stateDir, "--send", "1"]);
+    expect(await run.exited).toBe(1);
+    expect(run.stdout()).toContain("failed (provisioning-token-refused)");
+  });
+});
+
+test("provisio demo --yes --messages 2 provisions a device and shows its messages", async () => {
+  const run = provisio(["demo", "--yes", "--messages", "2"]);
+  expect(await run.exited).toBe(0);
+  const out = run.stdout();
+  const deviceCode = /Verification code:\s+(\S+)/.exec(out)?.[1];
+  expect(deviceCode).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+  expect(out).toContain(`shows the code ${deviceCode}`);
+  expect(out).toContain("operation approved");
+  expect(out.match(/\[platform\] message from demo-device-01/g)).toHaveLength(2);
+});

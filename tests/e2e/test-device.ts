@@ -1,0 +1,59 @@
+/** A DeviceClient on the desktop ports and a file store, with waits for what the tests look at. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DeviceClient, type DeviceClientState } from "../../sdk/device-client";
+import type { OperationDisplay } from "../../sdk/provisioning/provisioner";
+import { devicePorts } from "../../simulator/device/node-ports";
+import { FileRecordStore } from "../../targets/node/file-store";
+
+export interface TestDeviceOptions {
+  port: number;
+  token: string;
+  deviceId?: string;
+  /** Reuse a state directory (a restarted device); default: a fresh temporary one. */
+  stateDir?: string;
+}
+
+export class TestDevice {
+  readonly stateDir: string;
+  readonly displays: OperationDisplay[] = [];
+  readonly states: [DeviceClientState, string | undefined][] = [];
+  readonly client: DeviceClient;
+
+  constructor(options: TestDeviceOptions) {
+    this.stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "provisio-e2e-device-"));
+    this.client = new DeviceClient({
+      provisioningToken: options.token,
+      deviceId: options.deviceId,
+      ...devicePorts({ host: "127.0.0.1", port: options.port }, process.env.PROVISIO_E2E_LOG === "1"),
+      store: new FileRecordStore(join(this.stateDir, "record.json")),
+      onDisplay: (operation) => this.displays.push(operation),
+      onStateChange: (state, detail) => this.states.push([state, detail]),
+    });
+    this.client.start();
+  }
+
+  /** Resolves once `condition` holds; fails the test with `what` after `timeoutMs`. */
+  async until(what: string, condition: () => boolean, timeoutMs = 20000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; states: ${JSON.stringify(this.states)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  async displayed(count = 1): Promise<OperationDisplay> {
+    await this.until(`display #${count}`, () => this.displays.length >= count);
+    return this.displays[count - 1];
+  }
+
+  async reaches(state: DeviceClientState, timeoutMs?: number): Promise<string | undefined> {
+    await this.until(`state ${state}`, () => this.client.state === state, timeoutMs);
+    return this.states[this.states.length - 1][1];
+  }
+
+  stop(): void {
+    this.client.stop();
+  }
+}

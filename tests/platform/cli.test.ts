@@ -1,0 +1,104 @@
+/** The real CLI (node bin/provisio.js) against a running platform. */
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { ProvisioningDevice } from "./mqtt-device";
+
+let platform: TestPlatform;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function provisio(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const bin = join(__dirname, "../../bin/provisio.js");
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { env: { ...process.env, PROVISIO_ADMIN_KEY: "", ...env } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
+    });
+  });
+}
+
+const api = () => ["--platform", platform.httpUrl, "--data", platform.dataDir];
+
+beforeAll(async () => {
+  platform = await startTestPlatform();
+});
+afterAll(async () => {
+  await platform.stop();
+});
+
+test("tokens create prints only the token, which a device can use; list shows it", async () => {
+  const created = await provisio(["tokens", "create", "--name", "line-3", "--max-uses", "5", "--lifetime", "7d", ...api()]);
+  expect(created).toMatchObject({ code: 0, stderr: "" });
+  const token = created.stdout.trim();
+  expect(token).toMatch(/^pt_[A-Za-z0-9_-]{32}$/);
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, token);
+  await device.end();
+
+  const listed = await provisio(["tokens", "list", "--json", ...api()]);
+  expect(JSON.parse(listed.stdout)).toEqual([
+    expect.objectContaining({ name: "line-3", maxUses: 5, registrationLifetime: 7 * 86400, state: "active" }),
+  ]);
+  const table = await provisio(["tokens", "list", ...api()]);
+  expect(table.stdout).toMatch(/line-3 .* 0\/5 +active/);
+  expect(table.stdout).not.toContain(token);
+});
+
+test("ops list shows the verification code; ops approve by code; devices list shows the device", async () => {
+  const token = (await provisio(["tokens", "create", ...api()])).stdout.trim();
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, token);
+  const init = await device.init({ deviceId: "cli-device-1" });
+  const { verificationCode } = await device.complete(init.operationId);
+
+  const list = await provisio(["ops", "list", "--pending", ...api()]);
+  expect(list.code).toBe(0);
+  expect(list.stdout).toContain(init.operationId);
+  expect(list.stdout).toContain(verificationCode);
+
+  const approved = await provisio(["ops", "approve", verificationCode, "--device-id", "cli-device-2", ...api()]);
+  expect(approved).toMatchObject({ code: 0, stdout: `approved ${init.operationId} as cli-device-2\n` });
+  expect(await device.pushed(init.operationId)).toMatchObject({ status: 200, deviceId: "cli-device-2" });
+  await device.end();
+
+  // The admin key from the environment this time, instead of --data.
+  const env = { PROVISIO_ADMIN_KEY: platform.adminKey };
+  const devices = await provisio(["devices", "list", "--json", "--platform", platform.httpUrl], env);
+  expect(devices.code).toBe(0);
+  expect(JSON.parse(devices.stdout)).toEqual([expect.objectContaining({ deviceId: "cli-device-2", attributes: {} })]);
+  expect((await provisio(["devices", "list", "--platform", platform.httpUrl], env)).stdout).toMatch(/ws_default +cli-device-2/);
+  const ops = await provisio(["ops", "list", "--json", "--platform", platform.httpUrl], env);
+  expect(JSON.parse(ops.stdout)).toEqual([expect.objectContaining({ id: init.operationId, state: "approved" })]);
+  const messages = await provisio(["messages", "list", "--device", "cli-device-2", "--json", ...api()]);
+  expect(JSON.parse(messages.stdout)).toEqual([]);
+});
+
+test("errors are one line on stderr with a non-zero exit", async () => {
+  const cases: [string[], RegExp][] = [
+    [["ops", "approve", "op_missing", ...api()], /^provisio: unknown-operation: .+\n$/],
+    [["tokens", "create", "--max-uses", "zero", ...api()], /^provisio: --max-uses must be .+\n$/],
+    [["tokens", "frobnicate", ...api()], /^provisio: usage: .+\n$/],
+    [["tokens", "list", "--bogus", ...api()], /^provisio: unknown option --bogus .+\n$/],
+    [["nope"], /^provisio: unknown command "nope".+\n$/],
+    [["tokens", "list", "--data", "/nonexistent-dir"], /^provisio: no admin key: .+\n$/],
+    [["tokens", "list", "--platform", "http://127.0.0.1:1", ...api().slice(2)], /^provisio: cannot reach the platform .+\n$/],
+  ];
+  for (const [args, stderr] of cases) {
+    const run = await provisio(args);
+    expect([args.join(" "), run.code !== 0, run.stderr]).toEqual([args.join(" "), true, expect.stringMatching(stderr)]);
+    expect(run.stdout).toBe("");
+  }
+  const wrongKey = await provisio(["tokens", "list", "--platform", platform.httpUrl], { PROVISIO_ADMIN_KEY: "wrong" });
+  expect(wrongKey.code).not.toBe(0);
+  expect(wrongKey.stderr).toMatch(/^provisio: unauthorized: /);
+});
+
+test("--help on every command", async () => {
+  for (const command of [[], ["platform"], ["tokens"], ["ops"], ["devices"], ["messages"]]) {
+    const run = await provisio([...command, "--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/Usage:\s+provisio/);
+  }
+});

@@ -1,0 +1,183 @@
+/**
+ * A device played by MQTT.js and tweetnacl for the platform's tests. It computes the client ID
+ * and the commitment with node:crypto on its own, so a platform bug does not cancel out.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import mqtt, { type MqttClient } from "mqtt";
+import nacl from "tweetnacl";
+
+export const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
+export const unb64 = (text: string) => new Uint8Array(Buffer.from(text, "base64url"));
+
+export interface Received {
+  topic: string;
+  payload: Buffer;
+  body: any;
+}
+
+/** Collects the messages a client receives; `next` waits for the first one that matches. */
+export class Inbox {
+  private readonly received: Received[] = [];
+  private readonly waiters: { match: (m: Received) => boolean; resolve: (m: Received) => void }[] = [];
+
+  constructor(client: MqttClient) {
+    client.on("message", (topic, payload) => {
+      let body: unknown;
+      try {
+        body = JSON.parse(payload.toString("utf8"));
+      } catch {
+        body = undefined;
+      }
+      const message = { topic, payload, body };
+      const waiter = this.waiters.findIndex((w) => w.match(message));
+      if (waiter >= 0) this.waiters.splice(waiter, 1)[0].resolve(message);
+      else this.received.push(message);
+    });
+  }
+
+  next(match: (m: Received) => boolean, timeoutMs = 5000): Promise<Received> {
+    const index = this.received.findIndex(match);
+    if (index >= 0) return Promise.resolve(this.received.splice(index, 1)[0]);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        match,
+        resolve: (m: Received) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error("no matching message within " + timeoutMs + " ms"));
+      }, timeoutMs);
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Resolves true when nothing matching arrives within `ms`. */
+  async nothing(match: (m: Received) => boolean, ms = 300): Promise<boolean> {
+    return this.next(match, ms).then(
+      () => false,
+      () => true,
+    );
+  }
+}
+
+export interface Connected {
+  client: MqttClient;
+  inbox: Inbox;
+}
+
+/** Connects without retries; rejects with the error carrying the CONNACK code in `code`. */
+export async function connect(url: string, options: mqtt.IClientOptions): Promise<Connected> {
+  const client = await mqtt.connectAsync(url, {
+    protocolVersion: 4,
+    keepalive: 60,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...options,
+  });
+  return { client, inbox: new Inbox(client) };
+}
+
+/** The CONNACK return code a connection attempt gets (0 when accepted). */
+export async function connackCode(url: string, options: mqtt.IClientOptions): Promise<number> {
+  try {
+    const { client } = await connect(url, options);
+    await client.endAsync();
+    return 0;
+  } catch (error) {
+    return (error as { code: number }).code;
+  }
+}
+
+/** The SUBACK code for one filter: the granted QoS, or 128 when refused. */
+export async function subackCode(client: MqttClient, topic: string): Promise<number> {
+  try {
+    return (await client.subscribeAsync(topic, { qos: 1 }))[0].qos;
+  } catch (error) {
+    const granted = (error as { packet?: { granted?: number[] } }).packet?.granted;
+    if (!granted) throw error;
+    return granted[0];
+  }
+}
+
+/** Resolves when the broker closes the client's connection. */
+export function closedByBroker(client: MqttClient, timeoutMs = 3000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    client.once("close", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+export class DeviceKeys {
+  readonly keyPair = nacl.box.keyPair();
+  readonly deviceNonce = randomBytes(16);
+  readonly clientId = "p-" + createHash("sha512").update(this.keyPair.publicKey).digest("hex").slice(0, 20);
+  readonly publicKey = b64(this.keyPair.publicKey);
+  readonly commitment = b64(
+    createHash("sha512").update("commitment/v1").update(this.keyPair.publicKey).update(this.deviceNonce).digest().subarray(0, 32),
+  );
+
+  open(registration: { sealed: string; nonce: string; serverPublicKey: string }): string | undefined {
+    const opened = nacl.box.open(
+      unb64(registration.sealed),
+      unb64(registration.nonce),
+      unb64(registration.serverPublicKey),
+      this.keyPair.secretKey,
+    );
+    return opened ? Buffer.from(opened).toString("utf8") : undefined;
+  }
+}
+
+/** A provisioning session: subscribed to its replies, with request/reply by rid. */
+export class ProvisioningDevice {
+  private rid = 0;
+
+  private constructor(
+    readonly keys: DeviceKeys,
+    readonly client: MqttClient,
+    readonly inbox: Inbox,
+  ) {}
+
+  static async connect(url: string, token: string, keys = new DeviceKeys()): Promise<ProvisioningDevice> {
+    const { client, inbox } = await connect(url, { clientId: keys.clientId, username: "provisioning", password: token, clean: true });
+    const granted = await client.subscribeAsync(`prov/${keys.clientId}/res/+`, { qos: 1 });
+    if (granted[0].qos !== 1) throw new Error("subscription refused");
+    return new ProvisioningDevice(keys, client, inbox);
+  }
+
+  /** Publishes a request on req/{kind} and waits for the reply with the same rid. */
+  async request(kind: string, body: Record<string, unknown>): Promise<any> {
+    const rid = String(++this.rid);
+    await this.client.publishAsync(`prov/${this.keys.clientId}/req/${kind}`, JSON.stringify({ v: 1, rid, ...body }), { qos: 1 });
+    return (await this.inbox.next((m) => m.topic === `prov/${this.keys.clientId}/res/${kind}` && m.body?.rid === rid)).body;
+  }
+
+  init(extra: Record<string, unknown> = {}): Promise<any> {
+    return this.request("init", { publicKey: this.keys.publicKey, commitment: this.keys.commitment, ...extra });
+  }
+
+  complete(operationId: string, reveal = true): Promise<any> {
+    return this.request("complete", reveal ? { operationId, deviceNonce: b64(this.keys.deviceNonce) } : { operationId });
+  }
+
+  /** Waits for a pushed reply (`rid: null`) about an operation. */
+  async pushed(operationId: string): Promise<any> {
+    return (await this.inbox.next((m) => m.body?.rid === null && m.body?.operationId === operationId)).body;
+  }
+
+  /** Ends at once: a session the broker closed may still hold unacknowledged publishes. */
+  end(): Promise<void> {
+    return this.client.endAsync(true);
+  }
+}
+
+/** Connects a registered session with the credentials an approval gave. */
+export async function connectRegistered(url: string, workspaceId: string, deviceId: string, token: string): Promise<Connected> {
+  const clientId = `${workspaceId}:${deviceId}`;
+  return connect(url, { clientId, username: clientId, password: token, clean: false });
+}

@@ -1,0 +1,138 @@
+/** The broker's ACLs and credential checks, attacked with MQTT.js. */
+import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { DeviceKeys, ProvisioningDevice, closedByBroker, connackCode, connect, connectRegistered, subackCode } from "./mqtt-device";
+
+let platform: TestPlatform;
+let sharedToken: string;
+/** Two registered devices, A and B, and A's provisioning keys. */
+let a: { keys: DeviceKeys; token: string };
+let bToken: string;
+
+async function newToken(options: Record<string, unknown> = {}): Promise<string> {
+  return (await platform.api("POST", "/api/tokens", options)).body.token;
+}
+
+async function register(deviceId: string): Promise<{ keys: DeviceKeys; token: string }> {
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, sharedToken);
+  const init = await device.init({ deviceId });
+  await device.complete(init.operationId);
+  await platform.api("POST", `/api/operations/${init.operationId}/approve`, {});
+  const reply = await device.complete(init.operationId, false);
+  await device.end();
+  return { keys: device.keys, token: device.keys.open(reply.registration)! };
+}
+
+beforeAll(async () => {
+  platform = await startTestPlatform();
+  sharedToken = await newToken();
+  a = await register("device-a");
+  bToken = (await register("device-b")).token;
+});
+afterAll(async () => {
+  await platform.stop();
+});
+
+const provisioning = (keys: DeviceKeys, password: string) => ({
+  clientId: keys.clientId,
+  username: "provisioning",
+  password,
+});
+
+test("a provisioning session cannot subscribe to another client's replies or anything else", async () => {
+  const attacker = await ProvisioningDevice.connect(platform.mqttUrl, sharedToken);
+  for (const topic of [`prov/${a.keys.clientId}/res/+`, "prov/+/res/+", "#", "ws/ws_default/dev/device-a/res/+", `prov/${attacker.keys.clientId}/req/+`]) {
+    expect([topic, await subackCode(attacker.client, topic)]).toEqual([topic, 128]);
+  }
+  await attacker.end();
+});
+
+test.each([
+  ["another client's request topic", (victim: string) => `prov/${victim}/req/init`],
+  ["a message topic", () => "ws/ws_default/dev/device-a/msg/telemetry"],
+  ["its own reply topic", (_v: string, self: string) => `prov/${self}/res/init`],
+])("a provisioning session publishing to %s is closed", async (_name, topicOf) => {
+  const attacker = await ProvisioningDevice.connect(platform.mqttUrl, sharedToken);
+  const closed = closedByBroker(attacker.client);
+  attacker.client.publish(topicOf(a.keys.clientId, attacker.keys.clientId), "{}", { qos: 1 });
+  expect(await closed).toBe(true);
+  await attacker.end();
+});
+
+test("device A cannot subscribe to or publish on device B's topics", async () => {
+  const deviceA = await connectRegistered(platform.mqttUrl, "ws_default", "device-a", a.token);
+  for (const topic of ["ws/ws_default/dev/device-b/res/+", "ws/ws_default/dev/device-b/cmd/#", "ws/ws_default/dev/+/res/+", "ws/#"]) {
+    expect([topic, await subackCode(deviceA.client, topic)]).toEqual([topic, 128]);
+  }
+  expect(await subackCode(deviceA.client, "ws/ws_default/dev/device-a/cmd/#")).toBe(1);
+  expect(await subackCode(deviceA.client, "ws/ws_default/dev/device-a/res/+")).toBe(1);
+  const closed = closedByBroker(deviceA.client);
+  deviceA.client.publish("ws/ws_default/dev/device-b/msg/telemetry", "forged", { qos: 1 });
+  expect(await closed).toBe(true);
+  await deviceA.client.endAsync(true);
+  const messages = await platform.api("GET", "/api/messages?device=device-b");
+  expect(messages.body.messages).toEqual([]);
+});
+
+test("a retained publish, even on an allowed topic, closes the session", async () => {
+  const deviceA = await connectRegistered(platform.mqttUrl, "ws_default", "device-a", a.token);
+  const closed = closedByBroker(deviceA.client);
+  deviceA.client.publish("ws/ws_default/dev/device-a/msg/telemetry", "x", { qos: 1, retain: true });
+  expect(await closed).toBe(true);
+  await deviceA.client.endAsync(true);
+});
+
+test("bad passwords and mixed-up credentials are refused at CONNECT", async () => {
+  const keys = new DeviceKeys();
+  expect(await connackCode(platform.mqttUrl, provisioning(keys, "pt_wrong"))).toBe(4);
+  expect(await connackCode(platform.mqttUrl, provisioning(keys, a.token))).toBe(4); // registration token as provisioning token
+  const clientId = "ws_default:device-a";
+  expect(await connackCode(platform.mqttUrl, { clientId, username: clientId, password: sharedToken })).toBe(4);
+  expect(await connackCode(platform.mqttUrl, { clientId, username: clientId, password: bToken })).toBe(4); // B's token as A
+  expect(await connackCode(platform.mqttUrl, { clientId, username: "ws_default:device-b", password: a.token })).toBe(4);
+  expect(await connackCode(platform.mqttUrl, { clientId: "not-a-p-id", username: "provisioning", password: sharedToken })).toBe(5);
+  expect(await connackCode(platform.mqttUrl, { clientId, username: clientId, password: a.token })).toBe(0);
+});
+
+test("revoked, expired and used-up provisioning tokens are refused at CONNECT", async () => {
+  const keys = new DeviceKeys();
+  const revoked = await platform.api("POST", "/api/tokens", {});
+  await platform.api("POST", `/api/tokens/${revoked.body.id}/revoke`);
+  expect(await connackCode(platform.mqttUrl, provisioning(keys, revoked.body.token))).toBe(5);
+
+  const expiring = await newToken({ expiresIn: 60 });
+  expect(await connackCode(platform.mqttUrl, provisioning(keys, expiring))).toBe(0);
+  await platform.advanceClock(61_000);
+  expect(await connackCode(platform.mqttUrl, provisioning(keys, expiring))).toBe(5);
+
+  const single = await newToken({ maxUses: 1 });
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, single);
+  const init = await device.init({ deviceId: "single-use" });
+  await device.complete(init.operationId);
+  await platform.api("POST", `/api/operations/${init.operationId}/approve`, {});
+  await device.end();
+  expect(await connackCode(platform.mqttUrl, provisioning(keys, single))).toBe(5); // another device
+  const list = (await platform.api("GET", "/api/tokens")).body.tokens;
+  expect(list.find((t: any) => t.id === revoked.body.id).state).toBe("revoked");
+});
+
+test("a provisioning session may not claim another key's client ID in init", async () => {
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, sharedToken);
+  const other = new DeviceKeys();
+  const reply = await device.request("init", { publicKey: other.publicKey, commitment: other.commitment });
+  expect(reply).toMatchObject({ status: 400, error: "invalid-request" });
+  await device.end();
+});
+
+test("another client cannot complete (or learn about) someone else's operation", async () => {
+  const owner = await ProvisioningDevice.connect(platform.mqttUrl, sharedToken);
+  const init = await owner.init();
+  const attacker = await ProvisioningDevice.connect(platform.mqttUrl, sharedToken);
+  expect(await attacker.complete(init.operationId)).toMatchObject({ status: 404, error: "unknown-operation" });
+  await Promise.all([owner.end(), attacker.end()]);
+});
+
+test("a registered session is refused once its client ID does not match the username", async () => {
+  const { client } = await connect(platform.mqttUrl, { clientId: "ws_default:device-a", username: "ws_default:device-a", password: a.token, clean: false });
+  await client.endAsync();
+  expect(await connackCode(platform.mqttUrl, { clientId: "ws_default:device-x", username: "ws_default:device-a", password: a.token })).toBe(4);
+});

@@ -1,0 +1,10 @@
+/** Every portable scenario file; both runners (jest in Node, targets/xs in XS) load this. */
+import "./mqtt-codec.scenario";
+import "./utf8.scenario";
+import "./mqtt-client.scenario";
+import "./ticks.scenario";
+import "./crypto.scenario";
+import "./provisioning.scenario";
+import "./device-client.scenario";
+
+export { allScenarios, runAll } from "./harness";

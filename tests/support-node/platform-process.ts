@@ -1,0 +1,38 @@
+/**
+ * Child process of tests/support-node/platform.ts: runs a real platform with a clock the parent
+ * can move forward. Jest cannot load aedes (an ES module) in its own module system on Node 20,
+ * so tests run the platform in a process of its own, as users do.
+ *
+ * IPC in: { advance: ms } | { close: true }. IPC out: { ready: {mqttPort, httpPort, adminKey} },
+ * { advanced: ms }, { error: text }.
+ */
+import { startPlatform } from "../../simulator/platform/platform";
+
+const dataDir = process.env.PROVISIO_TEST_DATA!;
+let offsetMs = Number(process.env.PROVISIO_TEST_CLOCK_OFFSET ?? "0");
+const send = (message: unknown) => process.send!(message);
+
+startPlatform({
+  dataDir,
+  mqttPort: 0,
+  httpPort: 0,
+  now: () => Date.now() + offsetMs,
+  log: process.env.PROVISIO_TEST_LOG ? (line) => process.stderr.write(line + "\n") : undefined,
+}).then(
+  (platform) => {
+    process.on("message", (message: { advance?: number; close?: boolean }) => {
+      if (message.advance !== undefined) {
+        offsetMs += message.advance;
+        send({ advanced: offsetMs });
+      } else if (message.close) {
+        platform.close().then(() => process.exit(0));
+      }
+    });
+    process.on("disconnect", () => platform.close().then(() => process.exit(0)));
+    send({ ready: { mqttPort: platform.mqttPort, httpPort: platform.httpPort, adminKey: platform.adminKey } });
+  },
+  (error: Error) => {
+    send({ error: error.stack ?? String(error) });
+    process.exit(1);
+  },
+);

@@ -1,0 +1,116 @@
+/**
+ * Starts a real platform (aedes, SQLite, HTTP API) on free ports in a temporary data directory,
+ * in a child process, for tests. Its clock is wall time plus an offset the test can advance.
+ *
+ *   const platform = await startTestPlatform();
+ *   const { body } = await platform.api("POST", "/api/tokens", {});   // body.token
+ *   mqtt.connect(platform.mqttUrl, ...);
+ *   await platform.stop();
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface TestPlatformOptions {
+  /** Reuse a data directory (e.g. to restart a platform); default: a fresh temporary one. */
+  dataDir?: string;
+  /** Milliseconds added to wall time by the platform's clock from the start. */
+  clockOffsetMs?: number;
+  /** Print the platform's log lines on stderr. */
+  log?: boolean;
+}
+
+export interface ApiResult {
+  status: number;
+  body: any;
+}
+
+export interface TestPlatform {
+  dataDir: string;
+  mqttPort: number;
+  httpPort: number;
+  mqttUrl: string;
+  httpUrl: string;
+  adminKey: string;
+  /** Current offset of the platform clock from wall time. */
+  clockOffsetMs: number;
+  /** Moves the platform's clock forward by `ms`. */
+  advanceClock(ms: number): Promise<void>;
+  /** Calls the HTTP API with the admin key. */
+  api(method: string, path: string, body?: unknown): Promise<ApiResult>;
+  /** Shuts the platform down cleanly; removes the data directory unless `keepData`. */
+  stop(options?: { keepData?: boolean }): Promise<void>;
+}
+
+type ChildMessage = { ready?: { mqttPort: number; httpPort: number; adminKey: string }; advanced?: number; error?: string };
+
+function nextMessage(child: ChildProcess, accept: (m: ChildMessage) => boolean): Promise<ChildMessage> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: ChildMessage) => {
+      if (m.error) return done(() => reject(new Error(`platform failed: ${m.error}`)));
+      if (accept(m)) done(() => resolve(m));
+    };
+    const onExit = (code: number | null) => done(() => reject(new Error(`platform exited with code ${code}`)));
+    const done = (then: () => void) => {
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+      then();
+    };
+    child.on("message", onMessage);
+    child.on("exit", onExit);
+  });
+}
+
+export async function startTestPlatform(options: TestPlatformOptions = {}): Promise<TestPlatform> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "provisio-test-"));
+  let clockOffsetMs = options.clockOffsetMs ?? 0;
+  const child = fork(join(__dirname, "platform-process.ts"), [], {
+    execArgv: ["--import", "tsx"],
+    env: {
+      ...process.env,
+      PROVISIO_TEST_DATA: dataDir,
+      PROVISIO_TEST_CLOCK_OFFSET: String(clockOffsetMs),
+      PROVISIO_TEST_LOG: options.log ? "1" : "",
+    },
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  // Never keep the test runner alive: the child exits when its IPC channel closes.
+  child.unref();
+  (child.channel as { unref?: () => void } | undefined)?.unref?.();
+  const { ready } = await nextMessage(child, (m) => m.ready !== undefined);
+  const httpUrl = `http://127.0.0.1:${ready!.httpPort}`;
+  const platform: TestPlatform = {
+    dataDir,
+    mqttPort: ready!.mqttPort,
+    httpPort: ready!.httpPort,
+    mqttUrl: `mqtt://127.0.0.1:${ready!.mqttPort}`,
+    httpUrl,
+    adminKey: ready!.adminKey,
+    get clockOffsetMs() {
+      return clockOffsetMs;
+    },
+    async advanceClock(ms) {
+      const reply = nextMessage(child, (m) => m.advanced !== undefined);
+      child.send({ advance: ms });
+      clockOffsetMs = (await reply).advanced!;
+    },
+    async api(method, path, body) {
+      const response = await fetch(httpUrl + path, {
+        method,
+        headers: { authorization: `Bearer ${ready!.adminKey}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: response.status, body: await response.json() };
+    },
+    async stop(stopOptions = {}) {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.send({ close: true });
+        await exited;
+      }
+      if (!stopOptions.keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return platform;
+}
