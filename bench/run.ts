@@ -8,6 +8,8 @@ import { cpus } from "node:os";
 import { resolve } from "node:path";
 import * as bundleSize from "./bundle-size";
 import * as mqttCodec from "./mqtt-codec";
+import * as revocation from "./revocation";
+import * as storage from "./storage";
 import * as xsSession from "./xs-session";
 
 /** What every bench module's `run()` resolves to. */
@@ -30,6 +32,8 @@ const benches: Record<string, { run(): Promise<BenchReport> }> = {
   "mqtt-codec": mqttCodec,
   "xs-session": xsSession,
   "bundle-size": bundleSize,
+  storage,
+  revocation,
 };
 const resultsDir = resolve(__dirname, "results");
 

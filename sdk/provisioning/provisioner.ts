@@ -74,15 +74,6 @@ const replyKeys = [
   "verificationCode", "workspaceId", "deviceId", "registration", "sealed", "serverPublicKey",
 ];
 
-/** The operation as the platform described it in the init reply. */
-interface Operation {
-  id: string;
-  code: string;
-  pollIntervalMs: number;
-  /** Tick before which no poll may be sent. */
-  nextPollAt: number;
-}
-
 type RequestKind = "init" | "complete";
 
 const second = 1000;
@@ -99,7 +90,11 @@ export class Provisioner {
   #backoff: Backoff;
   #state: ProvisioningState = "stopped";
   #subscribed = false;
-  #operation: Operation | undefined;
+  /** The stored operation's code, once an init reply of this run gave the platform's nonce. */
+  #code: string | undefined;
+  #pollIntervalMs = 5 * second;
+  /** Tick before which no poll may be sent. */
+  #nextPollAt: number | undefined;
   #outstanding: { rid: string; kind: RequestKind } | undefined;
   #lastRid = 0;
   #stepTimer: TimerHandle | undefined;
@@ -169,6 +164,12 @@ export class Provisioner {
     this.#options.onFailed(new ProvisioningError(code, message));
   }
 
+  /** Forgets the operation for good (the record keeps the key) and fails. */
+  #abandon(code: ProvisioningErrorCode, message: string): void {
+    this.#store({ version: 1, keyPair: this.#identity.keyPair });
+    this.#fail(code, message);
+  }
+
   #active(): boolean {
     return this.#state === "connecting" || this.#state === "initializing" || this.#state === "pending";
   }
@@ -182,8 +183,9 @@ export class Provisioner {
       }
       this.#subscribed = true;
       this.#backoff.reset();
-      // Every connection starts with init: it resumes the stored operation or makes a new one.
-      this.#send("init");
+      // A known operation is asked about first: it may have been approved while the device was
+      // away, and an init would only resume it while pending.
+      this.#retry(this.#identity.pending?.operationId === undefined ? "init" : "complete", 0);
     });
   }
 
@@ -204,7 +206,8 @@ export class Provisioner {
   #newOperation(): void {
     const deviceNonce = new Uint8Array(16);
     this.#options.random.fill(deviceNonce);
-    this.#operation = undefined;
+    this.#code = undefined;
+    this.#nextPollAt = undefined;
     this.#clearExpiry();
     this.#store({ ...this.#identity, pending: { deviceNonce } });
   }
@@ -237,11 +240,10 @@ export class Provisioner {
       body.attributes = this.#options.attributes;
       this.#setState("initializing");
     } else {
-      const operation = this.#operation;
-      if (!operation) return;
-      body.operationId = operation.id;
+      if (pending.operationId === undefined) return;
+      body.operationId = pending.operationId;
       body.deviceNonce = base64urlEncode(pending.deviceNonce);
-      operation.nextPollAt = ticksAdd(this.#options.clock.now(), operation.pollIntervalMs);
+      this.#nextPollAt = ticksAdd(this.#options.clock.now(), this.#pollIntervalMs);
     }
     this.#outstanding = { rid, kind };
     this.#log.write("debug", "provisioning-request", { kind, rid });
@@ -257,10 +259,9 @@ export class Provisioner {
     this.#retry(outstanding.kind, this.#backoff.next());
   }
 
-  /** Sends `kind` again after `delayMs`, never polling faster than the operation's interval. */
+  /** Sends `kind` after `delayMs`, never polling faster than the operation's interval. */
   #retry(kind: RequestKind, delayMs: number): void {
-    const operation = this.#operation;
-    if (kind === "complete" && operation) delayMs = Math.max(delayMs, ticksUntil(this.#options.clock.now(), operation.nextPollAt));
+    if (kind === "complete" && this.#nextPollAt !== undefined) delayMs = Math.max(delayMs, ticksUntil(this.#options.clock.now(), this.#nextPollAt));
     this.#schedule(delayMs, () => this.#send(kind));
   }
 
@@ -293,15 +294,15 @@ export class Provisioner {
       return;
     }
     const outstanding = this.#outstanding;
-    const operation = this.#operation;
+    const operationId = this.#identity.pending?.operationId;
     // A push (rid null) only ever concerns the pending operation's outcome.
-    const pushed = reply.rid === null && kind === "complete" && operation !== undefined && reply.operationId === operation.id && (status === 200 || status === 410);
+    const pushed = reply.rid === null && kind === "complete" && operationId !== undefined && reply.operationId === operationId && (status === 200 || status === 410);
     if (!pushed && (!outstanding || outstanding.kind !== kind || reply.rid !== outstanding.rid)) {
       this.#log.write("debug", "provisioning-reply-ignored", { reason: "unexpected" });
       return;
     }
     if (kind === "init") this.#initReplied(reply, status);
-    else if (operation && reply.operationId === operation.id) this.#completeReplied(reply, status, operation);
+    else if (operationId !== undefined && reply.operationId === operationId) this.#completeReplied(reply, status);
     else this.#log.write("debug", "provisioning-reply-ignored", { reason: "other-operation" });
   }
 
@@ -335,8 +336,8 @@ export class Provisioner {
       }
       if (pending.operationId === undefined) this.#store({ ...this.#identity, pending: { operationId, deviceNonce: pending.deviceNonce } });
       const code = verificationCode(this.#identity.keyPair.publicKey, pending.deviceNonce, nonce, operationId);
-      const now = this.#options.clock.now();
-      this.#operation = { id: operationId, code, pollIntervalMs: Math.max(1, pollInterval ?? 5) * second, nextPollAt: now };
+      this.#code = code;
+      this.#pollIntervalMs = Math.max(1, pollInterval ?? 5) * second;
       this.#clearExpiry();
       this.#expiryTimer = this.#options.clock.setTimer(expiresIn * second, () => this.#operationExpired());
       if (this.#displayed !== operationId + code) {
@@ -344,7 +345,8 @@ export class Provisioner {
         this.#options.onDisplay({ operationId, verificationCode: code, expiresIn });
       }
       this.#setState("pending");
-      this.#send("complete");
+      // The reveal goes at once, unless this is a resume right after a poll.
+      this.#retry("complete", 0);
       return;
     }
     this.#outstanding = undefined;
@@ -355,33 +357,32 @@ export class Provisioner {
     else this.#retry("init", this.#retryAfterMs(reply) ?? this.#backoff.next());
   }
 
-  #completeReplied(reply: JsonObject, status: number, operation: Operation): void {
+  #completeReplied(reply: JsonObject, status: number): void {
     this.#outstanding = undefined;
     this.#backoff.reset();
     const error = stringField(reply, "error", 64) ?? "";
     this.#log.write("info", "provisioning-reply", { status, error });
     const platformCode = reply.verificationCode;
-    if (platformCode !== undefined && platformCode !== operation.code) {
-      this.#store({ version: 1, keyPair: this.#identity.keyPair });
-      this.#fail("verification-mismatch", "the platform shows a different verification code: the operation was abandoned");
+    if (platformCode !== undefined && this.#code !== undefined && platformCode !== this.#code) {
+      this.#abandon("verification-mismatch", "the platform shows a different verification code: the operation was abandoned");
       return;
     }
     if (status === 202) {
-      this.#retry("complete", this.#retryAfterMs(reply) ?? 0);
+      // After a reboot the code is unknown until an init resumes the operation.
+      if (this.#code === undefined) this.#send("init");
+      else this.#retry("complete", this.#retryAfterMs(reply) ?? 0);
     } else if (status === 200) {
       this.#approved(reply);
     } else if (status === 429) {
-      operation.pollIntervalMs += slowDownSeconds * second;
-      operation.nextPollAt = ticksAdd(this.#options.clock.now(), operation.pollIntervalMs);
+      this.#pollIntervalMs += slowDownSeconds * second;
+      this.#nextPollAt = ticksAdd(this.#options.clock.now(), this.#pollIntervalMs);
       this.#retry("complete", this.#retryAfterMs(reply) ?? 0);
     } else if (status === 409) {
       this.#retry("complete", 0);
     } else if (status === 410 && error === "operation-rejected") {
-      this.#store({ version: 1, keyPair: this.#identity.keyPair });
-      this.#fail("operation-rejected", "the technician rejected this device");
+      this.#abandon("operation-rejected", "the technician rejected this device");
     } else if (status === 400 && error === "commitment-mismatch") {
-      this.#store({ version: 1, keyPair: this.#identity.keyPair });
-      this.#fail("commitment-mismatch", "the platform says the reveal does not match the commitment");
+      this.#abandon("commitment-mismatch", "the platform says the reveal does not match the commitment");
     } else if (status === 404 || status === 410) {
       this.#newOperation();
       this.#send("init");
@@ -424,7 +425,7 @@ export class Provisioner {
   #operationExpired(): void {
     this.#expiryTimer = undefined;
     if (!this.#active()) return;
-    this.#log.write("info", "provisioning-operation-expired", { operationId: this.#operation?.id });
+    this.#log.write("info", "provisioning-operation-expired", { operationId: this.#identity.pending?.operationId });
     this.#outstanding = undefined;
     this.#newOperation();
     this.#send("init");

@@ -38,7 +38,7 @@ export class ApiClient {
     return new ApiClient(baseUrl, adminKey);
   }
 
-  async request(method: "GET" | "POST", path: string, body?: unknown): Promise<any> {
+  async request(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<any> {
     let response: Response;
     try {
       response = await fetch(this.baseUrl + path, {

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { startPlatform } from "../platform/platform";
 import { devicePorts } from "../device/node-ports";
-import { startSimulatedDevice } from "../device/simulated-device";
+import { startXsDevice } from "../device/xs-host";
 import { ApiClient } from "./api-client";
 import { integerOption, parseArgs } from "./args";
 import { print, type Command } from "./command";
@@ -46,8 +46,8 @@ export const demoCommand: Command = {
   help: `provisio demo [--yes] [--messages N]
 
 Starts a platform on free ports with a temporary data directory, makes a provisioning token and
-runs one simulated device with it. Both sides show the verification code; you compare them and
-approve. The device registers and its messages appear as the platform stores them. Ctrl-C stops.
+runs one simulated device with it, its SDK core inside the XS engine as on an ESP32. Both sides
+show the verification code; you compare them and approve. The device registers and its messages appear as the platform stores them. Ctrl-C stops.
 
   --yes            approve without asking (also when there is no terminal)
   --messages N     exit after N messages have arrived
@@ -82,7 +82,8 @@ approve. The device registers and its messages appear as the platform stores the
     process.once("SIGTERM", () => stop(0));
 
     let deviceCode = "";
-    const device = startSimulatedDevice({
+    // The device runs its SDK core inside the real XS engine, as on an ESP32.
+    const device = await startXsDevice({
       ports: devicePorts({ host: "127.0.0.1", port: platform.mqttPort }, false),
       provisioningToken: token,
       deviceId: DEVICE_ID,

@@ -1,22 +1,15 @@
 /** `provisio device`: one simulated device running the SDK core against a broker. */
+import { isDeviceId } from "../../sdk/identity";
 import { CliError, integerOption, parseArgs, stringOption } from "./args";
 import { print, type Command } from "./command";
 import { devicePorts, parseBrokerUrl } from "../device/node-ports";
 import { startSimulatedDevice } from "../device/simulated-device";
+import { startXsDevice } from "../device/xs-host";
 
 const OPTIONS = {
   broker: "string", token: "string", "device-id": "string", state: "string", engine: "string",
   send: "string", stream: "string", verbose: "boolean", help: "boolean",
 } as const;
-
-/** Runs `start`, turning a refused option (a bad Device ID...) into a usage error. */
-export function cliErrors<T>(start: () => T): T {
-  try {
-    return start();
-  } catch (error) {
-    throw new CliError((error as Error).message);
-  }
-}
 
 export const deviceCommand: Command = {
   name: "device",
@@ -31,7 +24,8 @@ messages. Restarted with the same --state, it reuses its registration.
   --token PT         provisioning token (required)
   --device-id ID     requested Device ID (4-90 of 0-9 A-Z a-z _ . -)
   --state DIR        where the device keeps its record (default .provisio/device)
-  --engine node      run the SDK core in Node (the XS engine is not available yet)
+  --engine xs|node   run the SDK core inside the XS engine, as on a device (default),
+                     or directly in Node
   --send N           send N messages once registered, exit 0 when all are acknowledged
   --stream S         stream for messages (default telemetry)
   --verbose          print the SDK's log events on stderr
@@ -45,18 +39,21 @@ messages. Restarted with the same --state, it reuses its registration.
     }
     const token = stringOption(args, "token");
     if (!token) throw new CliError("--token is required (create one with: provisio tokens create)");
-    const engine = stringOption(args, "engine") ?? "node";
-    if (engine !== "node") throw new CliError(`--engine ${engine} is not available: use --engine node`);
+    const engine = stringOption(args, "engine") ?? "xs";
+    if (engine !== "node" && engine !== "xs") throw new CliError(`--engine must be node or xs, not ${engine}`);
+    const deviceId = stringOption(args, "device-id");
+    if (deviceId !== undefined && !isDeviceId(deviceId)) throw new CliError("--device-id must be 4-90 characters of 0-9 A-Z a-z _ . -");
     const broker = parseBrokerUrl(stringOption(args, "broker") ?? "mqtt://127.0.0.1:1883");
-    const device = cliErrors(() => startSimulatedDevice({
+    const options = {
       ports: devicePorts(broker, args.options.verbose === true),
       provisioningToken: token,
-      deviceId: stringOption(args, "device-id"),
+      deviceId,
       stateDir: stringOption(args, "state") ?? ".provisio/device",
       send: integerOption(args, "send", 0, 100000),
       stream: stringOption(args, "stream"),
       print,
-    }));
+    };
+    const device = engine === "xs" ? await startXsDevice(options) : startSimulatedDevice(options);
     const interrupted = new Promise<number>((resolve) => {
       const stop = () => {
         device.stop();

@@ -1,31 +1,51 @@
-/** `provisio devices list`: registered devices. */
-import { CliError, parseArgs } from "./args";
+/** `provisio devices list|revoke|delete`: registered devices. */
+import { CliError, parseArgs, stringOption } from "./args";
 import { API_OPTIONS, API_OPTIONS_HELP, ApiClient } from "./api-client";
 import { print, table, type Command } from "./command";
 
-const help = `Usage: provisio devices list [--json]
+const help = `Usage:
+  provisio devices list [--json]
+  provisio devices revoke DEVICE_ID [--workspace ID]
+  provisio devices delete DEVICE_ID [--workspace ID]
+
+revoke invalidates the device's registration tokens and closes its session at once; the device
+may provision again (a technician approves it), with the same Device ID if the technician keeps it.
+delete also removes the device, freeing its Device ID (its stored messages stay).
+  --workspace ID   the device's workspace (default ws_default)
 ${API_OPTIONS_HELP}`;
 
 export const devicesCommand: Command = {
   name: "devices",
-  summary: "list registered devices",
+  summary: "list, revoke and delete registered devices",
   help,
   async run(argv) {
-    const args = parseArgs(argv, API_OPTIONS);
+    const args = parseArgs(argv, { ...API_OPTIONS, workspace: "string" });
     if (args.options.help) {
       print(help);
       return 0;
     }
-    if (args.positionals.join(" ") !== "list") throw new CliError("usage: provisio devices list (see provisio devices --help)");
-    const { devices } = await ApiClient.fromArgs(args).request("GET", "/api/devices");
-    print(
-      args.options.json
-        ? JSON.stringify(devices, null, 2)
-        : table(
-            ["WORKSPACE", "DEVICE ID", "CREATED", "LAST SEEN"],
-            devices.map((d: any) => [d.workspaceId, d.deviceId, d.createdAt, d.lastSeenAt]),
-          ),
-    );
+    const [verb, deviceId, ...extra] = args.positionals;
+    const api = ApiClient.fromArgs(args);
+    if (verb === "list" && deviceId === undefined) {
+      const { devices } = await api.request("GET", "/api/devices");
+      print(
+        args.options.json
+          ? JSON.stringify(devices, null, 2)
+          : table(
+              ["WORKSPACE", "DEVICE ID", "CREATED", "LAST SEEN", "REVOKED"],
+              devices.map((d: any) => [d.workspaceId, d.deviceId, d.createdAt, d.lastSeenAt, d.revokedAt]),
+            ),
+      );
+    } else if ((verb === "revoke" || verb === "delete") && deviceId !== undefined && extra.length === 0) {
+      const workspace = stringOption(args, "workspace");
+      const path = `/api/devices/${encodeURIComponent(deviceId)}`;
+      const query = workspace ? `?workspace=${encodeURIComponent(workspace)}` : "";
+      const device =
+        verb === "revoke" ? await api.request("POST", `${path}/revoke${query}`) : await api.request("DELETE", path + query);
+      print(args.options.json ? JSON.stringify(device, null, 2) : `${verb === "revoke" ? "revoked" : "deleted"} ${device.deviceId}`);
+    } else {
+      throw new CliError("usage: provisio devices list|revoke|delete DEVICE_ID (see provisio devices --help)");
+    }
     return 0;
   },
 };

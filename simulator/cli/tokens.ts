@@ -9,7 +9,8 @@ const help = `Usage:
   provisio tokens revoke TOKEN_ID
 
 create prints only the new token on stdout (all its details with --json). The token is shown
-once: the platform keeps only its hash.
+once: the platform keeps only its hash. revoke stops the token from starting operations: its open
+provisioning sessions are closed and its CONNECTs refused.
   --device-id ID   device-specific token: the device gets this Device ID
   --lifetime D     lifetime of the registration tokens it leads to (default 30d)
   --expires D      the provisioning token itself expires after D (default never)

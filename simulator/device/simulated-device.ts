@@ -34,7 +34,6 @@ export interface SimulatedDeviceOptions {
 }
 
 export interface SimulatedDevice {
-  client: DeviceClient;
   /** Resolves with the exit code: 0 once --send messages are acknowledged, 1 when the device failed. */
   finished: Promise<number>;
   stop(): void;
@@ -45,6 +44,11 @@ export function codeBanner(verificationCode: string, operationId: string, expire
   const line = `  Verification code:  ${verificationCode}  `;
   const rule = "+" + "-".repeat(line.length) + "+";
   return [rule, `|${line}|`, rule, `operation ${operationId}, valid for ${Math.round(expiresIn / 60)} min`];
+}
+
+/** The line a state change prints; `name` ("ws:device") once connected. */
+export function stateLine(state: DeviceClientState, detail: string | undefined, name: string): string {
+  return `device: ${state}${detail ? ` (${detail})` : ""}${state === "connected" ? ` as ${name}` : ""}`;
 }
 
 export function startSimulatedDevice(options: SimulatedDeviceOptions): SimulatedDevice {
@@ -93,7 +97,7 @@ export function startSimulatedDevice(options: SimulatedDeviceOptions): Simulated
       options.onDisplay?.(verificationCode);
     },
     onStateChange: (state, detail) => {
-      print(`device: ${state}${detail ? ` (${detail})` : ""}${state === "connected" ? ` as ${client.workspaceId}:${client.deviceId}` : ""}`);
+      print(stateLine(state, detail, `${client.workspaceId}:${client.deviceId}`));
       options.onStateChange?.(state, detail);
       if (state === "failed") {
         stop();
@@ -117,5 +121,5 @@ export function startSimulatedDevice(options: SimulatedDeviceOptions): Simulated
     },
   });
   client.start();
-  return { client, finished, stop };
+  return { finished, stop };
 }

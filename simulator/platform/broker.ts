@@ -1,11 +1,14 @@
 /**
  * The MQTT side of the platform: an aedes broker whose hooks enforce the topic ACLs of
  * PROTOCOL 1 and 2, hand control requests to the service, and store messages before their PUBACK.
+ * It also ends sessions whose credential stopped being valid (expiry, grace, revocation) and
+ * slows down clients and provisioning tokens that keep failing at CONNECT.
  */
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from "aedes";
 import { PlatformError, errorBody } from "./errors";
 import type { Operations, ProvisioningSession, Reply } from "./operations";
 import { PROVISIONING_CLIENT_ID_PATTERN, STREAM_PATTERN } from "./protocol";
+import { RateLimiter } from "./rate-limit";
 import { tokenRefusal, type ProvisioningTokens } from "./provisioning-tokens";
 import { BAD_USERNAME_OR_PASSWORD, MAX_MESSAGE_BYTES, NOT_AUTHORIZED, type Registry, type RegisteredSession } from "./registry";
 import { parseRequest } from "./requests";
@@ -20,6 +23,31 @@ export interface BrokerOptions {
   registry: Registry;
   now: () => number;
   log: Log;
+  /** How long a refreshed token's predecessor stays valid, in seconds. Default 300. */
+  tokenGraceS?: number;
+  /** How often registered sessions are checked against their token's validity. Default 1000 ms. */
+  sweepIntervalMs?: number;
+}
+
+export const DEFAULT_TOKEN_GRACE_S = 300;
+/** A session may refresh this often: a device refreshes once per half lifetime. */
+const REFRESH_LIMIT = { limit: 6, windowMs: 60_000 };
+/**
+ * After this many refused CONNECTs in a minute from one client ID, or with one provisioning
+ * token, each further refusal is answered only after FAILED_CONNECT_DELAY_MS. Only refusals are
+ * slowed: a valid credential is never delayed, so nobody can lock a device out by failing on
+ * its behalf, and other client IDs and tokens are untouched.
+ */
+const FAILED_CONNECT_LIMIT = { limit: 5, windowMs: 60_000 };
+const FAILED_CONNECT_DELAY_MS = 3000;
+/** Refusals held back at once; beyond this they are answered at once (sockets are not free). */
+const MAX_DELAYED_REFUSALS = 256;
+const MAX_TRACKED_KEYS = 10_000;
+
+/** A refused CONNECT: the CONNACK code, and the provisioning token it presented when known. */
+interface Refusal {
+  returnCode: number;
+  provisioningTokenId?: string;
 }
 
 /** Registered client IDs are "{workspaceId}:{deviceId}": up to about 120 characters. */
@@ -67,22 +95,37 @@ function isDeviceToPlatform(topic: string): boolean {
 export class Broker {
   readonly aedes: Aedes;
   private readonly sessions = new WeakMap<Client, Session>();
+  /** Connected clients by client ID, as aedes registered them (a takeover replaces the entry). */
+  private readonly live = new Map<string, { client: Client; session: Session }>();
+  private readonly refreshes: RateLimiter;
+  private readonly failedConnects: RateLimiter;
+  private delayedRefusals = 0;
+  private readonly sweeper: NodeJS.Timeout;
 
   private constructor(
     aedes: Aedes,
     private readonly options: BrokerOptions,
   ) {
     this.aedes = aedes;
+    const now = options.now;
+    this.refreshes = new RateLimiter({ ...REFRESH_LIMIT, maxKeys: MAX_TRACKED_KEYS, now });
+    this.failedConnects = new RateLimiter({ ...FAILED_CONNECT_LIMIT, maxKeys: MAX_TRACKED_KEYS, now });
     aedes.authenticate = (client, username, password, done) => {
       const verdict = this.authenticate(client.id, username ?? "", password?.toString("utf8") ?? "");
-      if (typeof verdict === "number") {
-        options.log(`connect refused: client ${client.id} (code ${verdict})`);
-        return done(refuse(verdict), false);
-      }
+      if ("returnCode" in verdict) return this.refuseConnect(client.id, verdict, (error) => done(error, false));
       this.sessions.set(client, verdict);
       if (verdict.kind === "registered") options.registry.connected(verdict);
       done(null, true);
     };
+    aedes.on("client", (client) => {
+      const session = this.sessions.get(client);
+      if (session) this.live.set(client.id, { client, session });
+    });
+    aedes.on("clientDisconnect", (client) => {
+      if (this.live.get(client.id)?.client === client) this.live.delete(client.id);
+    });
+    this.sweeper = setInterval(() => this.closeInvalidSessions(), options.sweepIntervalMs ?? 1000);
+    this.sweeper.unref();
     aedes.authorizeSubscribe = (client, sub: Subscription, done) => {
       const session = this.sessions.get(client);
       const allowed = session !== undefined && maySubscribe(session, sub.topic);
@@ -116,22 +159,62 @@ export class Broker {
     this.publish(`prov/${clientId}/res/complete`, { rid: null, ...reply });
   }
 
+  /** Closes a device's registered session at once, if it has one (after revocation or deletion). */
+  closeDevice(workspaceId: string, deviceId: string): void {
+    this.closeWhere((session) => session.kind === "registered" && session.workspaceId === workspaceId && session.deviceId === deviceId);
+  }
+
+  /** Closes the provisioning sessions opened with a provisioning token (after its revocation). */
+  closeProvisioningToken(provisioningTokenId: string): void {
+    this.closeWhere((session) => session.kind === "provisioning" && session.provisioningTokenId === provisioningTokenId);
+  }
+
   close(): Promise<void> {
+    clearInterval(this.sweeper);
     return new Promise((resolve) => this.aedes.close(() => resolve()));
   }
 
-  private authenticate(clientId: string, username: string, password: string): Session | number {
+  private closeWhere(match: (session: Session) => boolean): void {
+    for (const [clientId, { client, session }] of this.live) {
+      if (!match(session)) continue;
+      this.live.delete(clientId);
+      this.options.log(`session closed: client ${clientId}`);
+      client.close();
+    }
+  }
+
+  /** Ends registered sessions whose token expired, was revoked, or ran out of grace. */
+  private closeInvalidSessions(): void {
+    const now = this.options.now();
+    this.closeWhere((session) => session.kind === "registered" && now >= this.options.registry.validUntil(session.tokenId));
+  }
+
+  private refuseConnect(clientId: string, refusal: Refusal, done: (error: ReturnType<typeof refuse>) => void): void {
+    const keys = [`client:${clientId}`];
+    if (refusal.provisioningTokenId !== undefined) keys.push(`token:${refusal.provisioningTokenId}`);
+    // Every key counts the failure, so take them all before deciding.
+    const overLimit = keys.map((key) => this.failedConnects.take(key)).some((retryAfter) => retryAfter > 0);
+    this.options.log(`connect refused: client ${clientId} (code ${refusal.returnCode})${overLimit ? ", delayed" : ""}`);
+    if (!overLimit || this.delayedRefusals >= MAX_DELAYED_REFUSALS) return done(refuse(refusal.returnCode));
+    this.delayedRefusals++;
+    setTimeout(() => {
+      this.delayedRefusals--;
+      done(refuse(refusal.returnCode));
+    }, FAILED_CONNECT_DELAY_MS).unref();
+  }
+
+  private authenticate(clientId: string, username: string, password: string): Session | Refusal {
     if (username !== "provisioning") {
       const registered = this.options.registry.authenticate(clientId, username, password);
-      return typeof registered === "number" ? registered : { kind: "registered", ...registered };
+      return typeof registered === "number" ? { returnCode: registered } : { kind: "registered", ...registered };
     }
-    if (!PROVISIONING_CLIENT_ID_PATTERN.test(clientId)) return NOT_AUTHORIZED;
+    if (!PROVISIONING_CLIENT_ID_PATTERN.test(clientId)) return { returnCode: NOT_AUTHORIZED };
     const token = this.options.tokens.byToken(password);
-    if (!token) return BAD_USERNAME_OR_PASSWORD;
+    if (!token) return { returnCode: BAD_USERNAME_OR_PASSWORD };
     const refusal = tokenRefusal(token, this.options.now());
     // A device whose approval took the token's last use may still come back to fetch it.
     const mayFetch = refusal !== "revoked" && this.options.operations.hasUnfetchedApproval(clientId, token.id);
-    if (refusal && !mayFetch) return NOT_AUTHORIZED;
+    if (refusal && !mayFetch) return { returnCode: NOT_AUTHORIZED, provisioningTokenId: token.id };
     return { kind: "provisioning", clientId, provisioningTokenId: token.id };
   }
 
@@ -175,6 +258,11 @@ export class Broker {
       if (kind === "complete") return operations.complete(session, body);
     } else if (kind === "token") {
       if (body.op === "status") return { status: 200, expiresIn: registry.expiresIn(session.tokenId) };
+      if (body.op === "refresh") {
+        const retryAfter = this.refreshes.take(`${session.workspaceId}:${session.deviceId}`);
+        if (retryAfter) throw new PlatformError(429, "rate-limited", "too many refreshes", retryAfter);
+        return { status: 200, ...registry.refresh(session, this.options.tokenGraceS ?? DEFAULT_TOKEN_GRACE_S) };
+      }
       throw new PlatformError(400, "invalid-request", `unsupported token op ${JSON.stringify(body.op)?.slice(0, 40)}`);
     }
     throw new PlatformError(404, "unknown-request", `no request ${kind}`);

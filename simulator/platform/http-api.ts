@@ -5,9 +5,11 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { PlatformError, errorBody } from "./errors";
+import type { Broker } from "./broker";
 import type { Operations } from "./operations";
 import type { ProvisioningTokens } from "./provisioning-tokens";
 import type { Registry } from "./registry";
+import { DEFAULT_WORKSPACE_ID } from "./store";
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -16,13 +18,15 @@ export interface HttpApiOptions {
   tokens: ProvisioningTokens;
   operations: Operations;
   registry: Registry;
+  /** Ends the sessions a revocation or deletion cuts off. */
+  sessions: Pick<Broker, "closeDevice" | "closeProvisioningToken">;
   log: (line: string) => void;
 }
 
 type Handler = (params: string[], body: Record<string, unknown>, query: URLSearchParams) => unknown;
 
 interface Route {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "DELETE";
   pattern: RegExp;
   handler: Handler;
 }
@@ -34,7 +38,9 @@ function optional<T>(body: Record<string, unknown>, field: string, type: "string
   return value as T;
 }
 
-function routes({ tokens, operations, registry }: HttpApiOptions): Route[] {
+function routes({ tokens, operations, registry, sessions }: HttpApiOptions): Route[] {
+  /** Devices are named by ID within a workspace: `?workspace=` (default the default workspace). */
+  const device = (params: string[], query: URLSearchParams) => [query.get("workspace") ?? DEFAULT_WORKSPACE_ID, params[0]] as const;
   const states = new Set(["pending", "approved", "rejected", "expired", "consumed"]);
   return [
     { method: "GET", pattern: /^\/api\/tokens$/, handler: () => ({ tokens: tokens.list() }) },
@@ -52,7 +58,15 @@ function routes({ tokens, operations, registry }: HttpApiOptions): Route[] {
         return { token, ...info };
       },
     },
-    { method: "POST", pattern: /^\/api\/tokens\/([^/]+)\/revoke$/, handler: ([id]) => tokens.revoke(id) },
+    {
+      method: "POST",
+      pattern: /^\/api\/tokens\/([^/]+)\/revoke$/,
+      handler: ([id]) => {
+        const revoked = tokens.revoke(id);
+        sessions.closeProvisioningToken(id);
+        return revoked;
+      },
+    },
     {
       method: "GET",
       pattern: /^\/api\/operations$/,
@@ -71,6 +85,26 @@ function routes({ tokens, operations, registry }: HttpApiOptions): Route[] {
     },
     { method: "POST", pattern: /^\/api\/operations\/([^/]+)\/reject$/, handler: ([id]) => operations.reject(id) },
     { method: "GET", pattern: /^\/api\/devices$/, handler: () => ({ devices: registry.listDevices() }) },
+    {
+      method: "POST",
+      pattern: /^\/api\/devices\/([^/]+)\/revoke$/,
+      handler: (params, _b, query) => {
+        const [workspaceId, deviceId] = device(params, query);
+        const revoked = registry.revokeDevice(workspaceId, deviceId);
+        sessions.closeDevice(workspaceId, deviceId);
+        return revoked;
+      },
+    },
+    {
+      method: "DELETE",
+      pattern: /^\/api\/devices\/([^/]+)$/,
+      handler: (params, _b, query) => {
+        const [workspaceId, deviceId] = device(params, query);
+        const deleted = registry.deleteDevice(workspaceId, deviceId);
+        sessions.closeDevice(workspaceId, deviceId);
+        return deleted;
+      },
+    },
     {
       method: "GET",
       pattern: /^\/api\/messages$/,

@@ -26,6 +26,8 @@ export interface PlatformOptions {
   /** Wall-clock milliseconds; tests inject their own to expire things without waiting. */
   now?: () => number;
   log?: Log;
+  /** How long a refreshed registration token's predecessor stays valid, in seconds. Default 300. */
+  tokenGraceS?: number;
 }
 
 export interface RunningPlatform {
@@ -84,9 +86,9 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     now,
     push: (clientId, reply) => broker?.pushToProvisioningClient(clientId, reply),
   });
-  broker = await Broker.create({ tokens, operations, registry, now, log });
+  broker = await Broker.create({ tokens, operations, registry, now, log, tokenGraceS: options.tokenGraceS });
   const mqttServer = createServer(broker.aedes.handle);
-  const httpServer = createHttpApi({ adminKey, tokens, operations, registry, log });
+  const httpServer = createHttpApi({ adminKey, tokens, operations, registry, sessions: broker, log });
   try {
     const mqttPort = await listen(mqttServer, options.mqttPort ?? 1883, host);
     const httpPort = await listen(httpServer, options.httpPort ?? 8080, host);

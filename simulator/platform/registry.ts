@@ -1,5 +1,6 @@
 /**
- * Registered devices: their registration tokens, the token status request, and their messages.
+ * Registered devices: their registration tokens (status, refresh with grace, revocation,
+ * deletion; PROTOCOL 2b and 2c), and their messages.
  *
  * A registration token is `"rt_" + base64url(HMAC-SHA256(secret, tokenId))`: the database holds
  * only its SHA-256 hash, yet the platform can seal the same token again for an idempotent
@@ -7,7 +8,7 @@
  */
 import { createHmac } from "node:crypto";
 import { PlatformError } from "./errors";
-import { hashToken, randomId, secondsUntil } from "./protocol";
+import { hashToken, randomId, sealToken, secondsUntil, type SealedRegistration } from "./protocol";
 import type { Db } from "./store";
 
 export const MAX_MESSAGE_BYTES = 256 * 1024;
@@ -25,6 +26,15 @@ export interface DeviceInfo {
   attributes: Record<string, string>;
   createdAt: string;
   lastSeenAt: string | null;
+  /** Set once a technician revoked the device; provisioning it again clears it. */
+  revokedAt: string | null;
+}
+
+/** The `refresh` reply's fields (PROTOCOL 2b). */
+export interface Refreshed {
+  registration: SealedRegistration;
+  expiresIn: number;
+  graceIn: number;
 }
 
 export interface MessageInfo {
@@ -47,6 +57,7 @@ interface TokenRow {
   id: string;
   workspace_id: string;
   device_id: string;
+  issued_at: number;
   expires_at: number;
   first_used_at: number | null;
   grace_until: number | null;
@@ -59,6 +70,37 @@ export const BAD_USERNAME_OR_PASSWORD = 4;
 export const NOT_AUTHORIZED = 5;
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * When a token stops opening sessions: at expiry, or at the end of its grace once a refresh
+ * replaced it (the grace ends early when the device first connects with the new token).
+ */
+function validUntil(row: TokenRow): number {
+  if (row.revoked) return 0;
+  return row.replaced_by === null ? row.expires_at : Math.min(row.expires_at, row.grace_until ?? 0);
+}
+
+interface DeviceRow {
+  workspace_id: string;
+  device_id: string;
+  public_key: Buffer;
+  attributes: string;
+  created_at: number;
+  last_seen_at: number | null;
+  revoked_at: number | null;
+}
+
+function deviceInfo(row: DeviceRow): DeviceInfo {
+  return {
+    workspaceId: row.workspace_id,
+    deviceId: row.device_id,
+    publicKey: row.public_key.toString("base64url"),
+    attributes: JSON.parse(row.attributes) as Record<string, string>,
+    createdAt: iso(row.created_at)!,
+    lastSeenAt: iso(row.last_seen_at),
+    revokedAt: iso(row.revoked_at),
+  };
+}
 
 export class Registry {
   constructor(
@@ -79,36 +121,85 @@ export class Registry {
         `INSERT INTO devices (workspace_id, device_id, public_key, attributes, operation_id, created_at)
          VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (workspace_id, device_id) DO UPDATE SET
-           public_key = excluded.public_key, attributes = excluded.attributes, operation_id = excluded.operation_id`,
+           public_key = excluded.public_key, attributes = excluded.attributes, operation_id = excluded.operation_id,
+           revoked_at = NULL`,
       )
       .run(op.workspaceId, op.deviceId, op.publicKey, op.attributes, op.operationId, now);
     // A device provisioned again starts over: whatever it held before stops working.
     this.db
       .prepare("UPDATE registration_tokens SET revoked = 1 WHERE workspace_id = ? AND device_id = ?")
       .run(op.workspaceId, op.deviceId);
+    return this.issue(op.workspaceId, op.deviceId, now, lifetimeS * 1000);
+  }
+
+  private issue(workspaceId: string, deviceId: string, now: number, lifetimeMs: number): string {
     const tokenId = randomId("rtk_", 12);
     this.db
       .prepare(
         `INSERT INTO registration_tokens (id, workspace_id, device_id, token_hash, issued_at, expires_at)
          VALUES (?, ?, ?, ?, ?, ?)`,
       )
-      .run(tokenId, op.workspaceId, op.deviceId, hashToken(this.tokenFor(tokenId)), now, now + lifetimeS * 1000);
+      .run(tokenId, workspaceId, deviceId, hashToken(this.tokenFor(tokenId)), now, now + lifetimeMs);
     return tokenId;
   }
 
-  /** The public key a device ID is registered with in a workspace, if it is registered. */
+  /**
+   * The public key a device ID is held with in a workspace. A revoked device holds its ID no
+   * more: the technician who approves a new operation decides who gets it (PROTOCOL 2c).
+   */
   registeredKey(workspaceId: string, deviceId: string): Buffer | undefined {
     const row = this.db
-      .prepare("SELECT public_key FROM devices WHERE workspace_id = ? AND device_id = ?")
+      .prepare("SELECT public_key FROM devices WHERE workspace_id = ? AND device_id = ? AND revoked_at IS NULL")
       .get(workspaceId, deviceId) as { public_key: Buffer } | undefined;
     return row?.public_key;
   }
 
+  /** The platform-clock time (ms) at which a token stops being valid; 0 when revoked or unknown. */
+  validUntil(tokenId: string): number {
+    const row = this.tokenRow(tokenId);
+    return row ? validUntil(row) : 0;
+  }
+
   expiresIn(tokenId: string): number {
-    const row = this.db.prepare("SELECT expires_at FROM registration_tokens WHERE id = ?").get(tokenId) as
-      | { expires_at: number }
-      | undefined;
-    return row ? secondsUntil(row.expires_at, this.now()) : 0;
+    return secondsUntil(this.validUntil(tokenId), this.now());
+  }
+
+  /**
+   * Issues a new token sealed to the key recorded at approval, so only the device can read it
+   * (a stolen token refreshes into nothing usable). The session's token stays valid for
+   * `graceS`. A refresh repeated before the new token is used replaces that unused token,
+   * and never extends the grace of older ones, so tokens do not pile up.
+   */
+  refresh(session: RegisteredSession, graceS: number): Refreshed {
+    const now = this.now();
+    return this.db.transaction((): Refreshed => {
+      const current = this.tokenRow(session.tokenId);
+      if (!current || now >= validUntil(current)) {
+        throw new PlatformError(403, "registration-rejected", "this session's token is no longer valid");
+      }
+      const device = this.db
+        .prepare("SELECT public_key FROM devices WHERE workspace_id = ? AND device_id = ?")
+        .get(session.workspaceId, session.deviceId) as { public_key: Buffer };
+      this.db
+        .prepare(
+          `DELETE FROM registration_tokens
+           WHERE workspace_id = ? AND device_id = ? AND first_used_at IS NULL AND revoked = 0 AND id != ?`,
+        )
+        .run(session.workspaceId, session.deviceId, current.id);
+      const tokenId = this.issue(session.workspaceId, session.deviceId, now, current.expires_at - current.issued_at);
+      this.db
+        .prepare(
+          `UPDATE registration_tokens SET replaced_by = @tokenId, grace_until = COALESCE(grace_until, @graceUntil)
+           WHERE workspace_id = @workspaceId AND device_id = @deviceId AND revoked = 0
+             AND (id = @current OR replaced_by IS NOT NULL)`,
+        )
+        .run({ tokenId, graceUntil: now + graceS * 1000, workspaceId: session.workspaceId, deviceId: session.deviceId, current: current.id });
+      return {
+        registration: sealToken(this.tokenFor(tokenId), device.public_key),
+        expiresIn: this.expiresIn(tokenId),
+        graceIn: this.expiresIn(current.id),
+      };
+    })();
   }
 
   /** Checks a registered CONNECT: a session, or the CONNACK return code to refuse it with. */
@@ -118,19 +209,25 @@ export class Registry {
       | TokenRow
       | undefined;
     if (!row || `${row.workspace_id}:${row.device_id}` !== clientId) return BAD_USERNAME_OR_PASSWORD;
-    const now = this.now();
-    const superseded = row.replaced_by !== null && (row.grace_until === null || now >= row.grace_until);
-    if (row.revoked || now >= row.expires_at || superseded) return NOT_AUTHORIZED;
+    if (this.now() >= validUntil(row)) return NOT_AUTHORIZED;
     return { workspaceId: row.workspace_id, deviceId: row.device_id, tokenId: row.id };
   }
 
-  /** Records a registered session's start: the operation that issued the token is now consumed. */
+  /**
+   * Records a registered session's start: the operation that issued the token is now consumed,
+   * and the tokens this one replaced end their grace now.
+   */
   connected(session: RegisteredSession): void {
     const now = this.now();
     this.db.transaction(() => {
-      this.db
+      const firstUse = this.db
         .prepare("UPDATE registration_tokens SET first_used_at = ? WHERE id = ? AND first_used_at IS NULL")
-        .run(now, session.tokenId);
+        .run(now, session.tokenId).changes;
+      if (firstUse) {
+        this.db
+          .prepare("UPDATE registration_tokens SET grace_until = MIN(grace_until, ?) WHERE replaced_by = ?")
+          .run(now, session.tokenId);
+      }
       this.db
         .prepare("UPDATE operations SET state = 'consumed' WHERE registration_token_id = ? AND state = 'approved'")
         .run(session.tokenId);
@@ -149,6 +246,51 @@ export class Registry {
     })();
   }
 
+  /**
+   * Revokes every token of a device at once; an approval it has not fetched yet is withdrawn.
+   * The caller closes its session. The device may provision again (a technician approves).
+   */
+  revokeDevice(workspaceId: string, deviceId: string): DeviceInfo {
+    const now = this.now();
+    this.db.transaction(() => {
+      this.withdraw(workspaceId, deviceId);
+      this.db
+        .prepare("UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE workspace_id = ? AND device_id = ?")
+        .run(now, workspaceId, deviceId);
+    })();
+    return this.device(workspaceId, deviceId)!;
+  }
+
+  /** Removes a device and its tokens (its messages stay); its Device ID is free again. */
+  deleteDevice(workspaceId: string, deviceId: string): DeviceInfo {
+    const info = this.device(workspaceId, deviceId);
+    this.db.transaction(() => {
+      this.withdraw(workspaceId, deviceId);
+      this.db.prepare("DELETE FROM registration_tokens WHERE workspace_id = ? AND device_id = ?").run(workspaceId, deviceId);
+      this.db.prepare("DELETE FROM devices WHERE workspace_id = ? AND device_id = ?").run(workspaceId, deviceId);
+    })();
+    return info!;
+  }
+
+  private withdraw(workspaceId: string, deviceId: string): void {
+    if (!this.device(workspaceId, deviceId)) {
+      throw new PlatformError(404, "unknown-device", `no device ${deviceId} in workspace ${workspaceId}`);
+    }
+    this.db
+      .prepare("UPDATE registration_tokens SET revoked = 1 WHERE workspace_id = ? AND device_id = ?")
+      .run(workspaceId, deviceId);
+    this.db
+      .prepare(
+        `UPDATE operations SET state = 'rejected', reason = 'revoked', decided_at = ?
+         WHERE workspace_id = ? AND device_id = ? AND state = 'approved'`,
+      )
+      .run(this.now(), workspaceId, deviceId);
+  }
+
+  private tokenRow(tokenId: string): TokenRow | undefined {
+    return this.db.prepare("SELECT * FROM registration_tokens WHERE id = ?").get(tokenId) as TokenRow | undefined;
+  }
+
   private touch(session: RegisteredSession, now: number): void {
     this.db
       .prepare("UPDATE devices SET last_seen_at = ? WHERE workspace_id = ? AND device_id = ?")
@@ -156,22 +298,15 @@ export class Registry {
   }
 
   listDevices(): DeviceInfo[] {
-    const rows = this.db.prepare("SELECT * FROM devices ORDER BY workspace_id, device_id").all() as {
-      workspace_id: string;
-      device_id: string;
-      public_key: Buffer;
-      attributes: string;
-      created_at: number;
-      last_seen_at: number | null;
-    }[];
-    return rows.map((row) => ({
-      workspaceId: row.workspace_id,
-      deviceId: row.device_id,
-      publicKey: row.public_key.toString("base64url"),
-      attributes: JSON.parse(row.attributes) as Record<string, string>,
-      createdAt: iso(row.created_at)!,
-      lastSeenAt: iso(row.last_seen_at),
-    }));
+    const rows = this.db.prepare("SELECT * FROM devices ORDER BY workspace_id, device_id").all() as DeviceRow[];
+    return rows.map(deviceInfo);
+  }
+
+  private device(workspaceId: string, deviceId: string): DeviceInfo | undefined {
+    const row = this.db.prepare("SELECT * FROM devices WHERE workspace_id = ? AND device_id = ?").get(workspaceId, deviceId) as
+      | DeviceRow
+      | undefined;
+    return row && deviceInfo(row);
   }
 
   /** The newest messages first, at most `limit` (default 100, at most 1000). */

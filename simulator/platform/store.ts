@@ -89,6 +89,8 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX messages_by_device ON messages(workspace_id, device_id, stream, id);
   `,
+  // Revocation (PROTOCOL 2c): a revoked device keeps its row, and frees its ID for another key.
+  `ALTER TABLE devices ADD COLUMN revoked_at INTEGER;`,
 ];
 
 export const DEFAULT_WORKSPACE_ID = "ws_default";

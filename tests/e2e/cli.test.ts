@@ -46,9 +46,9 @@ describe("provisio device", () => {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  test("--send 3 provisions with the code it prints, sends 3 messages and exits 0", async () => {
+  test.each(["xs", "node"])("--engine %s --send 3 provisions with the code it prints, sends 3 messages and exits 0", async (engine) => {
     const { body } = await platform.api("POST", "/api/tokens", {});
-    const args = ["device", "--broker", platform.mqttUrl, "--token", body.token, "--device-id", "cli-dev-01", "--state", stateDir, "--engine", "node", "--send", "3"];
+    const args = ["device", "--broker", platform.mqttUrl, "--token", body.token, "--device-id", `cli-${engine}-01`, "--state", stateDir, "--engine", engine, "--send", "3"];
     const run = provisio(args);
     const code = await until("verification code", () => /Verification code:\s+([0-9A-Z]{4}-[0-9A-Z]{4})/.exec(run.stdout())?.[1], run);
     await until("awaiting-approval", () => (run.stdout().includes("awaiting-approval") ? true : undefined), run);
@@ -57,14 +57,14 @@ describe("provisio device", () => {
     expect(await run.exited).toBe(0);
     expect(run.stdout()).toContain("message 3/3 acknowledged");
     expect(run.stdout()).not.toContain(body.token);
-    const { body: stored } = await platform.api("GET", "/api/messages?device=cli-dev-01");
+    const { body: stored } = await platform.api("GET", `/api/messages?device=cli-${engine}-01`);
     expect(stored.messages.map((m: { payloadBase64: string }) => JSON.parse(Buffer.from(m.payloadBase64, "base64").toString()).n).sort()).toEqual([1, 2, 3]);
 
     // Run again on the same state: registered already, no code, straight to sending.
     const again = provisio(args);
     expect(await again.exited).toBe(0);
     expect(again.stdout()).not.toContain("Verification code");
-    expect((await platform.api("GET", "/api/messages?device=cli-dev-01")).body.messages).toHaveLength(6);
+    expect((await platform.api("GET", `/api/messages?device=cli-${engine}-01`)).body.messages).toHaveLength(6);
   });
 
   test("a refused provisioning token ends with an error instead of retrying", async () => {

@@ -2,7 +2,7 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { ProvisioningDevice } from "./mqtt-device";
+import { ProvisioningDevice, RegisteredDevice, closedByBroker, provision } from "./mqtt-device";
 
 let platform: TestPlatform;
 
@@ -73,6 +73,25 @@ test("ops list shows the verification code; ops approve by code; devices list sh
   expect(JSON.parse(ops.stdout)).toEqual([expect.objectContaining({ id: init.operationId, state: "approved" })]);
   const messages = await provisio(["messages", "list", "--device", "cli-device-2", "--json", ...api()]);
   expect(JSON.parse(messages.stdout)).toEqual([]);
+});
+
+test("devices revoke closes the device's session; devices delete removes it", async () => {
+  const token = (await provisio(["tokens", "create", ...api()])).stdout.trim();
+  const { token: registration } = await provision(platform, token, "cli-revoke-1");
+  const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "cli-revoke-1", registration);
+  const closed = closedByBroker(session.client);
+  expect(await provisio(["devices", "revoke", "cli-revoke-1", ...api()])).toMatchObject({ code: 0, stdout: "revoked cli-revoke-1\n" });
+  expect(await closed).toBe(true);
+  await session.end();
+  expect((await provisio(["devices", "list", ...api()])).stdout).toMatch(/cli-revoke-1 .* \d{4}-\d\d-\d\dT/);
+  expect(await provisio(["devices", "delete", "cli-revoke-1", "--workspace", "ws_default", ...api()])).toMatchObject({
+    code: 0,
+    stdout: "deleted cli-revoke-1\n",
+  });
+  const devices = JSON.parse((await provisio(["devices", "list", "--json", ...api()])).stdout);
+  expect(devices.map((d: any) => d.deviceId)).not.toContain("cli-revoke-1");
+  const again = await provisio(["devices", "delete", "cli-revoke-1", ...api()]);
+  expect(again).toMatchObject({ code: 1, stderr: expect.stringMatching(/^provisio: unknown-device: /) });
 });
 
 test("errors are one line on stderr with a non-zero exit", async () => {

@@ -181,3 +181,52 @@ export async function connectRegistered(url: string, workspaceId: string, device
   const clientId = `${workspaceId}:${deviceId}`;
   return connect(url, { clientId, username: clientId, password: token, clean: false });
 }
+
+/** Provisions a device end to end (init, reveal, approval through the API, fetch): its registration token. */
+export async function provision(
+  platform: { mqttUrl: string; api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> },
+  provisioningToken: string,
+  deviceId: string,
+  keys = new DeviceKeys(),
+): Promise<{ keys: DeviceKeys; token: string }> {
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, provisioningToken, keys);
+  const init = await device.init({ deviceId });
+  await device.complete(init.operationId);
+  const approved = await platform.api("POST", `/api/operations/${init.operationId}/approve`, {});
+  if (approved.status !== 200) throw new Error(`approval refused: ${JSON.stringify(approved.body)}`);
+  const reply = await device.complete(init.operationId, false);
+  await device.end();
+  return { keys, token: keys.open(reply.registration)! };
+}
+
+/** A registered session subscribed to its replies, with request/reply by rid on `D/req/{kind}`. */
+export class RegisteredDevice {
+  private rid = 0;
+
+  private constructor(
+    readonly root: string,
+    readonly client: MqttClient,
+    readonly inbox: Inbox,
+  ) {}
+
+  static async connect(url: string, workspaceId: string, deviceId: string, token: string): Promise<RegisteredDevice> {
+    const { client, inbox } = await connectRegistered(url, workspaceId, deviceId, token);
+    const root = `ws/${workspaceId}/dev/${deviceId}`;
+    await client.subscribeAsync(`${root}/res/+`, { qos: 1 });
+    return new RegisteredDevice(root, client, inbox);
+  }
+
+  async request(kind: string, body: Record<string, unknown>): Promise<any> {
+    const rid = String(++this.rid);
+    await this.client.publishAsync(`${this.root}/req/${kind}`, JSON.stringify({ v: 1, rid, ...body }), { qos: 1 });
+    return (await this.inbox.next((m) => m.topic === `${this.root}/res/${kind}` && m.body?.rid === rid)).body;
+  }
+
+  token(op: "status" | "refresh"): Promise<any> {
+    return this.request("token", { op });
+  }
+
+  end(): Promise<void> {
+    return this.client.endAsync(true);
+  }
+}

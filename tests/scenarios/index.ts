@@ -6,5 +6,6 @@ import "./ticks.scenario";
 import "./crypto.scenario";
 import "./provisioning.scenario";
 import "./device-client.scenario";
+import "./storage.scenario";
 
 export { allScenarios, runAll } from "./harness";

@@ -285,20 +285,38 @@ scenario("provisioning: an expired operation leads to a new operation", (check) 
   check.equal(r.failures.length, 0);
 });
 
-scenario("provisioning: a reboot while pending resumes the same operation", (check) => {
+scenario("provisioning: a reboot while pending asks about the stored operation, then resumes it with init", (check) => {
   const rig = new DeviceRig();
   const first = pending(rig, "op_keep");
   first.provisioner.stop();
   rig.advance();
   check.equal(first.provisioner.state, "stopped");
   const second = run(rig);
+  const poll = rig.last("complete");
+  check.deepEqual([rig.requests("complete").length, poll.operationId, poll.deviceNonce], [2, "op_keep", rig.requests("complete")[0].deviceNonce]);
+  check.equal(rig.requests("init").length, 1, "complete comes first");
+  rig.reply("complete", { rid: poll.rid, status: 202, operationId: "op_keep", verificationCode: rig.codeFor("op_keep") });
   const init = rig.last("init");
   check.equal(init.operationId, "op_keep");
   check.equal(init.commitment, rig.requests("init")[0].commitment, "same nonce");
   rig.reply("init", rig.initReply("op_keep"));
   check.deepEqual(second.displays, first.displays, "same code after the reboot");
+  check.equal(rig.requests("complete").length, 2, "the next poll waits for the interval");
+  rig.advance(5000);
+  check.equal(rig.requests("complete").length, 3);
   rig.reply("complete", rig.approval("op_keep", "rt_after_reboot"));
   check.equal(loadIdentity(rig.store)!.registration!.token, "rt_after_reboot");
+});
+
+scenario("provisioning: a reboot after the approval collects the token with the first complete", (check) => {
+  const rig = new DeviceRig();
+  pending(rig, "op_done").provisioner.stop();
+  const r = run(rig);
+  check.equal(rig.requests("init").length, 1);
+  rig.reply("complete", rig.approval("op_done", "rt_collected"));
+  check.equal(r.registered.length, 1);
+  check.equal(loadIdentity(rig.store)!.registration!.token, "rt_collected");
+  check.equal(r.displays.length, 0);
 });
 
 scenario("provisioning: a resume answered with another operation draws a fresh nonce", (check) => {
@@ -306,25 +324,26 @@ scenario("provisioning: a resume answered with another operation draws a fresh n
   pending(rig, "op_old").provisioner.stop();
   const r = run(rig);
   const first = rig.last("init").commitment;
+  rig.reply("complete", { rid: rig.last("complete").rid, status: 202, operationId: "op_old" });
   rig.reply("init", rig.initReply("op_new"));
   check.equal(r.displays.length, 0, "no code for an operation committed to a revealed nonce");
   check.equal(rig.requests("init").length, 3);
   checkNewOperation(check, rig, first);
 });
 
-scenario("provisioning: a lost connection resumes the operation after reconnecting", (check) => {
+scenario("provisioning: after a lost connection the device polls its operation again", (check) => {
   const rig = new DeviceRig();
   const r = pending(rig);
   rig.broker.current!.drop();
   rig.advance();
   check.equal(r.provisioner.state, "connecting");
   rig.advance(rig.clock.nextTimerIn()!);
-  rig.advance();
+  rig.advance(5000);
   check.equal(rig.broker.connects.length, 2);
-  check.equal(rig.last("init").operationId, "op_1");
-  rig.reply("init", rig.initReply("op_1"));
-  check.equal(r.displays.length, 1, "same operation, code not shown again");
+  check.equal(rig.requests("init").length, 1, "no init needed: the code is known");
+  check.equal(rig.last("complete").operationId, "op_1");
   rig.reply("complete", rig.approval("op_1", "rt_1"));
+  check.equal(r.displays.length, 1);
   check.equal(r.registered.length, 1);
 });
 

@@ -1,0 +1,113 @@
+/**
+ * The JavaScript that manifest.json names: the core, the Moddable adapters and the example app,
+ * each one minified ES module in dist/moddable/, importing each other and Moddable's own modules
+ * by name. Also the one-script build of the same sources that tests and benches run inside xsnap
+ * on the fakes of tests/support-moddable.
+ */
+import { build as esbuild, type BuildOptions, type Plugin } from "esbuild";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { moddableModules, repoRoot } from "./build";
+
+export const moddableDistDir = resolve(repoRoot, "dist/moddable");
+
+/** The modules of the device build: manifest name, entry (from the repo root), the output's name. */
+export const moddableBundles = [
+  { name: "provisio-sdk", entry: "targets/moddable/sdk-module.ts", output: "provisio-sdk.js" },
+  { name: "provisio-moddable", entry: "targets/moddable/index.ts", output: "provisio-moddable.js" },
+  { name: "main", entry: "targets/moddable/main.ts", output: "main.js" },
+] as const;
+
+export interface BuiltModule {
+  name: string;
+  output: string;
+  code: string;
+  /** Every module name the output imports. */
+  imports: string[];
+}
+
+export interface ModdableBuildOptions {
+  /** tweetnacl's small nacl.js instead of nacl-fast (about 5x slower). */
+  smallNacl?: boolean;
+}
+
+const shared: BuildOptions = {
+  absWorkingDir: repoRoot,
+  bundle: true,
+  write: false,
+  minify: true,
+  target: "es2022",
+  // tweetnacl maps Node's `crypto` to false for browsers; the targets give it a PRNG.
+  platform: "browser",
+  logLevel: "silent",
+};
+
+function smallNaclPlugin(): Plugin {
+  return {
+    name: "small-nacl",
+    setup(build) {
+      build.onResolve({ filter: /^tweetnacl$/ }, () => ({ path: require.resolve("tweetnacl/nacl.js") }));
+    },
+  };
+}
+
+/** Builds the three modules in memory; each leaves the others and Moddable's modules as imports. */
+export async function bundleModdable(options: ModdableBuildOptions = {}): Promise<BuiltModule[]> {
+  const ownNames = moddableBundles.map((b) => b.name);
+  return Promise.all(
+    moddableBundles.map(async (bundle) => {
+      const result = await esbuild({
+        ...shared,
+        entryPoints: [bundle.entry],
+        format: "esm",
+        metafile: true,
+        external: [...moddableModules, ...ownNames.filter((name) => name !== bundle.name)],
+        plugins: options.smallNacl ? [smallNaclPlugin()] : [],
+      });
+      const imports = Object.values(result.metafile!.outputs).flatMap((output) => output.imports.map((i) => i.path));
+      return { name: bundle.name, output: bundle.output, code: result.outputFiles![0].text, imports: [...new Set(imports)] };
+    }),
+  );
+}
+
+/** Writes dist/moddable/*.js for mcconfig; returns the bytes of each. */
+export async function buildModdable(): Promise<Record<string, number>> {
+  mkdirSync(moddableDistDir, { recursive: true });
+  const sizes: Record<string, number> = {};
+  for (const module of await bundleModdable()) {
+    writeFileSync(resolve(moddableDistDir, module.output), module.code);
+    sizes[module.output] = Buffer.byteLength(module.code);
+  }
+  return sizes;
+}
+
+/**
+ * One script for xsnap: `entry` with every Moddable module name replaced by the file `fakes`
+ * maps it to (paths from the repo root), its exports on the global `globalName`.
+ */
+export async function bundleModdableOnFakes(entry: string, globalName: string, fakes: Record<string, string>): Promise<string> {
+  const fakePlugin: Plugin = {
+    name: "moddable-fakes",
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, (args) => (args.path in fakes ? { path: resolve(repoRoot, fakes[args.path]) } : undefined));
+    },
+  };
+  const result = await esbuild({
+    ...shared,
+    entryPoints: [entry],
+    format: "iife",
+    globalName,
+    footer: { js: `globalThis.${globalName}=${globalName};` },
+    plugins: [fakePlugin],
+  });
+  return result.outputFiles![0].text;
+}
+
+if (require.main === module)
+  buildModdable().then(
+    (sizes) => console.log(`wrote ${moddableDistDir}: ${JSON.stringify(sizes)}`),
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );

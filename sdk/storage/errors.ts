@@ -1,0 +1,17 @@
+export type StorageErrorCode =
+  /** The record does not fit in one entry of the store. */
+  | "record-too-large"
+  /** The medium did not read back what was written or erased: the old record is still in place. */
+  | "verify-failed"
+  /** The store's options cannot work (too few sectors, a key name too long...). */
+  | "invalid-options";
+
+/** What a record store throws; a write that throws leaves the old record in place. */
+export class StorageError extends Error {
+  readonly code: StorageErrorCode;
+  constructor(code: StorageErrorCode, message: string) {
+    super(message);
+    this.name = "StorageError";
+    this.code = code;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * A RecordStore on raw NOR flash that a power cut at any instant leaves holding the old record or
+ * the new one.
+ *
+ * The sectors form a ring used as a log. A write appends one entry (see entry.ts) after the last
+ * one in the current sector; when it does not fit, the next sector in the ring is erased and the
+ * entry goes there. The live record is the new entry itself, so garbage collection needs no copy:
+ * the sector erased is always the oldest, never the one holding the newest committed record, and
+ * it is erased before anything is written to it. On boot every sector is scanned and the valid
+ * entry with the highest sequence number wins. Sectors are erased in turn, so wear is even, and a
+ * sector is erased once every `sectorCount * floor(sectorSize / entry size)` writes.
+ *
+ * A write reads back what it wrote: a mismatch throws and the bad entry's magic byte is cleared
+ * so it never counts. The store never appends where the flash is not erased (the tail of a write
+ * cut short, garbage left by a half-done erase): it moves to the next sector instead.
+ */
+import { silentLog, type Log } from "../ports";
+import { entryOverheadBytes, EntryScan, isErased, maxBodyBytes, sameBytes } from "./entry";
+import { EntryRecordStore } from "./entry-record-store";
+import { StorageError } from "./errors";
+import type { Flash } from "./flash";
+
+export interface FlashRecordStoreOptions {
+  /** The region the store owns entirely: at least two sectors. */
+  flash: Flash;
+  /** Receives `record-store-recovered` when the newest entry was damaged. */
+  log?: Log;
+}
+
+/** ESP-IDF programs flash in 32-bit words; entries start on one so no write straddles a word. */
+const align = (offset: number) => (offset + 3) & ~3;
+
+export class FlashRecordStore extends EntryRecordStore {
+  readonly #flash: Flash;
+  readonly #sectorCount: number;
+  /** The sector holding the newest entry, -1 when the flash holds none. */
+  #sector: number;
+  /** Where the next entry may go in `#sector`, -1 when that sector takes no more. */
+  #free: number;
+
+  constructor(options: FlashRecordStoreOptions) {
+    const flash = options.flash;
+    const sectorCount = flash.size / flash.sectorSize;
+    if (!Number.isInteger(sectorCount) || sectorCount < 2 || flash.sectorSize < entryOverheadBytes + 4)
+      throw new StorageError("invalid-options", `a flash record store needs at least two sectors (size ${flash.size}, sector ${flash.sectorSize})`);
+    const scan = new EntryScan();
+    let newestSector = -1;
+    let newestFree = -1;
+    for (let sector = 0; sector < sectorCount; sector++) {
+      const bytes = flash.read(sector * flash.sectorSize, flash.sectorSize);
+      let offset = 0;
+      let free = -1;
+      while (offset < bytes.length) {
+        if (isErased(bytes, offset, Math.min(entryOverheadBytes, bytes.length - offset))) {
+          free = offset;
+          break;
+        }
+        const entry = scan.take(bytes, offset);
+        if (!entry) break;
+        if (entry === scan.newest) newestSector = sector;
+        offset = align(entry.end);
+      }
+      if (newestSector === sector) newestFree = free;
+    }
+    super(scan.finish(options.log ?? silentLog, "flash"), Math.min(flash.sectorSize - entryOverheadBytes, maxBodyBytes));
+    this.#flash = flash;
+    this.#sectorCount = sectorCount;
+    this.#sector = newestSector;
+    this.#free = newestFree;
+  }
+
+  /** The clearing entry starts a fresh sector, so erasing all the others wipes every old entry. */
+  protected override removeOthers(): void {
+    for (let sector = 0; sector < this.#sectorCount; sector++) if (sector !== this.#sector) this.#flash.erase(sector);
+  }
+
+  protected override commit(entry: Uint8Array, clearing: boolean): void {
+    const sectorSize = this.#flash.sectorSize;
+    let sector = this.#sector;
+    let offset = this.#free;
+    if (clearing || offset < 0 || offset + entry.length > sectorSize || !this.#erased(sector * sectorSize + offset, entry.length)) {
+      sector = (this.#sector + 1) % this.#sectorCount;
+      offset = 0;
+      this.#flash.erase(sector);
+      if (!this.#erased(sector * sectorSize, sectorSize))
+        throw new StorageError("verify-failed", `flash sector ${sector} did not erase`);
+    }
+    const address = sector * sectorSize + offset;
+    this.#flash.write(address, entry);
+    if (!sameBytes(this.#flash.read(address, entry.length), entry)) {
+      this.#flash.write(address, new Uint8Array(1));
+      if (sector === this.#sector) this.#free = -1;
+      throw new StorageError("verify-failed", `flash at ${address} did not read back what was written`);
+    }
+    this.#sector = sector;
+    this.#free = align(offset + entry.length);
+  }
+
+  #erased(address: number, length: number): boolean {
+    return isErased(this.#flash.read(address, length), 0, length);
+  }
+}

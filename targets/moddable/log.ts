@@ -1,0 +1,27 @@
+/**
+ * The Log port on `trace`: one line per event, `level event key=value ...`. The core never puts a
+ * secret in `fields`, and the app must not either.
+ */
+import type { Log, LogFields, LogLevel } from "provisio-sdk";
+
+export class TraceLog implements Log {
+  readonly #minimum: number;
+
+  /** `level` is the least severe level printed. */
+  constructor(options: { level?: LogLevel } = {}) {
+    this.#minimum = levels.indexOf(options.level ?? "info");
+  }
+
+  write(level: LogLevel, event: string, fields?: LogFields): void {
+    if (levels.indexOf(level) < this.#minimum) return;
+    let line = `${level} ${event}`;
+    if (fields) for (const key in fields) if (fields[key] !== undefined) line += ` ${key}=${fields[key]}`;
+    try {
+      trace(line + "\n");
+    } catch {
+      // The Log port must not throw.
+    }
+  }
+}
+
+const levels: readonly LogLevel[] = ["debug", "info", "warn", "error"];

@@ -1,0 +1,114 @@
+/**
+ * Example firmware: provisions the board on first boot (the verification code goes to `trace`; a
+ * board with a screen would show it there), then sends a sensor-like reading every minute.
+ *
+ * Wi-Fi: manifest_net.json's setup module joins the network named by `ssid`/`password` (mcconfig
+ * arguments) before Moddable calls main(), so the hardware RNG is already truly random here.
+ * With TLS (`caCertificate` names a DER resource) the certificate dates are checked against
+ * Date.now(), so the clock is set by SNTP first.
+ */
+import config from "mc/config";
+import { DeviceClient, utf8Encode, type DeviceClientState, type OperationDisplay } from "provisio-sdk";
+import { createModdableStore, guarded, hardwareRandom, moddableClock, ModdableTransport, TraceLog } from "provisio-moddable";
+import Resource from "Resource";
+import SNTP from "sntp";
+import Time from "time";
+import Timer from "timer";
+
+/** The `config` section of manifest.json (every value can be overridden on mcconfig's command line). */
+interface AppConfig {
+  brokerHost: string;
+  brokerPort: number;
+  provisioningToken: string;
+  deviceId?: string;
+  /** Name of a DER CA certificate resource; TLS when set. */
+  caCertificate?: string;
+  sntp?: string;
+  storePartition?: string;
+  stream: string;
+  sendIntervalMs: number;
+  /** Wait before starting again after a failure the client does not retry by itself. */
+  restartDelayMs: number;
+}
+
+function readConfig(): AppConfig {
+  const text = (name: string) => (typeof config[name] === "string" && config[name] !== "" ? (config[name] as string) : undefined);
+  const number = (name: string, fallback: number) => {
+    const value = Number(config[name]);
+    return Number.isFinite(value) && value > 0 ? value : fallback;
+  };
+  return {
+    brokerHost: text("brokerHost") ?? "192.168.1.10",
+    brokerPort: number("brokerPort", 1883),
+    provisioningToken: text("provisioningToken") ?? "",
+    deviceId: text("deviceId"),
+    caCertificate: text("caCertificate"),
+    sntp: text("sntp"),
+    storePartition: text("storePartition"),
+    stream: text("stream") ?? "telemetry",
+    sendIntervalMs: number("sendIntervalMs", 60_000),
+    restartDelayMs: number("restartDelayMs", 600_000),
+  };
+}
+
+function showCode(operation: OperationDisplay): void {
+  trace(`\n  verification code ${operation.verificationCode}\n  (operation ${operation.operationId}, valid ${operation.expiresIn} s)\n\n`);
+}
+
+function waitForTime(host: string, then: () => void): void {
+  new SNTP({ host }, (message, value) =>
+    guarded("sntp", () => {
+      if (message === SNTP.time) {
+        Time.set(value!);
+        then();
+      } else if (message === SNTP.error) trace("warn sntp-failed: TLS certificates cannot be checked yet\n");
+    }),
+  );
+}
+
+function startClient(settings: AppConfig): void {
+  const log = new TraceLog();
+  let sequence = 0;
+  const client: DeviceClient = new DeviceClient({
+    provisioningToken: settings.provisioningToken,
+    deviceId: settings.deviceId,
+    attributes: { model: "esp32", firmware: "0.1.0" },
+    transport: new ModdableTransport({
+      host: settings.brokerHost,
+      port: settings.brokerPort,
+      certificate: settings.caCertificate ? new Resource(settings.caCertificate) : undefined,
+    }),
+    clock: moddableClock,
+    random: hardwareRandom,
+    log,
+    store: createModdableStore({ partition: settings.storePartition, log }),
+    onDisplay: showCode,
+    onStateChange(state: DeviceClientState, detail?: string) {
+      if (state === "failed") Timer.set(() => guarded("restart", () => client.start()), settings.restartDelayMs);
+      else if (state === "connected") trace(`registered as ${client.workspaceId}:${client.deviceId}\n`);
+      if (detail) log.write("warn", "device-detail", { state, detail });
+    },
+  });
+  Timer.repeat(
+    () =>
+      guarded("send", () => {
+        if (client.state !== "connected") return;
+        const reading = { seq: ++sequence, temperatureC: 20 + (sequence % 50) / 10 };
+        client.send(settings.stream, utf8Encode(JSON.stringify(reading))).then(
+          () => trace(`sent reading ${reading.seq}\n`),
+          (error: Error) => trace(`reading ${reading.seq} not sent: ${error.message}\n`),
+        );
+      }),
+    settings.sendIntervalMs,
+  );
+  client.start();
+}
+
+export default function main(): void {
+  guarded("main", () => {
+    const settings = readConfig();
+    if (!settings.provisioningToken) return trace("error no provisioningToken in mc/config\n");
+    if (settings.caCertificate) waitForTime(settings.sntp ?? "pool.ntp.org", () => startClient(settings));
+    else startClient(settings);
+  });
+}

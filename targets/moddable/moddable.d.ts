@@ -1,0 +1,20 @@
+/**
+ * What @moddable/typings 5.6 lacks for these adapters: securesocket's `callback` and its
+ * free-space `write()` (it mirrors `socket`'s), and the typed `secure` options.
+ */
+declare module "securesocket" {
+  interface SecureSocketOptions {
+    host: string;
+    port: number;
+    secure: {
+      /** The CA certificate, DER. */
+      certificate: ArrayBuffer | HostBuffer;
+      /** 0x303 = TLS 1.2, the highest securesocket speaks. */
+      protocolVersion?: number;
+    };
+  }
+  export default interface SecureSocket {
+    callback: (message: -2 | -1 | 1 | 2 | 3, value?: number) => void;
+    write(): number;
+  }
+}

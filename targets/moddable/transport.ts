@@ -1,0 +1,139 @@
+/**
+ * The Transport port on Moddable's `socket` (plain TCP) or `securesocket` (TLS 1.2 with a DER CA
+ * certificate). Moddable's socket lends its receive buffer only during the callback, and `write()`
+ * throws when given more than the free send buffer (about 8 KB): this adapter queues what the core
+ * writes, up to a bound, and writes it in pieces as "connected" and "sent" events report room.
+ */
+import type { Transport, TransportConnection, TransportEvents } from "provisio-sdk";
+import SecureSocket from "securesocket";
+import { Socket } from "socket";
+import Timer from "timer";
+import { guarded } from "./guard";
+
+export interface ModdableTransportOptions {
+  host: string;
+  port: number;
+  /** A DER CA certificate (e.g. `new Resource("ca.der")`): when given, the stream is TLS. */
+  certificate?: ArrayBuffer | HostBuffer;
+  /** Most bytes waiting to be sent; beyond it the connection closes. Default 16 KB. */
+  maxQueuedBytes?: number;
+}
+
+const socketConnected = 1;
+const socketReadable = 2;
+const socketSent = 3;
+const tlsProtocolVersion = 0x303; // TLS 1.2, the most securesocket speaks
+
+/** What the adapter needs of `socket` and `securesocket`: both call back with the same messages. */
+interface ModdableSocket {
+  callback: (message: number, value?: number) => void;
+  read(type: typeof ArrayBuffer): ArrayBuffer;
+  write(data?: ArrayBuffer): number | void;
+  close(): void;
+}
+
+export class ModdableTransport implements Transport {
+  readonly #options: ModdableTransportOptions;
+
+  constructor(options: ModdableTransportOptions) {
+    this.#options = options;
+  }
+
+  connect(events: TransportEvents): TransportConnection {
+    return new ModdableConnection(this.#options, events);
+  }
+}
+
+class ModdableConnection implements TransportConnection {
+  readonly #events: TransportEvents;
+  readonly #maxQueuedBytes: number;
+  #socket: ModdableSocket | undefined;
+  readonly #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  /** Bytes of the queue's head already written. */
+  #headOffset = 0;
+  #open = false;
+  #closed = false;
+
+  constructor(options: ModdableTransportOptions, events: TransportEvents) {
+    this.#events = events;
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024;
+    const address = { host: options.host, port: options.port };
+    try {
+      // Both constructors throw when no socket is left (4 on an ESP32) or the host is malformed.
+      const socket = (
+        options.certificate
+          ? new SecureSocket({ ...address, secure: { certificate: options.certificate, protocolVersion: tlsProtocolVersion } })
+          : new Socket(address)
+      ) as unknown as ModdableSocket;
+      socket.callback = (message, value) => guarded("socket", () => this.#onSocket(message, value));
+      this.#socket = socket;
+    } catch (error) {
+      this.#end(`socket: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.#closed || bytes.length === 0) return;
+    if (this.#queuedBytes + bytes.length > this.#maxQueuedBytes) return this.#end("send queue full");
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
+    if (this.#open) this.#flush();
+  }
+
+  close(): void {
+    this.#end("closed");
+  }
+
+  #onSocket(message: number, value?: number): void {
+    if (this.#closed) return;
+    if (message === socketConnected) {
+      this.#open = true;
+      this.#events.onOpen();
+      this.#flush();
+    } else if (message === socketReadable) {
+      // The bytes are readable only now, inside the callback.
+      if (value) this.#events.onData(new Uint8Array(this.#socket!.read(ArrayBuffer)));
+    } else if (message === socketSent) {
+      this.#flush();
+    } else {
+      this.#end(message === -1 ? "disconnected" : "socket error");
+    }
+  }
+
+  /** Writes as much of the queue as the socket's free send buffer takes. */
+  #flush(): void {
+    const socket = this.#socket!;
+    while (!this.#closed && this.#queue.length > 0) {
+      const free = socket.write() as number;
+      if (!(free > 0)) return;
+      const head = this.#queue[0];
+      const length = Math.min(free, head.length - this.#headOffset);
+      const start = head.byteOffset + this.#headOffset;
+      socket.write((head.buffer as ArrayBuffer).slice(start, start + length));
+      this.#queuedBytes -= length;
+      this.#headOffset += length;
+      if (this.#headOffset === head.length) {
+        this.#queue.shift();
+        this.#headOffset = 0;
+      }
+    }
+  }
+
+  /** Closes once; `onClose` comes on a later turn, as the port contract asks. */
+  #end(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.length = 0;
+    this.#queuedBytes = 0;
+    const socket = this.#socket;
+    this.#socket = undefined;
+    if (socket)
+      try {
+        socket.close();
+      } catch {
+        // Already closed by the stack.
+      }
+    Timer.set(() => guarded("socket-close", () => this.#events.onClose(reason)), 0);
+  }
+}

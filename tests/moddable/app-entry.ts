@@ -1,0 +1,50 @@
+/**
+ * Runs inside xsnap: the example app (targets/moddable/main.ts) with the real adapters and core on
+ * the fakes of tests/support-moddable. The host fills `mc/config` and calls main() through start().
+ */
+import "../support-moddable/host";
+import { ModdableTransport } from "../../targets/moddable/index";
+import main from "../../targets/moddable/main";
+import { collectGarbage, jsonBuffer } from "../../targets/xs/inside";
+import config from "../support-moddable/config";
+import { definePartition } from "../support-moddable/flash";
+import { openSockets } from "../support-moddable/socket";
+import Time from "../support-moddable/time";
+import { pendingTimers } from "../support-moddable/timer";
+
+export function start(settings: Record<string, unknown>, partitionBytes = 0): void {
+  Object.assign(config, settings);
+  if (typeof settings.storePartition === "string") definePartition(settings.storePartition, partitionBytes);
+  main();
+}
+
+/** The fakes' state after a full collection, so the crank's meter counts live slots only. */
+export function status(): ArrayBuffer {
+  collectGarbage();
+  return jsonBuffer({ sockets: openSockets(), timers: pendingTimers(), ticks: Time.ticks });
+}
+
+/**
+ * The transport alone, for its own tests: connects to the host's echo server, writes `sizes` (one
+ * write() each, bytes `i & 0xff`), and reports events and echoed bytes up through trace.
+ */
+export function echo(port: number, sizes: number[], maxQueuedBytes?: number): void {
+  let received = 0;
+  let mismatch = -1;
+  const connection = new ModdableTransport({ host: "127.0.0.1", port, maxQueuedBytes }).connect({
+    onOpen: () => trace("echo open\n"),
+    onData(bytes) {
+      for (let i = 0; i < bytes.length; i++) if (mismatch < 0 && bytes[i] !== ((received + i) & 0xff)) mismatch = received + i;
+      received += bytes.length;
+      trace(`echo received ${received} mismatch ${mismatch}\n`);
+    },
+    onClose: (reason) => trace(`echo closed ${reason}\n`),
+  });
+  let offset = 0;
+  for (const size of sizes) {
+    const bytes = new Uint8Array(size);
+    for (let i = 0; i < size; i++) bytes[i] = (offset + i) & 0xff;
+    offset += size;
+    connection.write(bytes);
+  }
+}

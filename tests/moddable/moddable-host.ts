@@ -1,0 +1,160 @@
+/**
+ * The Node half of the Moddable-on-fakes rig: an xsnap worker running a bundle built by
+ * bundleModdableOnFakes, whose fake `socket` is bridged to real TCP sockets here and whose time
+ * is moved by this host (`speed` virtual ms per real ms). Records trace lines and the XS heap
+ * figures of every crank.
+ */
+import { connect, type Socket } from "node:net";
+import { bundleModdableOnFakes } from "../../scripts/build-moddable";
+import { XsWorker, type XsResult } from "../../targets/xs/worker";
+
+export const moddableFakes: Record<string, string> = {
+  socket: "tests/support-moddable/socket.ts",
+  securesocket: "tests/support-moddable/securesocket.ts",
+  timer: "tests/support-moddable/timer.ts",
+  time: "tests/support-moddable/time.ts",
+  preference: "tests/support-moddable/preference.ts",
+  flash: "tests/support-moddable/flash.ts",
+  sntp: "tests/support-moddable/sntp.ts",
+  Resource: "tests/support-moddable/resource.ts",
+  "mc/config": "tests/support-moddable/config.ts",
+};
+
+export const entryGlobal = "moddableApp";
+
+export interface ModdableRig {
+  worker: XsWorker;
+  /** Every line `trace` printed inside XS. */
+  lines: string[];
+  /** Most slots in use after any crank so far. */
+  peakHeapSlots: number;
+  /** Evaluates `script` in XS (the entry's exports are on `moddableApp`). */
+  evaluate(script: string): Promise<XsResult>;
+  /** Resolves with the first trace line matching `pattern` (past or future). */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  stop(): Promise<void>;
+}
+
+export async function startModdableRig(options: { speed?: number; tickMs?: number } = {}): Promise<ModdableRig> {
+  const speed = options.speed ?? 1;
+  const tickMs = options.tickMs ?? 20;
+  const sockets = new Map<number, Socket>();
+  const lines: string[] = [];
+  const waiters: { pattern: RegExp; resolve(match: RegExpMatchArray): void }[] = [];
+  let partial = "";
+  let nextId = 1;
+  let failure: Error | undefined;
+  let stopped = false;
+
+  const record = (result: XsResult) => {
+    rig.peakHeapSlots = Math.max(rig.peakHeapSlots, result.meter.currentHeapCount);
+    return result;
+  };
+  const fail = (error: Error) => {
+    failure ??= error;
+  };
+  const push = (event: Record<string, unknown>) => {
+    if (stopped || failure) return Promise.resolve();
+    return worker.issueCommand(Buffer.from(JSON.stringify(event))).then(record, fail);
+  };
+
+  const serve = (request: Record<string, any>): unknown => {
+    switch (request.op) {
+      case "trace": {
+        partial += request.text;
+        const complete = partial.split("\n");
+        partial = complete.pop()!;
+        for (const line of complete) {
+          lines.push(line);
+          for (const waiter of [...waiters]) {
+            const match = line.match(waiter.pattern);
+            if (match) {
+              waiters.splice(waiters.indexOf(waiter), 1);
+              waiter.resolve(match);
+            }
+          }
+        }
+        return null;
+      }
+      case "socket-connect": {
+        const id = nextId++;
+        const socket = connect(request.port, request.host);
+        sockets.set(id, socket);
+        const event = (name: string, fields: Record<string, unknown> = {}) => push({ kind: "socket", id, event: name, ...fields });
+        socket.on("connect", () => event("connected"));
+        socket.on("data", (data) => event("data", { bytes: data.toString("base64url") }));
+        socket.on("error", () => undefined);
+        socket.on("close", (hadError) => {
+          if (sockets.delete(id)) event(hadError ? "error" : "closed");
+        });
+        return id;
+      }
+      case "socket-write": {
+        const bytes = Buffer.from(request.bytes, "base64url");
+        sockets.get(request.id)?.write(bytes, () => void push({ kind: "socket", id: request.id, event: "sent", sent: bytes.length }));
+        return null;
+      }
+      case "socket-close": {
+        const socket = sockets.get(request.id);
+        sockets.delete(request.id);
+        socket?.end();
+        return null;
+      }
+      case "wall-seconds":
+        return Math.floor(Date.now() / 1000);
+    }
+    throw new Error(`unknown request from the Moddable fakes: ${request.op}`);
+  };
+
+  const worker = new XsWorker({
+    name: "moddable-app",
+    onCommand: (bytes) => Buffer.from(JSON.stringify(serve(JSON.parse(Buffer.from(bytes).toString("utf8"))) ?? null)),
+  });
+  let advancing = false;
+  let clock: NodeJS.Timeout | undefined;
+
+  const rig: ModdableRig = {
+    worker,
+    lines,
+    peakHeapSlots: 0,
+    evaluate: (script) => worker.evaluate(script).then(record),
+    waitForLine(pattern, timeoutMs = 20_000) {
+      const found = lines.map((line) => line.match(pattern)).find((match) => match);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(failure ?? new Error(`no trace line matching ${pattern} in ${timeoutMs} ms; lines:\n${lines.join("\n")}`)), timeoutMs);
+        const check = setInterval(() => {
+          if (!failure) return;
+          clearInterval(check);
+          clearTimeout(timer);
+          reject(failure);
+        }, 50);
+        waiters.push({
+          pattern,
+          resolve(match) {
+            clearTimeout(timer);
+            clearInterval(check);
+            resolve(match);
+          },
+        });
+      });
+    },
+    async stop() {
+      stopped = true;
+      if (clock) clearInterval(clock);
+      for (const socket of sockets.values()) socket.destroy();
+      await worker.close();
+      if (failure) throw failure;
+    },
+  };
+
+  worker.start();
+  await rig.evaluate(await bundleModdableOnFakes("tests/moddable/app-entry.ts", entryGlobal, moddableFakes));
+  // Time starts once the fakes are there to receive it.
+  clock = setInterval(() => {
+    if (advancing) return;
+    advancing = true;
+    void push({ kind: "advance", ms: tickMs * speed }).finally(() => (advancing = false));
+  }, tickMs);
+  return rig;
+}

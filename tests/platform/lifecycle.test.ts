@@ -1,0 +1,227 @@
+/**
+ * The registration token lifecycle on the platform (PROTOCOL 2b, 2c): refresh with grace,
+ * expiry, revocation, deletion, provisioning again, and the abuse limits. Real platform process
+ * (aedes, SQLite), devices played by MQTT.js + tweetnacl.
+ */
+import Database from "better-sqlite3";
+import { join } from "node:path";
+import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { DeviceKeys, ProvisioningDevice, RegisteredDevice, closedByBroker, connackCode, connect, provision } from "./mqtt-device";
+
+const GRACE_MS = 300_000;
+let platform: TestPlatform;
+let sharedToken: string;
+
+beforeAll(async () => {
+  platform = await startTestPlatform();
+  sharedToken = (await platform.api("POST", "/api/tokens", {})).body.token;
+});
+afterAll(async () => {
+  await platform.stop();
+});
+
+const registeredCode = (deviceId: string, password: string, on = platform) =>
+  connackCode(on.mqttUrl, { clientId: `ws_default:${deviceId}`, username: `ws_default:${deviceId}`, password, clean: false });
+
+test("refresh: the new token opens only with the device key and connects; the old one ends when it is used", async () => {
+  const { keys, token } = await provision(platform, sharedToken, "refresh-0001");
+  const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "refresh-0001", token);
+  const reply = await session.token("refresh");
+  expect(reply).toMatchObject({ status: 200, expiresIn: 30 * 86400, graceIn: GRACE_MS / 1000 });
+  expect(new DeviceKeys().open(reply.registration)).toBeUndefined();
+  const renewed = keys.open(reply.registration)!;
+  expect(renewed).toMatch(/^rt_/);
+  expect(renewed).not.toBe(token);
+  expect(await session.token("status")).toMatchObject({ status: 200, expiresIn: GRACE_MS / 1000 });
+  await session.end();
+
+  expect(await registeredCode("refresh-0001", token)).toBe(0); // within the grace, not yet replaced
+  const next = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "refresh-0001", renewed);
+  expect(await next.token("status")).toMatchObject({ status: 200, expiresIn: 30 * 86400 });
+  await next.end();
+  expect(await registeredCode("refresh-0001", token)).toBe(5);
+  expect(await registeredCode("refresh-0001", renewed)).toBe(0);
+});
+
+test("without the new token in use, the old one works until the grace period ends", async () => {
+  const { keys, token } = await provision(platform, sharedToken, "refresh-0002");
+  const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "refresh-0002", token);
+  const renewed = keys.open((await session.token("refresh")).registration)!;
+  const closed = closedByBroker(session.client);
+  await platform.advanceClock(GRACE_MS - 10_000);
+  expect(await registeredCode("refresh-0002", token)).toBe(0);
+  await platform.advanceClock(10_000);
+  expect(await closed).toBe(true); // the session on the old token ends with its grace
+  expect(await registeredCode("refresh-0002", token)).toBe(5);
+  expect(await registeredCode("refresh-0002", renewed)).toBe(0);
+});
+
+test("a refresh repeated before the new token is used replaces it; refreshes are rate-limited", async () => {
+  const { keys, token } = await provision(platform, sharedToken, "refresh-0003");
+  const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "refresh-0003", token);
+  const issued: string[] = [];
+  for (let i = 0; i < 6; i++) issued.push(keys.open((await session.token("refresh")).registration)!);
+  expect(await session.token("refresh")).toMatchObject({ status: 429, error: "rate-limited", retryAfter: expect.any(Number) });
+  expect(await session.token("status")).toMatchObject({ status: 200, expiresIn: GRACE_MS / 1000 }); // the grace never grows
+  await session.end();
+
+  const db = new Database(join(platform.dataDir, "provisio.sqlite"), { readonly: true });
+  const rows = db.prepare("SELECT COUNT(*) AS n FROM registration_tokens WHERE device_id = ?").get("refresh-0003") as { n: number };
+  db.close();
+  expect(rows.n).toBe(2);
+  for (const replaced of [issued[0], issued[4]]) expect(await registeredCode("refresh-0003", replaced)).toBe(4);
+  expect(await registeredCode("refresh-0003", issued[issued.length - 1])).toBe(0);
+  expect(await registeredCode("refresh-0003", token)).toBe(5);
+});
+
+test("a stolen registration token connects until revocation, and refreshes into nothing usable", async () => {
+  const device = await provision(platform, sharedToken, "stolen-0001");
+  const attackerKeys = new DeviceKeys();
+  const attacker = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "stolen-0001", device.token);
+  const refreshed = await attacker.token("refresh");
+  expect(refreshed.status).toBe(200);
+  expect(attackerKeys.open(refreshed.registration)).toBeUndefined();
+  const sealedForDevice = device.keys.open(refreshed.registration)!;
+
+  const closed = closedByBroker(attacker.client);
+  const revoked = await platform.api("POST", "/api/devices/stolen-0001/revoke");
+  expect(revoked).toMatchObject({ status: 200, body: { deviceId: "stolen-0001", revokedAt: expect.any(String) } });
+  expect(await closed).toBe(true);
+  await attacker.end();
+  expect(await registeredCode("stolen-0001", device.token)).toBe(5);
+  expect(await registeredCode("stolen-0001", sealedForDevice)).toBe(5);
+});
+
+test("after revocation the device provisions again and may keep its Device ID; another key may take a revoked ID", async () => {
+  const first = await provision(platform, sharedToken, "again-0001");
+  const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "again-0001", first.token);
+  const closed = closedByBroker(session.client);
+  await platform.api("POST", "/api/devices/again-0001/revoke");
+  expect(await closed).toBe(true);
+  await session.end();
+
+  const again = await provision(platform, sharedToken, "again-0001", first.keys);
+  expect(await registeredCode("again-0001", again.token)).toBe(0);
+  const devices = (await platform.api("GET", "/api/devices")).body.devices;
+  expect(devices.find((d: any) => d.deviceId === "again-0001")).toMatchObject({ revokedAt: null, publicKey: first.keys.publicKey });
+
+  // Active: another key is refused the ID. Revoked: the technician may give it to another key.
+  const other = await ProvisioningDevice.connect(platform.mqttUrl, sharedToken);
+  expect(await other.init({ deviceId: "again-0001" })).toMatchObject({ status: 409, error: "device-id-taken" });
+  await other.end();
+  await platform.api("POST", "/api/devices/again-0001/revoke");
+  const replacement = await provision(platform, sharedToken, "again-0001");
+  expect(await registeredCode("again-0001", replacement.token)).toBe(0);
+  expect(await registeredCode("again-0001", again.token)).toBe(5);
+});
+
+test("revoking withdraws an approval the device has not fetched yet", async () => {
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, sharedToken);
+  const init = await device.init({ deviceId: "unfetched-1" });
+  await device.complete(init.operationId);
+  await platform.api("POST", `/api/operations/${init.operationId}/approve`, {});
+  await platform.api("POST", "/api/devices/unfetched-1/revoke");
+  expect(await device.complete(init.operationId, false)).toMatchObject({ status: 410, error: "operation-rejected" });
+  await device.end();
+});
+
+test("devices delete closes the session, refuses the token and frees the Device ID", async () => {
+  const { token } = await provision(platform, sharedToken, "delete-0001");
+  const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "delete-0001", token);
+  await session.client.publishAsync(`${session.root}/msg/log`, "kept", { qos: 1 });
+  const closed = closedByBroker(session.client);
+  expect(await platform.api("DELETE", "/api/devices/delete-0001")).toMatchObject({ status: 200, body: { deviceId: "delete-0001" } });
+  expect(await closed).toBe(true);
+  await session.end();
+  expect(await registeredCode("delete-0001", token)).toBe(4);
+  const devices = (await platform.api("GET", "/api/devices")).body.devices;
+  expect(devices.map((d: any) => d.deviceId)).not.toContain("delete-0001");
+  expect((await platform.api("GET", "/api/messages?device=delete-0001")).body.messages).toHaveLength(1);
+  expect(await platform.api("DELETE", "/api/devices/delete-0001")).toMatchObject({ status: 404, body: { error: "unknown-device" } });
+
+  const newcomer = await provision(platform, sharedToken, "delete-0001");
+  expect(await registeredCode("delete-0001", newcomer.token)).toBe(0);
+});
+
+test("an expired token is refused at CONNECT and a connected session is closed at expiry", async () => {
+  const shortLived = (await platform.api("POST", "/api/tokens", { registrationLifetime: 120 })).body.token;
+  const { token } = await provision(platform, shortLived, "expiry-0001");
+  const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "expiry-0001", token);
+  expect(await session.token("status")).toMatchObject({ status: 200, expiresIn: 120 });
+  const closed = closedByBroker(session.client);
+  await platform.advanceClock(121_000);
+  expect(await closed).toBe(true);
+  await session.end();
+  expect(await registeredCode("expiry-0001", token)).toBe(5);
+});
+
+test("tokens revoke closes the token's provisioning sessions and stops new ones", async () => {
+  const created = (await platform.api("POST", "/api/tokens", {})).body;
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, created.token);
+  const closed = closedByBroker(device.client);
+  await platform.api("POST", `/api/tokens/${created.id}/revoke`);
+  expect(await closed).toBe(true);
+  await device.end();
+  expect(await connackCode(platform.mqttUrl, { clientId: device.keys.clientId, username: "provisioning", password: created.token })).toBe(5);
+});
+
+test("an init flood on one provisioning token is limited while another token works", async () => {
+  const flooded = (await platform.api("POST", "/api/tokens", {})).body.token;
+  const statuses: number[] = [];
+  for (let client = 0; client < 21; client++) {
+    const device = await ProvisioningDevice.connect(platform.mqttUrl, flooded);
+    for (let i = 0; i < 6; i++) statuses.push((await device.init()).status);
+    await device.end();
+  }
+  expect(statuses.filter((s) => s === 200)).toHaveLength(120);
+  expect(statuses.slice(120).every((s) => s === 429)).toBe(true);
+  const other = await ProvisioningDevice.connect(platform.mqttUrl, sharedToken);
+  expect(await other.init()).toMatchObject({ status: 200 });
+  await other.end();
+}, 90_000); // 120 operations, each stored with a full fsync
+
+/** Settles with the CONNACK code and the order in which attempts settled. */
+function attempt(order: string[], name: string, code: Promise<number>): Promise<number> {
+  return code.then((c) => {
+    order.push(name);
+    return c;
+  });
+}
+
+test("failed CONNECTs from one client ID are slowed down; its real device and other clients are not", async () => {
+  const victim = await provision(platform, sharedToken, "abused-0001");
+  for (let i = 0; i < 5; i++) expect(await registeredCode("abused-0001", `rt_guess${i}`)).toBe(4);
+  const order: string[] = [];
+  const slowed = attempt(order, "guess", registeredCode("abused-0001", "rt_guess5"));
+  expect(await attempt(order, "device", registeredCode("abused-0001", victim.token))).toBe(0);
+  expect(await attempt(order, "other", connackCode(platform.mqttUrl, { clientId: new DeviceKeys().clientId, username: "provisioning", password: sharedToken }))).toBe(0);
+  expect(await slowed).toBe(4);
+  expect(order).toEqual(["device", "other", "guess"]);
+});
+
+test("failed CONNECTs with one refused provisioning token are slowed down; another token is not", async () => {
+  const created = (await platform.api("POST", "/api/tokens", {})).body;
+  await platform.api("POST", `/api/tokens/${created.id}/revoke`);
+  const refused = (keys: DeviceKeys) => connackCode(platform.mqttUrl, { clientId: keys.clientId, username: "provisioning", password: created.token });
+  for (let i = 0; i < 5; i++) expect(await refused(new DeviceKeys())).toBe(5);
+  const order: string[] = [];
+  const slowed = attempt(order, "revoked", refused(new DeviceKeys()));
+  const fine = await connect(platform.mqttUrl, { clientId: new DeviceKeys().clientId, username: "provisioning", password: sharedToken, clean: true });
+  order.push("other");
+  await fine.client.endAsync();
+  expect(await slowed).toBe(5);
+  expect(order).toEqual(["other", "revoked"]);
+});
+
+test("a platform restart during a refresh loses nothing", async () => {
+  const { keys, token } = await provision(platform, sharedToken, "restart-0002");
+  const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "restart-0002", token);
+  const renewed = keys.open((await session.token("refresh")).registration)!;
+  await session.end();
+  await platform.stop({ keepData: true });
+
+  platform = await startTestPlatform({ dataDir: platform.dataDir, clockOffsetMs: platform.clockOffsetMs });
+  expect(await registeredCode("restart-0002", token)).toBe(0); // still within its grace
+  expect(await registeredCode("restart-0002", renewed)).toBe(0);
+  expect(await registeredCode("restart-0002", token)).toBe(5);
+});

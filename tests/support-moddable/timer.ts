@@ -1,0 +1,69 @@
+/**
+ * Fake of Moddable's `timer`. Time is virtual: the host's `advance` event moves `Time.ticks` and
+ * fires due timers in order. Clearing a timer that fired or was cleared throws, as the strictest
+ * reading of Moddable's `Timer.clear` of a freed one-shot timer. A callback's exception escapes,
+ * as on a device, where it restarts the board.
+ */
+import { onHostEvent } from "./host";
+import Time, { advanceTicks } from "./time";
+
+interface FakeTimer {
+  callback: (timer: FakeTimer) => void;
+  due: number;
+  /** Milliseconds between repeats; 0 for one-shot. */
+  interval: number;
+  live: boolean;
+}
+
+let timers: FakeTimer[] = [];
+
+function add(callback: (timer: FakeTimer) => void, delay: number, interval: number): FakeTimer {
+  if (typeof callback !== "function") throw new TypeError("Timer: callback is not a function");
+  if (!(delay >= 0) || !Number.isFinite(delay)) throw new RangeError("Timer: invalid interval");
+  const timer: FakeTimer = { callback, due: (Time.ticks + Math.floor(delay)) | 0, interval, live: true };
+  timers.push(timer);
+  return timer;
+}
+
+const Timer = {
+  set: (callback: (timer: FakeTimer) => void, delay = 0, repeat = 0) => add(callback, delay, repeat),
+  repeat: (callback: (timer: FakeTimer) => void, interval: number) => add(callback, interval, interval),
+  clear(timer: FakeTimer | undefined | null): void {
+    if (!timer) return;
+    if (!timer.live) throw new Error("Timer.clear: timer already fired or cleared");
+    timer.live = false;
+    timers = timers.filter((t) => t !== timer);
+  },
+};
+
+/** The next live timer due by `until`, earliest first (ties in creation order). */
+function nextDue(until: number): FakeTimer | undefined {
+  let next: FakeTimer | undefined;
+  for (const timer of timers)
+    if (timer.live && Time.delta(timer.due, until) >= 0 && (!next || Time.delta(timer.due, next.due) > 0)) next = timer;
+  return next;
+}
+
+/** Moves virtual time forward by `ms`, firing every timer due on the way at its own tick. */
+export function advance(ms: number): void {
+  const until = (Time.ticks + ms) | 0;
+  for (let timer = nextDue(until); timer; timer = nextDue(until)) {
+    const wait = Time.delta(Time.ticks, timer.due);
+    if (wait > 0) advanceTicks(wait);
+    if (timer.interval > 0) timer.due = (timer.due + timer.interval) | 0;
+    else {
+      timer.live = false;
+      timers = timers.filter((t) => t !== timer);
+    }
+    timer.callback(timer);
+  }
+  advanceTicks(Time.delta(Time.ticks, until));
+}
+
+export function pendingTimers(): number {
+  return timers.length;
+}
+
+onHostEvent("advance", (event) => advance(event.ms as number));
+
+export default Timer;
