@@ -7,7 +7,9 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { resolve } from "node:path";
 import * as bundleSize from "./bundle-size";
+import * as moddable from "./moddable";
 import * as mqttCodec from "./mqtt-codec";
+import * as refresh from "./refresh";
 import * as revocation from "./revocation";
 import * as storage from "./storage";
 import * as xsSession from "./xs-session";
@@ -32,8 +34,10 @@ const benches: Record<string, { run(): Promise<BenchReport> }> = {
   "mqtt-codec": mqttCodec,
   "xs-session": xsSession,
   "bundle-size": bundleSize,
+  moddable,
   storage,
   revocation,
+  refresh,
 };
 const resultsDir = resolve(__dirname, "results");
 

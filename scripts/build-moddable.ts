@@ -4,16 +4,16 @@
  * by name. Also the one-script build of the same sources that tests and benches run inside xsnap
  * on the fakes of tests/support-moddable.
  */
-import { build as esbuild, type BuildOptions, type Plugin } from "esbuild";
+import { build as esbuild, type Plugin } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { moddableModules, repoRoot } from "./build";
+import { esbuildOptions, moddableModules, repoRoot } from "./build";
 
 export const moddableDistDir = resolve(repoRoot, "dist/moddable");
 
 /** The modules of the device build: manifest name, entry (from the repo root), the output's name. */
 export const moddableBundles = [
-  { name: "provisio-sdk", entry: "targets/moddable/sdk-module.ts", output: "provisio-sdk.js" },
+  { name: "provisio-sdk", entry: "sdk/index.ts", output: "provisio-sdk.js" },
   { name: "provisio-moddable", entry: "targets/moddable/index.ts", output: "provisio-moddable.js" },
   { name: "main", entry: "targets/moddable/main.ts", output: "main.js" },
 ] as const;
@@ -31,16 +31,6 @@ export interface ModdableBuildOptions {
   smallNacl?: boolean;
 }
 
-const shared: BuildOptions = {
-  absWorkingDir: repoRoot,
-  bundle: true,
-  write: false,
-  minify: true,
-  target: "es2022",
-  // tweetnacl maps Node's `crypto` to false for browsers; the targets give it a PRNG.
-  platform: "browser",
-  logLevel: "silent",
-};
 
 function smallNaclPlugin(): Plugin {
   return {
@@ -57,7 +47,7 @@ export async function bundleModdable(options: ModdableBuildOptions = {}): Promis
   return Promise.all(
     moddableBundles.map(async (bundle) => {
       const result = await esbuild({
-        ...shared,
+        ...esbuildOptions,
         entryPoints: [bundle.entry],
         format: "esm",
         metafile: true,
@@ -85,7 +75,7 @@ export async function buildModdable(): Promise<Record<string, number>> {
  * One script for xsnap: `entry` with every Moddable module name replaced by the file `fakes`
  * maps it to (paths from the repo root), its exports on the global `globalName`.
  */
-export async function bundleModdableOnFakes(entry: string, globalName: string, fakes: Record<string, string>): Promise<string> {
+export async function bundleModdableOnFakes(entry: string, globalName: string, fakes: Record<string, string>, plugins: Plugin[] = []): Promise<string> {
   const fakePlugin: Plugin = {
     name: "moddable-fakes",
     setup(build) {
@@ -93,12 +83,14 @@ export async function bundleModdableOnFakes(entry: string, globalName: string, f
     },
   };
   const result = await esbuild({
-    ...shared,
+    ...esbuildOptions,
+    // The fakes stand in for the modules the device build leaves external.
+    external: [],
     entryPoints: [entry],
     format: "iife",
     globalName,
     footer: { js: `globalThis.${globalName}=${globalName};` },
-    plugins: [fakePlugin],
+    plugins: [fakePlugin, ...plugins],
   });
   return result.outputFiles![0].text;
 }

@@ -4,11 +4,11 @@
  * what runs in targets/xs is what ships to the ESP32.
  */
 import { build as esbuild, type BuildOptions } from "esbuild";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 
 export const repoRoot = resolve(__dirname, "..");
-export const distPath = resolve(repoRoot, "dist/provisio-sdk.js");
+/** The core as the device loads it: written by `npm run build` (scripts/build-moddable.ts). */
+export const distPath = resolve(repoRoot, "dist/moddable/provisio-sdk.js");
 
 /** Modules the Moddable runtime provides on the device: left as imports for mcconfig to resolve. */
 export const moddableModules: readonly string[] = [
@@ -35,7 +35,8 @@ export const moddableModules: readonly string[] = [
 /** The global the scenario bundle defines inside XS (see tests/xs/scenario-entry.ts). */
 export const scenarioGlobal = "provisioScenarios";
 
-const common: BuildOptions = {
+/** What every XS bundle shares: the device build and the test and bench bundles alike. */
+export const esbuildOptions: BuildOptions = {
   absWorkingDir: repoRoot,
   bundle: true,
   write: false,
@@ -48,7 +49,7 @@ const common: BuildOptions = {
 };
 
 async function bundle(options: BuildOptions): Promise<string> {
-  const result = await esbuild({ ...common, ...options });
+  const result = await esbuild({ ...esbuildOptions, ...options });
   return result.outputFiles![0].text;
 }
 
@@ -69,22 +70,4 @@ export function bundleXsScript(entry: string, globalName: string): Promise<strin
 /** Every portable scenario, runnable inside XS through the global `scenarioGlobal`. */
 export function bundleScenarios(): Promise<string> {
   return bundleXsScript("tests/xs/scenario-entry.ts", scenarioGlobal);
-}
-
-/** Writes dist/provisio-sdk.js; returns its size in bytes. */
-export async function buildDist(): Promise<number> {
-  const code = await bundleSdk();
-  mkdirSync(dirname(distPath), { recursive: true });
-  writeFileSync(distPath, code);
-  return Buffer.byteLength(code);
-}
-
-if (require.main === module) {
-  buildDist().then(
-    (bytes) => console.log(`wrote ${distPath} (${bytes} bytes)`),
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
 }

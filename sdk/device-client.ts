@@ -1,18 +1,23 @@
 /**
  * The API a firmware author uses: give it the ports, a store and the provisioning token; it
  * reuses the stored registration, or provisions the device (showing the verification code through
- * `onDisplay`) and then connects the registered session.
+ * `onDisplay`) and then connects the registered session, which keeps its token refreshed. When
+ * the platform refuses the registration (revoked, expired while offline, deleted) the device
+ * provisions again in the background with the same key, or stops, as the `onRejected` policy says.
  */
-import { generateDeviceKeyPair, useRandom } from "./crypto/device-key";
+import { Backoff } from "./backoff";
+import { generateDeviceKeyPair, useRandom, type DeviceKeyPair } from "./crypto/device-key";
 import { isDeviceId, loadIdentity, saveIdentity, type DeviceIdentity, type Registration } from "./identity";
 import type { MqttClientState } from "./mqtt/client";
-import { silentLog, type Clock, type Log, type Random, type RecordStore, type Transport } from "./ports";
+import { silentLog, type Clock, type Log, type Random, type RecordStore, type TimerHandle, type Transport } from "./ports";
 import { Provisioner, type OperationDisplay, type ProvisioningError, type ProvisioningState } from "./provisioning/provisioner";
+import type { RefreshPolicy } from "./registration/refresh-policy";
 import { RegisteredSession, type RegistrationError } from "./registration/session";
 
 /**
- * provisioning: talking to the provisioning service; awaiting-approval: the code is shown and the
- * technician has not decided yet; connecting / connected: the registered session; failed: see
+ * provisioning: talking to the provisioning service (detail "registration-rejected" when it starts
+ * again because the platform refused the registration); awaiting-approval: the code is shown and
+ * the technician has not decided yet; connecting / connected: the registered session; failed: see
  * the detail (a ProvisioningError or RegistrationError code).
  */
 export type DeviceClientState = "stopped" | "provisioning" | "awaiting-approval" | "connecting" | "connected" | "failed";
@@ -28,6 +33,15 @@ export interface DeviceClientOptions {
   random: Random;
   log?: Log;
   store: RecordStore;
+  /**
+   * What to do when the platform refuses the registration (CONNACK 4/5: revoked, expired while
+   * offline, deleted): "provision" (default) asks for a new approval in the background, with the
+   * same key pair; "stop" fails with detail "registration-rejected".
+   */
+  onRejected?: "provision" | "stop";
+  /** When to refresh the registration token; see RefreshPolicy for the defaults. */
+  refresh?: RefreshPolicy;
+  /** A throw from these callbacks is logged, never passed on. */
   onDisplay(operation: OperationDisplay): void;
   onStateChange?(state: DeviceClientState, detail?: string): void;
 }
@@ -52,7 +66,10 @@ export class DeviceClient {
   #state: DeviceClientState = "stopped";
   #provisioner: Provisioner | undefined;
   #session: RegisteredSession | undefined;
-  #registration: Registration | undefined;
+  #identity: DeviceIdentity | undefined;
+  /** Spaces the provisioning runs that follow refused registrations: never a hot loop. */
+  #rejections: Backoff;
+  #reprovisionTimer: TimerHandle | undefined;
 
   /** Throws DeviceClientError for an invalid Device ID or attributes: those are firmware bugs. */
   constructor(options: DeviceClientOptions) {
@@ -62,6 +79,7 @@ export class DeviceClient {
       throw new DeviceClientError("invalid-attributes", "attributes are at most 16 string values of at most 64 characters");
     this.#options = options;
     this.#log = options.log ?? silentLog;
+    this.#rejections = new Backoff(options.random);
   }
 
   get state(): DeviceClientState {
@@ -70,11 +88,11 @@ export class DeviceClient {
 
   /** Known once registered (from the store or from the approval). */
   get deviceId(): string | undefined {
-    return this.#registration?.deviceId;
+    return this.#identity?.registration?.deviceId;
   }
 
   get workspaceId(): string | undefined {
-    return this.#registration?.workspaceId;
+    return this.#identity?.registration?.workspaceId;
   }
 
   start(): void {
@@ -90,8 +108,9 @@ export class DeviceClient {
         this.#log.write("error", "store-failed", { reason: e instanceof Error ? e.message : String(e) });
       }
     }
-    if (identity.registration) this.#connect(identity.registration);
-    else this.#provision(identity);
+    this.#identity = identity;
+    if (identity.registration) this.#connect(identity.keyPair, identity.registration);
+    else this.#provision(identity, options.deviceId);
   }
 
   stop(): void {
@@ -99,6 +118,7 @@ export class DeviceClient {
     const session = this.#session;
     this.#provisioner = undefined;
     this.#session = undefined;
+    this.#clearReprovision();
     provisioner?.stop();
     session?.stop();
     this.#setState("stopped");
@@ -117,10 +137,24 @@ export class DeviceClient {
     if (this.#state === state) return;
     this.#state = state;
     this.#log.write("info", "device-state", { state, detail });
-    this.#options.onStateChange?.(state, detail);
+    this.#call("onStateChange", () => this.#options.onStateChange?.(state, detail));
   }
 
-  #provision(identity: DeviceIdentity): void {
+  /** Runs an application callback: what it throws is logged and goes no further. */
+  #call(name: string, run: () => void): void {
+    try {
+      run();
+    } catch (e) {
+      this.#log.write("error", "callback-threw", { callback: name, error: String(e) });
+    }
+  }
+
+  #clearReprovision(): void {
+    if (this.#reprovisionTimer !== undefined) this.#options.clock.clearTimer(this.#reprovisionTimer);
+    this.#reprovisionTimer = undefined;
+  }
+
+  #provision(identity: DeviceIdentity, deviceId: string | undefined): void {
     const options = this.#options;
     const provisioner = new Provisioner({
       transport: options.transport,
@@ -130,9 +164,9 @@ export class DeviceClient {
       provisioningToken: options.provisioningToken,
       identity,
       store: options.store,
-      deviceId: options.deviceId,
+      deviceId,
       attributes: options.attributes,
-      onDisplay: (operation) => options.onDisplay(operation),
+      onDisplay: (operation) => this.#call("onDisplay", () => options.onDisplay(operation)),
       onStateChange: (state: ProvisioningState) => {
         if (this.#provisioner !== provisioner) return;
         if (state === "connecting" || state === "initializing") this.#setState("provisioning");
@@ -141,7 +175,8 @@ export class DeviceClient {
       onRegistered: (registered) => {
         if (this.#provisioner !== provisioner || !registered.registration) return;
         this.#provisioner = undefined;
-        this.#connect(registered.registration);
+        this.#identity = registered;
+        this.#connect(registered.keyPair, registered.registration);
       },
       onFailed: (error: ProvisioningError) => {
         if (this.#provisioner !== provisioner) return;
@@ -153,27 +188,58 @@ export class DeviceClient {
     provisioner.start();
   }
 
-  #connect(registration: Registration): void {
+  #connect(keyPair: DeviceKeyPair, registration: Registration): void {
     const options = this.#options;
-    this.#registration = registration;
-    const session = new RegisteredSession({
+    const session: RegisteredSession = new RegisteredSession({
       transport: options.transport,
       clock: options.clock,
       random: options.random,
       log: options.log,
       registration,
+      secretKey: keyPair.secretKey,
+      refresh: options.refresh,
       onStateChange: (state: MqttClientState) => {
         if (this.#session !== session || state === "stopped") return;
+        if (state === "connected") this.#rejections.reset();
         this.#setState(state === "connected" ? "connected" : "connecting");
       },
+      onRefreshed: (refreshed: Registration): boolean => this.#session === session && this.#store({ version: 1, keyPair, registration: refreshed }),
       onRejected: (error: RegistrationError) => {
         if (this.#session !== session) return;
         this.#session = undefined;
-        this.#setState("failed", error.code);
+        this.#rejected(error, keyPair, session.registration.deviceId);
       },
     });
     this.#session = session;
     this.#setState("connecting");
     session.start();
+  }
+
+  /** Writes the record atomically; false (old record kept) when the store cannot. */
+  #store(identity: DeviceIdentity): boolean {
+    try {
+      saveIdentity(this.#options.store, identity);
+    } catch (e) {
+      this.#log.write("error", "store-failed", { reason: e instanceof Error ? e.message : String(e) });
+      return false;
+    }
+    this.#identity = identity;
+    return true;
+  }
+
+  #rejected(error: RegistrationError, keyPair: DeviceKeyPair, previousDeviceId: string): void {
+    if (this.#options.onRejected === "stop") {
+      this.#setState("failed", error.code);
+      return;
+    }
+    const delayMs = this.#rejections.next();
+    this.#log.write("warn", "provisioning-again", { inMs: delayMs });
+    this.#setState("provisioning", error.code);
+    // The same key pair asks again, for the Device ID it had unless the firmware asks for one.
+    const deviceId = this.#options.deviceId ?? previousDeviceId;
+    this.#reprovisionTimer = this.#options.clock.setTimer(delayMs, () => {
+      this.#reprovisionTimer = undefined;
+      if (this.#state === "provisioning") this.#provision({ version: 1, keyPair }, deviceId);
+    });
   }
 }

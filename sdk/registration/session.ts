@@ -1,17 +1,26 @@
 /**
  * The registered session of PROTOCOL 2: a persistent MQTT session under the device's own name,
- * messages to its streams, and the token status asked after every connect. Token refresh and
- * the reaction to revocation build on `tokenStatus` and `onRejected`.
+ * messages to its streams, the token status asked after every connect, and the token refresh it
+ * schedules (2b). A refreshed token is handed to the owner to store before the session switches
+ * to it, so the credential on flash is always one the platform accepts.
  */
-import type { Registration } from "../identity";
+import { Backoff } from "../backoff";
+import { openRegistrationToken } from "../crypto/sealed-token";
+import { maxTokenLength, type Registration } from "../identity";
 import { MqttClient, type MqttClientState } from "../mqtt/client";
 import { silentLog, type Clock, type Log, type Random, type Transport } from "../ports";
+import { encodeJson, numberField, parseJsonObject, stringField, type JsonObject } from "../provisioning/json";
 import { utf8Encode } from "../utf8";
-import { encodeJson, numberField, parseJsonObject } from "../provisioning/json";
+import { ticksAdd, ticksUntil } from "../ticks";
+import { LongTimer, maxTimerStepMs } from "./long-timer";
+import { refreshDelayMs, type RefreshPolicy } from "./refresh-policy";
 
 const streamPattern = /^[0-9A-Za-z_.-]{1,64}$/;
 /** PROTOCOL 2a: the platform's default message size limit. */
 export const maxMessageBytes = 256 * 1024;
+/** Bounds on the platform's durations (seconds): what the stored record holds; long waits are chained. */
+const maxLifetimeS = 0x7fffffff;
+const maxRetryAfterS = 86400;
 
 export function isStreamName(value: unknown): value is string {
   return typeof value === "string" && streamPattern.test(value);
@@ -32,13 +41,25 @@ export interface RegisteredSessionOptions {
   random: Random;
   log?: Log;
   registration: Registration;
+  /** The device's secret key: refreshed tokens are sealed to it. */
+  secretKey: Uint8Array;
+  refresh?: RefreshPolicy;
   /** Session MQTT state: "connected" once CONNACK arrived. */
   onStateChange?(state: MqttClientState): void;
   /** The platform answered the status request: the token lives `expiresIn` more seconds. */
   onTokenStatus?(expiresIn: number): void;
+  /**
+   * Store the refreshed registration durably (atomically) and return true; the session then
+   * reconnects with it. On false the session keeps the old token and tries again later.
+   */
+  onRefreshed(registration: Registration): boolean;
   /** CONNACK 4/5: the token is expired or revoked, or the device was deleted. The session has stopped. */
   onRejected(error: RegistrationError): void;
 }
+
+type TokenOp = "status" | "refresh";
+
+const replyKeys = ["rid", "status", "error", "expiresIn", "graceIn", "retryAfter", "registration", "sealed", "nonce", "serverPublicKey"];
 
 export class RegisteredSession {
   /** "ws/{workspaceId}/dev/{deviceId}", the root of every topic of this device. */
@@ -47,30 +68,47 @@ export class RegisteredSession {
   tokenStatus: { expiresIn: number; receivedAt: number } | undefined;
   #options: RegisteredSessionOptions;
   #log: Log;
+  #name: string;
+  #registration: Registration;
   #client: MqttClient;
-  #statusRid = "";
+  #backoff: Backoff;
+  /** The scheduled refresh, or the next try of a failed request, or the deadline of a pending switch. */
+  #next: LongTimer;
+  #replyTimer: LongTimer;
+  #outstanding: { rid: string; op: TokenOp } | undefined;
   #lastRid = 0;
+  /** Messages awaiting their PUBACK: a switch to a new token waits for them, as a stop would fail them. */
+  #unacked = 0;
+  #switchPending = false;
+  /** Tick by which a pending switch happens even with messages still in flight. */
+  #switchBy = 0;
 
   constructor(options: RegisteredSessionOptions) {
     this.#options = options;
     this.#log = options.log ?? silentLog;
+    this.#registration = options.registration;
+    this.#backoff = new Backoff(options.random, options.refresh?.retry);
+    this.#next = new LongTimer(options.clock);
+    this.#replyTimer = new LongTimer(options.clock);
     const { workspaceId, deviceId, token } = options.registration;
     this.root = `ws/${workspaceId}/dev/${deviceId}`;
-    const name = `${workspaceId}:${deviceId}`;
+    this.#name = `${workspaceId}:${deviceId}`;
     this.#client = new MqttClient({
       transport: options.transport,
       clock: options.clock,
       random: options.random,
       log: options.log,
-      clientId: name,
-      username: name,
+      clientId: this.#name,
+      username: this.#name,
       password: utf8Encode(token),
       clean: false,
       keepalive: 60,
       onStateChange: (state) => options.onStateChange?.(state),
       onConnect: () => this.#connected(),
+      onConnectionLost: () => this.#idle(),
       onMessage: (topic, payload) => this.#receive(topic, payload),
       onStop: (error) => {
+        this.#idle();
         if (!error) return;
         this.#log.write("error", "registration-rejected", { reason: error.message });
         options.onRejected(new RegistrationError("registration-rejected", `the platform refused the registration token: ${error.message}`));
@@ -80,6 +118,11 @@ export class RegisteredSession {
 
   get state(): MqttClientState {
     return this.#client.state;
+  }
+
+  /** The registration the session connects with: the newest stored one. */
+  get registration(): Registration {
+    return this.#registration;
   }
 
   start(): void {
@@ -92,9 +135,23 @@ export class RegisteredSession {
 
   /** Publishes `payload` to the stream with QoS 1; `callback` runs once the platform has stored it (PUBACK). */
   send(stream: string, payload: Uint8Array, callback: (error: Error | undefined) => void): void {
-    if (!isStreamName(stream)) callback(new RegistrationError("invalid-stream", "a stream name is 1-64 characters of 0-9 A-Z a-z _ . -"));
-    else if (payload.length > maxMessageBytes) callback(new RegistrationError("message-too-large", `a message is at most ${maxMessageBytes} bytes`));
-    else this.#client.publish(`${this.root}/msg/${stream}`, payload, { qos: 1 }, callback);
+    if (!isStreamName(stream)) return callback(new RegistrationError("invalid-stream", "a stream name is 1-64 characters of 0-9 A-Z a-z _ . -"));
+    if (payload.length > maxMessageBytes) return callback(new RegistrationError("message-too-large", `a message is at most ${maxMessageBytes} bytes`));
+    this.#unacked++;
+    this.#client.publish(`${this.root}/msg/${stream}`, payload, { qos: 1 }, (error) => {
+      this.#unacked--;
+      if (this.#switchPending && this.#unacked === 0) this.#next.set(0, () => this.#switchWhenIdle());
+      callback(error);
+    });
+  }
+
+  /** The link is gone: nothing asked is coming back, and the next connect starts over with status. */
+  #idle(): void {
+    this.#next.clear();
+    this.#replyTimer.clear();
+    this.#outstanding = undefined;
+    // A pending switch is done by the reconnect itself: the client already holds the new token.
+    this.#switchPending = false;
   }
 
   #connected(): void {
@@ -102,9 +159,27 @@ export class RegisteredSession {
     this.#client.subscribe(topics.map((topic) => ({ topic, qos: 1 })), (error, granted) => {
       if (error) return;
       if (granted?.includes(0x80)) this.#log.write("warn", "subscribe-refused", {});
-      this.#statusRid = String((this.#lastRid = (this.#lastRid % 999999999) + 1));
-      this.#client.publish(`${this.root}/req/token`, encodeJson({ v: 1, rid: this.#statusRid, op: "status" }), { qos: 1 });
+      this.#request("status");
     });
+  }
+
+  #request(op: TokenOp): void {
+    if (this.#client.state !== "connected") return;
+    const rid = String((this.#lastRid = (this.#lastRid % 999999999) + 1));
+    this.#outstanding = { rid, op };
+    this.#log.write("debug", "token-request", { op, rid });
+    this.#client.publish(`${this.root}/req/token`, encodeJson({ v: 1, rid, op }), { qos: 1 });
+    this.#replyTimer.set(this.#options.refresh?.replyTimeoutMs ?? 10000, () => {
+      this.#outstanding = undefined;
+      this.#log.write("warn", "token-reply-timeout", { op, rid });
+      this.#retry(op, undefined);
+    });
+  }
+
+  /** Asks again after the platform's `retryAfter` or the next backoff delay. */
+  #retry(op: TokenOp, retryAfterS: number | undefined): void {
+    const delayMs = retryAfterS === undefined ? this.#backoff.next() : retryAfterS * 1000;
+    this.#next.set(delayMs, () => this.#request(op));
   }
 
   #receive(topic: string, payload: Uint8Array): void {
@@ -112,15 +187,78 @@ export class RegisteredSession {
       this.#log.write("debug", "message-ignored", { topic });
       return;
     }
-    const reply = parseJsonObject(payload, ["rid", "status", "expiresIn"]);
-    const expiresIn = reply && reply.status === 200 ? numberField(reply, "expiresIn", 0, 0x7fffffff) : undefined;
-    if (!reply || reply.rid !== this.#statusRid || expiresIn === undefined) {
+    const reply = parseJsonObject(payload, replyKeys);
+    const outstanding = this.#outstanding;
+    const status = reply && numberField(reply, "status", 100, 599);
+    if (!reply || status === undefined || !outstanding || reply.rid !== outstanding.rid) {
       this.#log.write("debug", "token-reply-ignored", {});
       return;
     }
-    this.#statusRid = "";
+    this.#outstanding = undefined;
+    this.#replyTimer.clear();
+    const retryAfter = numberField(reply, "retryAfter", 0, maxRetryAfterS);
+    if (status !== 200) {
+      this.#log.write("warn", "token-request-refused", { op: outstanding.op, status, error: stringField(reply, "error", 64) });
+      this.#retry(outstanding.op, retryAfter);
+    } else if (outstanding.op === "status") this.#statusReplied(reply);
+    else this.#refreshReplied(reply);
+  }
+
+  #statusReplied(reply: JsonObject): void {
+    const expiresIn = numberField(reply, "expiresIn", 0, maxLifetimeS);
+    if (expiresIn === undefined) return this.#retry("status", undefined);
+    this.#backoff.reset();
     this.tokenStatus = { expiresIn, receivedAt: this.#options.clock.now() };
-    this.#log.write("info", "token-status", { expiresIn });
+    const delayMs = refreshDelayMs(expiresIn, this.#registration.lifetime, this.#options.refresh);
+    this.#log.write("info", "token-status", { expiresIn, refreshInMs: delayMs });
+    this.#next.set(delayMs, () => this.#request("refresh"));
     this.#options.onTokenStatus?.(expiresIn);
+  }
+
+  #refreshReplied(reply: JsonObject): void {
+    const sealed = typeof reply.registration === "object" && reply.registration !== null ? (reply.registration as JsonObject) : {};
+    const token = openRegistrationToken(
+      {
+        sealed: stringField(sealed, "sealed", 2048) ?? "",
+        nonce: stringField(sealed, "nonce", 64) ?? "",
+        serverPublicKey: stringField(sealed, "serverPublicKey", 64) ?? "",
+      },
+      this.#options.secretKey,
+    );
+    const lifetime = numberField(reply, "expiresIn", 1, maxLifetimeS);
+    if (token === undefined || token.length > maxTokenLength || lifetime === undefined) {
+      // Not sealed to this device's key, or malformed: never stored, the old token stays.
+      this.#log.write("warn", "token-refresh-unusable", {});
+      return this.#retry("refresh", undefined);
+    }
+    const registration: Registration = { ...this.#registration, token, lifetime, issuedAt: this.#options.clock.now() };
+    if (!this.#options.onRefreshed(registration)) {
+      this.#log.write("error", "token-refresh-not-stored", {});
+      return this.#retry("refresh", undefined);
+    }
+    this.#registration = registration;
+    this.#client.setCredentials(this.#name, utf8Encode(token));
+    this.#backoff.reset();
+    const graceS = numberField(reply, "graceIn", 0, maxLifetimeS) ?? 0;
+    this.#log.write("info", "token-refreshed", { expiresIn: lifetime, graceIn: graceS });
+    // Messages in flight finish on the old token first, within half the grace it has left.
+    this.#switchBy = ticksAdd(this.#options.clock.now(), Math.min((graceS * 1000) / 2, maxTimerStepMs));
+    // From a timer: this reply's PUBACK goes out first.
+    this.#switchPending = true;
+    this.#next.set(0, () => this.#switchWhenIdle());
+  }
+
+  /** Reconnects with the new token once no message is in flight, or at `#switchBy` regardless. */
+  #switchWhenIdle(): void {
+    const leftMs = ticksUntil(this.#options.clock.now(), this.#switchBy);
+    if (this.#unacked > 0 && leftMs > 0) {
+      this.#next.set(leftMs, () => this.#switchWhenIdle());
+      return;
+    }
+    // The platform ends the old token's grace once the new one is used.
+    this.#switchPending = false;
+    this.#next.clear();
+    this.#client.stop();
+    this.#client.start();
   }
 }

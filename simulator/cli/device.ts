@@ -6,9 +6,12 @@ import { devicePorts, parseBrokerUrl } from "../device/node-ports";
 import { startSimulatedDevice } from "../device/simulated-device";
 import { startXsDevice } from "../device/xs-host";
 
+/** The exit code of a device whose power was cut (EX_TEMPFAIL: run it again). */
+export const powerCutExitCode = 75;
+
 const OPTIONS = {
   broker: "string", token: "string", "device-id": "string", state: "string", engine: "string",
-  send: "string", stream: "string", verbose: "boolean", help: "boolean",
+  send: "string", stream: "string", "power-cut-after-writes": "string", verbose: "boolean", help: "boolean",
 } as const;
 
 export const deviceCommand: Command = {
@@ -17,17 +20,21 @@ export const deviceCommand: Command = {
   help: `provisio device --token PT [options]
 
 Runs the device SDK as a simulated device. It shows its verification code, waits for a technician
-to approve it (provisio ops approve CODE), stores its registration under --state, and sends
-messages. Restarted with the same --state, it reuses its registration.
+to approve it (provisio ops approve CODE), stores its registration in a simulated NOR flash
+image (--state DIR/flash.bin, 4 sectors of 4096 bytes), and sends messages. Restarted with the
+same --state, it reuses its registration, or resumes a pending operation.
 
   --broker URL       MQTT broker (default mqtt://127.0.0.1:1883)
   --token PT         provisioning token (required)
   --device-id ID     requested Device ID (4-90 of 0-9 A-Z a-z _ . -)
-  --state DIR        where the device keeps its record (default .provisio/device)
+  --state DIR        where the device keeps its flash image (default .provisio/device)
   --engine xs|node   run the SDK core inside the XS engine, as on a device (default),
                      or directly in Node
   --send N           send N messages once registered, exit 0 when all are acknowledged
   --stream S         stream for messages (default telemetry)
+  --power-cut-after-writes N
+                     N flash writes succeed, then the power fails halfway through the next
+                     write or erase: the device dies with exit code ${powerCutExitCode}
   --verbose          print the SDK's log events on stderr
   --help             show this help`,
 
@@ -51,6 +58,12 @@ messages. Restarted with the same --state, it reuses its registration.
       stateDir: stringOption(args, "state") ?? ".provisio/device",
       send: integerOption(args, "send", 0, 100000),
       stream: stringOption(args, "stream"),
+      powerCutAfterWrites: integerOption(args, "power-cut-after-writes", 0, 1000000),
+      // Like a board losing power: nothing more runs, not even a goodbye to the broker.
+      onPowerCut: () => {
+        print("device: power cut (simulated); the flash image keeps what was written before it");
+        process.exit(powerCutExitCode);
+      },
       print,
     };
     const device = engine === "xs" ? await startXsDevice(options) : startSimulatedDevice(options);

@@ -1,12 +1,13 @@
 /**
- * A simulated device: the SDK's DeviceClient with the desktop ports and a file store, printing
- * what a real device would show on its display and sending messages once registered.
+ * A simulated device: the SDK's DeviceClient with the desktop ports and a record store on a
+ * simulated NOR flash image (device-flash.ts), printing what a real device would show on its
+ * display and sending messages once registered.
  */
-import { join } from "node:path";
 import { DeviceClient, type DeviceClientState } from "../../sdk/device-client";
 import type { Clock, Log, Random, Transport } from "../../sdk/ports";
 import { utf8Encode } from "../../sdk/utf8";
-import { FileRecordStore } from "../../targets/node/file-store";
+import { FlashRecordStore } from "../../sdk/storage/flash-record-store";
+import { openDeviceFlash, type DeviceFlashOptions } from "./device-flash";
 
 export interface DevicePorts {
   transport: Transport;
@@ -15,12 +16,10 @@ export interface DevicePorts {
   log: Log;
 }
 
-export interface SimulatedDeviceOptions {
+export interface SimulatedDeviceOptions extends DeviceFlashOptions {
   ports: DevicePorts;
   provisioningToken: string;
   deviceId?: string;
-  /** Directory of the device's record (its "flash"). */
-  stateDir: string;
   /** Send this many messages once registered, then finish; without it, send a sample every few seconds. */
   send?: number;
   stream?: string;
@@ -91,7 +90,7 @@ export function startSimulatedDevice(options: SimulatedDeviceOptions): Simulated
     deviceId: options.deviceId,
     attributes: { model: "provisio-simulator", firmware: "0.1.0" },
     ...options.ports,
-    store: new FileRecordStore(join(options.stateDir, "device-record.json")),
+    store: new FlashRecordStore({ flash: openDeviceFlash(options), log: options.ports.log }),
     onDisplay: ({ operationId, verificationCode, expiresIn }) => {
       for (const line of codeBanner(verificationCode, operationId, expiresIn)) print(line);
       options.onDisplay?.(verificationCode);

@@ -1,12 +1,14 @@
 /**
  * Runs inside xsnap (bundled by simulator/device/xs-host.ts): the SDK's DeviceClient with ports
  * that cross to the Node host. Calls to the host go up through issueCommand and are answered at
- * once (the socket, the timers, the file); what happens later (bytes arrived, a timer fired) comes
+ * once (the socket, the timers, the flash); what happens later (bytes arrived, a timer fired) comes
  * down through handleCommand. Messages are JSON, bytes base64url.
  */
 import { base64urlDecode, base64urlEncode } from "../../sdk/crypto/base64url";
 import { DeviceClient, type DeviceClientState } from "../../sdk/device-client";
-import type { Clock, Log, Random, RecordStore, TimerHandle, Transport, TransportEvents } from "../../sdk/ports";
+import type { Clock, Log, Random, TimerHandle, Transport, TransportEvents } from "../../sdk/ports";
+import { FlashRecordStore } from "../../sdk/storage/flash-record-store";
+import type { Flash } from "../../sdk/storage/flash";
 import { utf8Decode, utf8Encode } from "../../sdk/utf8";
 import { jsonBuffer, sendToHost } from "../../targets/xs/inside";
 
@@ -15,6 +17,8 @@ export interface XsDeviceConfig {
   deviceId?: string;
   send?: number;
   stream: string;
+  /** The geometry of the flash the host serves. */
+  flash: { sectorSize: number; size: number };
 }
 
 /** What the host pushes down: a transport event for connection `id`, or timer `id` firing. */
@@ -63,17 +67,23 @@ const random: Random = {
 
 const log: Log = { write: (level, event, fields) => void ask({ op: "log", level, event, fields }) };
 
-const store: RecordStore = {
-  read() {
-    const record = ask<string | null>({ op: "read" });
-    return record === null ? undefined : decode(record);
-  },
-  write(record) {
-    const error = ask<string | null>({ op: "store", bytes: base64urlEncode(record) });
-    if (error !== null) throw new Error(error);
-  },
-  clear: () => ask({ op: "clear" }),
-};
+/** A flash call on the host: its bytes, or its failure thrown here, where the record store sees it. */
+function askFlash(request: Record<string, unknown>): Uint8Array | undefined {
+  const reply = ask<{ bytes?: string; error?: string }>(request);
+  if (reply.error !== undefined) throw new Error(reply.error);
+  return reply.bytes === undefined ? undefined : decode(reply.bytes);
+}
+
+/** The record store runs here, as on a device; only the raw flash operations cross to the host. */
+function hostFlash(geometry: XsDeviceConfig["flash"]): Flash {
+  return {
+    sectorSize: geometry.sectorSize,
+    size: geometry.size,
+    read: (offset, length) => askFlash({ op: "flashRead", offset, length })!,
+    write: (offset, bytes) => void askFlash({ op: "flashWrite", offset, bytes: base64urlEncode(bytes) }),
+    erase: (sector) => void askFlash({ op: "flashErase", sector }),
+  };
+}
 
 let client: DeviceClient | undefined;
 let config: XsDeviceConfig | undefined;
@@ -111,7 +121,8 @@ export function start(options: XsDeviceConfig): void {
     provisioningToken: options.provisioningToken,
     deviceId: options.deviceId,
     attributes: { model: "provisio-simulator-xs", firmware: "0.1.0" },
-    transport, clock, random, log, store,
+    transport, clock, random, log,
+    store: new FlashRecordStore({ flash: hostFlash(options.flash), log }),
     onDisplay: (operation) => ask({ op: "display", ...operation }),
     onStateChange: stateChanged,
   });

@@ -1,14 +1,14 @@
 /**
  * `provisio device --engine xs`: the SDK core runs inside the real XS engine (xsnap), as on a
  * device, while this Node host serves its ports: the socket, the clock, randomness, the log and
- * the record file. simulator/device/xs-entry.ts is the other half.
+ * the flash image (the record store itself runs in XS, as on a device). simulator/device/xs-entry.ts
+ * is the other half.
  */
-import { join } from "node:path";
 import type { DeviceClientState } from "../../sdk/device-client";
 import type { LogFields, LogLevel, TimerHandle, TransportConnection } from "../../sdk/ports";
 import { bundleXsScript } from "../../scripts/build";
-import { FileRecordStore } from "../../targets/node/file-store";
 import { XsWorker } from "../../targets/xs/worker";
+import { openDeviceFlash } from "./device-flash";
 import { codeBanner, stateLine, type SimulatedDevice, type SimulatedDeviceOptions } from "./simulated-device";
 
 const globalName = "provisioXsDevice";
@@ -20,6 +20,8 @@ interface XsRequest {
   bytes?: string;
   delayMs?: number;
   length?: number;
+  offset?: number;
+  sector?: number;
   level?: LogLevel;
   event?: string;
   fields?: LogFields;
@@ -36,7 +38,7 @@ interface XsRequest {
 
 export async function startXsDevice(options: SimulatedDeviceOptions): Promise<SimulatedDevice> {
   const { ports, print } = options;
-  const store = new FileRecordStore(join(options.stateDir, "device-record.json"));
+  const flash = openDeviceFlash(options);
   const connections = new Map<number, TransportConnection>();
   const timers = new Map<number, TimerHandle>();
   let nextId = 1;
@@ -51,6 +53,16 @@ export async function startXsDevice(options: SimulatedDeviceOptions): Promise<Si
       print(`device: the XS engine failed: ${error.message}`);
       stop(1);
     });
+  };
+
+  /** A flash call's result as `{ bytes }` (reads) or `{}`, or its failure as `{ error }`: XS rethrows it. */
+  const flashReply = (call: () => string | void) => {
+    try {
+      const bytes = call();
+      return bytes === undefined ? {} : { bytes };
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
   };
 
   const serve = (request: XsRequest): unknown => {
@@ -96,20 +108,12 @@ export async function startXsDevice(options: SimulatedDeviceOptions): Promise<Si
       case "log":
         ports.log.write(request.level!, request.event!, request.fields);
         return null;
-      case "read": {
-        const record = store.read();
-        return record ? Buffer.from(record).toString("base64url") : null;
-      }
-      case "store":
-        try {
-          store.write(Buffer.from(request.bytes!, "base64url"));
-          return null;
-        } catch (error) {
-          return (error as Error).message;
-        }
-      case "clear":
-        store.clear();
-        return null;
+      case "flashRead":
+        return flashReply(() => Buffer.from(flash.read(request.offset!, request.length!)).toString("base64url"));
+      case "flashWrite":
+        return flashReply(() => flash.write(request.offset!, Buffer.from(request.bytes!, "base64url")));
+      case "flashErase":
+        return flashReply(() => flash.erase(request.sector!));
       case "display":
         for (const line of codeBanner(request.verificationCode!, request.operationId!, request.expiresIn!)) print(line);
         options.onDisplay?.(request.verificationCode!);
@@ -152,7 +156,13 @@ export async function startXsDevice(options: SimulatedDeviceOptions): Promise<Si
 
   worker.start();
   await worker.evaluate(await bundleXsScript("simulator/device/xs-entry.ts", globalName));
-  const config = { provisioningToken: options.provisioningToken, deviceId: options.deviceId, send: options.send, stream: options.stream ?? "telemetry" };
+  const config = {
+    provisioningToken: options.provisioningToken,
+    deviceId: options.deviceId,
+    send: options.send,
+    stream: options.stream ?? "telemetry",
+    flash: { sectorSize: flash.sectorSize, size: flash.size },
+  };
   await worker.evaluate(`${globalName}.start(${JSON.stringify(config)})`);
   return { finished, stop: () => stop(0) };
 }

@@ -5,9 +5,20 @@
  */
 import { createServer, type Server } from "node:net";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { startModdableRig, type ModdableRig } from "./moddable-host";
+import { startModdableRig } from "./moddable-host";
 
 jest.setTimeout(90_000);
+
+/** Polls the technician API until a pending operation shows `code` (after the device's reveal). */
+async function pendingOperationShowing(platform: TestPlatform, code: string): Promise<string> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const { body } = await platform.api("GET", "/api/operations?state=pending");
+    const found = body.operations.find((op: { verificationCode: string | null }) => op.verificationCode === code);
+    if (found) return found.id;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no pending operation shows ${code}`);
+}
 
 describe("the Moddable app inside XS on fake Moddable modules", () => {
   let platform: TestPlatform;
@@ -32,8 +43,9 @@ describe("the Moddable app inside XS on fake Moddable modules", () => {
         };
         await rig.evaluate(`moddableApp.start(${JSON.stringify(settings)}, ${4 * 4096})`);
         const [, code] = await rig.waitForLine(/verification code (\w{4}-\w{4})/);
-        // The technician compares the code the device shows and approves by it.
-        const approval = await platform.api("POST", `/api/operations/${code}/approve`, {});
+        // The technician approves the operation whose code matches the one the device shows.
+        const operationId = await pendingOperationShowing(platform, code);
+        const approval = await platform.api("POST", `/api/operations/${operationId}/approve`, {});
         expect(approval.status).toBe(200);
         await rig.waitForLine(new RegExp(`registered as \\S+:${deviceId}`));
         await rig.waitForLine(/sent reading 2$/);
@@ -67,8 +79,8 @@ describe("ModdableTransport on the fake socket", () => {
   test("writes more than the 8 KB send buffer in pieces as sent events come, in order", async () => {
     const rig = await startModdableRig();
     try {
-      await rig.evaluate(`moddableApp.echo(${port}, [6000, 9000, 5000])`);
-      await rig.waitForLine(/^echo received 20000 mismatch -1$/);
+      await rig.evaluate(`moddableApp.echo(${port}, [6000, 9000, 1000])`);
+      await rig.waitForLine(/^echo received 16000 mismatch -1$/);
       expect(rig.lines).toContain("echo open");
     } finally {
       await rig.stop();

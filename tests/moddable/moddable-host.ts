@@ -4,6 +4,7 @@
  * is moved by this host (`speed` virtual ms per real ms). Records trace lines and the XS heap
  * figures of every crank.
  */
+import type { Plugin } from "esbuild";
 import { connect, type Socket } from "node:net";
 import { bundleModdableOnFakes } from "../../scripts/build-moddable";
 import { XsWorker, type XsResult } from "../../targets/xs/worker";
@@ -35,7 +36,15 @@ export interface ModdableRig {
   stop(): Promise<void>;
 }
 
-export async function startModdableRig(options: { speed?: number; tickMs?: number } = {}): Promise<ModdableRig> {
+export interface ModdableRigOptions {
+  /** Virtual milliseconds per real millisecond. Default 1. */
+  speed?: number;
+  tickMs?: number;
+  /** More esbuild plugins for the bundle (e.g. instrumentation for a bench). */
+  plugins?: Plugin[];
+}
+
+export async function startModdableRig(options: ModdableRigOptions = {}): Promise<ModdableRig> {
   const speed = options.speed ?? 1;
   const tickMs = options.tickMs ?? 20;
   const sockets = new Map<number, Socket>();
@@ -122,7 +131,10 @@ export async function startModdableRig(options: { speed?: number; tickMs?: numbe
       const found = lines.map((line) => line.match(pattern)).find((match) => match);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(failure ?? new Error(`no trace line matching ${pattern} in ${timeoutMs} ms; lines:\n${lines.join("\n")}`)), timeoutMs);
+        const timer = setTimeout(() => {
+          clearInterval(check);
+          reject(failure ?? new Error(`no trace line matching ${pattern} in ${timeoutMs} ms; lines:\n${lines.join("\n")}`));
+        }, timeoutMs);
         const check = setInterval(() => {
           if (!failure) return;
           clearInterval(check);
@@ -149,7 +161,7 @@ export async function startModdableRig(options: { speed?: number; tickMs?: numbe
   };
 
   worker.start();
-  await rig.evaluate(await bundleModdableOnFakes("tests/moddable/app-entry.ts", entryGlobal, moddableFakes));
+  await rig.evaluate(await bundleModdableOnFakes("tests/moddable/app-entry.js", entryGlobal, moddableFakes, options.plugins));
   // Time starts once the fakes are there to receive it.
   clock = setInterval(() => {
     if (advancing) return;

@@ -97,11 +97,11 @@ scenario("device client: provisions when no registration is stored, then connect
   check.ok(delivered, "message acknowledged");
 });
 
-scenario("device client: a refused registration token fails with registration-rejected", (check) => {
+scenario("device client: with the stop policy a refused registration token fails with registration-rejected", (check) => {
   const rig = new DeviceRig();
   saveIdentity(rig.store, { version: 1, keyPair: rig.keyPair, registration });
   rig.broker.connackCode = 5;
-  const { device, states } = client(rig);
+  const { device, states } = client(rig, { onRejected: "stop" });
   device.start();
   rig.advance();
   rig.advance();
@@ -134,4 +134,26 @@ scenario("device client: a corrupt record reads as none and a fresh key is store
   check.ok(stored !== undefined, "a fresh identity was stored");
   check.equal(rig.broker.connects[0].clientId, provisioningClientId(stored!.keyPair.publicKey), "the key was stored before the first CONNECT");
   check.equal(rig.broker.connects[0].username, "provisioning");
+});
+
+scenario("device client: an application callback that throws is logged and goes no further", (check) => {
+  const rig = new DeviceRig();
+  saveIdentity(rig.store, { version: 1, keyPair: rig.keyPair });
+  const { device } = client(rig, {
+    onDisplay: () => {
+      throw new Error("display broke");
+    },
+    onStateChange: () => {
+      throw new Error("app broke");
+    },
+  });
+  device.start();
+  rig.advance();
+  rig.reply("init", rig.initReply("op_1"));
+  check.equal(device.state, "awaiting-approval", "the device went on");
+  check.ok(rig.log.text().includes("display broke"), "onDisplay's throw logged");
+  check.ok(rig.log.text().includes("app broke"), "onStateChange's throw logged");
+  rig.reply("complete", rig.approval("op_1", "rt_new", null));
+  rig.advance();
+  check.equal(device.state, "connected");
 });

@@ -6,6 +6,7 @@ import "./ticks.scenario";
 import "./crypto.scenario";
 import "./provisioning.scenario";
 import "./device-client.scenario";
+import "./registration.scenario";
 import "./storage.scenario";
 
 export { allScenarios, runAll } from "./harness";

@@ -23,8 +23,12 @@ export class VirtualClock implements Clock {
     return (this.#start + this.#elapsed) | 0;
   }
 
+  /** The longest delay ever asked of `setTimer`: a real port cannot take 2^31 ms or more. */
+  longestDelay = 0;
+
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     if (!(delayMs >= 0)) throw new Error(`setTimer: bad delay ${delayMs}`);
+    this.longestDelay = Math.max(this.longestDelay, delayMs);
     const timer: VirtualTimer = { at: this.#elapsed + delayMs, callback };
     this.#timers.push(timer);
     return timer;

@@ -1,6 +1,8 @@
 /**
  * Runs inside xsnap: the example app (targets/moddable/main.ts) with the real adapters and core on
  * the fakes of tests/support-moddable. The host fills `mc/config` and calls main() through start().
+ * JavaScript so the repo's Node tsconfig does not follow it into targets/moddable, whose modules
+ * only @moddable/typings declares (targets/moddable/tsconfig.json checks those).
  */
 import "../support-moddable/host";
 import { ModdableTransport } from "../../targets/moddable/index";
@@ -12,14 +14,15 @@ import { openSockets } from "../support-moddable/socket";
 import Time from "../support-moddable/time";
 import { pendingTimers } from "../support-moddable/timer";
 
-export function start(settings: Record<string, unknown>, partitionBytes = 0): void {
+/** @param {Record<string, unknown>} settings */
+export function start(settings, partitionBytes = 0) {
   Object.assign(config, settings);
   if (typeof settings.storePartition === "string") definePartition(settings.storePartition, partitionBytes);
   main();
 }
 
 /** The fakes' state after a full collection, so the crank's meter counts live slots only. */
-export function status(): ArrayBuffer {
+export function status() {
   collectGarbage();
   return jsonBuffer({ sockets: openSockets(), timers: pendingTimers(), ticks: Time.ticks });
 }
@@ -28,7 +31,12 @@ export function status(): ArrayBuffer {
  * The transport alone, for its own tests: connects to the host's echo server, writes `sizes` (one
  * write() each, bytes `i & 0xff`), and reports events and echoed bytes up through trace.
  */
-export function echo(port: number, sizes: number[], maxQueuedBytes?: number): void {
+/**
+ * @param {number} port
+ * @param {number[]} sizes
+ * @param {number} [maxQueuedBytes]
+ */
+export function echo(port, sizes, maxQueuedBytes) {
   let received = 0;
   let mismatch = -1;
   const connection = new ModdableTransport({ host: "127.0.0.1", port, maxQueuedBytes }).connect({
