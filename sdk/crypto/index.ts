@@ -1,4 +1,4 @@
 export { base64urlEncode, base64urlDecode } from "./base64url";
 export { useRandom, generateDeviceKeyPair, randomBytes, type DeviceKeyPair } from "./device-key";
 export { sha512, provisioningClientId, commitment, verificationCode } from "./verification";
-export { openRegistrationToken, type SealedRegistration } from "./sealed-token";
+export { openRegistrationReply, openRegistrationToken, type SealedRegistration } from "./sealed-token";

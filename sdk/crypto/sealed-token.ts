@@ -25,3 +25,13 @@ export function openRegistrationToken(registration: SealedRegistration, deviceSe
   const opened = nacl.box.open(sealed, nonce, serverPublicKey, deviceSecretKey);
   return opened === null ? undefined : utf8Decode(opened);
 }
+
+/**
+ * Opens the `registration` field of a reply as it came off the wire (any JSON value); undefined for
+ * anything that is not a well-formed registration sealed to this key. base64urlDecode refuses
+ * fields that are not strings.
+ */
+export function openRegistrationReply(registration: unknown, deviceSecretKey: Uint8Array): string | undefined {
+  if (typeof registration !== "object" || registration === null) return undefined;
+  return openRegistrationToken(registration as SealedRegistration, deviceSecretKey);
+}

@@ -128,6 +128,19 @@ export class MqttClient {
     this.#halt(undefined);
   }
 
+  /**
+   * Ends the link and connects again at once, keeping the QoS 1 publishes in flight (resent with
+   * dup on the new link): how new credentials take effect without losing a message.
+   */
+  reconnect(): void {
+    if (this.#state === "stopped") return;
+    if (this.#state === "connected") this.#write({ cmd: "disconnect" });
+    const unanswered = this.#drop();
+    this.#open();
+    const error = new MqttClientError("connection-closed", "reconnecting");
+    for (const callback of unanswered) this.#done(callback, error);
+  }
+
   /** Changes the credentials used by the next CONNECT (token refresh). */
   setCredentials(username: string | undefined, password: Uint8Array | undefined): void {
     this.#username = username;

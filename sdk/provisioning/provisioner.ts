@@ -7,7 +7,7 @@
  */
 import { Backoff } from "../backoff";
 import { base64urlDecode, base64urlEncode } from "../crypto/base64url";
-import { openRegistrationToken } from "../crypto/sealed-token";
+import { openRegistrationReply } from "../crypto/sealed-token";
 import { commitment, provisioningClientId, verificationCode } from "../crypto/verification";
 import { saveIdentity, isDeviceId, isWorkspaceId, maxOperationIdLength, maxTokenLength, type DeviceIdentity } from "../identity";
 import { MqttClient } from "../mqtt/client";
@@ -392,13 +392,7 @@ export class Provisioner {
   }
 
   #approved(reply: JsonObject): void {
-    const sealed = typeof reply.registration === "object" && reply.registration !== null ? (reply.registration as JsonObject) : {};
-    const registration = {
-      sealed: stringField(sealed, "sealed", 2048) ?? "",
-      nonce: stringField(sealed, "nonce", 64) ?? "",
-      serverPublicKey: stringField(sealed, "serverPublicKey", 64) ?? "",
-    };
-    const token = openRegistrationToken(registration, this.#identity.keyPair.secretKey);
+    const token = openRegistrationReply(reply.registration, this.#identity.keyPair.secretKey);
     const lifetime = numberField(reply, "expiresIn", 0, 0x7fffffff);
     const { workspaceId, deviceId } = reply;
     if (!token || token.length > maxTokenLength || lifetime === undefined || !isWorkspaceId(workspaceId) || !isDeviceId(deviceId)) {

@@ -5,14 +5,13 @@
  * to it, so the credential on flash is always one the platform accepts.
  */
 import { Backoff } from "../backoff";
-import { openRegistrationToken } from "../crypto/sealed-token";
+import { openRegistrationReply } from "../crypto/sealed-token";
 import { maxTokenLength, type Registration } from "../identity";
 import { MqttClient, type MqttClientState } from "../mqtt/client";
 import { silentLog, type Clock, type Log, type Random, type Transport } from "../ports";
 import { encodeJson, numberField, parseJsonObject, stringField, type JsonObject } from "../provisioning/json";
 import { utf8Encode } from "../utf8";
-import { ticksAdd, ticksUntil } from "../ticks";
-import { LongTimer, maxTimerStepMs } from "./long-timer";
+import { LongTimer } from "./long-timer";
 import { refreshDelayMs, type RefreshPolicy } from "./refresh-policy";
 
 const streamPattern = /^[0-9A-Za-z_.-]{1,64}$/;
@@ -72,16 +71,11 @@ export class RegisteredSession {
   #registration: Registration;
   #client: MqttClient;
   #backoff: Backoff;
-  /** The scheduled refresh, or the next try of a failed request, or the deadline of a pending switch. */
+  /** The scheduled refresh, or the next try of a failed request. */
   #next: LongTimer;
   #replyTimer: LongTimer;
   #outstanding: { rid: string; op: TokenOp } | undefined;
   #lastRid = 0;
-  /** Messages awaiting their PUBACK: a switch to a new token waits for them, as a stop would fail them. */
-  #unacked = 0;
-  #switchPending = false;
-  /** Tick by which a pending switch happens even with messages still in flight. */
-  #switchBy = 0;
 
   constructor(options: RegisteredSessionOptions) {
     this.#options = options;
@@ -137,12 +131,7 @@ export class RegisteredSession {
   send(stream: string, payload: Uint8Array, callback: (error: Error | undefined) => void): void {
     if (!isStreamName(stream)) return callback(new RegistrationError("invalid-stream", "a stream name is 1-64 characters of 0-9 A-Z a-z _ . -"));
     if (payload.length > maxMessageBytes) return callback(new RegistrationError("message-too-large", `a message is at most ${maxMessageBytes} bytes`));
-    this.#unacked++;
-    this.#client.publish(`${this.root}/msg/${stream}`, payload, { qos: 1 }, (error) => {
-      this.#unacked--;
-      if (this.#switchPending && this.#unacked === 0) this.#next.set(0, () => this.#switchWhenIdle());
-      callback(error);
-    });
+    this.#client.publish(`${this.root}/msg/${stream}`, payload, { qos: 1 }, callback);
   }
 
   /** The link is gone: nothing asked is coming back, and the next connect starts over with status. */
@@ -150,8 +139,6 @@ export class RegisteredSession {
     this.#next.clear();
     this.#replyTimer.clear();
     this.#outstanding = undefined;
-    // A pending switch is done by the reconnect itself: the client already holds the new token.
-    this.#switchPending = false;
   }
 
   #connected(): void {
@@ -216,15 +203,7 @@ export class RegisteredSession {
   }
 
   #refreshReplied(reply: JsonObject): void {
-    const sealed = typeof reply.registration === "object" && reply.registration !== null ? (reply.registration as JsonObject) : {};
-    const token = openRegistrationToken(
-      {
-        sealed: stringField(sealed, "sealed", 2048) ?? "",
-        nonce: stringField(sealed, "nonce", 64) ?? "",
-        serverPublicKey: stringField(sealed, "serverPublicKey", 64) ?? "",
-      },
-      this.#options.secretKey,
-    );
+    const token = openRegistrationReply(reply.registration, this.#options.secretKey);
     const lifetime = numberField(reply, "expiresIn", 1, maxLifetimeS);
     if (token === undefined || token.length > maxTokenLength || lifetime === undefined) {
       // Not sealed to this device's key, or malformed: never stored, the old token stays.
@@ -241,24 +220,11 @@ export class RegisteredSession {
     this.#backoff.reset();
     const graceS = numberField(reply, "graceIn", 0, maxLifetimeS) ?? 0;
     this.#log.write("info", "token-refreshed", { expiresIn: lifetime, graceIn: graceS });
-    // Messages in flight finish on the old token first, within half the grace it has left.
-    this.#switchBy = ticksAdd(this.#options.clock.now(), Math.min((graceS * 1000) / 2, maxTimerStepMs));
-    // From a timer: this reply's PUBACK goes out first.
-    this.#switchPending = true;
-    this.#next.set(0, () => this.#switchWhenIdle());
-  }
-
-  /** Reconnects with the new token once no message is in flight, or at `#switchBy` regardless. */
-  #switchWhenIdle(): void {
-    const leftMs = ticksUntil(this.#options.clock.now(), this.#switchBy);
-    if (this.#unacked > 0 && leftMs > 0) {
-      this.#next.set(leftMs, () => this.#switchWhenIdle());
-      return;
-    }
-    // The platform ends the old token's grace once the new one is used.
-    this.#switchPending = false;
-    this.#next.clear();
-    this.#client.stop();
-    this.#client.start();
+    // From a timer, so this reply's PUBACK goes out first. The platform ends the old token's grace
+    // once the new one is used; messages in flight are resent on the new link.
+    this.#next.set(0, () => {
+      this.#idle();
+      this.#client.reconnect();
+    });
   }
 }

@@ -4,6 +4,7 @@ import {
   base64urlEncode,
   commitment,
   generateDeviceKeyPair,
+  openRegistrationReply,
   openRegistrationToken,
   provisioningClientId,
   randomBytes,
@@ -91,6 +92,15 @@ scenario("crypto: the sealed token vector opens to its registration token", (che
   const t = vectors.sealedToken;
   const registration = { sealed: t.sealed, nonce: t.nonce, serverPublicKey: t.serverPublicKey };
   check.equal(openRegistrationToken(registration, decoded(check, t.deviceSecretKey)), t.registrationToken);
+});
+
+scenario("crypto: a reply's registration field opens only when it is a well-formed object", (check) => {
+  const t = vectors.sealedToken;
+  const secretKey = decoded(check, t.deviceSecretKey);
+  const good = { sealed: t.sealed, nonce: t.nonce, serverPublicKey: t.serverPublicKey };
+  check.equal(openRegistrationReply(good, secretKey), t.registrationToken);
+  for (const bad of [undefined, null, "x", 7, [], {}, { ...good, sealed: 5 }, { ...good, nonce: null }, { ...good, serverPublicKey: [1] }])
+    check.equal(openRegistrationReply(bad, secretKey), undefined, `refuses ${JSON.stringify(bad)}`);
 });
 
 scenario("crypto: a tampered sealed token, a wrong key or a bad encoding does not open", (check) => {

@@ -346,6 +346,29 @@ scenario("mqtt client: persistent session resends unacked QoS 1 with dup and the
   check.deepEqual(results, [["m/1", undefined], ["m/2", undefined]]);
 });
 
+scenario("mqtt client: reconnect() uses new credentials at once and resends unacked QoS 1 with dup", (check) => {
+  const s = setup({ clean: false });
+  const results: unknown[] = [];
+  const first = connect(check, s);
+  s.client.publish("m/1", Uint8Array.of(1), { qos: 1 }, (e) => results.push(e));
+  const sent = publishOf(first.take()[0]);
+  s.client.setCredentials("user", Uint8Array.of(7));
+  s.client.reconnect();
+  check.deepEqual(first.take(), [{ cmd: "disconnect" }], "the old link ends cleanly");
+  check.ok(first.closedByClient, "the old link is closed");
+  check.deepEqual(results, [], "the message in flight is kept");
+  check.equal(s.transport.connections.length, 2, "a new link at once, no backoff");
+  const second = s.transport.last;
+  second.open();
+  const connectPacket = second.take()[0];
+  check.deepEqual(connectPacket.cmd === "connect" && connectPacket.password, Uint8Array.of(7), "new password");
+  send(second, { cmd: "connack", sessionPresent: true, returnCode: 0 });
+  check.deepEqual(second.take(), [{ ...sent, dup: true }], "resent with dup and the same id");
+  send(second, { cmd: "puback", messageId: sent.messageId! });
+  check.deepEqual(results, [undefined]);
+  check.equal(s.lost.length, 0, "not reported as a lost connection");
+});
+
 scenario("mqtt client: incoming QoS 0 and 1, PUBACK after onMessage, duplicates acked again", (check) => {
   let connection: ScriptedConnection | undefined;
   let writtenDuringMessage = -1;

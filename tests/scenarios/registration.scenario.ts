@@ -97,7 +97,7 @@ scenario("registration: the refreshed token is stored before the switch, then th
   check.ok(!rig.log.text().includes("rt_second") && !rig.log.text().includes("rt_first"), "no token logged");
 });
 
-scenario("registration: messages in flight finish on the old token before the switch", async (check) => {
+scenario("registration: the switch to a new token resends messages in flight on the new link", async (check) => {
   const rig = new DeviceRig();
   const { device } = registeredDevice(rig);
   answer(rig, "status", { status: 200, expiresIn: 30 * day });
@@ -110,14 +110,17 @@ scenario("registration: messages in flight finish on the old token before the sw
   const refreshPublish = rig.broker.received.find((p) => p.topic === `${root}/req/token` && JSON.parse(utf8Decode(p.payload)!).rid === refresh.rid)!;
   rig.broker.current!.puback(refreshPublish.messageId!);
   answer(rig, "refresh", refreshReply(rig, "rt_second"));
-  check.equal(rig.broker.connects.length, 1, "waits for the message");
-  const message = rig.broker.received.find((p) => p.topic === `${root}/msg/telemetry`)!;
-  rig.broker.current!.puback(message.messageId!);
+  rig.advance();
+  check.equal(rig.broker.connects.length, 2, "switched at once");
+  check.equal(rig.broker.connects[1].password, "rt_second");
+  const copies = rig.broker.received.filter((p) => p.topic === `${root}/msg/telemetry`);
+  check.equal(copies.length, 2, "the unacknowledged message went out again on the new link");
+  check.deepEqual([copies[1].messageId, copies[1].dup], [copies[0].messageId, true], "same id, dup set");
+  check.equal(outcome, "pending", "not failed by the switch");
+  rig.broker.current!.puback(copies[1].messageId!);
   rig.advance();
   await sent;
   check.equal(outcome, "stored");
-  check.equal(rig.broker.connects.length, 2, "switched once the message was acknowledged");
-  check.equal(rig.broker.connects[1].password, "rt_second");
 });
 
 scenario("registration: a failed or unanswered refresh is retried with backoff while connected", (check) => {
