@@ -4,7 +4,7 @@
  * PUBLISHes and PUBACK decoded, with SUBACK and CONNACK (the server's side of SUBSCRIBE and
  * CONNECT, since a client never decodes those two). Both codecs get the same bytes, rounds
  * alternate between them, and each packet is a push/parse of its own, as when each arrives in
- * its own TCP read. Run alone: `npx tsx bench/mqtt-codec.ts`.
+ * its own TCP read. Run alone: `npm run bench -- mqtt-codec`.
  */
 import { performance } from "node:perf_hooks";
 import { generate, parser, type Packet } from "mqtt-packet";
@@ -146,14 +146,4 @@ export async function run(): Promise<{ name: string; results: Record<string, unk
   results.encodeDecode = { oursOpsPerSecond: combined("ours"), mqttPacketOpsPerSecond: combined("mqttPacket"), ratio };
   lines.push(`encode+decode: ours ${combined("ours")} ops/s, mqtt-packet ${combined("mqttPacket")} ops/s, ratio ${ratio}`);
   return { name: "mqtt-codec", results, summary: lines.join("; ") };
-}
-
-if (require.main === module) {
-  run().then(
-    (result) => console.log(JSON.stringify(result, null, 2)),
-    (error) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
 }

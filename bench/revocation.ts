@@ -54,13 +54,3 @@ export async function run(): Promise<BenchReport> {
     clearInterval(keepAlive);
   }
 }
-
-if (require.main === module) {
-  run().then(
-    (result) => console.log(JSON.stringify(result, null, 2)),
-    (error) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}

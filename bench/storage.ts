@@ -52,13 +52,3 @@ export async function run(): Promise<BenchReport> {
       `sdk/storage ${(codeSize.minified / 1024).toFixed(1)} KB minified, ${(codeSize.gzip / 1024).toFixed(1)} KB gzip`,
   };
 }
-
-if (require.main === module) {
-  run().then(
-    (result) => console.log(JSON.stringify(result, null, 2)),
-    (error) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}

@@ -13,6 +13,7 @@ import { silentLog, type Clock, type Log, type Random, type RecordStore, type Ti
 import { Provisioner, type OperationDisplay, type ProvisioningError, type ProvisioningState } from "./provisioning/provisioner";
 import type { RefreshPolicy } from "./registration/refresh-policy";
 import { RegisteredSession, type RegistrationError } from "./registration/session";
+import { CodedError } from "./errors";
 
 /**
  * provisioning: talking to the provisioning service (detail "registration-rejected" when it starts
@@ -46,13 +47,10 @@ export interface DeviceClientOptions {
   onStateChange?(state: DeviceClientState, detail?: string): void;
 }
 
-export class DeviceClientError extends Error {
-  readonly code: "invalid-device-id" | "invalid-attributes" | "not-registered";
-  constructor(code: DeviceClientError["code"], message: string) {
-    super(message);
-    this.name = "DeviceClientError";
-    this.code = code;
-  }
+export type DeviceClientErrorCode = "invalid-device-id" | "invalid-attributes" | "not-registered";
+
+export class DeviceClientError extends CodedError<DeviceClientErrorCode> {
+  override name = "DeviceClientError";
 }
 
 function checkAttributes(attributes: Record<string, string>): boolean {

@@ -3,6 +3,7 @@
  * to add one, add it to COMMANDS below.
  */
 import { CliError } from "./cli/args";
+import { certsCommand } from "./cli/certs";
 import { print, type Command } from "./cli/command";
 import { deviceCommand } from "./cli/device";
 import { demoCommand } from "./cli/demo";
@@ -12,7 +13,7 @@ import { opsCommand } from "./cli/ops";
 import { platformCommand } from "./cli/platform";
 import { tokensCommand } from "./cli/tokens";
 
-const COMMANDS: readonly Command[] = [platformCommand, tokensCommand, opsCommand, devicesCommand, messagesCommand, deviceCommand, demoCommand];
+const COMMANDS: readonly Command[] = [platformCommand, tokensCommand, opsCommand, devicesCommand, messagesCommand, deviceCommand, demoCommand, certsCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

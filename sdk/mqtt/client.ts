@@ -10,6 +10,7 @@ import { PacketDecoder } from "./decoder";
 import { encode } from "./encode";
 import { MqttConnectError, MqttProtocolError } from "./errors";
 import type { ClientPacket, PublishPacket, ServerPacket, SubackPacket, Subscription, Will } from "./packets";
+import { CodedError } from "../errors";
 
 export type MqttClientState = "stopped" | "connecting" | "connected" | "waiting";
 
@@ -21,13 +22,8 @@ export type MqttClientErrorCode =
   | "keepalive-timeout"
   | "connection-closed";
 
-export class MqttClientError extends Error {
-  readonly code: MqttClientErrorCode;
-  constructor(code: MqttClientErrorCode, message: string = code) {
-    super(message);
-    this.name = "MqttClientError";
-    this.code = code;
-  }
+export class MqttClientError extends CodedError<MqttClientErrorCode> {
+  override name = "MqttClientError";
 }
 
 export interface MqttClientOptions {

@@ -2,6 +2,7 @@
  * Typed errors. The decoder returns them instead of throwing, so malformed bytes from the network
  * never raise an exception into the host; the client reports them through its callbacks.
  */
+import { CodedError } from "../errors";
 
 export type MqttProtocolErrorCode =
   /** The remaining length uses more than 4 bytes or ends the packet early. */
@@ -21,13 +22,8 @@ export type MqttProtocolErrorCode =
   /** `encode` was given a packet it cannot represent. */
   | "invalid-packet";
 
-export class MqttProtocolError extends Error {
-  readonly code: MqttProtocolErrorCode;
-  constructor(code: MqttProtocolErrorCode, message: string) {
-    super(message);
-    this.name = "MqttProtocolError";
-    this.code = code;
-  }
+export class MqttProtocolError extends CodedError<MqttProtocolErrorCode> {
+  override name = "MqttProtocolError";
 }
 
 /** CONNACK return codes 1-5 of MQTT 3.1.1, by name. */

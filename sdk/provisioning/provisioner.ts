@@ -15,6 +15,7 @@ import { silentLog, type Clock, type Log, type Random, type RecordStore, type Ti
 import { ticksAdd, ticksUntil } from "../ticks";
 import { utf8Encode } from "../utf8";
 import { encodeJson, numberField, parseJsonObject, stringField, type JsonObject } from "./json";
+import { CodedError } from "../errors";
 
 export type ProvisioningErrorCode =
   /** CONNACK 4/5: the provisioning token is unknown, revoked, expired or used up. */
@@ -30,13 +31,8 @@ export type ProvisioningErrorCode =
   /** The registration could not be written to the store. */
   | "store-failed";
 
-export class ProvisioningError extends Error {
-  readonly code: ProvisioningErrorCode;
-  constructor(code: ProvisioningErrorCode, message: string) {
-    super(message);
-    this.name = "ProvisioningError";
-    this.code = code;
-  }
+export class ProvisioningError extends CodedError<ProvisioningErrorCode> {
+  override name = "ProvisioningError";
 }
 
 export interface OperationDisplay {

@@ -13,6 +13,7 @@ import { encodeJson, numberField, parseJsonObject, stringField, type JsonObject 
 import { utf8Encode } from "../utf8";
 import { LongTimer } from "./long-timer";
 import { refreshDelayMs, type RefreshPolicy } from "./refresh-policy";
+import { CodedError } from "../errors";
 
 const streamPattern = /^[0-9A-Za-z_.-]{1,64}$/;
 /** PROTOCOL 2a: the platform's default message size limit. */
@@ -25,13 +26,10 @@ export function isStreamName(value: unknown): value is string {
   return typeof value === "string" && streamPattern.test(value);
 }
 
-export class RegistrationError extends Error {
-  readonly code: "invalid-stream" | "message-too-large" | "registration-rejected";
-  constructor(code: RegistrationError["code"], message: string) {
-    super(message);
-    this.name = "RegistrationError";
-    this.code = code;
-  }
+export type RegistrationErrorCode = "invalid-stream" | "message-too-large" | "registration-rejected";
+
+export class RegistrationError extends CodedError<RegistrationErrorCode> {
+  override name = "RegistrationError";
 }
 
 export interface RegisteredSessionOptions {

@@ -1,3 +1,5 @@
+import { CodedError } from "../errors";
+
 export type StorageErrorCode =
   /** The record does not fit in one entry of the store. */
   | "record-too-large"
@@ -7,11 +9,6 @@ export type StorageErrorCode =
   | "invalid-options";
 
 /** What a record store throws; a write that throws leaves the old record in place. */
-export class StorageError extends Error {
-  readonly code: StorageErrorCode;
-  constructor(code: StorageErrorCode, message: string) {
-    super(message);
-    this.name = "StorageError";
-    this.code = code;
-  }
+export class StorageError extends CodedError<StorageErrorCode> {
+  override name = "StorageError";
 }

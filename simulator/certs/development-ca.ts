@@ -44,7 +44,8 @@ const DAY_MS = 86_400_000;
 const OPENSSL = process.env.OPENSSL ?? "openssl";
 const HOST_PATTERN = /^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/;
 
-function validityFor(days: number): Validity {
+/** From an hour ago (clock skew), for `days`. */
+export function validityFor(days: number): Validity {
   const notBefore = new Date(Date.now() - 3600_000);
   return { notBefore, notAfter: new Date(notBefore.getTime() + days * DAY_MS) };
 }

@@ -1,11 +1,13 @@
 /**
  * `provisio demo` (npm start): a platform on free ports with a temporary data directory, a
- * provisioning token and one simulated device, so the whole flow runs with one command.
+ * provisioning token and one simulated device, so the whole flow runs with one command. The device
+ * talks to the platform over TLS, verified against a development CA made for the run.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
+import { createCa, createServerCert } from "../certs/development-ca";
 import { startPlatform } from "../platform/platform";
 import { devicePorts } from "../device/node-ports";
 import { startXsDevice } from "../device/xs-host";
@@ -45,8 +47,8 @@ export const demoCommand: Command = {
   summary: "run a platform and one simulated device, and provision it",
   help: `provisio demo [--yes] [--messages N]
 
-Starts a platform on free ports with a temporary data directory, makes a provisioning token and
-runs one simulated device with it, its SDK core inside the XS engine as on an ESP32. Both sides
+Starts a platform on free ports with a temporary data directory (MQTT over TLS only, with a
+development CA made for the run), makes a provisioning token and runs one simulated device with it, its SDK core inside the XS engine as on an ESP32. Both sides
 show the verification code; you compare them and approve. The device registers and its messages appear as the platform stores them. Ctrl-C stops.
 
   --yes            approve without asking (also when there is no terminal)
@@ -62,9 +64,20 @@ show the verification code; you compare them and approve. The device registers a
     const autoApprove = args.options.yes === true || !process.stdin.isTTY;
     const wanted = integerOption(args, "messages", 1, 100000);
     const dataDir = mkdtempSync(join(tmpdir(), "provisio-demo-"));
-    const platform = await startPlatform({ dataDir, mqttPort: 0, httpPort: 0, log: () => {} });
+    const certsDir = join(dataDir, "certs");
+    const ca = createCa({ dir: certsDir, name: "Provisio demo CA" });
+    const server = createServerCert({ ca, dir: certsDir, hosts: ["localhost", "127.0.0.1"] });
+    const platform = await startPlatform({
+      dataDir,
+      plain: false,
+      tls: { cert: readFileSync(server.cert), key: readFileSync(server.key), port: 0 },
+      httpPort: 0,
+      log: () => {},
+    });
+    const mqttsPort = platform.mqttsPort!;
     const api = ApiClient.fromArgs({ positionals: [], options: { platform: `http://127.0.0.1:${platform.httpPort}`, data: dataDir } });
-    print(`[platform] MQTT broker on 127.0.0.1:${platform.mqttPort}, technician API on http://127.0.0.1:${platform.httpPort}`);
+    print(`[platform] development CA made for this run: ${ca.cert}`);
+    print(`[platform] MQTT over TLS on 127.0.0.1:${mqttsPort} (no plain MQTT), technician API on http://127.0.0.1:${platform.httpPort}`);
     const { token } = await api.request("POST", "/api/tokens", { name: "demo" });
     print("[platform] provisioning token created for the demo fleet");
 
@@ -84,7 +97,7 @@ show the verification code; you compare them and approve. The device registers a
     let deviceCode = "";
     // The device runs its SDK core inside the real XS engine, as on an ESP32.
     const device = await startXsDevice({
-      ports: devicePorts({ host: "127.0.0.1", port: platform.mqttPort }, false),
+      ports: devicePorts({ host: "127.0.0.1", port: mqttsPort, tls: { caFile: ca.cert } }, false),
       provisioningToken: token,
       deviceId: DEVICE_ID,
       stateDir: join(dataDir, "device"),

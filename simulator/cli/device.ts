@@ -10,7 +10,7 @@ import { startXsDevice } from "../device/xs-host";
 export const powerCutExitCode = 75;
 
 const OPTIONS = {
-  broker: "string", token: "string", "device-id": "string", state: "string", engine: "string",
+  broker: "string", ca: "string", token: "string", "device-id": "string", state: "string", engine: "string",
   send: "string", stream: "string", "power-cut-after-writes": "string", verbose: "boolean", help: "boolean",
 } as const;
 
@@ -24,7 +24,9 @@ to approve it (provisio ops approve CODE), stores its registration in a simulate
 image (--state DIR/flash.bin, 4 sectors of 4096 bytes), and sends messages. Restarted with the
 same --state, it reuses its registration, or resumes a pending operation.
 
-  --broker URL       MQTT broker (default mqtt://127.0.0.1:1883)
+  --broker URL       MQTT broker (default mqtt://127.0.0.1:1883); mqtts://HOST[:8883] for TLS
+  --ca FILE          with mqtts://, the CA certificate (PEM) that signed the broker's
+                     certificate (default: the system's CAs)
   --token PT         provisioning token (required)
   --device-id ID     requested Device ID (4-90 of 0-9 A-Z a-z _ . -)
   --state DIR        where the device keeps its flash image (default .provisio/device)
@@ -50,7 +52,7 @@ same --state, it reuses its registration, or resumes a pending operation.
     if (engine !== "node" && engine !== "xs") throw new CliError(`--engine must be node or xs, not ${engine}`);
     const deviceId = stringOption(args, "device-id");
     if (deviceId !== undefined && !isDeviceId(deviceId)) throw new CliError("--device-id must be 4-90 characters of 0-9 A-Z a-z _ . -");
-    const broker = parseBrokerUrl(stringOption(args, "broker") ?? "mqtt://127.0.0.1:1883");
+    const broker = parseBrokerUrl(stringOption(args, "broker") ?? "mqtt://127.0.0.1:1883", stringOption(args, "ca"));
     const options = {
       ports: devicePorts(broker, args.options.verbose === true),
       provisioningToken: token,

@@ -1,7 +1,8 @@
 /** `provisio platform`: runs the platform in this process until SIGINT/SIGTERM. */
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ADMIN_KEY_FILE, startPlatform } from "../platform/platform";
-import { integerOption, parseArgs, stringOption } from "./args";
+import { ADMIN_KEY_FILE, startPlatform, type PlatformTlsOptions } from "../platform/platform";
+import { CliError, integerOption, parseArgs, stringOption, type ParsedArgs } from "./args";
 import { DEFAULT_DATA_DIR } from "./api-client";
 import { print, type Command } from "./command";
 
@@ -9,32 +10,67 @@ const help = `Usage: provisio platform [options]
 
 Runs the MQTT broker, the provisioning service and the HTTP API until SIGINT/SIGTERM.
 
-  --mqtt-port N    MQTT port (default 1883; 0 picks a free one)
+  --mqtt-port N    plain MQTT port (default 1883; 0 picks a free one)
+  --tls-cert FILE  server certificate chain (PEM): also listen for MQTT over TLS
+  --tls-key FILE   its private key (PEM)
+  --mqtts-port N   MQTT-over-TLS port (default 8883; 0 picks a free one)
+  --no-plain       no plain MQTT listener (TLS only)
+  --allow-plain-on-network
+                   listen for plain MQTT on a non-loopback --host anyway: every token
+                   crosses the network readably (refused without this flag)
   --http-port N    HTTP API port (default 8080; 0 picks a free one)
   --host ADDR      address to listen on (default 127.0.0.1)
   --data DIR       data directory (default ${DEFAULT_DATA_DIR}); the admin key is DIR/${ADMIN_KEY_FILE}
   --help           show this help`;
+
+function tlsOptions(args: ParsedArgs): PlatformTlsOptions | undefined {
+  const certFile = stringOption(args, "tls-cert");
+  const keyFile = stringOption(args, "tls-key");
+  if (certFile === undefined && keyFile === undefined) {
+    if (args.options["mqtts-port"] !== undefined) throw new CliError("--mqtts-port needs --tls-cert and --tls-key");
+    return undefined;
+  }
+  if (certFile === undefined || keyFile === undefined) throw new CliError("--tls-cert and --tls-key go together");
+  const read = (option: string, file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new CliError(`--${option}: cannot read ${file}: ${(error as Error).message}`);
+    }
+  };
+  return { cert: read("tls-cert", certFile), key: read("tls-key", keyFile), port: integerOption(args, "mqtts-port", 0, 65535) ?? 8883 };
+}
 
 export const platformCommand: Command = {
   name: "platform",
   summary: "run the platform (MQTT broker, provisioning service, HTTP API)",
   help,
   async run(argv) {
-    const args = parseArgs(argv, { "mqtt-port": "string", "http-port": "string", host: "string", data: "string", help: "boolean" });
+    const args = parseArgs(argv, {
+      "mqtt-port": "string", "http-port": "string", host: "string", data: "string", help: "boolean",
+      "tls-cert": "string", "tls-key": "string", "mqtts-port": "string", "no-plain": "boolean", "allow-plain-on-network": "boolean",
+    });
     if (args.options.help) {
       print(help);
       return 0;
     }
     const dataDir = resolve(stringOption(args, "data") ?? DEFAULT_DATA_DIR);
     const host = stringOption(args, "host") ?? "127.0.0.1";
+    const plain = args.options["no-plain"] !== true;
+    const tls = tlsOptions(args);
+    if (!plain && !tls) throw new CliError("--no-plain needs --tls-cert and --tls-key");
     const platform = await startPlatform({
       dataDir,
       host,
       mqttPort: integerOption(args, "mqtt-port", 0, 65535) ?? 1883,
+      tls,
+      plain,
+      allowPlainOnNetwork: args.options["allow-plain-on-network"] === true,
       httpPort: integerOption(args, "http-port", 0, 65535) ?? 8080,
       log: (line) => process.stderr.write(line + "\n"),
     });
-    print(`provisio platform ready: mqtt://${host}:${platform.mqttPort} http://${host}:${platform.httpPort}`);
+    const urls = [platform.mqttPort === undefined ? "" : `mqtt://${host}:${platform.mqttPort}`, platform.mqttsPort === undefined ? "" : `mqtts://${host}:${platform.mqttsPort}`];
+    print(`provisio platform ready: ${urls.filter(Boolean).join(" ")} http://${host}:${platform.httpPort}`);
     print(`admin key in ${resolve(dataDir, ADMIN_KEY_FILE)}; stop with Ctrl-C`);
     const signal = await new Promise<string>((done) => {
       process.once("SIGINT", () => done("SIGINT"));

@@ -4,9 +4,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, type Server as NetServer } from "node:net";
+import { createServer, isIPv4, type Server as NetServer } from "node:net";
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import { join } from "node:path";
 import { Broker, type Log } from "./broker";
 import { createHttpApi } from "./http-api";
@@ -15,10 +16,27 @@ import { ProvisioningTokens } from "./provisioning-tokens";
 import { Registry } from "./registry";
 import { openStore } from "./store";
 
+export interface PlatformTlsOptions {
+  /** The server's certificate chain and private key, PEM. */
+  cert: string | Buffer;
+  key: string | Buffer;
+  /** 0 picks a free port. Default 8883. */
+  port?: number;
+}
+
 export interface PlatformOptions {
   dataDir: string;
-  /** 0 picks a free port. Default 1883. */
+  /** Plain MQTT over TCP; 0 picks a free port. Default 1883. */
   mqttPort?: number;
+  /** MQTT over TLS, beside plain TCP (or instead of it, with `plain: false`). */
+  tls?: PlatformTlsOptions;
+  /** Whether to listen for plain MQTT over TCP. Default true. */
+  plain?: boolean;
+  /**
+   * Plain TCP carries every token readably, so it is refused on a non-loopback `host` unless
+   * this is true.
+   */
+  allowPlainOnNetwork?: boolean;
   /** 0 picks a free port. Default 8080. */
   httpPort?: number;
   /** Default 127.0.0.1. */
@@ -31,7 +49,10 @@ export interface PlatformOptions {
 }
 
 export interface RunningPlatform {
-  mqttPort: number;
+  /** The plain MQTT port; undefined when plain TCP is off. */
+  mqttPort: number | undefined;
+  /** The MQTT-over-TLS port; undefined without `tls`. */
+  mqttsPort: number | undefined;
   httpPort: number;
   adminKey: string;
   close(): Promise<void>;
@@ -53,6 +74,20 @@ function keyFile(dataDir: string, name: string): string {
   return key;
 }
 
+/**
+ * The TLS listener's settings: TLS 1.2 at least, since Moddable's securesocket stops at 1.2, whose
+ * only suites there are ECDHE-ECDSA on P-256 (Node's default cipher list and curves include it).
+ */
+export function mqttsServerOptions(tls: PlatformTlsOptions): TlsOptions {
+  return { cert: tls.cert, key: tls.key, minVersion: "TLSv1.2", ecdhCurve: "X25519:P-256:P-384", handshakeTimeout: 10_000 };
+}
+
+/** 127.0.0.0/8, ::1 and localhost: where plain TCP never leaves the machine. */
+export function isLoopback(host: string): boolean {
+  if (host === "localhost" || host === "::1") return true;
+  return isIPv4(host) && host.startsWith("127.");
+}
+
 function listen(server: NetServer | HttpServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -71,6 +106,13 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const now = options.now ?? Date.now;
   const log = options.log ?? (() => {});
   const host = options.host ?? "127.0.0.1";
+  const plain = options.plain ?? true;
+  if (!plain && !options.tls) throw new Error("no MQTT listener: plain TCP is off and no TLS certificate was given");
+  if (plain && !isLoopback(host) && !options.allowPlainOnNetwork)
+    throw new Error(
+      `plain MQTT over TCP on ${host} would send every token readably over the network: ` +
+        "listen on a loopback address, turn plain TCP off and use TLS, or allow it explicitly",
+    );
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const adminKey = keyFile(options.dataDir, ADMIN_KEY_FILE);
   const tokenSecret = Buffer.from(keyFile(options.dataDir, TOKEN_SECRET_FILE), "base64url");
@@ -87,26 +129,33 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     push: (clientId, reply) => broker?.pushToProvisioningClient(clientId, reply),
   });
   broker = await Broker.create({ tokens, operations, registry, now, log, tokenGraceS: options.tokenGraceS });
-  const mqttServer = createServer(broker.aedes.handle);
+  const mqttServers: { server: NetServer; port: number }[] = [];
+  if (plain) mqttServers.push({ server: createServer(broker.aedes.handle), port: options.mqttPort ?? 1883 });
+  if (options.tls) mqttServers.push({ server: createTlsServer(mqttsServerOptions(options.tls), broker.aedes.handle), port: options.tls.port ?? 8883 });
   const httpServer = createHttpApi({ adminKey, tokens, operations, registry, sessions: broker, log });
   try {
-    const mqttPort = await listen(mqttServer, options.mqttPort ?? 1883, host);
+    const ports: number[] = [];
+    for (const { server, port } of mqttServers) ports.push(await listen(server, port, host));
+    const mqttPort = plain ? ports[0] : undefined;
+    const mqttsPort = options.tls ? ports[ports.length - 1] : undefined;
     const httpPort = await listen(httpServer, options.httpPort ?? 8080, host);
-    log(`platform: MQTT on ${host}:${mqttPort}, HTTP API on http://${host}:${httpPort}, data in ${options.dataDir}`);
+    const listeners = [mqttPort === undefined ? "" : `MQTT on ${host}:${mqttPort}`, mqttsPort === undefined ? "" : `MQTT over TLS on ${host}:${mqttsPort}`];
+    log(`platform: ${listeners.filter(Boolean).join(", ")}, HTTP API on http://${host}:${httpPort}, data in ${options.dataDir}`);
     const running = broker;
     return {
       mqttPort,
+      mqttsPort,
       httpPort,
       adminKey,
       async close() {
         httpServer.closeAllConnections();
-        await Promise.all([running.close(), closeServer(mqttServer), closeServer(httpServer)]);
+        await Promise.all([running.close(), ...mqttServers.map(({ server }) => closeServer(server)), closeServer(httpServer)]);
         db.close();
       },
     };
   } catch (error) {
     await broker.close();
-    mqttServer.close();
+    for (const { server } of mqttServers) server.close();
     httpServer.close();
     db.close();
     throw error;

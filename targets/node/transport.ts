@@ -22,8 +22,8 @@ export interface TcpTransportOptions {
   closeGraceMs?: number;
 }
 
-/** Why a TLS handshake failed, in words a person can act on (the core logs it as the link loss). */
-export function describeTlsError(error: NodeJS.ErrnoException, host: string): string {
+/** Why a connection failed (a TLS verification failure especially), in words a person can act on (the core logs it as the link loss). */
+export function describeConnectionError(error: NodeJS.ErrnoException, host: string): string {
   switch (error.code) {
     case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
     case "UNABLE_TO_GET_ISSUER_CERT":
@@ -67,7 +67,7 @@ export class TcpTransport implements Transport {
     socket.setNoDelay(true);
     socket.on(tls ? "secureConnect" : "connect", () => events.onOpen());
     socket.on("data", (data: Buffer) => events.onData(new Uint8Array(data.buffer, data.byteOffset, data.length)));
-    socket.on("error", (error) => (reason = describeTlsError(error, host)));
+    socket.on("error", (error) => (reason = describeConnectionError(error, host)));
     socket.once("close", () => events.onClose(reason));
     return {
       write(bytes) {

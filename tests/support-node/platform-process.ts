@@ -3,18 +3,34 @@
  * can move forward. Jest cannot load aedes (an ES module) in its own module system on Node 20,
  * so tests run the platform in a process of its own, as users do.
  *
- * IPC in: { advance: ms } | { close: true }. IPC out: { ready: {mqttPort, httpPort, adminKey} },
+ * The listeners come as JSON in PROVISIO_TEST_LISTENERS: { tls?: {certFile, keyFile}, plain?, host?,
+ * allowPlainOnNetwork? }.
+ *
+ * IPC in: { advance: ms } | { close: true }. IPC out: { ready: {mqttPort, mqttsPort, httpPort, adminKey} },
  * { advanced: ms }, { error: text }.
  */
+import { readFileSync } from "node:fs";
 import { startPlatform } from "../../simulator/platform/platform";
+
+interface Listeners {
+  tls?: { certFile: string; keyFile: string };
+  plain?: boolean;
+  host?: string;
+  allowPlainOnNetwork?: boolean;
+}
 
 const dataDir = process.env.PROVISIO_TEST_DATA!;
 let offsetMs = Number(process.env.PROVISIO_TEST_CLOCK_OFFSET ?? "0");
 const send = (message: unknown) => process.send!(message);
+const listeners = JSON.parse(process.env.PROVISIO_TEST_LISTENERS || "{}") as Listeners;
 
 startPlatform({
   dataDir,
   mqttPort: 0,
+  host: listeners.host,
+  plain: listeners.plain,
+  allowPlainOnNetwork: listeners.allowPlainOnNetwork,
+  tls: listeners.tls && { cert: readFileSync(listeners.tls.certFile), key: readFileSync(listeners.tls.keyFile), port: 0 },
   httpPort: 0,
   now: () => Date.now() + offsetMs,
   log: process.env.PROVISIO_TEST_LOG ? (line) => process.stderr.write(line + "\n") : undefined,
@@ -29,7 +45,7 @@ startPlatform({
       }
     });
     process.on("disconnect", () => platform.close().then(() => process.exit(0)));
-    send({ ready: { mqttPort: platform.mqttPort, httpPort: platform.httpPort, adminKey: platform.adminKey } });
+    send({ ready: { mqttPort: platform.mqttPort, mqttsPort: platform.mqttsPort, httpPort: platform.httpPort, adminKey: platform.adminKey } });
   },
   (error: Error) => {
     send({ error: error.stack ?? String(error) });

@@ -19,6 +19,13 @@ export interface TestPlatformOptions {
   clockOffsetMs?: number;
   /** Print the platform's log lines on stderr. */
   log?: boolean;
+  /** Also listen for MQTT over TLS (on a free port) with these PEM files. */
+  tls?: { certFile: string; keyFile: string };
+  /** Listen for plain MQTT; default true. */
+  plain?: boolean;
+  /** Default 127.0.0.1. */
+  host?: string;
+  allowPlainOnNetwork?: boolean;
 }
 
 export interface ApiResult {
@@ -28,7 +35,10 @@ export interface ApiResult {
 
 export interface TestPlatform {
   dataDir: string;
+  /** The plain MQTT port (0 when plain TCP is off). */
   mqttPort: number;
+  /** The MQTT-over-TLS port (0 without `tls`). */
+  mqttsPort: number;
   httpPort: number;
   mqttUrl: string;
   httpUrl: string;
@@ -43,7 +53,7 @@ export interface TestPlatform {
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
-type ChildMessage = { ready?: { mqttPort: number; httpPort: number; adminKey: string }; advanced?: number; error?: string };
+type ChildMessage = { ready?: { mqttPort?: number; mqttsPort?: number; httpPort: number; adminKey: string }; advanced?: number; error?: string };
 
 function nextMessage(child: ChildProcess, accept: (m: ChildMessage) => boolean): Promise<ChildMessage> {
   return new Promise((resolve, reject) => {
@@ -72,17 +82,25 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
       PROVISIO_TEST_DATA: dataDir,
       PROVISIO_TEST_CLOCK_OFFSET: String(clockOffsetMs),
       PROVISIO_TEST_LOG: options.log ? "1" : "",
+      PROVISIO_TEST_LISTENERS: JSON.stringify({ tls: options.tls, plain: options.plain, host: options.host, allowPlainOnNetwork: options.allowPlainOnNetwork }),
     },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   // Never keep the test runner alive: the child exits when its IPC channel closes.
   child.unref();
   (child.channel as { unref?: () => void } | undefined)?.unref?.();
-  const { ready } = await nextMessage(child, (m) => m.ready !== undefined);
+  let ready: ChildMessage["ready"];
+  try {
+    ({ ready } = await nextMessage(child, (m) => m.ready !== undefined));
+  } catch (error) {
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const httpUrl = `http://127.0.0.1:${ready!.httpPort}`;
   const platform: TestPlatform = {
     dataDir,
-    mqttPort: ready!.mqttPort,
+    mqttPort: ready!.mqttPort ?? 0,
+    mqttsPort: ready!.mqttsPort ?? 0,
     httpPort: ready!.httpPort,
     mqttUrl: `mqtt://127.0.0.1:${ready!.mqttPort}`,
     httpUrl,

@@ -1,0 +1,11 @@
+/**
+ * The base of the SDK's errors: a stable `code` for code to act on, a message for people. Each
+ * subclass names itself with a literal, since the minified device build renames classes.
+ */
+export class CodedError<Code extends string> extends Error {
+  readonly code: Code;
+  constructor(code: Code, message: string = code) {
+    super(message);
+    this.code = code;
+  }
+}
