@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import * as bundleSize from "./bundle-size";
 import * as moddable from "./moddable";
 import * as mqttCodec from "./mqtt-codec";
+import * as provisioning from "./provisioning";
 import * as refresh from "./refresh";
 import * as revocation from "./revocation";
 import * as storage from "./storage";
@@ -38,6 +39,7 @@ const benches: Record<string, { run(): Promise<BenchReport> }> = {
   storage,
   revocation,
   refresh,
+  provisioning,
 };
 const resultsDir = resolve(__dirname, "results");
 
