@@ -13,6 +13,7 @@ import * as provisioning from "./provisioning";
 import * as refresh from "./refresh";
 import * as revocation from "./revocation";
 import * as storage from "./storage";
+import * as tls from "./tls";
 import * as xsSession from "./xs-session";
 
 /** What every bench module's `run()` resolves to. */
@@ -40,6 +41,7 @@ const benches: Record<string, { run(): Promise<BenchReport> }> = {
   revocation,
   refresh,
   provisioning,
+  tls,
 };
 const resultsDir = resolve(__dirname, "results");
 

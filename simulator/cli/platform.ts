@@ -1,7 +1,7 @@
 /** `provisio platform`: runs the platform in this process until SIGINT/SIGTERM. */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ADMIN_KEY_FILE, startPlatform, type PlatformTlsOptions } from "../platform/platform";
+import { ADMIN_KEY_FILE, isLoopback, startPlatform, type PlatformTlsOptions } from "../platform/platform";
 import { CliError, integerOption, parseArgs, stringOption, type ParsedArgs } from "./args";
 import { DEFAULT_DATA_DIR } from "./api-client";
 import { print, type Command } from "./command";
@@ -59,13 +59,16 @@ export const platformCommand: Command = {
     const plain = args.options["no-plain"] !== true;
     const tls = tlsOptions(args);
     if (!plain && !tls) throw new CliError("--no-plain needs --tls-cert and --tls-key");
+    const allowPlainOnNetwork = args.options["allow-plain-on-network"] === true;
+    if (plain && !isLoopback(host) && !allowPlainOnNetwork)
+      throw new CliError(`plain MQTT on ${host} would carry every token readably: use --tls-cert/--tls-key with --no-plain, or insist with --allow-plain-on-network`);
     const platform = await startPlatform({
       dataDir,
       host,
       mqttPort: integerOption(args, "mqtt-port", 0, 65535) ?? 1883,
       tls,
       plain,
-      allowPlainOnNetwork: args.options["allow-plain-on-network"] === true,
+      allowPlainOnNetwork,
       httpPort: integerOption(args, "http-port", 0, 65535) ?? 8080,
       log: (line) => process.stderr.write(line + "\n"),
     });

@@ -1,37 +1,17 @@
 /** `provisio device` and `provisio demo` run as users run them: the real CLI in a child process. */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { provisio, shownCode, whileRunning, type CliRun } from "./cli-process";
 
 jest.setTimeout(90000);
 
-const bin = join(__dirname, "..", "..", "bin", "provisio.js");
-
-interface Run {
-  child: ChildProcess;
-  stdout(): string;
-  exited: Promise<number | null>;
-}
-
-function provisio(args: string[]): Run {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return { child, stdout: () => out, exited };
-}
-
-async function until<T>(what: string, value: () => T | undefined, run: Run, timeoutMs = 30000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = value();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline || run.child.exitCode !== null) throw new Error(`no ${what}; output:\n${run.stdout()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+/** Like whileRunning, but the run ending first fails the test. */
+async function until<T>(what: string, value: () => T | undefined, run: CliRun): Promise<T> {
+  const found = await whileRunning(what, value, run);
+  if (found === undefined) throw new Error(`no ${what}: the run ended; output:\n${run.output()}`);
+  return found;
 }
 
 describe("provisio device", () => {
@@ -50,34 +30,34 @@ describe("provisio device", () => {
     const { body } = await platform.api("POST", "/api/tokens", {});
     const args = ["device", "--broker", platform.mqttUrl, "--token", body.token, "--device-id", `cli-${engine}-01`, "--state", stateDir, "--engine", engine, "--send", "3"];
     const run = provisio(args);
-    const code = await until("verification code", () => /Verification code:\s+([0-9A-Z]{4}-[0-9A-Z]{4})/.exec(run.stdout())?.[1], run);
-    await until("awaiting-approval", () => (run.stdout().includes("awaiting-approval") ? true : undefined), run);
+    const code = await until("verification code", () => shownCode(run), run);
+    await until("awaiting-approval", () => (run.output().includes("awaiting-approval") ? true : undefined), run);
     const approved = await platform.api("POST", `/api/operations/${code}/approve`, {});
     expect(approved.status).toBe(200);
     expect(await run.exited).toBe(0);
-    expect(run.stdout()).toContain("message 3/3 acknowledged");
-    expect(run.stdout()).not.toContain(body.token);
+    expect(run.output()).toContain("message 3/3 acknowledged");
+    expect(run.output()).not.toContain(body.token);
     const { body: stored } = await platform.api("GET", `/api/messages?device=cli-${engine}-01`);
     expect(stored.messages.map((m: { payloadBase64: string }) => JSON.parse(Buffer.from(m.payloadBase64, "base64").toString()).n).sort()).toEqual([1, 2, 3]);
 
     // Run again on the same state: registered already, no code, straight to sending.
     const again = provisio(args);
     expect(await again.exited).toBe(0);
-    expect(again.stdout()).not.toContain("Verification code");
+    expect(again.output()).not.toContain("Verification code");
     expect((await platform.api("GET", `/api/messages?device=cli-${engine}-01`)).body.messages).toHaveLength(6);
   });
 
   test("a refused provisioning token ends with an error instead of retrying", async () => {
     const run = provisio(["device", "--broker", platform.mqttUrl, "--token", "pt_unknown", "--state", stateDir, "--send", "1"]);
     expect(await run.exited).toBe(1);
-    expect(run.stdout()).toContain("failed (provisioning-token-refused)");
+    expect(run.output()).toContain("failed (provisioning-token-refused)");
   });
 });
 
 test("provisio demo --yes --messages 2 provisions a device and shows its messages", async () => {
   const run = provisio(["demo", "--yes", "--messages", "2"]);
   expect(await run.exited).toBe(0);
-  const out = run.stdout();
+  const out = run.output();
   const deviceCode = /Verification code:\s+(\S+)/.exec(out)?.[1];
   expect(deviceCode).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
   expect(out).toContain(`shows the code ${deviceCode}`);

@@ -3,7 +3,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeviceClient, type DeviceClientState } from "../../sdk/device-client";
+import type { RecordStore } from "../../sdk/ports";
 import type { OperationDisplay } from "../../sdk/provisioning/provisioner";
+import type { RefreshPolicy } from "../../sdk/registration/refresh-policy";
 import { devicePorts } from "../../simulator/device/node-ports";
 import { FileRecordStore } from "../../targets/node/file-store";
 
@@ -13,6 +15,10 @@ export interface TestDeviceOptions {
   deviceId?: string;
   /** Reuse a state directory (a restarted device); default: a fresh temporary one. */
   stateDir?: string;
+  /** Where the device keeps its record; default: a FileRecordStore in `stateDir`. */
+  store?: RecordStore;
+  /** When the device refreshes its registration token; default: the SDK's policy. */
+  refresh?: RefreshPolicy;
 }
 
 export class TestDevice {
@@ -27,7 +33,8 @@ export class TestDevice {
       provisioningToken: options.token,
       deviceId: options.deviceId,
       ...devicePorts({ host: "127.0.0.1", port: options.port }, process.env.PROVISIO_E2E_LOG === "1"),
-      store: new FileRecordStore(join(this.stateDir, "record.json")),
+      store: options.store ?? new FileRecordStore(join(this.stateDir, "record.json")),
+      refresh: options.refresh,
       onDisplay: (operation) => this.displays.push(operation),
       onStateChange: (state, detail) => this.states.push([state, detail]),
     });

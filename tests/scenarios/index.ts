@@ -7,6 +7,7 @@ import "./crypto.scenario";
 import "./provisioning.scenario";
 import "./device-client.scenario";
 import "./registration.scenario";
+import "./refresh-faults.scenario";
 import "./storage.scenario";
 
 export { allScenarios, runAll } from "./harness";
