@@ -10,6 +10,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parser, type Packet } from "mqtt-packet";
 import { openRegistrationReply } from "../../sdk/crypto/sealed-token";
 import { loadIdentity } from "../../sdk/identity";
 import type { Flash } from "../../sdk/storage/flash";
@@ -65,11 +66,16 @@ function fileToken(device: TestDevice): string | undefined {
   return loadIdentity(new FileRecordStore(join(device.stateDir, "record.json")))?.registration?.token;
 }
 
-/** A PUBLISH from the broker carrying a refresh reply (a status reply has no `registration`). */
-const isRefreshReply = (packet: Buffer) => packet[0] >> 4 === 3 && packet.includes("/res/token") && packet.includes('"registration"');
-
-/** The JSON body of a PUBLISH whose topic holds no "{". */
-const publishBody = (packet: Buffer) => JSON.parse(packet.subarray(packet.indexOf("{")).toString("utf8"));
+/** The body of a refresh reply when `packet` (one whole MQTT packet from the broker) is one; a status reply has no `registration`. */
+function refreshReply(packet: Buffer): { registration: unknown } | undefined {
+  let decoded: Packet | undefined;
+  const mqttParser = parser({ protocolVersion: 4 });
+  mqttParser.on("packet", (p) => (decoded = p));
+  mqttParser.parse(packet);
+  if (decoded?.cmd !== "publish" || !decoded.topic.endsWith("/res/token")) return undefined;
+  const body = JSON.parse(decoded.payload.toString());
+  return body.registration === undefined ? undefined : body;
+}
 
 /** The platform stops (its data kept) and starts again on the same data, at a new port the proxy follows. */
 async function restartPlatform(): Promise<void> {
@@ -95,7 +101,7 @@ test("a platform restart while a refresh is outstanding, then just after its rep
   // The platform issues a token and goes down before the device has the reply.
   let restarted: Promise<void> | undefined;
   proxy.rewrite = (packet) => {
-    if (!isRefreshReply(packet)) return packet;
+    if (!refreshReply(packet)) return packet;
     proxy.rewrite = undefined;
     restarted = restartPlatform();
     return Buffer.alloc(0);
@@ -106,7 +112,7 @@ test("a platform restart while a refresh is outstanding, then just after its rep
 
   // This time the reply reaches the device, and the platform restarts as it switches tokens.
   proxy.rewrite = (packet) => {
-    if (!isRefreshReply(packet)) return packet;
+    if (!refreshReply(packet)) return packet;
     proxy.rewrite = undefined;
     restarted = restartPlatform();
     return packet;
@@ -129,17 +135,21 @@ test("the link drops with the refresh reply on it: the device reconnects on its 
   const device = await registeredDevice("fault-drop");
   const old = fileToken(device)!;
   const { keyPair } = loadIdentity(new FileRecordStore(join(device.stateDir, "record.json")))!;
+  let dropped = false;
   let lost: string | undefined;
   proxy.rewrite = (packet) => {
-    if (!isRefreshReply(packet)) return packet;
+    const reply = refreshReply(packet);
+    if (!reply) return packet;
     proxy.rewrite = undefined;
-    lost = openRegistrationReply(publishBody(packet).registration, keyPair.secretKey);
+    dropped = true;
+    lost = openRegistrationReply(reply.registration, keyPair.secretKey);
     proxy.dropConnections();
     return Buffer.alloc(0);
   };
-  await device.until("the dropped refresh reply", () => lost !== undefined, 15000);
+  await device.until("the dropped refresh reply", () => dropped, 15000);
   const current = await nextToken(device, () => fileToken(device), old);
 
+  expect(lost).toBeDefined();
   expect([old, lost]).not.toContain(current);
   expect(device.displays).toHaveLength(1);
   await device.client.send("telemetry", new Uint8Array([2]));
