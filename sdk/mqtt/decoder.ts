@@ -104,25 +104,25 @@ function parse(firstByte: number, bytes: Uint8Array, start: number, end: number,
 }
 
 export class PacketDecoder {
-  private readonly maxPacketSize: number;
-  private failure: MqttProtocolError | undefined;
+  readonly #maxPacketSize: number;
+  #failure: MqttProtocolError | undefined;
   /** First byte of the packet being read, or -1 before it arrives. */
-  private firstByte = -1;
-  private lengthBytes = 0;
-  private remaining = 0;
+  #firstByte = -1;
+  #lengthBytes = 0;
+  #remaining = 0;
   /** The body of a packet split across chunks, filled up to `filled`. */
-  private body: Uint8Array | undefined;
-  private filled = 0;
+  #body: Uint8Array | undefined;
+  #filled = 0;
   /** Counts resets, so a push stops when onPacket resets the decoder for a new connection. */
-  private generation = 0;
+  #generation = 0;
 
   constructor(options: PacketDecoderOptions = {}) {
-    this.maxPacketSize = options.maxPacketSize ?? 8192;
+    this.#maxPacketSize = options.maxPacketSize ?? 8192;
   }
 
   /** Bytes held for a packet split across chunks; never more than maxPacketSize. */
   get bufferedBytes(): number {
-    return this.body ? this.body.length : 0;
+    return this.#body ? this.#body.length : 0;
   }
 
   /**
@@ -131,59 +131,59 @@ export class PacketDecoder {
    * rest of the chunk is dropped.
    */
   push(bytes: Uint8Array, onPacket: (packet: ServerPacket) => void): MqttProtocolError | undefined {
-    const generation = this.generation;
+    const generation = this.#generation;
     let i = 0;
-    while (i < bytes.length && !this.failure && generation === this.generation) {
+    while (i < bytes.length && !this.#failure && generation === this.#generation) {
       let result: ServerPacket | MqttProtocolError;
-      const body = this.body;
+      const body = this.#body;
       if (body) {
-        const count = Math.min(body.length - this.filled, bytes.length - i);
-        body.set(bytes.subarray(i, i + count), this.filled);
+        const count = Math.min(body.length - this.#filled, bytes.length - i);
+        body.set(bytes.subarray(i, i + count), this.#filled);
         i += count;
-        this.filled += count;
-        if (this.filled < body.length) break;
-        this.body = undefined;
-        result = parse(this.firstByte, body, 0, body.length, true);
+        this.#filled += count;
+        if (this.#filled < body.length) break;
+        this.#body = undefined;
+        result = parse(this.#firstByte, body, 0, body.length, true);
       } else {
         const byte = bytes[i++];
-        if (this.firstByte < 0) {
-          this.firstByte = byte;
-          this.failure = checkFirstByte(byte);
+        if (this.#firstByte < 0) {
+          this.#firstByte = byte;
+          this.#failure = checkFirstByte(byte);
           continue;
         }
-        this.remaining += (byte & 127) * 128 ** this.lengthBytes++;
+        this.#remaining += (byte & 127) * 128 ** this.#lengthBytes++;
         if (byte & 128) {
-          if (this.lengthBytes === 4) this.failure = fail("malformed-remaining-length", "remaining length over 4 bytes");
+          if (this.#lengthBytes === 4) this.#failure = fail("malformed-remaining-length", "remaining length over 4 bytes");
           continue;
         }
-        const remaining = this.remaining;
-        if (1 + this.lengthBytes + remaining > this.maxPacketSize) {
-          this.failure = fail("packet-too-large", `packet of ${1 + this.lengthBytes + remaining} bytes`);
+        const remaining = this.#remaining;
+        if (1 + this.#lengthBytes + remaining > this.#maxPacketSize) {
+          this.#failure = fail("packet-too-large", `packet of ${1 + this.#lengthBytes + remaining} bytes`);
           continue;
         }
         if (bytes.length - i < remaining) {
-          this.body = new Uint8Array(remaining);
-          this.filled = 0;
+          this.#body = new Uint8Array(remaining);
+          this.#filled = 0;
           continue;
         }
-        result = parse(this.firstByte, bytes, i, i + remaining, false);
+        result = parse(this.#firstByte, bytes, i, i + remaining, false);
         i += remaining;
       }
-      if (result instanceof MqttProtocolError) this.failure = result;
+      if (result instanceof MqttProtocolError) this.#failure = result;
       else {
-        this.firstByte = -1;
-        this.lengthBytes = this.remaining = 0;
+        this.#firstByte = -1;
+        this.#lengthBytes = this.#remaining = 0;
         onPacket(result);
       }
     }
-    return this.failure;
+    return this.#failure;
   }
 
   /** Forgets partial input and any failure: for a new connection. */
   reset(): void {
-    this.generation++;
-    this.failure = this.body = undefined;
-    this.firstByte = -1;
-    this.lengthBytes = this.remaining = 0;
+    this.#generation++;
+    this.#failure = this.#body = undefined;
+    this.#firstByte = -1;
+    this.#lengthBytes = this.#remaining = 0;
   }
 }
