@@ -56,6 +56,7 @@ function showCode(operation: OperationDisplay): void {
 }
 
 function waitForTime(host: string, then: () => void): void {
+  trace(`waiting for the time from ${host} (SNTP): TLS checks certificate dates\n`);
   new SNTP({ host }, (message, value) =>
     guarded("sntp", () => {
       if (message === SNTP.time) {

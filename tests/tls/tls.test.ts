@@ -8,6 +8,7 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import type { RefreshPolicy } from "../../sdk/registration/refresh-policy";
 import { DeviceClient, type DeviceClientState } from "../../sdk/device-client";
 import type { LogFields, LogLevel } from "../../sdk/ports";
 import { createCa, createServerCert, type CaFiles, type ServerCertFiles } from "../../simulator/certs/development-ca";
@@ -52,8 +53,8 @@ async function platformWith(cert: ServerCertFiles): Promise<TestPlatform> {
   return platform;
 }
 
-async function provisioningToken(platform: TestPlatform): Promise<string> {
-  const { status, body } = await platform.api("POST", "/api/tokens", {});
+async function provisioningToken(platform: TestPlatform, options: { registrationLifetime?: number } = {}): Promise<string> {
+  const { status, body } = await platform.api("POST", "/api/tokens", options);
   expect(status).toBe(200);
   return body.token;
 }
@@ -67,7 +68,7 @@ async function until(what: string, condition: () => boolean, timeoutMs = 20000):
 }
 
 /** A DeviceClient on the Node TLS transport, recording its states and log events. */
-function tlsDevice(options: { port: number; token: string; deviceId: string; host?: string; caFile?: string }) {
+function tlsDevice(options: { port: number; token: string; deviceId: string; host?: string; caFile?: string; refresh?: RefreshPolicy }) {
   const events: { level: LogLevel; event: string; fields?: LogFields }[] = [];
   const displays: string[] = [];
   const states: DeviceClientState[] = [];
@@ -82,6 +83,7 @@ function tlsDevice(options: { port: number; token: string; deviceId: string; hos
     store: new FileRecordStore(join(stateDir, "record.json")),
     onDisplay: (operation) => void displays.push(operation.operationId),
     onStateChange: (state) => void states.push(state),
+    refresh: options.refresh,
   });
   client.start();
   cleanups.push(() => {
@@ -92,9 +94,11 @@ function tlsDevice(options: { port: number; token: string; deviceId: string; hos
   return { client, events, displays, states, linkLosses };
 }
 
-test("a device provisions and sends messages over TLS, verified against the development CA", async () => {
+test("a device provisions, sends messages and refreshes its token over TLS, verified against the development CA", async () => {
   const platform = await platformWith(server);
-  const device = tlsDevice({ port: platform.mqttsPort, token: await provisioningToken(platform), deviceId: "tls-pump-01" });
+  // 20 s tokens refreshed a quarter of the way in: the refresh comes about 5 s after connecting.
+  const token = await provisioningToken(platform, { registrationLifetime: 20 });
+  const device = tlsDevice({ port: platform.mqttsPort, token, deviceId: "tls-pump-01", refresh: { lifetimeFraction: 0.25 } });
   await until("the verification code", () => device.displays.length > 0);
   // The platform takes approval only once the device has revealed its code.
   let approved = false;
@@ -108,6 +112,11 @@ test("a device provisions and sends messages over TLS, verified against the deve
   await device.client.send("telemetry", new TextEncoder().encode("over tls"));
   const { body } = await platform.api("GET", "/api/messages?device=tls-pump-01");
   expect(body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString())).toEqual(["over tls"]);
+  await until("a refreshed token", () => device.events.some((e) => e.event === "token-refreshed"), 20000);
+  await until("the session on the new token", () => device.states.filter((s) => s === "connected").length >= 2 && device.client.state === "connected");
+  await device.client.send("telemetry", new TextEncoder().encode("after refresh"));
+  const after = await platform.api("GET", "/api/messages?device=tls-pump-01");
+  expect(after.body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString()).sort()).toEqual(["after refresh", "over tls"]);
   expect(device.linkLosses()).toEqual([]);
 });
 
