@@ -53,11 +53,10 @@ export function utf8Encode(text: string): Uint8Array {
 
 /** Decodes bytes[start, end); undefined when they are not well-formed UTF-8. */
 export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): string | undefined {
-  // XS strings are flat: appending to one long string copies it each time, so characters are
-  // gathered in short pieces first and the long string grows only once per piece.
+  // UTF-16 code units are gathered in short runs, each made a string by one fromCharCode call:
+  // XS strings are flat, so appending character by character would copy the string each time.
   let text = "";
-  let piece = "";
-  let pieceLength = 0;
+  const units: number[] = [];
   let i = start;
   while (i < end) {
     let c = bytes[i++];
@@ -74,13 +73,17 @@ export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): st
         c = (c << 6) | (next & 0x3f);
       }
       if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return undefined;
+      if (c >= 0x10000) {
+        c -= 0x10000;
+        units.push(0xd800 | (c >> 10));
+        c = 0xdc00 | (c & 0x3ff);
+      }
     }
-    piece += c < 0x10000 ? String.fromCharCode(c) : String.fromCodePoint(c);
-    if (++pieceLength === 256) {
-      text += piece;
-      piece = "";
-      pieceLength = 0;
+    units.push(c);
+    if (units.length >= 256) {
+      text += String.fromCharCode.apply(null, units);
+      units.length = 0;
     }
   }
-  return text + piece;
+  return text + String.fromCharCode.apply(null, units);
 }
