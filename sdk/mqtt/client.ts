@@ -50,7 +50,10 @@ export interface MqttClientOptions {
   onStateChange?(state: MqttClientState): void;
   /** After CONNACK 0: (re)subscribe here when clean. */
   onConnect?(sessionPresent: boolean): void;
-  /** QoS 0/1; the PUBACK of a QoS 1 message is sent after this returns. */
+  /**
+   * QoS 0/1; the PUBACK of a QoS 1 message is sent after this returns. `payload` may be a view of
+   * the transport's buffer, valid only during the call: copy it to keep it.
+   */
   onMessage?(topic: string, payload: Uint8Array, packet: PublishPacket): void;
   /** A connected or connecting link ended; a reconnect is scheduled. */
   onConnectionLost?(error: Error): void;

@@ -42,11 +42,8 @@ function wrongLength(expected: number, length: number): MqttProtocolError {
   return fail("truncated", `remaining length ${length}, expected ${expected}`);
 }
 
-/**
- * Parses the body bytes[start, end) of a packet whose first byte passed checkFirstByte. A payload
- * is a view of `bytes` only when the decoder owns them (`owned`), else a copy.
- */
-function parse(firstByte: number, bytes: Uint8Array, start: number, end: number, owned: boolean): ServerPacket | MqttProtocolError {
+/** Parses the body bytes[start, end) of a packet whose first byte passed checkFirstByte. */
+function parse(firstByte: number, bytes: Uint8Array, start: number, end: number): ServerPacket | MqttProtocolError {
   const length = end - start;
   switch (firstByte >> 4) {
     case 2: {
@@ -67,7 +64,7 @@ function parse(firstByte: number, bytes: Uint8Array, start: number, end: number,
       const packet: PublishPacket = {
         cmd: "publish",
         topic,
-        payload: owned ? bytes.subarray(bodyStart, end) : bytes.slice(bodyStart, end),
+        payload: bytes.subarray(bodyStart, end),
         qos: qos as 0 | 1 | 2,
         dup: (firstByte & 8) !== 0,
         retain: (firstByte & 1) !== 0,
@@ -128,7 +125,9 @@ export class PacketDecoder {
   /**
    * Feeds bytes in any split; calls onPacket for each complete packet, in order. Returns the first
    * protocol error, and again on every later push until reset(). If onPacket calls reset(), the
-   * rest of the chunk is dropped.
+   * rest of the chunk is dropped. A PUBLISH payload is a view, not a copy (no allocation per
+   * message on a small heap): of `bytes`, or of the packet's own buffer when it came split, so it
+   * is valid during onPacket and must be copied by whoever keeps it.
    */
   push(bytes: Uint8Array, onPacket: (packet: ServerPacket) => void): MqttProtocolError | undefined {
     const generation = this.#generation;
@@ -143,7 +142,7 @@ export class PacketDecoder {
         this.#filled += count;
         if (this.#filled < body.length) break;
         this.#body = undefined;
-        result = parse(this.#firstByte, body, 0, body.length, true);
+        result = parse(this.#firstByte, body, 0, body.length);
       } else {
         const byte = bytes[i++];
         if (this.#firstByte < 0) {
@@ -166,7 +165,7 @@ export class PacketDecoder {
           this.#filled = 0;
           continue;
         }
-        result = parse(this.#firstByte, bytes, i, i + remaining, false);
+        result = parse(this.#firstByte, bytes, i, i + remaining);
         i += remaining;
       }
       if (result instanceof MqttProtocolError) this.#failure = result;

@@ -1,7 +1,7 @@
 import { encode } from "../../sdk/mqtt/encode";
 import { PacketDecoder } from "../../sdk/mqtt/decoder";
 import { MqttProtocolError, type MqttProtocolErrorCode } from "../../sdk/mqtt/errors";
-import type { ClientPacket, ServerPacket } from "../../sdk/mqtt/packets";
+import type { ClientPacket, PublishPacket, ServerPacket } from "../../sdk/mqtt/packets";
 import { utf8Encode } from "../../sdk/utf8";
 import { scenario, type Check } from "./harness";
 
@@ -149,13 +149,13 @@ scenario("mqtt codec: decodes every server packet", (check) => {
   }
 });
 
-scenario("mqtt codec: decodes many packets in one chunk, payloads copied out of it", (check) => {
+scenario("mqtt codec: decodes many packets in one chunk, payloads are views of it, not copies", (check) => {
   const chunk = serverStream.slice();
   const { packets, error } = decodeChunks([chunk]);
   check.equal(error, undefined);
   check.deepEqual(packets, serverPackets);
-  chunk.fill(0xee);
-  check.deepEqual(packets, serverPackets, "after the caller reused its chunk");
+  const publishes = packets.filter((p): p is PublishPacket => p.cmd === "publish");
+  check.ok(publishes.length > 0 && publishes.every((p) => p.payload.buffer === chunk.buffer), "no payload was copied");
 });
 
 scenario("mqtt codec: decodes the stream split at every pair of byte boundaries", (check) => {
@@ -167,8 +167,6 @@ scenario("mqtt codec: decodes the stream split at every pair of byte boundaries"
       check.equal(error, undefined, `split at ${i}, ${j}`);
       check.deepEqual(packets, serverPackets, `split at ${i}, ${j}`);
       check.equal(decoder.bufferedBytes, 0, `nothing left buffered after ${i}, ${j}`);
-      chunks[1].fill(0xee);
-      check.deepEqual(packets, serverPackets, `payloads independent of the chunks, split at ${i}, ${j}`);
     }
   }
   const { packets } = decodeChunks(oneByteAtATime(serverStream));
