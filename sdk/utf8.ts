@@ -55,13 +55,9 @@ export function utf8Encode(text: string): Uint8Array {
 export function utf8Decode(bytes: Uint8Array, start = 0, end = bytes.length): string | undefined {
   // UTF-16 code units are gathered in short runs, each made a string by one fromCharCode call:
   // XS strings are flat, so appending character by character would copy the string each time.
-  let i = start;
-  while (i < end && bytes[i] < 0x80) i++;
-  // Plain ASCII, the usual topic: its bytes are its code units.
-  if (i === end && end - start <= 256) return String.fromCharCode.apply(null, bytes.subarray(start, end) as unknown as number[]);
   let text = "";
   const units: number[] = [];
-  i = start;
+  let i = start;
   while (i < end) {
     let c = bytes[i++];
     if (c >= 0x80) {
