@@ -5,6 +5,7 @@
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import type { OperationDisplay } from "../../sdk/provisioning/provisioner";
 import { TcpProxy } from "./tcp-proxy";
+import { codeShown as shownOn, createToken, decide as decideOn } from "./technician";
 import { TestDevice } from "./test-device";
 
 jest.setTimeout(60000);
@@ -29,32 +30,9 @@ function device(options: { token: string; deviceId?: string; stateDir?: string; 
   return created;
 }
 
-async function token(body: Record<string, unknown> = {}): Promise<string> {
-  const { status, body: created } = await platform.api("POST", "/api/tokens", body);
-  expect(status).toBe(200);
-  return created.token;
-}
-
-/** Waits until the platform shows the operation's code (after the reveal) and checks it. */
-async function codeShown(display: OperationDisplay): Promise<void> {
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    const { body: list } = await platform.api("GET", "/api/operations?state=pending");
-    const op = list.operations.find((o: { id: string }) => o.id === display.operationId);
-    if (op?.verificationCode) {
-      expect(op.verificationCode).toBe(display.verificationCode);
-      return;
-    }
-    if (Date.now() > deadline) throw new Error(`operation ${display.operationId} never showed a code`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function decide(display: OperationDisplay, action: "approve" | "reject", body: Record<string, unknown> = {}): Promise<void> {
-  await codeShown(display);
-  const { status, body: result } = await platform.api("POST", `/api/operations/${display.operationId}/${action}`, body);
-  expect({ status, result }).toMatchObject({ status: 200 });
-}
+const token = (body?: Record<string, unknown>) => createToken(platform, body);
+const codeShown = (display: OperationDisplay) => shownOn(platform, display);
+const decide = (display: OperationDisplay, action: "approve" | "reject", body?: Record<string, unknown>) => decideOn(platform, display, action, body);
 
 async function storedMessages(deviceId: string): Promise<{ stream: string; payloadBase64: string }[]> {
   const { body } = await platform.api("GET", `/api/messages?device=${deviceId}`);

@@ -21,6 +21,7 @@ import { NorFlashFile, PowerCutError } from "../../targets/node/nor-flash-file";
 import { connackCode } from "../platform/mqtt-device";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import { TcpProxy } from "./tcp-proxy";
+import { createToken, decide } from "./technician";
 import { TestDevice } from "./test-device";
 
 jest.setTimeout(60000);
@@ -45,19 +46,10 @@ afterEach(async () => {
 
 /** A device behind the proxy, provisioned with a 20 s registration lifetime and approved. */
 async function registeredDevice(deviceId: string, options: { store?: RecordStore; stateDir?: string } = {}): Promise<TestDevice> {
-  const { status, body } = await platform.api("POST", "/api/tokens", { registrationLifetime: lifetimeS });
-  expect(status).toBe(200);
-  const device = new TestDevice({ port: proxy.port, token: body.token, deviceId, refresh, ...options });
+  const token = await createToken(platform, { registrationLifetime: lifetimeS });
+  const device = new TestDevice({ port: proxy.port, token, deviceId, refresh, ...options });
   devices.push(device);
-  const display = await device.displayed();
-  for (const deadline = Date.now() + 10000; ; ) {
-    const pending = (await platform.api("GET", "/api/operations?state=pending")).body.operations;
-    // Approvable once the device revealed its commitment: the platform then shows the same code.
-    if (pending.some((o: { id: string; verificationCode?: string }) => o.id === display.operationId && o.verificationCode === display.verificationCode)) break;
-    if (Date.now() > deadline) throw new Error(`operation ${display.operationId} never showed the code`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  expect((await platform.api("POST", `/api/operations/${display.operationId}/approve`, {})).status).toBe(200);
+  await decide(platform, await device.displayed(), "approve");
   await device.reaches("connected");
   return device;
 }

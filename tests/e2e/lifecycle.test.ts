@@ -9,6 +9,7 @@ import { FileRecordStore } from "../../targets/node/file-store";
 import { connackCode } from "../platform/mqtt-device";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import type { OperationDisplay } from "../../sdk/provisioning/provisioner";
+import { createToken, decide } from "./technician";
 import { TestDevice } from "./test-device";
 
 jest.setTimeout(60000);
@@ -31,23 +32,8 @@ function device(options: { token: string; deviceId?: string; stateDir?: string }
   return created;
 }
 
-async function token(body: Record<string, unknown> = {}): Promise<string> {
-  const { status, body: created } = await platform.api("POST", "/api/tokens", body);
-  expect(status).toBe(200);
-  return created.token;
-}
-
-async function approve(display: OperationDisplay, body: Record<string, unknown> = {}): Promise<void> {
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    const { body: list } = await platform.api("GET", "/api/operations?state=pending");
-    const op = list.operations.find((o: { id: string }) => o.id === display.operationId);
-    if (op?.verificationCode === display.verificationCode) break;
-    if (Date.now() > deadline) throw new Error(`operation ${display.operationId} never showed the code`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  expect((await platform.api("POST", `/api/operations/${display.operationId}/approve`, body)).status).toBe(200);
-}
+const token = (body?: Record<string, unknown>) => createToken(platform, body);
+const approve = (display: OperationDisplay, body?: Record<string, unknown>) => decide(platform, display, "approve", body);
 
 /** The registration token the device has stored. */
 function storedToken(d: TestDevice): string | undefined {

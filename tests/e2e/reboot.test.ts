@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { powerCutExitCode } from "../../simulator/cli/device";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import { provisio, shownCode, whileRunning, type CliRun } from "./cli-process";
+import { createToken } from "./technician";
 
 jest.setTimeout(300000);
 
@@ -71,11 +72,7 @@ class RebootedDevice {
   }
 }
 
-async function newToken(): Promise<string> {
-  const { status, body } = await platform.api("POST", "/api/tokens", {});
-  expect(status).toBe(200);
-  return body.token;
-}
+const newToken = () => createToken(platform);
 
 /**
  * Cuts the power during the device's (N+1)th flash write, reboots it without a cut, and checks

@@ -1,0 +1,36 @@
+/** The technician's side of the end-to-end tests: the platform's HTTP API, as the CLI uses it. */
+import type { OperationDisplay } from "../../sdk/provisioning/provisioner";
+import type { TestPlatform } from "../support-node/platform";
+
+export async function createToken(platform: TestPlatform, body: Record<string, unknown> = {}): Promise<string> {
+  const { status, body: created } = await platform.api("POST", "/api/tokens", body);
+  expect(status).toBe(200);
+  return created.token;
+}
+
+/** Waits until the platform shows the operation's code (after the reveal) and checks it is the device's. */
+export async function codeShown(platform: TestPlatform, display: OperationDisplay): Promise<void> {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const { body: list } = await platform.api("GET", "/api/operations?state=pending");
+    const op = list.operations.find((o: { id: string }) => o.id === display.operationId);
+    if (op?.verificationCode) {
+      expect(op.verificationCode).toBe(display.verificationCode);
+      return;
+    }
+    if (Date.now() > deadline) throw new Error(`operation ${display.operationId} never showed a code`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Approves or rejects the operation once its code is shown, as a technician comparing codes would. */
+export async function decide(
+  platform: TestPlatform,
+  display: OperationDisplay,
+  action: "approve" | "reject",
+  body: Record<string, unknown> = {},
+): Promise<void> {
+  await codeShown(platform, display);
+  const { status, body: result } = await platform.api("POST", `/api/operations/${display.operationId}/${action}`, body);
+  expect({ status, result }).toMatchObject({ status: 200 });
+}
