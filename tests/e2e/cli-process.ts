@@ -11,8 +11,16 @@ export interface CliRun {
   exited: Promise<number | null>;
 }
 
+/** Runs still alive: a test that fails midway must not leave a device running, nor jest waiting on it. */
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 export function provisio(args: string[]): CliRun {
   const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  running.add(child);
+  child.on("exit", () => running.delete(child));
   let out = "";
   child.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => (out += chunk.toString()));

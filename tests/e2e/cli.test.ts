@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import { provisio, shownCode, whileRunning, type CliRun } from "./cli-process";
+import { approveCode } from "./technician";
 
 jest.setTimeout(90000);
 
@@ -32,8 +33,7 @@ describe("provisio device", () => {
     const run = provisio(args);
     const code = await until("verification code", () => shownCode(run), run);
     await until("awaiting-approval", () => (run.output().includes("awaiting-approval") ? true : undefined), run);
-    const approved = await platform.api("POST", `/api/operations/${code}/approve`, {});
-    expect(approved.status).toBe(200);
+    await approveCode(platform, code);
     expect(await run.exited).toBe(0);
     expect(run.output()).toContain("message 3/3 acknowledged");
     expect(run.output()).not.toContain(body.token);

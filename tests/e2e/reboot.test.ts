@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { powerCutExitCode } from "../../simulator/cli/device";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import { provisio, shownCode, whileRunning, type CliRun } from "./cli-process";
-import { createToken } from "./technician";
+import { approveCode, createToken } from "./technician";
 
 jest.setTimeout(300000);
 
@@ -51,8 +51,7 @@ class RebootedDevice {
       }, run, 120000);
       if (code === undefined) return run.exited;
       if (this.approved.length > 0) throw new Error(`a second approval was asked for (${code} after ${this.approved[0]}):\n${run.output()}`);
-      const { status, body } = await platform.api("POST", `/api/operations/${code}/approve`, {});
-      expect({ status, body }).toMatchObject({ status: 200 });
+      await approveCode(platform, code);
       this.approved.push(code);
     }
   }

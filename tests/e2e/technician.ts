@@ -34,3 +34,19 @@ export async function decide(
   const { status, body: result } = await platform.api("POST", `/api/operations/${display.operationId}/${action}`, body);
   expect({ status, result }).toMatchObject({ status: 200 });
 }
+
+/**
+ * Approves the operation showing `code`, once the platform has it: a device shows its code as soon
+ * as the init reply arrives, a moment before the platform has checked its reveal and knows the code.
+ */
+export async function approveCode(platform: TestPlatform, code: string): Promise<void> {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    const { body: list } = await platform.api("GET", "/api/operations?state=pending");
+    if (list.operations.some((o: { verificationCode: string | null }) => o.verificationCode === code)) break;
+    if (Date.now() > deadline) throw new Error(`no pending operation ever showed ${code}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const { status, body } = await platform.api("POST", `/api/operations/${code}/approve`, {});
+  expect({ status, body }).toMatchObject({ status: 200 });
+}
