@@ -4,22 +4,13 @@
  * HTTP API): a whole provisioning approved through the technician API, then readings sent.
  */
 import { createServer, type Server } from "node:net";
+import { approveCode } from "../e2e/technician";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import { startModdableRig } from "./moddable-host";
 
 jest.setTimeout(90_000);
 
 /** Polls the technician API until a pending operation shows `code` (after the device's reveal). */
-async function pendingOperationShowing(platform: TestPlatform, code: string): Promise<string> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const { body } = await platform.api("GET", "/api/operations?state=pending");
-    const found = body.operations.find((op: { verificationCode: string | null }) => op.verificationCode === code);
-    if (found) return found.id;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`no pending operation shows ${code}`);
-}
-
 describe("the Moddable app inside XS on fake Moddable modules", () => {
   let platform: TestPlatform;
   beforeAll(async () => {
@@ -44,9 +35,7 @@ describe("the Moddable app inside XS on fake Moddable modules", () => {
         await rig.evaluate(`moddableApp.start(${JSON.stringify(settings)}, ${4 * 4096})`);
         const [, code] = await rig.waitForLine(/verification code (\w{4}-\w{4})/);
         // The technician approves the operation whose code matches the one the device shows.
-        const operationId = await pendingOperationShowing(platform, code);
-        const approval = await platform.api("POST", `/api/operations/${operationId}/approve`, {});
-        expect(approval.status).toBe(200);
+        await approveCode(platform, code);
         await rig.waitForLine(new RegExp(`registered as \\S+:${deviceId}`));
         await rig.waitForLine(/sent reading 2$/);
 

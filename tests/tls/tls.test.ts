@@ -13,6 +13,7 @@ import { DeviceClient, type DeviceClientState } from "../../sdk/device-client";
 import type { LogFields, LogLevel } from "../../sdk/ports";
 import { createCa, createServerCert, type CaFiles, type ServerCertFiles } from "../../simulator/certs/development-ca";
 import { FileRecordStore, TcpTransport, nodeClock, nodeRandom } from "../../targets/node";
+import { approveCode } from "../e2e/technician";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 
 jest.setTimeout(60000);
@@ -81,7 +82,7 @@ function tlsDevice(options: { port: number; token: string; deviceId: string; hos
     random: nodeRandom,
     log: { write: (level, event, fields) => void events.push({ level, event, fields }) },
     store: new FileRecordStore(join(stateDir, "record.json")),
-    onDisplay: (operation) => void displays.push(operation.operationId),
+    onDisplay: (operation) => void displays.push(operation.verificationCode),
     onStateChange: (state) => void states.push(state),
     refresh: options.refresh,
   });
@@ -100,14 +101,7 @@ test("a device provisions, sends messages and refreshes its token over TLS, veri
   const token = await provisioningToken(platform, { registrationLifetime: 20 });
   const device = tlsDevice({ port: platform.mqttsPort, token, deviceId: "tls-pump-01", refresh: { lifetimeFraction: 0.25 } });
   await until("the verification code", () => device.displays.length > 0);
-  // The platform takes approval only once the device has revealed its code.
-  let approved = false;
-  for (const deadline = Date.now() + 20000; !approved && Date.now() < deadline; ) {
-    const { status } = await platform.api("POST", `/api/operations/${device.displays[0]}/approve`, {});
-    approved = status === 200;
-    if (!approved) await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  expect(approved).toBe(true);
+  await approveCode(platform, device.displays[0]);
   await until("connected", () => device.client.state === "connected");
   await device.client.send("telemetry", new TextEncoder().encode("over tls"));
   const { body } = await platform.api("GET", "/api/messages?device=tls-pump-01");
