@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { resolve } from "node:path";
 import * as bundleSize from "./bundle-size";
+import * as crypto from "./crypto";
 import * as moddable from "./moddable";
 import * as mqttCodec from "./mqtt-codec";
 import * as provisioning from "./provisioning";
@@ -42,6 +43,7 @@ const benches: Record<string, { run(): Promise<BenchReport> }> = {
   refresh,
   provisioning,
   tls,
+  crypto,
 };
 const resultsDir = resolve(__dirname, "results");
 

@@ -1,6 +1,6 @@
 /**
  * TLS's cost: handshake time and bytes on the wire against the platform's TLS listener settings
- * (mqttsServerOptions, a development P-256 certificate), and per-message round-trip time and wire
+ * (tlsServerOptions, a development P-256 certificate), and per-message round-trip time and wire
  * bytes of a 200-byte MQTT-sized message over TLS against plain TCP, to an echo server in this
  * process. The client speaks as Moddable's securesocket does (TLS 1.2, ECDHE-ECDSA-AES128-GCM,
  * P-256). Compare the ratios within one run. Run alone: `npm run bench -- tls`.
@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { connect as tlsConnect, createServer as createTlsServer } from "node:tls";
 import { createCa, createServerCert } from "../simulator/certs/development-ca";
-import { mqttsServerOptions } from "../simulator/platform/platform";
+import { tlsServerOptions } from "../simulator/platform/platform";
 import type { BenchReport } from "./run";
 
 const HANDSHAKES = 50;
@@ -74,7 +74,7 @@ export async function run(): Promise<BenchReport> {
   const cert = createServerCert({ ca, dir, hosts: ["localhost"] });
   const caPem = readFileSync(ca.cert);
   const plainServer = createServer((s) => echo(s.setNoDelay(true)));
-  const tlsServer = createTlsServer(mqttsServerOptions({ cert: readFileSync(cert.cert), key: readFileSync(cert.key) }), (s) => echo(s));
+  const tlsServer = createTlsServer(tlsServerOptions({ cert: readFileSync(cert.cert), key: readFileSync(cert.key) }), (s) => echo(s));
   try {
     const plainPort = await listening(plainServer);
     const tlsPort = await listening(tlsServer);

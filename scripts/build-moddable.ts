@@ -26,23 +26,8 @@ export interface BuiltModule {
   imports: string[];
 }
 
-export interface ModdableBuildOptions {
-  /** tweetnacl's small nacl.js instead of nacl-fast (about 5x slower). */
-  smallNacl?: boolean;
-}
-
-
-function smallNaclPlugin(): Plugin {
-  return {
-    name: "small-nacl",
-    setup(build) {
-      build.onResolve({ filter: /^tweetnacl$/ }, () => ({ path: require.resolve("tweetnacl/nacl.js") }));
-    },
-  };
-}
-
 /** Builds the three modules in memory; each leaves the others and Moddable's modules as imports. */
-export async function bundleModdable(options: ModdableBuildOptions = {}): Promise<BuiltModule[]> {
+export async function bundleModdable(): Promise<BuiltModule[]> {
   const ownNames = moddableBundles.map((b) => b.name);
   return Promise.all(
     moddableBundles.map(async (bundle) => {
@@ -52,7 +37,6 @@ export async function bundleModdable(options: ModdableBuildOptions = {}): Promis
         format: "esm",
         metafile: true,
         external: [...moddableModules, ...ownNames.filter((name) => name !== bundle.name)],
-        plugins: options.smallNacl ? [smallNaclPlugin()] : [],
       });
       const imports = Object.values(result.metafile!.outputs).flatMap((output) => output.imports.map((i) => i.path));
       return { name: bundle.name, output: bundle.output, code: result.outputFiles![0].text, imports: [...new Set(imports)] };

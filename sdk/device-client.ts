@@ -6,7 +6,7 @@
  * provisions again in the background with the same key, or stops, as the `onRejected` policy says.
  */
 import { Backoff } from "./backoff";
-import { generateDeviceKeyPair, useRandom, type DeviceKeyPair } from "./crypto/device-key";
+import { generateDeviceKeyPair, type DeviceKeyPair } from "./crypto/device-key";
 import { isDeviceId, loadIdentity, saveIdentity, type DeviceIdentity, type Registration } from "./identity";
 import type { MqttClientState } from "./mqtt/client";
 import { silentLog, type Clock, type Log, type Random, type RecordStore, type TimerHandle, type Transport } from "./ports";
@@ -96,10 +96,9 @@ export class DeviceClient {
   start(): void {
     if (this.#state !== "stopped" && this.#state !== "failed") return;
     const options = this.#options;
-    useRandom(options.random);
     let identity = loadIdentity(options.store);
     if (!identity) {
-      identity = { version: 1, keyPair: generateDeviceKeyPair() };
+      identity = { version: 1, keyPair: generateDeviceKeyPair(options.random) };
       try {
         saveIdentity(options.store, identity);
       } catch (e) {

@@ -4,6 +4,16 @@
  * refused rather than repaired, as MQTT 3.1.1 requires of its strings.
  */
 
+const nativeCharCodeAt = String.prototype.charCodeAt;
+
+/**
+ * `text.charCodeAt(index)` without garbage: XS wraps a primitive string in a new String object (two
+ * heap slots) for each method call on it, but not when the native function is called directly.
+ */
+export function codeUnitAt(text: string, index: number): number {
+  return nativeCharCodeAt.call(text, index);
+}
+
 /**
  * The Unicode scalar value of one character from a string's iterator; a lone surrogate, which
  * UTF-8 cannot carry, reads as U+FFFD. Strings are walked with for-of, never by index: XS keeps

@@ -1,7 +1,7 @@
 /**
  * sdk/crypto checked against independent implementations: node:crypto for SHA-512 and X25519,
- * Buffer for base64url, and the protocol's digests recomputed here from PROTOCOL.md. Also the
- * promise that no key is made before useRandom(), in Node and inside the real XS engine.
+ * Buffer for base64url, and the protocol's digests recomputed here from PROTOCOL.md. Also key
+ * generation from the Random port inside the real XS engine, where no other random source exists.
  */
 import { build } from "esbuild";
 import fc from "fast-check";
@@ -15,9 +15,7 @@ import {
   generateDeviceKeyPair,
   openRegistrationToken,
   provisioningClientId,
-  randomBytes,
   sha512,
-  useRandom,
   verificationCode,
 } from "../sdk/crypto/index";
 import { XsWorker } from "../targets/xs/worker";
@@ -52,26 +50,10 @@ function nodeX25519PublicKey(secretKey: Uint8Array): Buffer {
   return createPublicKey(privateKey).export({ format: "der", type: "spki" }).subarray(-32);
 }
 
-describe("before useRandom()", () => {
-  test("in Node, where tweetnacl found node:crypto by itself, keys and nonces are still refused", () => {
-    jest.isolateModules(() => {
-      const fresh = require("../sdk/crypto/device-key") as typeof import("../sdk/crypto/device-key");
-      const freshNacl = require("tweetnacl") as typeof nacl;
-      expect(freshNacl.randomBytes(4)).toHaveLength(4);
-      expect(() => fresh.generateDeviceKeyPair()).toThrow(/no PRNG: call useRandom\(\)/);
-      expect(() => fresh.randomBytes(16)).toThrow(/no PRNG: call useRandom\(\)/);
-      fresh.useRandom({ fill: (bytes) => bytes.fill(9) });
-      expect(Buffer.from(fresh.generateDeviceKeyPair().secretKey)).toEqual(Buffer.alloc(32, 9));
-    });
-  });
-
-  test("in XS, with no crypto global, neither tweetnacl nor sdk/crypto has a random source", async () => {
+describe("key generation inside XS", () => {
+  test("XS has no random source of its own; a key pair comes from the Random port given", async () => {
     const bundle = await build({
-      stdin: {
-        contents: 'export * from "./sdk/crypto/index"; export { default as nacl } from "tweetnacl";',
-        resolveDir: resolve(__dirname, ".."),
-        loader: "ts",
-      },
+      stdin: { contents: 'export * from "./sdk/crypto/index";', resolveDir: resolve(__dirname, ".."), loader: "ts" },
       bundle: true,
       write: false,
       format: "iife",
@@ -90,12 +72,9 @@ describe("before useRandom()", () => {
         return Buffer.from((await xs.evaluate(script)).reply).toString("utf8");
       };
       expect(await outcome("typeof crypto + typeof self + typeof require")).toBe("undefinedundefinedundefined");
-      expect(await outcome("cryptoUnderTest.nacl.randomBytes(4)")).toBe("threw no PRNG");
-      expect(await outcome("cryptoUnderTest.generateDeviceKeyPair()")).toMatch(/^threw no PRNG: call useRandom\(\)/);
-      expect(await outcome("cryptoUnderTest.randomBytes(16)")).toMatch(/^threw no PRNG: call useRandom\(\)/);
       const secretKey = Buffer.alloc(32, 0x5a);
       const made = await outcome(
-        "(cryptoUnderTest.useRandom({ fill(bytes) { bytes.fill(0x5a); } }), cryptoUnderTest.base64urlEncode(cryptoUnderTest.generateDeviceKeyPair().publicKey))",
+        "cryptoUnderTest.base64urlEncode(cryptoUnderTest.generateDeviceKeyPair({ fill(bytes) { bytes.fill(0x5a); } }).publicKey)",
       );
       expect(made).toBe(nodeX25519PublicKey(secretKey).toString("base64url"));
     } finally {
@@ -105,8 +84,6 @@ describe("before useRandom()", () => {
 });
 
 describe("against node:crypto and Buffer", () => {
-  beforeAll(() => useRandom(nodeRandom));
-
   test("sha512 equals node:crypto's SHA-512", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 700 }), (bytes) => {
@@ -156,18 +133,17 @@ describe("against node:crypto and Buffer", () => {
   test("a generated key pair is X25519 as node:crypto computes it, and keys differ", () => {
     const seen = new Set<string>();
     for (let i = 0; i < 20; i++) {
-      const pair = generateDeviceKeyPair();
+      const pair = generateDeviceKeyPair(nodeRandom);
       expect(pair.secretKey).toHaveLength(32);
       expect(Buffer.from(pair.publicKey)).toEqual(nodeX25519PublicKey(pair.secretKey));
       seen.add(base64urlEncode(pair.secretKey));
     }
     expect(seen.size).toBe(20);
-    expect(randomBytes(24)).toHaveLength(24);
   });
 
   test("a token sealed the way the platform seals it opens to the same text, under that key only", () => {
-    const device = generateDeviceKeyPair();
-    const stranger = generateDeviceKeyPair();
+    const device = generateDeviceKeyPair(nodeRandom);
+    const stranger = generateDeviceKeyPair(nodeRandom);
     fc.assert(
       fc.property(anyText, bytesOf(24), (token, nonce) => {
         const server = nacl.box.keyPair();
@@ -184,9 +160,9 @@ describe("against node:crypto and Buffer", () => {
   });
 
   test("a sealed text that is not UTF-8 does not open", () => {
-    const device = generateDeviceKeyPair();
+    const device = generateDeviceKeyPair(nodeRandom);
     const server = nacl.box.keyPair();
-    const nonce = randomBytes(24);
+    const nonce = nacl.randomBytes(24);
     const sealed = nacl.box(Uint8Array.of(0x72, 0x74, 0xff, 0x5f), nonce, device.publicKey, server.secretKey);
     const registration = { sealed: base64urlEncode(sealed), nonce: base64urlEncode(nonce), serverPublicKey: base64urlEncode(server.publicKey) };
     expect(openRegistrationToken(registration, device.secretKey)).toBeUndefined();

@@ -1,4 +1,5 @@
 /** Base64url without padding (RFC 4648 section 5), the encoding of every binary value on the wire. */
+import { codeUnitAt } from "../utf8";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -42,7 +43,7 @@ export function base64urlDecode(text: string): Uint8Array | undefined {
   let bitCount = 0;
   let out = 0;
   for (let i = 0; i < length; i++) {
-    const value = sextet(text.charCodeAt(i));
+    const value = sextet(codeUnitAt(text, i));
     if (value < 0) return undefined;
     bits = ((bits << 6) | value) & 0xfff;
     bitCount += 6;

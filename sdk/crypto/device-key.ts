@@ -1,5 +1,5 @@
-import nacl from "tweetnacl";
 import type { Random } from "../ports";
+import { x25519Base } from "./nacl/x25519";
 
 /** An X25519 key pair: 32-byte public and secret keys. */
 export interface DeviceKeyPair {
@@ -8,29 +8,11 @@ export interface DeviceKeyPair {
 }
 
 /**
- * Whether `useRandom` ran. In Node tweetnacl finds node:crypto by itself, so its own "no PRNG"
- * error would not fire there: this flag makes every target refuse keys until the app chose a source.
+ * A new key pair: 32 bytes from the Random port are the secret key (kept as drawn; X25519 clamps
+ * it on every use, RFC 7748 section 5), the public key is its multiple of the base point.
  */
-let randomInstalled = false;
-
-/** Installs the Random port as tweetnacl's PRNG (nacl.setPRNG). Call once at start, before any key or nonce. */
-export function useRandom(random: Random): void {
-  nacl.setPRNG((bytes: Uint8Array, length: number) => {
-    random.fill(length === bytes.length ? bytes : bytes.subarray(0, length));
-  });
-  randomInstalled = true;
-}
-
-function requireRandom(): void {
-  if (!randomInstalled) throw new Error("no PRNG: call useRandom() before making keys or nonces");
-}
-
-export function generateDeviceKeyPair(): DeviceKeyPair {
-  requireRandom();
-  return nacl.box.keyPair();
-}
-
-export function randomBytes(length: number): Uint8Array {
-  requireRandom();
-  return nacl.randomBytes(length);
+export function generateDeviceKeyPair(random: Random): DeviceKeyPair {
+  const secretKey = new Uint8Array(32);
+  random.fill(secretKey);
+  return { publicKey: x25519Base(secretKey), secretKey };
 }

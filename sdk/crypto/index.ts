@@ -1,4 +1,5 @@
 export { base64urlEncode, base64urlDecode } from "./base64url";
-export { useRandom, generateDeviceKeyPair, randomBytes, type DeviceKeyPair } from "./device-key";
-export { sha512, provisioningClientId, commitment, verificationCode } from "./verification";
+export { generateDeviceKeyPair, type DeviceKeyPair } from "./device-key";
+export { sha512, x25519, x25519Base, openBox } from "./nacl/index";
+export { provisioningClientId, commitment, verificationCode } from "./verification";
 export { openRegistrationReply, openRegistrationToken, type SealedRegistration } from "./sealed-token";

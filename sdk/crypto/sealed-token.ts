@@ -1,6 +1,6 @@
-import nacl from "tweetnacl";
 import { utf8Decode } from "../utf8";
 import { base64urlDecode } from "./base64url";
+import { openBox } from "./nacl/box";
 
 /** The `registration` object of a reply: base64url fields as on the wire. */
 export interface SealedRegistration {
@@ -14,16 +14,9 @@ export function openRegistrationToken(registration: SealedRegistration, deviceSe
   const sealed = base64urlDecode(registration.sealed);
   const nonce = base64urlDecode(registration.nonce);
   const serverPublicKey = base64urlDecode(registration.serverPublicKey);
-  // nacl.box.open throws on wrong sizes; checking first keeps a bad reply from becoming an exception.
-  if (
-    sealed === undefined ||
-    nonce?.length !== nacl.box.nonceLength ||
-    serverPublicKey?.length !== nacl.box.publicKeyLength ||
-    deviceSecretKey.length !== nacl.box.secretKeyLength
-  )
-    return undefined;
-  const opened = nacl.box.open(sealed, nonce, serverPublicKey, deviceSecretKey);
-  return opened === null ? undefined : utf8Decode(opened);
+  if (sealed === undefined || nonce === undefined || serverPublicKey === undefined) return undefined;
+  const opened = openBox(sealed, nonce, serverPublicKey, deviceSecretKey);
+  return opened === undefined ? undefined : utf8Decode(opened);
 }
 
 /**

@@ -1,15 +1,11 @@
-import nacl from "tweetnacl";
 import { utf8ByteLength, utf8Encode, utf8Write } from "../utf8";
+import { sha512 } from "./nacl/sha512";
 
 // Protocol section 1: domain-separation prefixes, so one digest can never stand for another.
 const COMMITMENT_PREFIX = utf8Encode("commitment/v1");
 const VERIFICATION_CODE_PREFIX = utf8Encode("verification-code/v1");
 const HEX = "0123456789abcdef";
 const CROCKFORD32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-export function sha512(bytes: Uint8Array): Uint8Array {
-  return nacl.hash(bytes);
-}
 
 /** SHA-512 of the parts and then `text` as UTF-8, written one after the other into a single buffer. */
 function sha512Of(parts: readonly Uint8Array[], text = ""): Uint8Array {
@@ -22,12 +18,12 @@ function sha512Of(parts: readonly Uint8Array[], text = ""): Uint8Array {
     offset += part.length;
   }
   utf8Write(text, joined, offset);
-  return nacl.hash(joined);
+  return sha512(joined);
 }
 
 /** "p-" and the first 20 lowercase hex digits (10 bytes) of SHA-512(publicKey): 22 characters. */
 export function provisioningClientId(publicKey: Uint8Array): string {
-  const digest = nacl.hash(publicKey);
+  const digest = sha512(publicKey);
   let id = "p-";
   for (let i = 0; i < 10; i++) id += HEX[digest[i] >> 4] + HEX[digest[i] & 15];
   return id;

@@ -1,7 +1,8 @@
 /**
  * `provisio demo` (npm start): a platform on free ports with a temporary data directory, a
  * provisioning token and one simulated device, so the whole flow runs with one command. The device
- * talks to the platform over TLS, verified against a development CA made for the run.
+ * (MQTT) and the technician (HTTPS API) talk to the platform over TLS, verified against a
+ * development CA made for the run.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -47,8 +48,8 @@ export const demoCommand: Command = {
   summary: "run a platform and one simulated device, and provision it",
   help: `provisio demo [--yes] [--messages N]
 
-Starts a platform on free ports with a temporary data directory (MQTT over TLS only, with a
-development CA made for the run), makes a provisioning token and runs one simulated device with it, its SDK core inside the XS engine as on an ESP32. Both sides
+Starts a platform on free ports with a temporary data directory (MQTT over TLS only and the
+technician API over HTTPS, with a development CA made for the run), makes a provisioning token and runs one simulated device with it, its SDK core inside the XS engine as on an ESP32. Both sides
 show the verification code; you compare them and approve. The device registers and its messages appear as the platform stores them. Ctrl-C stops.
 
   --yes            approve without asking (also when there is no terminal)
@@ -75,9 +76,10 @@ show the verification code; you compare them and approve. The device registers a
       log: () => {},
     });
     const mqttsPort = platform.mqttsPort!;
-    const api = ApiClient.fromArgs({ positionals: [], options: { platform: `http://127.0.0.1:${platform.httpPort}`, data: dataDir } });
+    const api = ApiClient.fromArgs({ positionals: [], options: { platform: platform.apiUrl, ca: ca.cert, data: dataDir } });
     print(`[platform] development CA made for this run: ${ca.cert}`);
-    print(`[platform] MQTT over TLS on 127.0.0.1:${mqttsPort} (no plain MQTT), technician API on http://127.0.0.1:${platform.httpPort}`);
+    print(`[platform] MQTT over TLS on 127.0.0.1:${mqttsPort} (no plain MQTT), technician API on ${platform.apiUrl}`);
+    print(`[platform] try: npx provisio ops list --platform ${platform.apiUrl} --ca ${ca.cert} --data ${dataDir}`);
     const { token } = await api.request("POST", "/api/tokens", { name: "demo" });
     print("[platform] provisioning token created for the demo fleet");
 

@@ -1,7 +1,7 @@
 /** `provisio platform`: runs the platform in this process until SIGINT/SIGTERM. */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ADMIN_KEY_FILE, isLoopback, startPlatform, type PlatformTlsOptions } from "../platform/platform";
+import { ADMIN_KEY_FILE, plainOnNetwork, startPlatform, type PlatformTlsOptions } from "../platform/platform";
 import { CliError, integerOption, parseArgs, stringOption, type ParsedArgs } from "./args";
 import { DEFAULT_DATA_DIR } from "./api-client";
 import { print, type Command } from "./command";
@@ -11,14 +11,16 @@ const help = `Usage: provisio platform [options]
 Runs the MQTT broker, the provisioning service and the HTTP API until SIGINT/SIGTERM.
 
   --mqtt-port N    plain MQTT port (default 1883; 0 picks a free one)
-  --tls-cert FILE  server certificate chain (PEM): also listen for MQTT over TLS
+  --tls-cert FILE  server certificate chain (PEM): also listen for MQTT over TLS, and serve
+                   the HTTP API over HTTPS only
   --tls-key FILE   its private key (PEM)
   --mqtts-port N   MQTT-over-TLS port (default 8883; 0 picks a free one)
   --no-plain       no plain MQTT listener (TLS only)
   --allow-plain-on-network
-                   listen for plain MQTT on a non-loopback --host anyway: every token
-                   crosses the network readably (refused without this flag)
-  --http-port N    HTTP API port (default 8080; 0 picks a free one)
+                   listen for plain MQTT, or the HTTP API without TLS, on a non-loopback
+                   --host anyway: tokens or the admin key cross the network readably
+                   (refused without this flag)
+  --http-port N    HTTP API port, HTTPS with --tls-cert (default 8080; 0 picks a free one)
   --host ADDR      address to listen on (default 127.0.0.1)
   --data DIR       data directory (default ${DEFAULT_DATA_DIR}); the admin key is DIR/${ADMIN_KEY_FILE}
   --help           show this help`;
@@ -60,8 +62,8 @@ export const platformCommand: Command = {
     const tls = tlsOptions(args);
     if (!plain && !tls) throw new CliError("--no-plain needs --tls-cert and --tls-key");
     const allowPlainOnNetwork = args.options["allow-plain-on-network"] === true;
-    if (plain && !isLoopback(host) && !allowPlainOnNetwork)
-      throw new CliError(`plain MQTT on ${host} would carry every token readably: use --tls-cert/--tls-key with --no-plain, or insist with --allow-plain-on-network`);
+    const refusal = plainOnNetwork({ host, plain, tls, allowPlainOnNetwork });
+    if (refusal) throw new CliError(`${refusal}: use --tls-cert/--tls-key with --no-plain, or insist with --allow-plain-on-network`);
     const platform = await startPlatform({
       dataDir,
       host,
@@ -73,7 +75,9 @@ export const platformCommand: Command = {
       log: (line) => process.stderr.write(line + "\n"),
     });
     const urls = [platform.mqttPort === undefined ? "" : `mqtt://${host}:${platform.mqttPort}`, platform.mqttsPort === undefined ? "" : `mqtts://${host}:${platform.mqttsPort}`];
-    print(`provisio platform ready: ${urls.filter(Boolean).join(" ")} http://${host}:${platform.httpPort}`);
+    print(`provisio platform ready: ${urls.filter(Boolean).join(" ")} ${platform.apiUrl}`);
+    const trust = tls ? " --ca FILE (the CA that signed --tls-cert)" : "";
+    print(`technician commands: --platform ${platform.apiUrl}${trust} --data ${dataDir}`);
     print(`admin key in ${resolve(dataDir, ADMIN_KEY_FILE)}; stop with Ctrl-C`);
     const signal = await new Promise<string>((done) => {
       process.once("SIGINT", () => done("SIGINT"));

@@ -1,9 +1,12 @@
 /**
- * The technician's HTTP JSON API (node:http), protected by the admin key
- * (`Authorization: Bearer KEY`). Every error is JSON `{ status, error, message }` with a stable code.
+ * The technician's HTTP JSON API (node:http, or node:https when given TLS settings), protected by
+ * the admin key (`Authorization: Bearer KEY`). Every error is JSON `{ status, error, message }`
+ * with a stable code.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import type { TlsOptions } from "node:tls";
 import { PlatformError, errorBody } from "./errors";
 import type { Broker } from "./broker";
 import type { Operations } from "./operations";
@@ -21,6 +24,8 @@ export interface HttpApiOptions {
   /** Ends the sessions a revocation or deletion cuts off. */
   sessions: Pick<Broker, "closeDevice" | "closeProvisioningToken">;
   log: (line: string) => void;
+  /** Serve HTTPS only, with these settings; without them, plain HTTP. */
+  tls?: TlsOptions;
 }
 
 type Handler = (params: string[], body: Record<string, unknown>, query: URLSearchParams) => unknown;
@@ -171,9 +176,9 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-export function createHttpApi(options: HttpApiOptions): Server {
+export function createHttpApi(options: HttpApiOptions): Server | HttpsServer {
   const table = routes(options);
-  return createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const serve = async (): Promise<unknown> => {
       const auth = req.headers.authorization ?? "";
@@ -196,5 +201,6 @@ export function createHttpApi(options: HttpApiOptions): Server {
         send(res, platformError.status, errorBody(platformError));
       },
     );
-  });
+  };
+  return options.tls ? createHttpsServer(options.tls, listener) : createServer(listener);
 }

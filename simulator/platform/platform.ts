@@ -1,12 +1,11 @@
 /**
  * Starts the whole platform in this process: SQLite state in a data directory, the MQTT broker
- * and the technician's HTTP API. Used by `provisio platform`, the demo and the tests.
+ * and the technician's HTTP API (HTTPS when the platform has a certificate). Used by
+ * `provisio platform`, the demo and the tests.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, isIPv4, type Server as NetServer } from "node:net";
-import type { Server as HttpServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, isIPv4, isIPv6, type AddressInfo, type Server as NetServer } from "node:net";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import { join } from "node:path";
 import { Broker, type Log } from "./broker";
@@ -28,16 +27,19 @@ export interface PlatformOptions {
   dataDir: string;
   /** Plain MQTT over TCP; 0 picks a free port. Default 1883. */
   mqttPort?: number;
-  /** MQTT over TLS, beside plain TCP (or instead of it, with `plain: false`). */
+  /**
+   * MQTT over TLS, beside plain TCP (or instead of it, with `plain: false`); the HTTP API is then
+   * HTTPS only, with the same certificate.
+   */
   tls?: PlatformTlsOptions;
   /** Whether to listen for plain MQTT over TCP. Default true. */
   plain?: boolean;
   /**
-   * Plain TCP carries every token readably, so it is refused on a non-loopback `host` unless
-   * this is true.
+   * Plain MQTT carries every token readably, and the HTTP API without `tls` the admin key, so
+   * either is refused on a non-loopback `host` unless this is true.
    */
   allowPlainOnNetwork?: boolean;
-  /** 0 picks a free port. Default 8080. */
+  /** The HTTP API's port, HTTPS with `tls`; 0 picks a free port. Default 8080. */
   httpPort?: number;
   /** Default 127.0.0.1. */
   host?: string;
@@ -54,6 +56,8 @@ export interface RunningPlatform {
   /** The MQTT-over-TLS port; undefined without `tls`. */
   mqttsPort: number | undefined;
   httpPort: number;
+  /** The HTTP API's base URL without a trailing slash: https://… with `tls`, else http://…. */
+  apiUrl: string;
   adminKey: string;
   close(): Promise<void>;
 }
@@ -75,20 +79,42 @@ function keyFile(dataDir: string, name: string): string {
 }
 
 /**
- * The TLS listener's settings: TLS 1.2 at least, since Moddable's securesocket stops at 1.2, whose
- * only suites there are ECDHE-ECDSA on P-256 (Node's default cipher list and curves include it).
+ * The TLS listeners' settings (MQTT and the HTTPS API): TLS 1.2 at least, since Moddable's
+ * securesocket stops at 1.2, whose only suites there are ECDHE-ECDSA on P-256 (Node's default
+ * cipher list and curves include it).
  */
-export function mqttsServerOptions(tls: PlatformTlsOptions): TlsOptions {
+export function tlsServerOptions(tls: PlatformTlsOptions): TlsOptions {
   return { cert: tls.cert, key: tls.key, minVersion: "TLSv1.2", ecdhCurve: "X25519:P-256:P-384", handshakeTimeout: 10_000 };
 }
 
 /** 127.0.0.0/8, ::1 and localhost: where plain TCP never leaves the machine. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   if (host === "localhost" || host === "::1") return true;
   return isIPv4(host) && host.startsWith("127.");
 }
 
-function listen(server: NetServer | HttpServer, port: number, host: string): Promise<number> {
+/**
+ * Why listening on `host` would carry secrets readably over the network, or undefined when it
+ * would not: plain MQTT sends every token in CONNECT, the HTTP API without TLS the admin key.
+ * The caller adds how to fix it in its own terms (options or command-line flags).
+ */
+export function plainOnNetwork(options: Pick<PlatformOptions, "host" | "plain" | "tls" | "allowPlainOnNetwork">): string | undefined {
+  const host = options.host ?? "127.0.0.1";
+  if (isLoopback(host) || options.allowPlainOnNetwork) return undefined;
+  const plainMqtt = options.plain ?? true;
+  if (!plainMqtt && options.tls) return undefined;
+  const what = [plainMqtt ? "plain MQTT over TCP" : "", options.tls ? "" : "the HTTP API without TLS"].filter(Boolean).join(" and ");
+  const secrets = [plainMqtt ? "every token" : "", options.tls ? "" : "the admin key"].filter(Boolean).join(" and ");
+  return `${what} on ${host} would send ${secrets} readably over the network`;
+}
+
+/** The API's base URL; an unspecified address (0.0.0.0, ::) is reached through loopback. */
+function apiUrl(scheme: "http" | "https", host: string, port: number): string {
+  const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
+  return `${scheme}://${isIPv6(reachable) ? `[${reachable}]` : reachable}:${port}`;
+}
+
+function listen(server: NetServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -98,7 +124,7 @@ function listen(server: NetServer | HttpServer, port: number, host: string): Pro
   });
 }
 
-function closeServer(server: NetServer | HttpServer): Promise<void> {
+function closeServer(server: NetServer): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
@@ -108,11 +134,8 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const host = options.host ?? "127.0.0.1";
   const plain = options.plain ?? true;
   if (!plain && !options.tls) throw new Error("no MQTT listener: plain TCP is off and no TLS certificate was given");
-  if (plain && !isLoopback(host) && !options.allowPlainOnNetwork)
-    throw new Error(
-      `plain MQTT over TCP on ${host} would send every token readably over the network: ` +
-        "listen on a loopback address, turn plain TCP off and use TLS, or allow it explicitly",
-    );
+  const refusal = plainOnNetwork(options);
+  if (refusal) throw new Error(`${refusal}: listen on a loopback address, use TLS with plain TCP off, or allow it explicitly`);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const adminKey = keyFile(options.dataDir, ADMIN_KEY_FILE);
   const tokenSecret = Buffer.from(keyFile(options.dataDir, TOKEN_SECRET_FILE), "base64url");
@@ -131,21 +154,23 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   broker = await Broker.create({ tokens, operations, registry, now, log, tokenGraceS: options.tokenGraceS });
   const mqttServers: { server: NetServer; port: number }[] = [];
   if (plain) mqttServers.push({ server: createServer(broker.aedes.handle), port: options.mqttPort ?? 1883 });
-  if (options.tls) mqttServers.push({ server: createTlsServer(mqttsServerOptions(options.tls), broker.aedes.handle), port: options.tls.port ?? 8883 });
-  const httpServer = createHttpApi({ adminKey, tokens, operations, registry, sessions: broker, log });
+  if (options.tls) mqttServers.push({ server: createTlsServer(tlsServerOptions(options.tls), broker.aedes.handle), port: options.tls.port ?? 8883 });
+  const httpServer = createHttpApi({ adminKey, tokens, operations, registry, sessions: broker, log, tls: options.tls && tlsServerOptions(options.tls) });
   try {
     const ports: number[] = [];
     for (const { server, port } of mqttServers) ports.push(await listen(server, port, host));
     const mqttPort = plain ? ports[0] : undefined;
     const mqttsPort = options.tls ? ports[ports.length - 1] : undefined;
     const httpPort = await listen(httpServer, options.httpPort ?? 8080, host);
+    const url = apiUrl(options.tls ? "https" : "http", host, httpPort);
     const listeners = [mqttPort === undefined ? "" : `MQTT on ${host}:${mqttPort}`, mqttsPort === undefined ? "" : `MQTT over TLS on ${host}:${mqttsPort}`];
-    log(`platform: ${listeners.filter(Boolean).join(", ")}, HTTP API on http://${host}:${httpPort}, data in ${options.dataDir}`);
+    log(`platform: ${listeners.filter(Boolean).join(", ")}, HTTP API on ${url}, data in ${options.dataDir}`);
     const running = broker;
     return {
       mqttPort,
       mqttsPort,
       httpPort,
+      apiUrl: url,
       adminKey,
       async close() {
         httpServer.closeAllConnections();

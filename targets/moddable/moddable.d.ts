@@ -11,6 +11,8 @@ declare module "securesocket" {
       certificate: ArrayBuffer | HostBuffer;
       /** 0x303 = TLS 1.2, the highest securesocket speaks. */
       protocolVersion?: number;
+      /** Sent as the SNI extension (and keys the session cache); not checked against the certificate. */
+      serverName?: string;
     };
   }
   export default interface SecureSocket {

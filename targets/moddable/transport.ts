@@ -24,6 +24,19 @@ const socketReadable = 2;
 const socketSent = 3;
 const tlsProtocolVersion = 0x303; // TLS 1.2, the most securesocket speaks
 
+const ipv4Literal = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/**
+ * securesocket's `secure` options. A DNS name goes as SNI (RFC 6066 allows no address there);
+ * the key is left out for an address, since ssl_session.js takes `serverName` whenever the key
+ * exists and its ClientHello would fail on an undefined name. securesocket checks no name against
+ * the certificate: the CA given is what authenticates the platform.
+ */
+function secureOptions(certificate: ArrayBuffer | HostBuffer, host: string) {
+  const secure = { certificate, protocolVersion: tlsProtocolVersion };
+  return ipv4Literal.test(host) ? secure : { ...secure, serverName: host };
+}
+
 /** What the adapter needs of `socket` and `securesocket`: both call back with the same messages. */
 interface ModdableSocket {
   callback: (message: number, value?: number) => void;
@@ -63,7 +76,7 @@ class ModdableConnection implements TransportConnection {
       // Both constructors throw when no socket is left (4 on an ESP32) or the host is malformed.
       const socket = (
         options.certificate
-          ? new SecureSocket({ ...address, secure: { certificate: options.certificate, protocolVersion: tlsProtocolVersion } })
+          ? new SecureSocket({ ...address, secure: secureOptions(options.certificate, options.host) })
           : new Socket(address)
       ) as unknown as ModdableSocket;
       socket.callback = (message, value) => guarded("socket", () => this.#onSocket(message, value));

@@ -17,8 +17,9 @@ afterAll(() => {
   for (const child of running) child.kill("SIGKILL");
 });
 
-export function provisio(args: string[]): CliRun {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+/** `env` is added to this process's environment. */
+export function provisio(args: string[], env: Record<string, string> = {}): CliRun {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   running.add(child);
   child.on("exit", () => running.delete(child));
   let out = "";

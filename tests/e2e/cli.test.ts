@@ -62,5 +62,8 @@ test("provisio demo --yes --messages 2 provisions a device and shows its message
   expect(deviceCode).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
   expect(out).toContain(`shows the code ${deviceCode}`);
   expect(out).toContain("operation approved");
+  // The technician's side goes over HTTPS too, trusting the run's development CA.
+  expect(out).toMatch(/technician API on https:\/\/127\.0\.0\.1:\d+\n/);
+  expect(out).toMatch(/try: npx provisio ops list --platform https:\/\/127\.0\.0\.1:\d+ --ca \S+\/ca\.pem --data \S+\n/);
   expect(out.match(/\[platform\] message from demo-device-01/g)).toHaveLength(2);
 });

@@ -5,11 +5,14 @@
  * only @moddable/typings declares (targets/moddable/tsconfig.json checks those).
  */
 import "../support-moddable/host";
+import { base64urlDecode } from "../../sdk/crypto/base64url";
 import { ModdableTransport } from "../../targets/moddable/index";
 import main from "../../targets/moddable/main";
 import { collectGarbage, jsonBuffer } from "../../targets/xs/inside";
 import config from "../support-moddable/config";
 import { definePartition } from "../support-moddable/flash";
+import Resource, { defineResource } from "../support-moddable/resource";
+import SecureSocket from "../support-moddable/securesocket";
 import { openSockets } from "../support-moddable/socket";
 import Time from "../support-moddable/time";
 import { pendingTimers } from "../support-moddable/timer";
@@ -19,6 +22,31 @@ export function start(settings, partitionBytes = 0) {
   Object.assign(config, settings);
   if (typeof settings.storePartition === "string") definePartition(settings.storePartition, partitionBytes);
   main();
+}
+
+/**
+ * Defines a resource (as a manifest's `resources` would) from base64url bytes.
+ * @param {string} path
+ * @param {string} base64url
+ */
+export function addResource(path, base64url) {
+  defineResource(path, base64urlDecode(base64url).slice().buffer);
+}
+
+/**
+ * Constructs a SecureSocket as `secure` says (`certificate` names a resource) and reports through
+ * trace whether the constructor threw, for the tests of the fake's rules.
+ * @param {number} port
+ * @param {Record<string, unknown>} secure
+ */
+export function constructSecureSocket(port, secure) {
+  try {
+    const certificate = typeof secure.certificate === "string" ? new Resource(secure.certificate) : secure.certificate;
+    new SecureSocket({ host: "127.0.0.1", port, secure: { ...secure, certificate } }).close();
+    trace("securesocket constructed\n");
+  } catch (error) {
+    trace(`securesocket threw ${error instanceof Error ? error.message : String(error)}\n`);
+  }
 }
 
 /** The fakes' state after a full collection, so the crank's meter counts live slots only. */

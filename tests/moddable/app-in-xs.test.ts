@@ -4,13 +4,12 @@
  * HTTP API): a whole provisioning approved through the technician API, then readings sent.
  */
 import { createServer, type Server } from "node:net";
-import { approveCode } from "../e2e/technician";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { approveAndCollectReadings } from "./app-flow";
 import { startModdableRig } from "./moddable-host";
 
 jest.setTimeout(90_000);
 
-/** Polls the technician API until a pending operation shows `code` (after the device's reveal). */
 describe("the Moddable app inside XS on fake Moddable modules", () => {
   let platform: TestPlatform;
   beforeAll(async () => {
@@ -33,15 +32,7 @@ describe("the Moddable app inside XS on fake Moddable modules", () => {
           ...(store === "flash" ? { storePartition: "provisio" } : {}),
         };
         await rig.evaluate(`moddableApp.start(${JSON.stringify(settings)}, ${4 * 4096})`);
-        const [, code] = await rig.waitForLine(/verification code (\w{4}-\w{4})/);
-        // The technician approves the operation whose code matches the one the device shows.
-        await approveCode(platform, code);
-        await rig.waitForLine(new RegExp(`registered as \\S+:${deviceId}`));
-        await rig.waitForLine(/sent reading 2$/);
-
-        const { body: stored } = await platform.api("GET", `/api/messages?device=${deviceId}`);
-        const readings = stored.messages.map((m: { payloadBase64: string }) => JSON.parse(Buffer.from(m.payloadBase64, "base64").toString("utf8")));
-        expect(readings.map((r: { seq: number }) => r.seq).sort()).toEqual(expect.arrayContaining([1, 2]));
+        expect(await approveAndCollectReadings(rig, platform, deviceId)).toEqual(expect.arrayContaining([1, 2]));
         expect(rig.lines.join("\n")).not.toContain(body.token);
 
         const status = JSON.parse(Buffer.from((await rig.evaluate("moddableApp.status()")).reply).toString("utf8"));

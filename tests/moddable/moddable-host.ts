@@ -1,11 +1,14 @@
 /**
  * The Node half of the Moddable-on-fakes rig: an xsnap worker running a bundle built by
- * bundleModdableOnFakes, whose fake `socket` is bridged to real TCP sockets here and whose time
+ * bundleModdableOnFakes, whose fake `socket` is bridged to real TCP sockets here (and fake
+ * `securesocket` to TLS connections with the profile of Moddable's TLS client) and whose time
  * is moved by this host (`speed` virtual ms per real ms). Records trace lines and the XS heap
  * figures of every crank.
  */
 import type { Plugin } from "esbuild";
+import { X509Certificate } from "node:crypto";
 import { connect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { bundleModdableOnFakes } from "../../scripts/build-moddable";
 import { XsWorker, type XsResult } from "../../targets/xs/worker";
 
@@ -23,11 +26,58 @@ export const moddableFakes: Record<string, string> = {
 
 export const entryGlobal = "moddableApp";
 
+/**
+ * What Moddable's TLS client (modules/crypt/ssl) offers with config.tls.ECDHE_RSA, as
+ * tls_common.json sets it: TLS 1.2 at most, these suites, and P-256 as its only ECDHE curve.
+ */
+const moddableTlsProfile = {
+  minVersion: "TLSv1.2",
+  maxVersion: "TLSv1.2",
+  ciphers: [
+    "AES128-SHA",
+    "AES256-SHA",
+    "AES128-SHA256",
+    "AES256-SHA256",
+    "ECDHE-RSA-AES128-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+  ].join(":"),
+  ecdhCurve: "P-256",
+} as const;
+
+/** A TLS connection as Moddable makes it: chain and dates verified against the one CA, no host-name check. */
+function moddableTlsConnect(host: string, port: number, tls: { certificate: string; serverName?: string }) {
+  return tlsConnect({
+    host,
+    port,
+    ...moddableTlsProfile,
+    ca: new X509Certificate(Buffer.from(tls.certificate, "base64url")).toString(),
+    // SNI only when the app gives a serverName, as on Moddable.
+    servername: tls.serverName,
+    rejectUnauthorized: true,
+    // Moddable's host-name check is commented out in ssl_handshake.js: any name passes.
+    checkServerIdentity: () => undefined,
+  });
+}
+
+/** A DER certificate's validity in ms since 1970, or null when the bytes are not a certificate. */
+function certificateValidity(base64url: string): { notBefore: number; notAfter: number } | null {
+  try {
+    const certificate = new X509Certificate(Buffer.from(base64url, "base64url"));
+    return { notBefore: Date.parse(certificate.validFrom), notAfter: Date.parse(certificate.validTo) };
+  } catch {
+    return null;
+  }
+}
+
 export interface ModdableRig {
   worker: XsWorker;
   /** Every line `trace` printed inside XS. */
   lines: string[];
-  /** Most slots in use after any crank so far. */
+  /**
+   * Most slots in use after any crank so far. With `collectEachCrank`, every event crank starts
+   * from a full collection, so this bounds the live peak: live slots plus one crank's allocations.
+   */
   peakHeapSlots: number;
   /** Evaluates `script` in XS (the entry's exports are on `moddableApp`). */
   evaluate(script: string): Promise<XsResult>;
@@ -42,6 +92,8 @@ export interface ModdableRigOptions {
   tickMs?: number;
   /** More esbuild plugins for the bundle (e.g. instrumentation for a bench). */
   plugins?: Plugin[];
+  /** Collect garbage inside XS before each host event (for heap measurements; slower). */
+  collectEachCrank?: boolean;
 }
 
 export async function startModdableRig(options: ModdableRigOptions = {}): Promise<ModdableRig> {
@@ -64,7 +116,8 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
   };
   const push = (event: Record<string, unknown>) => {
     if (stopped || failure) return Promise.resolve();
-    return worker.issueCommand(Buffer.from(JSON.stringify(event))).then(record, fail);
+    const collect = options.collectEachCrank ? { collectFirst: true } : {};
+    return worker.issueCommand(Buffer.from(JSON.stringify({ ...event, ...collect }))).then(record, fail);
   };
 
   const serve = (request: Record<string, any>): unknown => {
@@ -87,10 +140,11 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
       }
       case "socket-connect": {
         const id = nextId++;
-        const socket = connect(request.port, request.host);
+        // A TLS socket is "connected" once its handshake is done, as securesocket's callback is.
+        const socket = request.tls ? moddableTlsConnect(request.host, request.port, request.tls) : connect(request.port, request.host);
         sockets.set(id, socket);
         const event = (name: string, fields: Record<string, unknown> = {}) => push({ kind: "socket", id, event: name, ...fields });
-        socket.on("connect", () => event("connected"));
+        socket.on(request.tls ? "secureConnect" : "connect", () => event("connected"));
         socket.on("data", (data) => event("data", { bytes: data.toString("base64url") }));
         socket.on("error", () => undefined);
         socket.on("close", (hadError) => {
@@ -109,6 +163,8 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
         socket?.end();
         return null;
       }
+      case "certificate-validity":
+        return certificateValidity(request.certificate);
       case "wall-seconds":
         return Math.floor(Date.now() / 1000);
     }

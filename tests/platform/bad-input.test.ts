@@ -89,7 +89,7 @@ test("an invalid stream name closes the session and stores nothing", async () =>
 describe("HTTP API", () => {
   const raw = (method: string, path: string, headers: Record<string, string>, body?: string) =>
     new Promise<{ status: number; body: any }>((resolve, reject) => {
-      const req = request(`${platform.httpUrl}${path}`, { method, headers }, (res) => {
+      const req = request(`${platform.apiUrl}${path}`, { method, headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c) => chunks.push(c));
         res.on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) }));

@@ -21,7 +21,7 @@ function provisio(args: string[], env: Record<string, string> = {}): Promise<Run
   });
 }
 
-const api = () => ["--platform", platform.httpUrl, "--data", platform.dataDir];
+const api = () => ["--platform", platform.apiUrl, "--data", platform.dataDir];
 
 beforeAll(async () => {
   platform = await startTestPlatform();
@@ -65,11 +65,11 @@ test("ops list shows the verification code; ops approve by code; devices list sh
 
   // The admin key from the environment this time, instead of --data.
   const env = { PROVISIO_ADMIN_KEY: platform.adminKey };
-  const devices = await provisio(["devices", "list", "--json", "--platform", platform.httpUrl], env);
+  const devices = await provisio(["devices", "list", "--json", "--platform", platform.apiUrl], env);
   expect(devices.code).toBe(0);
   expect(JSON.parse(devices.stdout)).toEqual([expect.objectContaining({ deviceId: "cli-device-2", attributes: {} })]);
-  expect((await provisio(["devices", "list", "--platform", platform.httpUrl], env)).stdout).toMatch(/ws_default +cli-device-2/);
-  const ops = await provisio(["ops", "list", "--json", "--platform", platform.httpUrl], env);
+  expect((await provisio(["devices", "list", "--platform", platform.apiUrl], env)).stdout).toMatch(/ws_default +cli-device-2/);
+  const ops = await provisio(["ops", "list", "--json", "--platform", platform.apiUrl], env);
   expect(JSON.parse(ops.stdout)).toEqual([expect.objectContaining({ id: init.operationId, state: "approved" })]);
   const messages = await provisio(["messages", "list", "--device", "cli-device-2", "--json", ...api()]);
   expect(JSON.parse(messages.stdout)).toEqual([]);
@@ -109,7 +109,7 @@ test("errors are one line on stderr with a non-zero exit", async () => {
     expect([args.join(" "), run.code !== 0, run.stderr]).toEqual([args.join(" "), true, expect.stringMatching(stderr)]);
     expect(run.stdout).toBe("");
   }
-  const wrongKey = await provisio(["tokens", "list", "--platform", platform.httpUrl], { PROVISIO_ADMIN_KEY: "wrong" });
+  const wrongKey = await provisio(["tokens", "list", "--platform", platform.apiUrl], { PROVISIO_ADMIN_KEY: "wrong" });
   expect(wrongKey.code).not.toBe(0);
   expect(wrongKey.stderr).toMatch(/^provisio: unauthorized: /);
 });

@@ -7,8 +7,6 @@ import {
   openRegistrationReply,
   openRegistrationToken,
   provisioningClientId,
-  randomBytes,
-  useRandom,
   verificationCode,
 } from "../../sdk/crypto/index";
 import type { Random } from "../../sdk/ports";
@@ -60,32 +58,35 @@ scenario("crypto: client id, commitment and verification code reproduce every pr
 scenario("crypto: a device key pair is the Random port's 32 bytes and their X25519 public key", (check) => {
   for (const v of vectors.provisioning) {
     const secretKey = decoded(check, v.secretKey);
-    useRandom(replayRandom(secretKey));
-    const pair = generateDeviceKeyPair();
+    const pair = generateDeviceKeyPair(replayRandom(secretKey));
     check.deepEqual(pair.secretKey, secretKey, "secret key drawn from the port");
     check.equal(base64urlEncode(pair.publicKey), v.publicKey, "public key of the vector");
   }
 });
 
-scenario("crypto: the same Random gives the same keys and nonces, another Random different ones", (check) => {
-  useRandom(seededRandom(7));
-  const first = generateDeviceKeyPair();
-  const firstNonce = randomBytes(16);
-  useRandom(seededRandom(7));
-  const again = generateDeviceKeyPair();
-  const againNonce = randomBytes(16);
-  useRandom(seededRandom(8));
-  const other = generateDeviceKeyPair();
-  const otherNonce = randomBytes(16);
+scenario("crypto: the same Random gives the same key pair, another Random a different one", (check) => {
+  const first = generateDeviceKeyPair(seededRandom(7));
+  const again = generateDeviceKeyPair(seededRandom(7));
+  const other = generateDeviceKeyPair(seededRandom(8));
   check.equal(first.publicKey.length, 32, "public key length");
   check.equal(first.secretKey.length, 32, "secret key length");
-  check.equal(firstNonce.length, 16, "nonce length");
   check.deepEqual(again, first, "same seed, same key pair");
-  check.deepEqual(againNonce, firstNonce, "same seed, same nonce");
   check.equal(base64urlEncode(other.secretKey) === base64urlEncode(first.secretKey), false, "other seed, other secret key");
   check.equal(base64urlEncode(other.publicKey) === base64urlEncode(first.publicKey), false, "other seed, other public key");
-  check.equal(base64urlEncode(otherNonce) === base64urlEncode(firstNonce), false, "other seed, other nonce");
-  check.equal(randomBytes(0).length, 0, "zero bytes");
+});
+
+scenario("crypto: a key pair takes exactly 32 bytes from the Random port", (check) => {
+  const source = Uint8Array.from({ length: 64 }, (_, i) => i + 1);
+  const random = replayRandom(source);
+  check.deepEqual(generateDeviceKeyPair(random).secretKey, source.subarray(0, 32), "first 32 bytes");
+  check.deepEqual(generateDeviceKeyPair(random).secretKey, source.subarray(32), "next 32 bytes");
+  let refused = false;
+  try {
+    generateDeviceKeyPair(random);
+  } catch {
+    refused = true;
+  }
+  check.ok(refused, "nothing left for a third pair");
 });
 
 scenario("crypto: the sealed token vector opens to its registration token", (check) => {

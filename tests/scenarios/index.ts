@@ -4,6 +4,7 @@ import "./utf8.scenario";
 import "./mqtt-client.scenario";
 import "./ticks.scenario";
 import "./crypto.scenario";
+import "./nacl.scenario";
 import "./provisioning.scenario";
 import "./device-client.scenario";
 import "./registration.scenario";

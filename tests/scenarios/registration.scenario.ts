@@ -151,7 +151,7 @@ scenario("registration: a refresh reply that does not open with the device key i
   answer(rig, "status", { status: 200, expiresIn: 30 * day });
   rig.advance(15 * day * 1000);
   const writes = rig.store.writes;
-  const attacker = generateDeviceKeyPair();
+  const attacker = generateDeviceKeyPair(rig.random);
   answer(rig, "refresh", { ...refreshReply(rig, "rt_stolen"), registration: sealRegistration("rt_stolen", attacker.publicKey) });
   answer(rig, "refresh", { status: 200, registration: { sealed: "!!", nonce: "x", serverPublicKey: "y" }, expiresIn: 30 * day });
   check.equal(rig.store.writes, writes, "nothing stored");

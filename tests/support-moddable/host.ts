@@ -3,11 +3,13 @@
  * through issueCommand, and the host's events (time passing, socket bytes) come down through
  * handleCommand to the fake that registered for them. Also installs `trace`, a Moddable global.
  */
-import { jsonBuffer, sendToHost } from "../../targets/xs/inside";
+import { collectGarbage, jsonBuffer, sendToHost } from "../../targets/xs/inside";
 
 /** An event the host pushes down; `kind` names the fake that handles it. */
 export interface HostEvent {
   kind: string;
+  /** Collect garbage before handling: the crank's meter then counts live slots plus what it made. */
+  collectFirst?: boolean;
   [field: string]: unknown;
 }
 
@@ -30,6 +32,7 @@ export function onHostEvent(kind: string, handler: (event: HostEvent) => unknown
   const event = JSON.parse(new TextDecoder().decode(buffer)) as HostEvent;
   const handler = handlers.get(event.kind);
   if (!handler) throw new Error(`no fake handles host event ${event.kind}`);
+  if (event.collectFirst) collectGarbage();
   return jsonBuffer(handler(event) ?? null);
 };
 

@@ -1,12 +1,40 @@
 /**
- * Fake of Moddable's `securesocket`: TLS is not bridged in these tests (plain TCP to the local
- * platform), so it only checks the option's shape the adapter builds and refuses to connect.
+ * Fake of Moddable's `securesocket`: the fake `socket` bridged to a TLS connection that the Node
+ * host makes with the profile of Moddable's TLS client (see tests/moddable/moddable-host.ts). The
+ * constructor keeps the real one's rules: the CA is DER in an ArrayBuffer, TLS 1.2 at most, and
+ * registering a CA outside its validity at this side's Date.now() throws "date validation failed"
+ * (as on a device whose clock SNTP has not set yet). A failed handshake is a socket error (-2).
  */
-export default class SecureSocket {
-  constructor(dictionary: { secure?: { certificate?: unknown; protocolVersion?: number } }) {
-    const secure = dictionary.secure;
-    if (!secure || !(secure.certificate instanceof ArrayBuffer)) throw new TypeError("securesocket: secure.certificate must be DER in an ArrayBuffer");
-    if (secure.protocolVersion !== undefined && secure.protocolVersion > 0x303) throw new RangeError("securesocket: TLS 1.2 at most");
-    throw new Error("securesocket fake: TLS is not bridged to the host");
+import { base64urlEncode } from "../../sdk/crypto/base64url";
+import { askHost } from "./host";
+import { Socket, type TlsRequest } from "./socket";
+
+const maxProtocolVersion = 0x303;
+
+interface SecureOptions {
+  certificate?: unknown;
+  protocolVersion?: number;
+  serverName?: unknown;
+  verify?: boolean;
+}
+
+export default class SecureSocket extends Socket {
+  constructor(dictionary: { host?: string; address?: string; port?: number; secure?: SecureOptions }) {
+    // As on Moddable, the TLS session (and its CA) comes before the TCP socket.
+    super(dictionary, tlsRequest(dictionary.secure ?? {}));
   }
+}
+
+function tlsRequest(secure: SecureOptions): TlsRequest {
+  if (!(secure.certificate instanceof ArrayBuffer)) throw new TypeError("securesocket: secure.certificate must be DER in an ArrayBuffer");
+  if (secure.protocolVersion !== undefined && !(secure.protocolVersion <= maxProtocolVersion)) throw new Error("SSL: protocolVersion: not supported");
+  // ssl_session.js takes serverName whenever the key exists; its ClientHello then reads `.length`.
+  if ("serverName" in secure && typeof secure.serverName !== "string") throw new TypeError("securesocket: secure.serverName must be a string");
+  if (secure.verify === false) throw new Error("securesocket fake: only verified TLS is bridged");
+  const certificate = base64urlEncode(new Uint8Array(secure.certificate));
+  const validity = askHost<{ notBefore: number; notAfter: number } | null>({ op: "certificate-validity", certificate });
+  if (!validity) throw new TypeError("securesocket: secure.certificate is not a DER X.509 certificate");
+  const now = Date.now();
+  if (!(validity.notBefore < now && now < validity.notAfter)) throw new Error("date validation failed");
+  return { certificate, serverName: secure.serverName as string | undefined };
 }

@@ -2,7 +2,8 @@
  * Fake of Moddable's `socket` (TCP client), bridged to a real socket that the Node host owns. It
  * enforces the limits the ESP32 build has: at most 4 sockets, `read()` only inside the callback
  * and only as ArrayBuffer, and `write()` throws beyond the free send buffer (8 KB), which the host
- * gives back as the real socket drains ("sent", message 3).
+ * gives back as the real socket drains ("sent", message 3). The securesocket fake is this same
+ * socket with a TLS request for the host, which then reports "connected" after the handshake.
  */
 import { base64urlDecode, base64urlEncode } from "../../sdk/crypto/base64url";
 import { askHost, onHostEvent } from "./host";
@@ -12,6 +13,14 @@ export const sendBufferBytes = 8192;
 
 const open = new Map<number, Socket>();
 
+/** What the securesocket fake asks the host for on top of TCP (not part of Moddable's API). */
+export interface TlsRequest {
+  /** The DER CA certificate, base64url. */
+  certificate: string;
+  /** Sent as SNI when given. */
+  serverName?: string;
+}
+
 export class Socket {
   callback: ((message: number, value?: number) => void) | undefined;
   readonly #id: number;
@@ -19,12 +28,12 @@ export class Socket {
   #readable: Uint8Array | undefined;
   #closed = false;
 
-  constructor(dictionary: { host?: string; address?: string; port?: number }) {
+  constructor(dictionary: { host?: string; address?: string; port?: number }, tls?: TlsRequest) {
     if (open.size >= maxSockets) throw new Error("socket: no socket available");
     const host = dictionary.host ?? dictionary.address;
     if (typeof host !== "string" || !(typeof dictionary.port === "number" && dictionary.port > 0 && dictionary.port < 65536))
       throw new Error("socket: host and port required");
-    this.#id = askHost<number>({ op: "socket-connect", host, port: dictionary.port });
+    this.#id = askHost<number>({ op: "socket-connect", host, port: dictionary.port, tls });
     open.set(this.#id, this);
   }
 

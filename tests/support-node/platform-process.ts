@@ -3,10 +3,10 @@
  * can move forward. Jest cannot load aedes (an ES module) in its own module system on Node 20,
  * so tests run the platform in a process of its own, as users do.
  *
- * The listeners come as JSON in PROVISIO_TEST_LISTENERS: { tls?: {certFile, keyFile}, plain?, host?,
+ * The listeners come as JSON in PROVISIO_TEST_LISTENERS: { tls?: {certFile, keyFile, caFile}, plain?, host?,
  * allowPlainOnNetwork? }.
  *
- * IPC in: { advance: ms } | { close: true }. IPC out: { ready: {mqttPort, mqttsPort, httpPort, adminKey} },
+ * IPC in: { advance: ms } | { close: true }. IPC out: { ready: {mqttPort, mqttsPort, httpPort, apiUrl, adminKey} },
  * { advanced: ms }, { error: text }.
  */
 import { readFileSync } from "node:fs";
@@ -45,7 +45,8 @@ startPlatform({
       }
     });
     process.on("disconnect", () => platform.close().then(() => process.exit(0)));
-    send({ ready: { mqttPort: platform.mqttPort, mqttsPort: platform.mqttsPort, httpPort: platform.httpPort, adminKey: platform.adminKey } });
+    const { mqttPort, mqttsPort, httpPort, apiUrl, adminKey } = platform;
+    send({ ready: { mqttPort, mqttsPort, httpPort, apiUrl, adminKey } });
   },
   (error: Error) => {
     send({ error: error.stack ?? String(error) });

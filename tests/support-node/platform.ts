@@ -1,6 +1,7 @@
 /**
  * Starts a real platform (aedes, SQLite, HTTP API) on free ports in a temporary data directory,
  * in a child process, for tests. Its clock is wall time plus an offset the test can advance.
+ * With `tls`, the API is HTTPS and `api()` trusts the given CA, as the CLI does with --ca.
  *
  *   const platform = await startTestPlatform();
  *   const { body } = await platform.api("POST", "/api/tokens", {});   // body.token
@@ -8,9 +9,10 @@
  *   await platform.stop();
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sendApiRequest } from "../../simulator/cli/api-request";
 
 export interface TestPlatformOptions {
   /** Reuse a data directory (e.g. to restart a platform); default: a fresh temporary one. */
@@ -19,8 +21,11 @@ export interface TestPlatformOptions {
   clockOffsetMs?: number;
   /** Print the platform's log lines on stderr. */
   log?: boolean;
-  /** Also listen for MQTT over TLS (on a free port) with these PEM files. */
-  tls?: { certFile: string; keyFile: string };
+  /**
+   * Also listen for MQTT over TLS (on a free port), and serve the API over HTTPS only, with these
+   * PEM files; `caFile` signed the certificate.
+   */
+  tls?: { certFile: string; keyFile: string; caFile: string };
   /** Listen for plain MQTT; default true. */
   plain?: boolean;
   /** Default 127.0.0.1. */
@@ -41,19 +46,24 @@ export interface TestPlatform {
   mqttsPort: number;
   httpPort: number;
   mqttUrl: string;
-  httpUrl: string;
+  /** The API's base URL: https://127.0.0.1:PORT with `tls`, else http://. */
+  apiUrl: string;
   adminKey: string;
   /** Current offset of the platform clock from wall time. */
   clockOffsetMs: number;
   /** Moves the platform's clock forward by `ms`. */
   advanceClock(ms: number): Promise<void>;
-  /** Calls the HTTP API with the admin key. */
+  /** Calls the HTTP API with the admin key (over HTTPS with `tls`, trusting its `caFile` only). */
   api(method: string, path: string, body?: unknown): Promise<ApiResult>;
   /** Shuts the platform down cleanly; removes the data directory unless `keepData`. */
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
 
-type ChildMessage = { ready?: { mqttPort?: number; mqttsPort?: number; httpPort: number; adminKey: string }; advanced?: number; error?: string };
+type ChildMessage = {
+  ready?: { mqttPort?: number; mqttsPort?: number; httpPort: number; apiUrl: string; adminKey: string };
+  advanced?: number;
+  error?: string;
+};
 
 function nextMessage(child: ChildProcess, accept: (m: ChildMessage) => boolean): Promise<ChildMessage> {
   return new Promise((resolve, reject) => {
@@ -96,14 +106,15 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
-  const httpUrl = `http://127.0.0.1:${ready!.httpPort}`;
+  const apiUrl = ready!.apiUrl;
+  const ca = options.tls && readFileSync(options.tls.caFile);
   const platform: TestPlatform = {
     dataDir,
     mqttPort: ready!.mqttPort ?? 0,
     mqttsPort: ready!.mqttsPort ?? 0,
     httpPort: ready!.httpPort,
     mqttUrl: `mqtt://127.0.0.1:${ready!.mqttPort}`,
-    httpUrl,
+    apiUrl,
     adminKey: ready!.adminKey,
     get clockOffsetMs() {
       return clockOffsetMs;
@@ -114,12 +125,8 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
       clockOffsetMs = (await reply).advanced!;
     },
     async api(method, path, body) {
-      const response = await fetch(httpUrl + path, {
-        method,
-        headers: { authorization: `Bearer ${ready!.adminKey}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: response.status, body: await response.json() };
+      const response = await sendApiRequest(apiUrl + path, { method, adminKey: ready!.adminKey, body, ca });
+      return { status: response.status, body: JSON.parse(response.text) };
     },
     async stop(stopOptions = {}) {
       if (child.exitCode === null) {

@@ -3,7 +3,7 @@
  * a recording log and a device key; plus the platform's side of the provisioning topics.
  */
 import { base64urlDecode, base64urlEncode } from "../../sdk/crypto/base64url";
-import { generateDeviceKeyPair, useRandom, type DeviceKeyPair } from "../../sdk/crypto/device-key";
+import { generateDeviceKeyPair, type DeviceKeyPair } from "../../sdk/crypto/device-key";
 import { provisioningClientId, verificationCode } from "../../sdk/crypto/verification";
 import { utf8Decode, utf8Encode } from "../../sdk/utf8";
 import { FakeBroker } from "./fake-broker";
@@ -28,8 +28,7 @@ export class DeviceRig {
 
   constructor(seed = 1) {
     this.random = new SeededRandom(seed);
-    useRandom(this.random);
-    this.keyPair = generateDeviceKeyPair();
+    this.keyPair = generateDeviceKeyPair(this.random);
     this.clientId = provisioningClientId(this.keyPair.publicKey);
   }
 

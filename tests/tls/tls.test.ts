@@ -1,6 +1,7 @@
 /**
  * TLS from device to platform: the real platform (child process) with a TLS listener made from a
  * development CA, the device SDK on the Node TLS transport, and the ways verification must fail.
+ * Then the technician's side: the HTTP API over HTTPS, with TestPlatform.api and the real CLI.
  */
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -13,6 +14,8 @@ import { DeviceClient, type DeviceClientState } from "../../sdk/device-client";
 import type { LogFields, LogLevel } from "../../sdk/ports";
 import { createCa, createServerCert, type CaFiles, type ServerCertFiles } from "../../simulator/certs/development-ca";
 import { FileRecordStore, TcpTransport, nodeClock, nodeRandom } from "../../targets/node";
+import { sendApiRequest } from "../../simulator/cli/api-request";
+import { provisio, whileRunning } from "../e2e/cli-process";
 import { approveCode } from "../e2e/technician";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 
@@ -49,7 +52,7 @@ afterEach(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function platformWith(cert: ServerCertFiles): Promise<TestPlatform> {
-  const platform = await startTestPlatform({ tls: { certFile: cert.cert, keyFile: cert.key } });
+  const platform = await startTestPlatform({ tls: { certFile: cert.cert, keyFile: cert.key, caFile: ca.cert } });
   cleanups.push(() => platform.stop());
   return platform;
 }
@@ -125,6 +128,13 @@ async function refusedWith(device: ReturnType<typeof tlsDevice>, reason: RegExp)
   expect(device.states).not.toContain("connected");
 }
 
+/**
+ * For a platform whose certificate clients must refuse: its API serves that certificate too, so
+ * no token can be made there, and none is needed, since the device refuses before it sends one. A
+ * device that did not would have its CONNECT refused, a link loss no TLS reason matches.
+ */
+const unusedToken = "pt_" + "u".repeat(32);
+
 async function noOperations(platform: TestPlatform): Promise<void> {
   const { body } = await platform.api("GET", "/api/operations");
   expect(body.operations).toEqual([]);
@@ -139,22 +149,20 @@ test("a device given the wrong CA refuses the platform and says the CA is unknow
 
 test("a device refuses a certificate that does not name the host it connects to", async () => {
   const platform = await platformWith(wrongHost);
-  const device = tlsDevice({ port: platform.mqttsPort, token: await provisioningToken(platform), deviceId: "tls-wrong-host" });
+  const device = tlsDevice({ port: platform.mqttsPort, token: unusedToken, deviceId: "tls-wrong-host" });
   await refusedWith(device, /does not name the host 127\.0\.0\.1 \(wrong host\)/);
-  await noOperations(platform);
 });
 
 test("a device checks the name it was given: localhost is not in a certificate for platform.example.org", async () => {
   const platform = await platformWith(wrongHost);
-  const device = tlsDevice({ host: "localhost", port: platform.mqttsPort, token: await provisioningToken(platform), deviceId: "tls-wrong-name" });
+  const device = tlsDevice({ host: "localhost", port: platform.mqttsPort, token: unusedToken, deviceId: "tls-wrong-name" });
   await refusedWith(device, /does not name the host localhost \(wrong host\)/);
 });
 
 test("a device refuses an expired server certificate", async () => {
   const platform = await platformWith(expired);
-  const device = tlsDevice({ port: platform.mqttsPort, token: await provisioningToken(platform), deviceId: "tls-expired" });
+  const device = tlsDevice({ port: platform.mqttsPort, token: unusedToken, deviceId: "tls-expired" });
   await refusedWith(device, /certificate has expired/);
-  await noOperations(platform);
 });
 
 test("before the handshake succeeds the device sends only a TLS ClientHello, never its token", async () => {
@@ -185,11 +193,11 @@ test("before the handshake succeeds the device sends only a TLS ClientHello, nev
   expect(bytes.includes(Buffer.from("provisioning"))).toBe(false);
 });
 
-test("the platform offers TLS 1.2 with ECDHE-ECDSA on P-256, as Moddable's securesocket speaks it", async () => {
+test.each(["mqttsPort", "httpPort"] as const)("the platform's %s offers TLS 1.2 with ECDHE-ECDSA on P-256, as Moddable's securesocket speaks it", async (listener) => {
   const platform = await platformWith(server);
   const socket: TLSSocket = tlsConnect({
     host: "127.0.0.1",
-    port: platform.mqttsPort,
+    port: platform[listener],
     ca: readFileSync(ca.cert),
     minVersion: "TLSv1.2",
     maxVersion: "TLSv1.2",
@@ -208,14 +216,94 @@ test("the platform offers TLS 1.2 with ECDHE-ECDSA on P-256, as Moddable's secur
   expect(socket.getPeerX509Certificate()?.publicKey.asymmetricKeyDetails?.namedCurve).toBe("prime256v1");
 });
 
-test("plain TCP is refused on a non-loopback address unless allowed explicitly; TLS alone is fine there", async () => {
-  await expect(startTestPlatform({ host: "0.0.0.0" })).rejects.toThrow(/plain MQTT over TCP on 0\.0\.0\.0 would send every token readably/);
-  const tlsOnly = await startTestPlatform({ host: "0.0.0.0", plain: false, tls: { certFile: server.cert, keyFile: server.key } });
+test("plain MQTT and the API without TLS are refused on a non-loopback address unless allowed explicitly; TLS alone is fine there", async () => {
+  const tls = { certFile: server.cert, keyFile: server.key, caFile: ca.cert };
+  await expect(startTestPlatform({ host: "0.0.0.0" })).rejects.toThrow(
+    /plain MQTT over TCP and the HTTP API without TLS on 0\.0\.0\.0 would send every token and the admin key readably over the network: /,
+  );
+  // With a certificate the API is HTTPS: only plain MQTT is left to refuse.
+  await expect(startTestPlatform({ host: "0.0.0.0", tls })).rejects.toThrow(/failed: Error: plain MQTT over TCP on 0\.0\.0\.0 would send every token readably/);
+  const tlsOnly = await startTestPlatform({ host: "0.0.0.0", plain: false, tls });
   cleanups.push(() => tlsOnly.stop());
-  expect([tlsOnly.mqttPort, tlsOnly.mqttsPort > 0]).toEqual([0, true]);
+  expect([tlsOnly.mqttPort, tlsOnly.mqttsPort > 0, tlsOnly.apiUrl]).toEqual([0, true, `https://127.0.0.1:${tlsOnly.httpPort}`]);
+  expect((await tlsOnly.api("GET", "/api/tokens")).status).toBe(200);
   const allowed = await startTestPlatform({ host: "0.0.0.0", allowPlainOnNetwork: true });
   cleanups.push(() => allowed.stop());
-  expect(allowed.mqttPort).toBeGreaterThan(0);
+  expect([allowed.mqttPort > 0, allowed.apiUrl]).toEqual([true, `http://127.0.0.1:${allowed.httpPort}`]);
+  expect((await allowed.api("GET", "/api/tokens")).status).toBe(200);
+
+  // The CLI applies the same rule before starting anything, naming its own flags.
+  const refused = provisio(["platform", "--host", "0.0.0.0", "--mqtt-port", "0", "--http-port", "0", "--data", join(dir, "refused")]);
+  expect(await refused.exited).toBe(2);
+  expect(refused.output()).toBe(
+    "provisio: plain MQTT over TCP and the HTTP API without TLS on 0.0.0.0 would send every token and the admin key readably over the network: " +
+      "use --tls-cert/--tls-key with --no-plain, or insist with --allow-plain-on-network\n",
+  );
+});
+
+describe("the technician API over HTTPS", () => {
+  /** The real CLI, run to its end: exit code and everything it printed. */
+  async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+    const run = provisio(args, { PROVISIO_ADMIN_KEY: "", PROVISIO_CA: "", ...env });
+    const code = await run.exited;
+    return { code, output: run.output() };
+  }
+  const listTokens = (platform: TestPlatform, ...extra: string[]) => ["tokens", "list", "--json", "--platform", platform.apiUrl, "--data", platform.dataDir, ...extra];
+
+  test("with a certificate the API is HTTPS only; TestPlatform.api and the CLI trust the CA from --ca or PROVISIO_CA", async () => {
+    const platform = await platformWith(server);
+    expect(platform.apiUrl).toBe(`https://127.0.0.1:${platform.httpPort}`);
+    expect((await platform.api("POST", "/api/tokens", { name: "over-https" })).status).toBe(200);
+    const withFlag = await cli(listTokens(platform, "--ca", ca.cert));
+    expect(withFlag.code).toBe(0);
+    expect(JSON.parse(withFlag.output)).toEqual([expect.objectContaining({ name: "over-https" })]);
+    const withEnv = await cli(listTokens(platform), { PROVISIO_CA: ca.cert });
+    expect([withEnv.code, JSON.parse(withEnv.output).length]).toEqual([0, 1]);
+  });
+
+  test("without the platform's CA the request fails closed and the CLI says to pass --ca", async () => {
+    const platform = await platformWith(server);
+    const untrusted = /^provisio: the platform's certificate is not trusted: pass --ca FILE \(or set PROVISIO_CA\) .*\n$/;
+    for (const extra of [[], ["--ca", otherCa.cert]]) {
+      const run = await cli(listTokens(platform, ...extra));
+      expect([extra.join(" "), run.code, run.output]).toEqual([extra.join(" "), 2, expect.stringMatching(untrusted)]);
+    }
+    // Without a CA the system's are trusted, which never signed a development certificate: nothing is sent.
+    const request = sendApiRequest(`${platform.apiUrl}/api/tokens`, { method: "POST", adminKey: platform.adminKey, body: { name: "never" } });
+    await expect(request).rejects.toMatchObject({ code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE" });
+    expect((await platform.api("GET", "/api/tokens")).body.tokens).toEqual([]);
+  });
+
+  test("the CLI refuses a certificate for another host name, and an expired one", async () => {
+    const misnamed = await cli(listTokens(await platformWith(wrongHost), "--ca", ca.cert));
+    expect([misnamed.code, misnamed.output]).toEqual([2, expect.stringMatching(/^provisio: the platform's certificate does not name 127\.0\.0\.1 \(host name does not match\)/)]);
+    const stale = await cli(listTokens(await platformWith(expired), "--ca", ca.cert));
+    expect([stale.code, stale.output]).toEqual([2, "provisio: the platform's certificate has expired (CERT_HAS_EXPIRED)\n"]);
+  });
+
+  test("plain HTTP to the HTTPS port gets no answer; the CLI suggests https://", async () => {
+    const platform = await platformWith(server);
+    const plainUrl = platform.apiUrl.replace(/^https:/, "http:");
+    const request = sendApiRequest(`${plainUrl}/api/tokens`, { method: "POST", adminKey: platform.adminKey, body: { name: "plain" } });
+    await expect(request).rejects.toMatchObject({ code: "ECONNRESET" });
+    expect((await platform.api("GET", "/api/tokens")).body.tokens).toEqual([]);
+    const run = await cli(["tokens", "list", "--platform", plainUrl, "--data", platform.dataDir]);
+    expect([run.code, run.output]).toEqual([2, `provisio: cannot reach the platform at ${plainUrl} (ECONNRESET); if it serves https, use an https:// URL\n`]);
+  });
+
+  test("provisio platform with --tls-cert prints its https URL, which the CLI uses with --ca", async () => {
+    const dataDir = join(dir, "cli-platform");
+    const platform = provisio(["platform", "--tls-cert", server.cert, "--tls-key", server.key, "--no-plain", "--mqtts-port", "0", "--http-port", "0", "--data", dataDir]);
+    cleanups.push(() => platform.child.kill("SIGKILL"));
+    const ready = /provisio platform ready: mqtts:\/\/127\.0\.0\.1:\d+ (https:\/\/127\.0\.0\.1:\d+)\n/;
+    const apiUrl = await whileRunning("the ready line", () => ready.exec(platform.output())?.[1], platform);
+    expect(apiUrl).toBeDefined();
+    expect(platform.output()).toContain(`technician commands: --platform ${apiUrl} --ca FILE`);
+    const created = await cli(["tokens", "create", "--platform", apiUrl!, "--ca", ca.cert, "--data", dataDir]);
+    expect([created.code, created.output]).toEqual([0, expect.stringMatching(/^pt_[A-Za-z0-9_-]{32}\n$/)]);
+    platform.child.kill("SIGTERM");
+    expect(await platform.exited).toBe(0);
+  });
 });
 
 test("the development CA: P-256 keys, the CA also in DER, SANs for every host, keys private", () => {

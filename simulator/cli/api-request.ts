@@ -1,0 +1,41 @@
+/**
+ * One request to the platform's HTTP API, over http or https, with the admin key. node:http and
+ * node:https rather than fetch, which in Node 20 cannot be given a CA. Apart from the CLI's client
+ * so that the tests' platform helper uses it without loading the platform.
+ */
+import { request as httpRequest, type RequestOptions } from "node:http";
+import { request as httpsRequest } from "node:https";
+
+export interface ApiRequest {
+  method: string;
+  adminKey: string;
+  body?: unknown;
+  /** CA certificates (PEM) to trust for https instead of the system's. */
+  ca?: string | Buffer;
+}
+
+export interface ApiResponse {
+  status: number;
+  text: string;
+}
+
+/** One request to the API at `url`; rejects with the socket's or TLS's error (its `code` says which). */
+export function sendApiRequest(url: string, request: ApiRequest): Promise<ApiResponse> {
+  const target = new URL(url);
+  const https = target.protocol === "https:";
+  const options: RequestOptions & { ca?: string | Buffer } = {
+    method: request.method,
+    headers: { authorization: `Bearer ${request.adminKey}`, "content-type": "application/json" },
+    ...(https && request.ca !== undefined ? { ca: request.ca } : {}),
+  };
+  return new Promise((resolve, reject) => {
+    const req = (https ? httpsRequest : httpRequest)(target, options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("error", reject);
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+    });
+    req.on("error", reject);
+    req.end(request.body === undefined ? undefined : JSON.stringify(request.body));
+  });
+}
