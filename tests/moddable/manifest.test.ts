@@ -3,14 +3,16 @@
  * names are the bundles scripts/build-moddable.ts makes, config/creation/platforms are
  * well-formed, and the bundles import only Moddable modules the manifest's includes provide.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import ts from "typescript";
 import { buildModdable, bundleModdable, moddableBundles } from "../../scripts/build-moddable";
 import { repoRoot } from "../../scripts/build";
 
 interface Manifest {
   include: string[];
   modules: Record<string, string | string[]>;
+  preload: string[];
   config: Record<string, unknown>;
   creation: { static: number; chunk: { initial: number; incremental: number }; heap: { initial: number; incremental: number }; stack: number; main: string };
   platforms: Record<string, Record<string, unknown>>;
@@ -45,6 +47,30 @@ describe("manifest.json", () => {
       const bundle = moddableBundles.find((b) => b.name === name)!;
       expect(path).toBe(`./dist/moddable/${bundle.output.replace(/\.js$/, "")}`);
       expect(existsSync(resolve(repoRoot, `${path}.js`))).toBe(true);
+    }
+  });
+
+  test("the core and the adapters are preloaded (their objects in flash), the app is not", () => {
+    // Preloading runs a module at build time: the core imports nothing and neither module calls a
+    // native function at its top level, which preloading forbids.
+    expect([...manifest.preload].sort()).toEqual(["provisio-moddable", "provisio-sdk"]);
+    for (const name of manifest.preload) expect(Object.keys(manifest.modules)).toContain(name);
+    const adapters = resolve(repoRoot, "targets/moddable");
+    for (const file of readdirSync(adapters).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts") && f !== "main.ts")) {
+      const source = ts.createSourceFile(file, readFileSync(resolve(adapters, file), "utf8"), ts.ScriptTarget.ES2022, true);
+      const callsAtTopLevel = source.statements
+        .filter((statement) => !ts.isFunctionDeclaration(statement) && !ts.isClassDeclaration(statement))
+        .filter((statement) => {
+          let calls = false;
+          const visit = (node: ts.Node): void => {
+            if (ts.isCallExpression(node) || ts.isNewExpression(node)) calls = true;
+            else if (!ts.isFunctionLike(node)) ts.forEachChild(node, visit);
+          };
+          visit(statement);
+          return calls;
+        })
+        .map((statement) => `${file}: ${statement.getText().slice(0, 60)}`);
+      expect(callsAtTopLevel).toEqual([]);
     }
   });
 
