@@ -4,6 +4,7 @@
  * It also ends sessions whose credential stopped being valid (expiry, grace, revocation) and
  * slows down clients and provisioning tokens that keep failing at CONNECT.
  */
+import { createHash } from "node:crypto";
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from "aedes";
 import { PlatformError, errorBody } from "./errors";
 import type { Operations, ProvisioningSession, Reply } from "./operations";
@@ -48,6 +49,33 @@ const MAX_TRACKED_KEYS = 10_000;
 interface Refusal {
   returnCode: number;
   provisioningTokenId?: string;
+}
+
+/** Message ids a device's memory keeps: as many as the SDK keeps in flight by default. */
+const REMEMBERED_MESSAGES = 16;
+
+/**
+ * The last messages a device had stored, so that a QoS 1 resend (DUP set, same id and bytes)
+ * after a lost PUBACK is acknowledged without being stored twice. Ids are reused after 65535,
+ * so only a DUP publish is ever matched.
+ */
+class RecentMessages {
+  private readonly stored: { messageId: number; digest: string }[] = [];
+
+  static digest(stream: string, payload: Buffer): string {
+    return createHash("sha256").update(stream).update("\0").update(payload).digest("base64");
+  }
+
+  has(messageId: number, digest: string): boolean {
+    return this.stored.some((m) => m.messageId === messageId && m.digest === digest);
+  }
+
+  add(messageId: number, digest: string): void {
+    const same = this.stored.findIndex((m) => m.messageId === messageId);
+    if (same >= 0) this.stored.splice(same, 1);
+    else if (this.stored.length === REMEMBERED_MESSAGES) this.stored.shift();
+    this.stored.push({ messageId, digest });
+  }
 }
 
 /** Registered client IDs are "{workspaceId}:{deviceId}": up to about 120 characters. */
@@ -97,6 +125,8 @@ export class Broker {
   private readonly sessions = new WeakMap<Client, Session>();
   /** Connected clients by client ID, as aedes registered them (a takeover replaces the entry). */
   private readonly live = new Map<string, { client: Client; session: Session }>();
+  /** By registered client ID ("{workspaceId}:{deviceId}"): outlives connections, not the device. */
+  private readonly recentMessages = new Map<string, RecentMessages>();
   private readonly refreshes: RateLimiter;
   private readonly failedConnects: RateLimiter;
   private delayedRefusals = 0;
@@ -159,8 +189,12 @@ export class Broker {
     this.publish(`prov/${clientId}/res/complete`, { rid: null, ...reply });
   }
 
-  /** Closes a device's registered session at once, if it has one (after revocation or deletion). */
+  /**
+   * Closes a device's registered session at once, if it has one, and forgets its recent
+   * messages (after revocation or deletion).
+   */
   closeDevice(workspaceId: string, deviceId: string): void {
+    this.recentMessages.delete(`${workspaceId}:${deviceId}`);
     this.closeWhere((session) => session.kind === "registered" && session.workspaceId === workspaceId && session.deviceId === deviceId);
   }
 
@@ -229,8 +263,20 @@ export class Broker {
     if (!STREAM_PATTERN.test(stream)) throw new Error("invalid stream name");
     const payload = Buffer.from(packet.payload);
     if (payload.length > MAX_MESSAGE_BYTES) throw new Error(`message larger than ${MAX_MESSAGE_BYTES} bytes`);
-    // Stored before aedes sends the PUBACK: the acknowledgement means durably stored.
-    this.options.registry.storeMessage(session as RegisteredSession, stream, payload);
+    this.storeOnce(session as RegisteredSession, stream, payload, packet);
+  }
+
+  /** Stores a message before aedes sends the PUBACK (it means durably stored), unless it is a resend of one stored. */
+  private storeOnce(session: RegisteredSession, stream: string, payload: Buffer, packet: PublishPacket): void {
+    const { messageId } = packet;
+    if (messageId === undefined) return this.options.registry.storeMessage(session, stream, payload);
+    const device = `${session.workspaceId}:${session.deviceId}`;
+    const digest = RecentMessages.digest(stream, payload);
+    let recent = this.recentMessages.get(device);
+    if (packet.dup && recent?.has(messageId, digest)) return;
+    this.options.registry.storeMessage(session, stream, payload);
+    if (!recent) this.recentMessages.set(device, (recent = new RecentMessages()));
+    recent.add(messageId, digest);
   }
 
   private handleRequest(session: Session, packet: AedesPublishPacket): void {

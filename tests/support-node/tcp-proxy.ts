@@ -1,6 +1,7 @@
 /**
  * A TCP proxy between a client and a broker that a test can use to cut every link, or to swallow
- * what the client sends (so a PUBLISH never reaches the broker), while recording the client's bytes.
+ * what the client sends (so a PUBLISH never reaches the broker) or what the broker answers (so a
+ * PUBACK never reaches the client), while recording the client's bytes.
  */
 import { connect, createServer, type Socket } from "node:net";
 
@@ -8,6 +9,8 @@ export interface TcpProxy {
   readonly port: number;
   /** While true, client-to-broker bytes are recorded but not forwarded. */
   swallow: boolean;
+  /** While true, broker-to-client bytes are dropped. */
+  swallowReplies: boolean;
   /** Every chunk the client sent, per connection, in order. */
   readonly sent: Buffer[][];
   /** Destroys every open link in both directions. */
@@ -20,6 +23,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const proxy: TcpProxy = {
     port: 0,
     swallow: false,
+    swallowReplies: false,
     sent: [],
     cut: () => {
       for (const socket of links) socket.destroy();
@@ -46,7 +50,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       chunks.push(data);
       if (!proxy.swallow) broker.write(data);
     });
-    broker.on("data", (data) => client.write(data));
+    broker.on("data", (data) => {
+      if (!proxy.swallowReplies) client.write(data);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   (proxy as { port: number }).port = (server.address() as { port: number }).port;
