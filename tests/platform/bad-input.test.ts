@@ -1,28 +1,24 @@
 /** Malformed and hostile input: each gets the protocol's error and the platform keeps serving. */
 import { request } from "node:http";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { ProvisioningDevice, connectRegistered, type Connected } from "./mqtt-device";
+import { ProvisioningDevice, RegisteredDevice, connectRegistered, newToken, provision } from "./mqtt-device";
 
 let platform: TestPlatform;
 let device: ProvisioningDevice;
-let registered: Connected;
+let registered: RegisteredDevice;
 let registrationToken: string;
 const root = "ws/ws_default/dev/bad-input-dev";
 
 beforeAll(async () => {
   platform = await startTestPlatform();
-  const token = (await platform.api("POST", "/api/tokens", {})).body.token;
+  const token = await newToken(platform);
+  registrationToken = (await provision(platform, token, "bad-input-dev")).token;
+  registered = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "bad-input-dev", registrationToken);
   device = await ProvisioningDevice.connect(platform.mqttUrl, token);
-  const init = await device.init({ deviceId: "bad-input-dev" });
-  await device.complete(init.operationId);
-  await platform.api("POST", `/api/operations/${init.operationId}/approve`, {});
-  registrationToken = device.keys.open((await device.pushed(init.operationId)).registration)!;
-  registered = await connectRegistered(platform.mqttUrl, "ws_default", "bad-input-dev", registrationToken);
-  await registered.client.subscribeAsync(`${root}/res/+`, { qos: 1 });
 });
 afterAll(async () => {
   await device.end();
-  await registered.client.endAsync(true);
+  await registered.end();
   await platform.stop();
 });
 
@@ -66,7 +62,7 @@ test("bad fields get their errors and the sessions keep working", async () => {
 });
 
 test("too many inits from one client get 429 rate-limited", async () => {
-  const other = await ProvisioningDevice.connect(platform.mqttUrl, (await platform.api("POST", "/api/tokens", {})).body.token);
+  const other = await ProvisioningDevice.connect(platform.mqttUrl, await newToken(platform));
   const statuses: number[] = [];
   for (let i = 0; i < 8; i++) statuses.push((await other.init()).status);
   expect(statuses.slice(0, 6)).toEqual([200, 200, 200, 200, 200, 200]);

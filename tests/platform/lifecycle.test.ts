@@ -6,7 +6,19 @@
 import Database from "better-sqlite3";
 import { join } from "node:path";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { DeviceKeys, ProvisioningDevice, RegisteredDevice, closedByBroker, connackCode, connect, provision } from "./mqtt-device";
+import {
+  DeviceKeys,
+  ProvisioningDevice,
+  RegisteredDevice,
+  approvedOperation,
+  closedByBroker,
+  connackCode,
+  connect,
+  newToken,
+  provision,
+  provisioningLogin,
+  registeredLogin,
+} from "./mqtt-device";
 
 const GRACE_MS = 300_000;
 let platform: TestPlatform;
@@ -14,14 +26,14 @@ let sharedToken: string;
 
 beforeAll(async () => {
   platform = await startTestPlatform();
-  sharedToken = (await platform.api("POST", "/api/tokens", {})).body.token;
+  sharedToken = await newToken(platform);
 });
 afterAll(async () => {
   await platform.stop();
 });
 
 const registeredCode = (deviceId: string, password: string, on = platform) =>
-  connackCode(on.mqttUrl, { clientId: `ws_default:${deviceId}`, username: `ws_default:${deviceId}`, password, clean: false });
+  connackCode(on.mqttUrl, registeredLogin("ws_default", deviceId, password));
 
 test("refresh: the new token opens only with the device key and connects; the old one ends when it is used", async () => {
   const { keys, token } = await provision(platform, sharedToken, "refresh-0001");
@@ -116,12 +128,9 @@ test("after revocation the device provisions again and may keep its Device ID; a
 });
 
 test("revoking withdraws an approval the device has not fetched yet", async () => {
-  const device = await ProvisioningDevice.connect(platform.mqttUrl, sharedToken);
-  const init = await device.init({ deviceId: "unfetched-1" });
-  await device.complete(init.operationId);
-  await platform.api("POST", `/api/operations/${init.operationId}/approve`, {});
+  const { device, operationId } = await approvedOperation(platform, sharedToken, "unfetched-1");
   await platform.api("POST", "/api/devices/unfetched-1/revoke");
-  expect(await device.complete(init.operationId, false)).toMatchObject({ status: 410, error: "operation-rejected" });
+  expect(await device.complete(operationId, false)).toMatchObject({ status: 410, error: "operation-rejected" });
   await device.end();
 });
 
@@ -144,7 +153,7 @@ test("devices delete closes the session, refuses the token and frees the Device 
 });
 
 test("an expired token is refused at CONNECT and a connected session is closed at expiry", async () => {
-  const shortLived = (await platform.api("POST", "/api/tokens", { registrationLifetime: 120 })).body.token;
+  const shortLived = await newToken(platform, { registrationLifetime: 120 });
   const { token } = await provision(platform, shortLived, "expiry-0001");
   const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "expiry-0001", token);
   expect(await session.token("status")).toMatchObject({ status: 200, expiresIn: 120 });
@@ -162,11 +171,11 @@ test("tokens revoke closes the token's provisioning sessions and stops new ones"
   await platform.api("POST", `/api/tokens/${created.id}/revoke`);
   expect(await closed).toBe(true);
   await device.end();
-  expect(await connackCode(platform.mqttUrl, { clientId: device.keys.clientId, username: "provisioning", password: created.token })).toBe(5);
+  expect(await connackCode(platform.mqttUrl, provisioningLogin(device.keys, created.token))).toBe(5);
 });
 
 test("an init flood on one provisioning token is limited while another token works", async () => {
-  const flooded = (await platform.api("POST", "/api/tokens", {})).body.token;
+  const flooded = await newToken(platform);
   const statuses: number[] = [];
   for (let client = 0; client < 21; client++) {
     const device = await ProvisioningDevice.connect(platform.mqttUrl, flooded);
@@ -194,7 +203,7 @@ test("failed CONNECTs from one client ID are slowed down; its real device and ot
   const order: string[] = [];
   const slowed = attempt(order, "guess", registeredCode("abused-0001", "rt_guess5"));
   expect(await attempt(order, "device", registeredCode("abused-0001", victim.token))).toBe(0);
-  expect(await attempt(order, "other", connackCode(platform.mqttUrl, { clientId: new DeviceKeys().clientId, username: "provisioning", password: sharedToken }))).toBe(0);
+  expect(await attempt(order, "other", connackCode(platform.mqttUrl, provisioningLogin(new DeviceKeys(), sharedToken)))).toBe(0);
   expect(await slowed).toBe(4);
   expect(order).toEqual(["device", "other", "guess"]);
 });
@@ -202,11 +211,11 @@ test("failed CONNECTs from one client ID are slowed down; its real device and ot
 test("failed CONNECTs with one refused provisioning token are slowed down; another token is not", async () => {
   const created = (await platform.api("POST", "/api/tokens", {})).body;
   await platform.api("POST", `/api/tokens/${created.id}/revoke`);
-  const refused = (keys: DeviceKeys) => connackCode(platform.mqttUrl, { clientId: keys.clientId, username: "provisioning", password: created.token });
+  const refused = (keys: DeviceKeys) => connackCode(platform.mqttUrl, provisioningLogin(keys, created.token));
   for (let i = 0; i < 5; i++) expect(await refused(new DeviceKeys())).toBe(5);
   const order: string[] = [];
   const slowed = attempt(order, "revoked", refused(new DeviceKeys()));
-  const fine = await connect(platform.mqttUrl, { clientId: new DeviceKeys().clientId, username: "provisioning", password: sharedToken, clean: true });
+  const fine = await connect(platform.mqttUrl, provisioningLogin(new DeviceKeys(), sharedToken));
   order.push("other");
   await fine.client.endAsync();
   expect(await slowed).toBe(5);

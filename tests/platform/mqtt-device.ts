@@ -144,7 +144,7 @@ export class ProvisioningDevice {
   ) {}
 
   static async connect(url: string, token: string, keys = new DeviceKeys()): Promise<ProvisioningDevice> {
-    const { client, inbox } = await connect(url, { clientId: keys.clientId, username: "provisioning", password: token, clean: true });
+    const { client, inbox } = await connect(url, provisioningLogin(keys, token));
     const granted = await client.subscribeAsync(`prov/${keys.clientId}/res/+`, { qos: 1 });
     if (granted[0].qos !== 1) throw new Error("subscription refused");
     return new ProvisioningDevice(keys, client, inbox);
@@ -176,25 +176,62 @@ export class ProvisioningDevice {
   }
 }
 
-/** Connects a registered session with the credentials an approval gave. */
-export async function connectRegistered(url: string, workspaceId: string, deviceId: string, token: string): Promise<Connected> {
-  const clientId = `${workspaceId}:${deviceId}`;
-  return connect(url, { clientId, username: clientId, password: token, clean: false });
+/** The CONNECT fields of a provisioning session (PROTOCOL 1). */
+export function provisioningLogin(keys: DeviceKeys, provisioningToken: string): mqtt.IClientOptions {
+  return { clientId: keys.clientId, username: "provisioning", password: provisioningToken, clean: true };
 }
 
-/** Provisions a device end to end (init, reveal, approval through the API, fetch): its registration token. */
-export async function provision(
-  platform: { mqttUrl: string; api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> },
+/** The CONNECT fields of a registered session (PROTOCOL 2). */
+export function registeredLogin(workspaceId: string, deviceId: string, token: string): mqtt.IClientOptions {
+  const clientId = `${workspaceId}:${deviceId}`;
+  return { clientId, username: clientId, password: token, clean: false };
+}
+
+/** Connects a registered session with the credentials an approval gave. */
+export async function connectRegistered(url: string, workspaceId: string, deviceId: string, token: string): Promise<Connected> {
+  return connect(url, registeredLogin(workspaceId, deviceId, token));
+}
+
+/** What the helpers below need of a test platform. */
+interface PlatformApi {
+  mqttUrl: string;
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+}
+
+/** Creates a provisioning token through the API (`options` as POST /api/tokens takes them). */
+export async function newToken(platform: PlatformApi, options: Record<string, unknown> = {}): Promise<string> {
+  const created = await platform.api("POST", "/api/tokens", options);
+  if (created.status !== 200) throw new Error(`token refused: ${JSON.stringify(created.body)}`);
+  return created.body.token;
+}
+
+/**
+ * Starts an operation (init, reveal) and approves it through the API: the provisioning session,
+ * still open and not yet told, and the operation.
+ */
+export async function approvedOperation(
+  platform: PlatformApi,
   provisioningToken: string,
   deviceId: string,
   keys = new DeviceKeys(),
-): Promise<{ keys: DeviceKeys; token: string }> {
+): Promise<{ device: ProvisioningDevice; operationId: string }> {
   const device = await ProvisioningDevice.connect(platform.mqttUrl, provisioningToken, keys);
   const init = await device.init({ deviceId });
   await device.complete(init.operationId);
   const approved = await platform.api("POST", `/api/operations/${init.operationId}/approve`, {});
   if (approved.status !== 200) throw new Error(`approval refused: ${JSON.stringify(approved.body)}`);
-  const reply = await device.complete(init.operationId, false);
+  return { device, operationId: init.operationId };
+}
+
+/** Provisions a device end to end (init, reveal, approval through the API, fetch): its registration token. */
+export async function provision(
+  platform: PlatformApi,
+  provisioningToken: string,
+  deviceId: string,
+  keys = new DeviceKeys(),
+): Promise<{ keys: DeviceKeys; token: string }> {
+  const { device, operationId } = await approvedOperation(platform, provisioningToken, deviceId, keys);
+  const reply = await device.complete(operationId, false);
   await device.end();
   return { keys, token: keys.open(reply.registration)! };
 }

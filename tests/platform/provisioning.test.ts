@@ -1,7 +1,7 @@
 /** Provisioning end to end: real platform process, devices played by MQTT.js + tweetnacl. */
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import { verificationCode } from "../../simulator/platform/protocol";
-import { ProvisioningDevice, b64, connectRegistered, connackCode, unb64 } from "./mqtt-device";
+import { ProvisioningDevice, b64, connectRegistered, connackCode, newToken, provisioningLogin, unb64 } from "./mqtt-device";
 
 let platform: TestPlatform;
 
@@ -11,12 +11,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await platform.stop();
 });
-
-async function newToken(options: Record<string, unknown> = {}): Promise<string> {
-  const { status, body } = await platform.api("POST", "/api/tokens", options);
-  expect(status).toBe(200);
-  return body.token;
-}
 
 /** init + reveal; checks the platform's code is the one the device computes. */
 async function startOperation(device: ProvisioningDevice, init: Record<string, unknown> = {}) {
@@ -29,7 +23,7 @@ async function startOperation(device: ProvisioningDevice, init: Record<string, u
 }
 
 test("full provisioning: approve by code, push, registered session, status, message stored", async () => {
-  const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken());
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken(platform));
   const { operationId, code } = await startOperation(device, { deviceId: "pump-0042", attributes: { model: "esp32-devkitc" } });
 
   const listed = await platform.api("GET", "/api/operations?state=pending");
@@ -71,7 +65,7 @@ test("full provisioning: approve by code, push, registered session, status, mess
 });
 
 test("the technician overrides the Device ID at approval; a taken ID is refused", async () => {
-  const token = await newToken();
+  const token = await newToken(platform);
   const first = await ProvisioningDevice.connect(platform.mqttUrl, token);
   const op1 = await startOperation(first, { deviceId: "asked-for" });
   const override = await platform.api("POST", `/api/operations/${op1.operationId}/approve`, { deviceId: "given-1" });
@@ -98,7 +92,7 @@ test("the technician overrides the Device ID at approval; a taken ID is refused"
 });
 
 test("a device-specific token fixes the Device ID", async () => {
-  const token = await newToken({ deviceId: "fixed-0001", maxUses: 1 });
+  const token = await newToken(platform, { deviceId: "fixed-0001", maxUses: 1 });
   const device = await ProvisioningDevice.connect(platform.mqttUrl, token);
   expect(await device.init({ deviceId: "other-0001" })).toMatchObject({ status: 403, error: "device-id-not-allowed" });
   const { operationId } = await startOperation(device);
@@ -112,11 +106,11 @@ test("a device-specific token fixes the Device ID", async () => {
   // ...until it has connected with it.
   const registered = await connectRegistered(platform.mqttUrl, "ws_default", "fixed-0001", device.keys.open(repeated.registration)!);
   await registered.client.endAsync();
-  expect(await connackCode(platform.mqttUrl, { clientId: device.keys.clientId, username: "provisioning", password: token })).toBe(5);
+  expect(await connackCode(platform.mqttUrl, provisioningLogin(device.keys, token))).toBe(5);
 });
 
 test("rejection is pushed as 410 and polls answer the same", async () => {
-  const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken());
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken(platform));
   const { operationId, code } = await startOperation(device, { deviceId: "reject-me" });
   const pushed = device.pushed(operationId);
   expect((await platform.api("POST", `/api/operations/${code}/reject`)).body.state).toBe("rejected");
@@ -127,7 +121,7 @@ test("rejection is pushed as 410 and polls answer the same", async () => {
 });
 
 test("an operation expires on the platform's clock", async () => {
-  const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken());
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken(platform));
   const { operationId } = await startOperation(device, { deviceId: "late-device" });
   await platform.advanceClock(901_000);
   expect(await device.complete(operationId)).toMatchObject({ status: 410, error: "operation-expired", operationId });
@@ -136,7 +130,7 @@ test("an operation expires on the platform's clock", async () => {
 });
 
 test("init resumes a pending operation by operationId, else starts a new one", async () => {
-  const token = await newToken();
+  const token = await newToken(platform);
   const device = await ProvisioningDevice.connect(platform.mqttUrl, token);
   const first = await device.init();
   const resumed = await device.init({ operationId: first.operationId });
@@ -149,7 +143,7 @@ test("init resumes a pending operation by operationId, else starts a new one", a
 });
 
 test("complete is idempotent until the registered connect, then consumed", async () => {
-  const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken());
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken(platform));
   const { operationId } = await startOperation(device, { deviceId: "idem-0001" });
   await platform.api("POST", `/api/operations/${operationId}/approve`, {});
   const a = await device.complete(operationId);
@@ -164,7 +158,7 @@ test("complete is idempotent until the registered connect, then consumed", async
 });
 
 test("two devices provision on one shared token", async () => {
-  const token = await newToken();
+  const token = await newToken(platform);
   const devices = await Promise.all([0, 1].map(() => ProvisioningDevice.connect(platform.mqttUrl, token)));
   const ops = await Promise.all(devices.map((d, i) => startOperation(d, { deviceId: `shared-${i}000` })));
   for (const op of ops) await platform.api("POST", `/api/operations/${op.code}/approve`, {});
@@ -180,7 +174,7 @@ test("two devices provision on one shared token", async () => {
 });
 
 test("a poll faster than pollInterval gets 429 slow-down; a poll before the reveal gets 409", async () => {
-  const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken());
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken(platform));
   const init = await device.init();
   expect(await device.complete(init.operationId, false)).toMatchObject({ status: 409, error: "reveal-required" });
   expect((await platform.api("POST", `/api/operations/${init.operationId}/approve`, { deviceId: "early-0001" })).body.error).toBe(
@@ -194,7 +188,7 @@ test("a poll faster than pollInterval gets 429 slow-down; a poll before the reve
 });
 
 test("a reveal that does not match the commitment cancels the operation", async () => {
-  const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken());
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken(platform));
   const init = await device.init();
   const wrong = await device.request("complete", { operationId: init.operationId, deviceNonce: b64(new Uint8Array(16)) });
   expect(wrong).toMatchObject({ status: 400, error: "commitment-mismatch", operationId: init.operationId });

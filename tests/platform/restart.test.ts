@@ -1,10 +1,10 @@
 /** A platform restart mid-operation loses nothing: the pending operation resumes and completes. */
 import { startTestPlatform } from "../support-node/platform";
-import { ProvisioningDevice, connectRegistered } from "./mqtt-device";
+import { ProvisioningDevice, connectRegistered, newToken } from "./mqtt-device";
 
 test("restart between init and approval, then between approval and connect", async () => {
   const first = await startTestPlatform();
-  const token = (await first.api("POST", "/api/tokens", { name: "survives" })).body.token;
+  const token = await newToken(first, { name: "survives" });
   const device = await ProvisioningDevice.connect(first.mqttUrl, token);
   const init = await device.init({ deviceId: "restart-0001" });
   const revealed = await device.complete(init.operationId);

@@ -1,6 +1,17 @@
 /** The broker's ACLs and credential checks, attacked with MQTT.js. */
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { DeviceKeys, ProvisioningDevice, closedByBroker, connackCode, connect, connectRegistered, subackCode } from "./mqtt-device";
+import {
+  DeviceKeys,
+  ProvisioningDevice,
+  approvedOperation,
+  closedByBroker,
+  connackCode,
+  connectRegistered,
+  newToken,
+  provision,
+  provisioningLogin,
+  subackCode,
+} from "./mqtt-device";
 
 let platform: TestPlatform;
 let sharedToken: string;
@@ -8,34 +19,14 @@ let sharedToken: string;
 let a: { keys: DeviceKeys; token: string };
 let bToken: string;
 
-async function newToken(options: Record<string, unknown> = {}): Promise<string> {
-  return (await platform.api("POST", "/api/tokens", options)).body.token;
-}
-
-async function register(deviceId: string): Promise<{ keys: DeviceKeys; token: string }> {
-  const device = await ProvisioningDevice.connect(platform.mqttUrl, sharedToken);
-  const init = await device.init({ deviceId });
-  await device.complete(init.operationId);
-  await platform.api("POST", `/api/operations/${init.operationId}/approve`, {});
-  const reply = await device.complete(init.operationId, false);
-  await device.end();
-  return { keys: device.keys, token: device.keys.open(reply.registration)! };
-}
-
 beforeAll(async () => {
   platform = await startTestPlatform();
-  sharedToken = await newToken();
-  a = await register("device-a");
-  bToken = (await register("device-b")).token;
+  sharedToken = await newToken(platform);
+  a = await provision(platform, sharedToken, "device-a");
+  bToken = (await provision(platform, sharedToken, "device-b")).token;
 });
 afterAll(async () => {
   await platform.stop();
-});
-
-const provisioning = (keys: DeviceKeys, password: string) => ({
-  clientId: keys.clientId,
-  username: "provisioning",
-  password,
 });
 
 test("a provisioning session cannot subscribe to another client's replies or anything else", async () => {
@@ -83,8 +74,8 @@ test("a retained publish, even on an allowed topic, closes the session", async (
 
 test("bad passwords and mixed-up credentials are refused at CONNECT", async () => {
   const keys = new DeviceKeys();
-  expect(await connackCode(platform.mqttUrl, provisioning(keys, "pt_wrong"))).toBe(4);
-  expect(await connackCode(platform.mqttUrl, provisioning(keys, a.token))).toBe(4); // registration token as provisioning token
+  expect(await connackCode(platform.mqttUrl, provisioningLogin(keys, "pt_wrong"))).toBe(4);
+  expect(await connackCode(platform.mqttUrl, provisioningLogin(keys, a.token))).toBe(4); // registration token as provisioning token
   const clientId = "ws_default:device-a";
   expect(await connackCode(platform.mqttUrl, { clientId, username: clientId, password: sharedToken })).toBe(4);
   expect(await connackCode(platform.mqttUrl, { clientId, username: clientId, password: bToken })).toBe(4); // B's token as A
@@ -97,20 +88,16 @@ test("revoked, expired and used-up provisioning tokens are refused at CONNECT", 
   const keys = new DeviceKeys();
   const revoked = await platform.api("POST", "/api/tokens", {});
   await platform.api("POST", `/api/tokens/${revoked.body.id}/revoke`);
-  expect(await connackCode(platform.mqttUrl, provisioning(keys, revoked.body.token))).toBe(5);
+  expect(await connackCode(platform.mqttUrl, provisioningLogin(keys, revoked.body.token))).toBe(5);
 
-  const expiring = await newToken({ expiresIn: 60 });
-  expect(await connackCode(platform.mqttUrl, provisioning(keys, expiring))).toBe(0);
+  const expiring = await newToken(platform, { expiresIn: 60 });
+  expect(await connackCode(platform.mqttUrl, provisioningLogin(keys, expiring))).toBe(0);
   await platform.advanceClock(61_000);
-  expect(await connackCode(platform.mqttUrl, provisioning(keys, expiring))).toBe(5);
+  expect(await connackCode(platform.mqttUrl, provisioningLogin(keys, expiring))).toBe(5);
 
-  const single = await newToken({ maxUses: 1 });
-  const device = await ProvisioningDevice.connect(platform.mqttUrl, single);
-  const init = await device.init({ deviceId: "single-use" });
-  await device.complete(init.operationId);
-  await platform.api("POST", `/api/operations/${init.operationId}/approve`, {});
-  await device.end();
-  expect(await connackCode(platform.mqttUrl, provisioning(keys, single))).toBe(5); // another device
+  const single = await newToken(platform, { maxUses: 1 });
+  await (await approvedOperation(platform, single, "single-use")).device.end();
+  expect(await connackCode(platform.mqttUrl, provisioningLogin(keys, single))).toBe(5); // another device
   const list = (await platform.api("GET", "/api/tokens")).body.tokens;
   expect(list.find((t: any) => t.id === revoked.body.id).state).toBe("revoked");
 });
@@ -132,7 +119,7 @@ test("another client cannot complete (or learn about) someone else's operation",
 });
 
 test("a registered session is refused once its client ID does not match the username", async () => {
-  const { client } = await connect(platform.mqttUrl, { clientId: "ws_default:device-a", username: "ws_default:device-a", password: a.token, clean: false });
+  const { client } = await connectRegistered(platform.mqttUrl, "ws_default", "device-a", a.token);
   await client.endAsync();
   expect(await connackCode(platform.mqttUrl, { clientId: "ws_default:device-x", username: "ws_default:device-a", password: a.token })).toBe(4);
 });

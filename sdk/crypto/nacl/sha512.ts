@@ -3,48 +3,38 @@
  * low; a 64-bit sum adds the low halves as unsigned numbers (exact in a double) and carries
  * whatever passed 2^32 into the high half.
  */
-import { codeUnitAt } from "../../utf8";
 
-// Section 4.2.3: the 80 round constants, 16 hex digits each, in the order printed there.
-const ROUND_CONSTANTS =
-  "428a2f98d728ae227137449123ef65cdb5c0fbcfec4d3b2fe9b5dba58189dbbc" +
-  "3956c25bf348b53859f111f1b605d019923f82a4af194f9bab1c5ed5da6d8118" +
-  "d807aa98a303024212835b0145706fbe243185be4ee4b28c550c7dc3d5ffb4e2" +
-  "72be5d74f27b896f80deb1fe3b1696b19bdc06a725c71235c19bf174cf692694" +
-  "e49b69c19ef14ad2efbe4786384f25e30fc19dc68b8cd5b5240ca1cc77ac9c65" +
-  "2de92c6f592b02754a7484aa6ea6e4835cb0a9dcbd41fbd476f988da831153b5" +
-  "983e5152ee66dfaba831c66d2db43210b00327c898fb213fbf597fc7beef0ee4" +
-  "c6e00bf33da88fc2d5a79147930aa72506ca6351e003826f142929670a0e6e70" +
-  "27b70a8546d22ffc2e1b21385c26c9264d2c6dfc5ac42aed53380d139d95b3df" +
-  "650a73548baf63de766a0abb3c77b2a881c2c92e47edaee692722c851482353b" +
-  "a2bfe8a14cf10364a81a664bbc423001c24b8b70d0f89791c76c51a30654be30" +
-  "d192e819d6ef5218d69906245565a910f40e35855771202a106aa07032bbd1b8" +
-  "19a4c116b8d2d0c81e376c085141ab532748774cdf8eeb9934b0bcb5e19b48a8" +
-  "391c0cb3c5c95a634ed8aa4ae3418acb5b9cca4f7763e373682e6ff3d6b2b8a3" +
-  "748f82ee5defb2fc78a5636f43172f6084c87814a1f0ab728cc702081a6439ec" +
-  "90befffa23631e28a4506cebde82bde9bef9a3f7b2c67915c67178f2e372532b" +
-  "ca273eceea26619cd186b8c721c0c207eada7dd6cde0eb1ef57d4f7fee6ed178" +
-  "06f067aa72176fba0a637dc5a2c898a6113f9804bef90dae1b710b35131c471b" +
-  "28db77f523047d8432caab7b40c724933c9ebe0a15c9bebc431d67c49c100d4c" +
-  "4cc5d4becb3e42b6597f299cfc657e2a5fcb6fab3ad6faec6c44198c4a475817";
-// Section 5.3.5: the initial hash value H(0).
-const INITIAL_HASH =
-  "6a09e667f3bcc908bb67ae8584caa73b3c6ef372fe94f82ba54ff53a5f1d36f1" +
-  "510e527fade682d19b05688c2b3e6c1f1f83d9abfb41bd6b5be0cd19137e2179";
+// Section 4.2.3: the 80 round constants, each as its high and low 32-bit halves, in the order
+// printed there. Frozen module constants: preloaded on the device, they stay in flash.
+const ROUND_CONSTANTS: readonly number[] = Object.freeze([
+  0x428a2f98, 0xd728ae22, 0x71374491, 0x23ef65cd, 0xb5c0fbcf, 0xec4d3b2f, 0xe9b5dba5, 0x8189dbbc,
+  0x3956c25b, 0xf348b538, 0x59f111f1, 0xb605d019, 0x923f82a4, 0xaf194f9b, 0xab1c5ed5, 0xda6d8118,
+  0xd807aa98, 0xa3030242, 0x12835b01, 0x45706fbe, 0x243185be, 0x4ee4b28c, 0x550c7dc3, 0xd5ffb4e2,
+  0x72be5d74, 0xf27b896f, 0x80deb1fe, 0x3b1696b1, 0x9bdc06a7, 0x25c71235, 0xc19bf174, 0xcf692694,
+  0xe49b69c1, 0x9ef14ad2, 0xefbe4786, 0x384f25e3, 0x0fc19dc6, 0x8b8cd5b5, 0x240ca1cc, 0x77ac9c65,
+  0x2de92c6f, 0x592b0275, 0x4a7484aa, 0x6ea6e483, 0x5cb0a9dc, 0xbd41fbd4, 0x76f988da, 0x831153b5,
+  0x983e5152, 0xee66dfab, 0xa831c66d, 0x2db43210, 0xb00327c8, 0x98fb213f, 0xbf597fc7, 0xbeef0ee4,
+  0xc6e00bf3, 0x3da88fc2, 0xd5a79147, 0x930aa725, 0x06ca6351, 0xe003826f, 0x14292967, 0x0a0e6e70,
+  0x27b70a85, 0x46d22ffc, 0x2e1b2138, 0x5c26c926, 0x4d2c6dfc, 0x5ac42aed, 0x53380d13, 0x9d95b3df,
+  0x650a7354, 0x8baf63de, 0x766a0abb, 0x3c77b2a8, 0x81c2c92e, 0x47edaee6, 0x92722c85, 0x1482353b,
+  0xa2bfe8a1, 0x4cf10364, 0xa81a664b, 0xbc423001, 0xc24b8b70, 0xd0f89791, 0xc76c51a3, 0x0654be30,
+  0xd192e819, 0xd6ef5218, 0xd6990624, 0x5565a910, 0xf40e3585, 0x5771202a, 0x106aa070, 0x32bbd1b8,
+  0x19a4c116, 0xb8d2d0c8, 0x1e376c08, 0x5141ab53, 0x2748774c, 0xdf8eeb99, 0x34b0bcb5, 0xe19b48a8,
+  0x391c0cb3, 0xc5c95a63, 0x4ed8aa4a, 0xe3418acb, 0x5b9cca4f, 0x7763e373, 0x682e6ff3, 0xd6b2b8a3,
+  0x748f82ee, 0x5defb2fc, 0x78a5636f, 0x43172f60, 0x84c87814, 0xa1f0ab72, 0x8cc70208, 0x1a6439ec,
+  0x90befffa, 0x23631e28, 0xa4506ceb, 0xde82bde9, 0xbef9a3f7, 0xb2c67915, 0xc67178f2, 0xe372532b,
+  0xca273ece, 0xea26619c, 0xd186b8c7, 0x21c0c207, 0xeada7dd6, 0xcde0eb1e, 0xf57d4f7f, 0xee6ed178,
+  0x06f067aa, 0x72176fba, 0x0a637dc5, 0xa2c898a6, 0x113f9804, 0xbef90dae, 0x1b710b35, 0x131c471b,
+  0x28db77f5, 0x23047d84, 0x32caab7b, 0x40c72493, 0x3c9ebe0a, 0x15c9bebc, 0x431d67c4, 0x9c100d4c,
+  0x4cc5d4be, 0xcb3e42b6, 0x597f299c, 0xfc657e2a, 0x5fcb6fab, 0x3ad6faec, 0x6c44198c, 0x4a475817,
+]);
+// Section 5.3.5: the initial hash value H(0), high and low halves.
+const INITIAL_HASH: readonly number[] = Object.freeze([
+  0x6a09e667, 0xf3bcc908, 0xbb67ae85, 0x84caa73b, 0x3c6ef372, 0xfe94f82b, 0xa54ff53a, 0x5f1d36f1,
+  0x510e527f, 0xade682d1, 0x9b05688c, 0x2b3e6c1f, 0x1f83d9ab, 0xfb41bd6b, 0x5be0cd19, 0x137e2179,
+]);
 
 const TWO_TO_32 = 4294967296;
-
-/** Fills `words` from lowercase hex, 8 digits a word (kept as text: it lives in flash, not in RAM). */
-function fromHex(words: Int32Array, hex: string): void {
-  for (let i = 0; i < words.length; i++) {
-    let word = 0;
-    for (let j = 8 * i; j < 8 * i + 8; j++) {
-      const code = codeUnitAt(hex, j);
-      word = (word << 4) | ((code & 15) + 9 * (code >> 6)); // "0"-"9" are 0x30-0x39, "a"-"f" 0x61-0x66
-    }
-    words[i] = word;
-  }
-}
 
 function storeBigEndian32(bytes: Uint8Array, offset: number, word: number): void {
   bytes[offset] = word >>> 24;
@@ -74,7 +64,7 @@ function sigma(high: number, low: number, a: number, b: number, c: number): numb
  * Processes the 128-byte block at bytes[offset..]. `w` (the schedule W, 80 words) and `v` (the
  * working variables a-h) are scratch.
  */
-function compress(hash: Int32Array, w: Int32Array, v: Int32Array, constants: Int32Array, bytes: Uint8Array, offset: number): void {
+function compress(hash: Int32Array, w: Int32Array, v: Int32Array, bytes: Uint8Array, offset: number): void {
   for (let i = 0; i < 128; i++) w[i >> 2] = (w[i >> 2] << 8) | bytes[offset + i];
   for (let i = 32; i < 160; i += 2) {
     // W[t] = sigma1(W[t-2]) + W[t-7] + sigma0(W[t-15]) + W[t-16], sigma0 = ROTR^1 ^ ROTR^8 ^ SHR^7 and
@@ -93,8 +83,8 @@ function compress(hash: Int32Array, w: Int32Array, v: Int32Array, constants: Int
     const ah = v[0], al = v[1], bh = v[2], bl = v[3], ch = v[4], cl = v[5];
     const eh = v[8], el = v[9], fh = v[10], fl = v[11], gh = v[12], gl = v[13];
     // T1 = h + Sigma1(e) + Ch(e, f, g) + K[t] + W[t], Sigma1 = ROTR^14 ^ ROTR^18 ^ ROTR^41
-    const t1Low = (v[15] >>> 0) + sigma(el, eh, 14, 18, 41) + (((el & fl) ^ (~el & gl)) >>> 0) + (constants[i + 1] >>> 0) + (w[i + 1] >>> 0);
-    const t1High = v[14] + sigma(eh, el, 14, 18, 41) + ((eh & fh) ^ (~eh & gh)) + constants[i] + w[i] + Math.floor(t1Low / TWO_TO_32);
+    const t1Low = (v[15] >>> 0) + sigma(el, eh, 14, 18, 41) + (((el & fl) ^ (~el & gl)) >>> 0) + (ROUND_CONSTANTS[i + 1] >>> 0) + (w[i + 1] >>> 0);
+    const t1High = v[14] + sigma(eh, el, 14, 18, 41) + ((eh & fh) ^ (~eh & gh)) + (ROUND_CONSTANTS[i] | 0) + w[i] + Math.floor(t1Low / TWO_TO_32);
     // T2 = Sigma0(a) + Maj(a, b, c), Sigma0 = ROTR^28 ^ ROTR^34 ^ ROTR^39
     const t2Low = sigma(al, ah, 28, 34, 39) + (((al & bl) ^ (al & cl) ^ (bl & cl)) >>> 0);
     const t2High = sigma(ah, al, 28, 34, 39) + ((ah & bh) ^ (ah & ch) ^ (bh & ch)) + Math.floor(t2Low / TWO_TO_32);
@@ -112,12 +102,10 @@ export function sha512(bytes: Uint8Array): Uint8Array {
   const hash = new Int32Array(16);
   const working = new Int32Array(16);
   const schedule = new Int32Array(160);
-  const constants = new Int32Array(160);
-  fromHex(hash, INITIAL_HASH);
-  fromHex(constants, ROUND_CONSTANTS);
+  hash.set(INITIAL_HASH);
   const length = bytes.length;
   const whole = length - (length % 128);
-  for (let offset = 0; offset < whole; offset += 128) compress(hash, schedule, working, constants, bytes, offset);
+  for (let offset = 0; offset < whole; offset += 128) compress(hash, schedule, working, bytes, offset);
   // Padding (section 5.1.2): 0x80, zeros, then the length in bits as a 128-bit big-endian number.
   const tail = new Uint8Array(256);
   tail.set(bytes.subarray(whole));
@@ -125,7 +113,7 @@ export function sha512(bytes: Uint8Array): Uint8Array {
   const tailLength = length - whole < 112 ? 128 : 256;
   storeBigEndian32(tail, tailLength - 8, Math.floor(length / 2 ** 29));
   storeBigEndian32(tail, tailLength - 4, length * 8);
-  for (let offset = 0; offset < tailLength; offset += 128) compress(hash, schedule, working, constants, tail, offset);
+  for (let offset = 0; offset < tailLength; offset += 128) compress(hash, schedule, working, tail, offset);
   const digest = new Uint8Array(64);
   for (let i = 0; i < 16; i++) storeBigEndian32(digest, 4 * i, hash[i]);
   return digest;

@@ -1,0 +1,127 @@
+/**
+ * A QoS 1 message whose PUBACK was lost is resent with DUP on the next connection; the platform
+ * stores it once (PROTOCOL 2a). Real platform process; the SDK's DeviceClient behind a proxy that
+ * loses the PUBACK, and MQTT.js with a fixed message id for the cases a device does not make on cue.
+ */
+import type mqtt from "mqtt";
+import { parser, type Packet } from "mqtt-packet";
+import { decide } from "../e2e/technician";
+import { TestDevice } from "../e2e/test-device";
+import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { startTcpProxy } from "../support-node/tcp-proxy";
+import { connect, newToken, provision, type Connected } from "./mqtt-device";
+
+jest.setTimeout(30_000);
+
+let platform: TestPlatform;
+
+beforeAll(async () => {
+  platform = await startTestPlatform();
+});
+afterAll(async () => {
+  await platform.stop();
+});
+
+async function stored(deviceId: string): Promise<string[]> {
+  const { body } = await platform.api("GET", `/api/messages?device=${deviceId}`);
+  return body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString()).reverse();
+}
+
+/** The PUBLISH packets in the bytes a client sent on one connection. */
+function publishesIn(chunks: Buffer[]): Packet[] {
+  const found: Packet[] = [];
+  const packets = parser({ protocolVersion: 4 });
+  packets.on("packet", (packet: Packet) => {
+    if (packet.cmd === "publish") found.push(packet);
+  });
+  packets.parse(Buffer.concat(chunks));
+  return found;
+}
+
+test("the SDK's resend after a lost PUBACK is stored once and its send resolves", async () => {
+  const proxy = await startTcpProxy(platform.mqttPort);
+  const device = new TestDevice({ port: proxy.port, token: await newToken(platform), deviceId: "dup-sdk-0001" });
+  try {
+    await decide(platform, await device.displayed(), "approve");
+    await device.reaches("connected");
+    const firstLink = proxy.sent.length - 1;
+
+    proxy.swallowReplies = true;
+    let sent = false;
+    const send = device.client.send("telemetry", new TextEncoder().encode("once")).then(() => (sent = true));
+    const deadline = Date.now() + 10_000;
+    while ((await stored("dup-sdk-0001")).length === 0) {
+      if (Date.now() > deadline) throw new Error("the platform never stored the message");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    proxy.cut();
+    proxy.swallowReplies = false;
+    expect(sent).toBe(false); // the PUBACK was lost
+
+    await send;
+    expect(await stored("dup-sdk-0001")).toEqual(["once"]);
+    const [original] = publishesIn(proxy.sent[firstLink]).filter((p) => p.cmd === "publish" && p.topic.endsWith("/msg/telemetry"));
+    const resent = proxy.sent.slice(firstLink + 1).flatMap(publishesIn);
+    expect(original).toMatchObject({ dup: false, qos: 1 });
+    expect(resent).toContainEqual(
+      expect.objectContaining({ topic: "ws/ws_default/dev/dup-sdk-0001/msg/telemetry", dup: true, messageId: (original as { messageId: number }).messageId }),
+    );
+  } finally {
+    device.stop();
+    await proxy.close();
+  }
+});
+
+/** Numbers every publish 7, as a device whose ids came round again would. */
+const messageIdSeven: NonNullable<mqtt.IClientOptions["messageIdProvider"]> = {
+  allocate: () => 7,
+  getLastAllocated: () => 7,
+  register: () => true,
+  deallocate: () => {},
+  clear: () => {},
+};
+
+async function connectWithIdSeven(deviceId: string, token: string): Promise<Connected> {
+  const clientId = `ws_default:${deviceId}`;
+  return connect(platform.mqttUrl, { clientId, username: clientId, password: token, clean: false, messageIdProvider: messageIdSeven });
+}
+
+test("only a DUP resend of the same id and bytes is skipped; ids are reused, and each device has its own", async () => {
+  const token = await newToken(platform);
+  const first = await provision(platform, token, "dup-ids-0001");
+  const second = await provision(platform, token, "dup-ids-0002");
+  const a = await connectWithIdSeven("dup-ids-0001", first.token);
+  const topic = "ws/ws_default/dev/dup-ids-0001/msg/log";
+  await a.client.publishAsync(topic, "a", { qos: 1 });
+  await a.client.publishAsync(topic, "a", { qos: 1 }); // a new message reusing id 7
+  expect(await stored("dup-ids-0001")).toEqual(["a", "a"]);
+  expect((await a.client.publishAsync(topic, "a", { qos: 1, dup: true }))?.messageId).toBe(7); // acknowledged
+  expect(await stored("dup-ids-0001")).toEqual(["a", "a"]);
+  await a.client.publishAsync(topic, "b", { qos: 1, dup: true }); // a resend of one never stored
+  await a.client.publishAsync("ws/ws_default/dev/dup-ids-0001/msg/other", "b", { qos: 1, dup: true });
+  expect(await stored("dup-ids-0001")).toEqual(["a", "a", "b", "b"]);
+  await a.client.endAsync();
+
+  const b = await connectWithIdSeven("dup-ids-0002", second.token);
+  await b.client.publishAsync("ws/ws_default/dev/dup-ids-0002/msg/log", "a", { qos: 1, dup: true });
+  expect(await stored("dup-ids-0002")).toEqual(["a"]);
+  await b.client.endAsync();
+});
+
+test("a device revoked and provisioned again starts with no memory of its messages", async () => {
+  const token = await newToken(platform);
+  const first = await provision(platform, token, "dup-again-01");
+  const topic = "ws/ws_default/dev/dup-again-01/msg/log";
+  const before = await connectWithIdSeven("dup-again-01", first.token);
+  await before.client.publishAsync(topic, "a", { qos: 1 });
+  await before.client.publishAsync(topic, "a", { qos: 1, dup: true });
+  await before.client.endAsync();
+  expect(await stored("dup-again-01")).toEqual(["a"]);
+
+  expect((await platform.api("POST", "/api/devices/dup-again-01/revoke")).status).toBe(200);
+  const again = await provision(platform, token, "dup-again-01", first.keys);
+  const after = await connectWithIdSeven("dup-again-01", again.token);
+  await after.client.publishAsync(topic, "a", { qos: 1, dup: true });
+  await after.client.endAsync();
+  expect(await stored("dup-again-01")).toEqual(["a", "a"]);
+});
