@@ -55,10 +55,14 @@ export function utf8Write(text: string, bytes: Uint8Array, offset: number): numb
   return offset;
 }
 
+/**
+ * One pass over the string into room for the worst case (three bytes a UTF-16 unit), then a copy
+ * of what was written: on XS every character the string iterator yields is garbage, so a second
+ * pass to measure first would double it.
+ */
 export function utf8Encode(text: string): Uint8Array {
-  const bytes = new Uint8Array(utf8ByteLength(text));
-  utf8Write(text, bytes, 0);
-  return bytes;
+  const room = new Uint8Array(3 * text.length);
+  return room.slice(0, utf8Write(text, room, 0));
 }
 
 /** Decodes bytes[start, end); undefined when they are not well-formed UTF-8. */
