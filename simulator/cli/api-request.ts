@@ -12,6 +12,8 @@ export interface ApiRequest {
   body?: unknown;
   /** CA certificates (PEM) to trust for https instead of the system's. */
   ca?: string | Buffer;
+  /** How long the socket may stay silent before the request fails with code "ETIMEDOUT". Default 30 s. */
+  timeoutMs?: number;
 }
 
 export interface ApiResponse {
@@ -36,6 +38,7 @@ export function sendApiRequest(url: string, request: ApiRequest): Promise<ApiRes
       res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
     });
     req.on("error", reject);
+    req.setTimeout(request.timeoutMs ?? 30_000, () => req.destroy(Object.assign(new Error("no answer"), { code: "ETIMEDOUT" })));
     req.end(request.body === undefined ? undefined : JSON.stringify(request.body));
   });
 }
