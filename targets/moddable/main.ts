@@ -23,6 +23,8 @@ interface AppConfig {
   deviceId?: string;
   /** Name of a DER CA certificate resource; TLS when set. */
   caCertificate?: string;
+  /** With TLS, refuse a certificate that does not name brokerHost (ModdableTransportOptions.checkHostName). */
+  checkHostName: boolean;
   sntp?: string;
   storePartition?: string;
   stream: string;
@@ -43,6 +45,8 @@ function readConfig(): AppConfig {
     provisioningToken: text("provisioningToken") ?? "",
     deviceId: text("deviceId"),
     caCertificate: text("caCertificate"),
+    // mcconfig's command line gives "false" as a string, the manifest false as a boolean.
+    checkHostName: String(config.checkHostName) !== "false",
     sntp: text("sntp"),
     storePartition: text("storePartition"),
     stream: text("stream") ?? "telemetry",
@@ -78,6 +82,7 @@ function startClient(settings: AppConfig): void {
       host: settings.brokerHost,
       port: settings.brokerPort,
       certificate: settings.caCertificate ? new Resource(settings.caCertificate) : undefined,
+      checkHostName: settings.checkHostName,
     }),
     clock: moddableClock,
     random: hardwareRandom,

@@ -13,6 +13,8 @@ declare module "securesocket" {
       protocolVersion?: number;
       /** Sent as the SNI extension (and keys the session cache); not checked against the certificate. */
       serverName?: string;
+      /** false: no session resumption, so every handshake carries the server's certificate. */
+      cache?: boolean;
     };
   }
   export default interface SecureSocket {

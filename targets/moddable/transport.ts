@@ -3,11 +3,14 @@
  * certificate). Moddable's socket lends its receive buffer only during the callback, and `write()`
  * throws when given more than the free send buffer (about 8 KB): this adapter queues what the core
  * writes, up to a bound, and writes it in pieces as "connected" and "sent" events report room.
+ * securesocket checks the chain and dates but not the host name: this adapter checks the name in
+ * the server certificate the TLS session keeps (`ssl.peerCert`) before it reports the link open.
  */
 import type { Transport, TransportConnection, TransportEvents } from "provisio-sdk";
 import SecureSocket from "securesocket";
 import { Socket } from "socket";
 import Timer from "timer";
+import { certificateNamesHost, ipv4Literal } from "./certificate-names";
 import { guarded } from "./guard";
 
 export interface ModdableTransportOptions {
@@ -17,6 +20,11 @@ export interface ModdableTransportOptions {
   certificate?: ArrayBuffer | HostBuffer;
   /** Most bytes waiting to be sent; beyond it the connection closes. Default 16 KB. */
   maxQueuedBytes?: number;
+  /**
+   * With TLS, refuse a server certificate that does not name `host` (its subjectAltName). Default
+   * true; false relies on the private CA alone, for a Moddable without `ssl.peerCert`.
+   */
+  checkHostName?: boolean;
 }
 
 const socketConnected = 1;
@@ -24,16 +32,14 @@ const socketReadable = 2;
 const socketSent = 3;
 const tlsProtocolVersion = 0x303; // TLS 1.2, the most securesocket speaks
 
-const ipv4Literal = /^\d{1,3}(\.\d{1,3}){3}$/;
-
 /**
  * securesocket's `secure` options. A DNS name goes as SNI (RFC 6066 allows no address there);
  * the key is left out for an address, since ssl_session.js takes `serverName` whenever the key
- * exists and its ClientHello would fail on an undefined name. securesocket checks no name against
- * the certificate: the CA given is what authenticates the platform.
+ * exists and its ClientHello would fail on an undefined name. When the host name is checked, no
+ * session is cached: a resumed handshake carries no Certificate message, so no `peerCert`.
  */
-function secureOptions(certificate: ArrayBuffer | HostBuffer, host: string) {
-  const secure = { certificate, protocolVersion: tlsProtocolVersion };
+function secureOptions(certificate: ArrayBuffer | HostBuffer, host: string, checkHostName: boolean) {
+  const secure = { certificate, protocolVersion: tlsProtocolVersion, cache: !checkHostName };
   return ipv4Literal.test(host) ? secure : { ...secure, serverName: host };
 }
 
@@ -43,6 +49,8 @@ interface ModdableSocket {
   read(type: typeof ArrayBuffer): ArrayBuffer;
   write(data?: ArrayBuffer): number | void;
   close(): void;
+  /** securesocket's TLS session (undocumented): the server's leaf certificate, DER, once the handshake is done. */
+  ssl?: { peerCert?: ArrayBuffer };
 }
 
 export class ModdableTransport implements Transport {
@@ -61,6 +69,8 @@ class ModdableConnection implements TransportConnection {
   readonly #events: TransportEvents;
   readonly #maxQueuedBytes: number;
   #socket: ModdableSocket | undefined;
+  /** The host the server certificate must name; undefined without TLS or with the check off. */
+  readonly #checkedHost: string | undefined;
   readonly #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   /** Bytes of the queue's head already written. */
@@ -71,12 +81,14 @@ class ModdableConnection implements TransportConnection {
   constructor(options: ModdableTransportOptions, events: TransportEvents) {
     this.#events = events;
     this.#maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024;
+    const checkHostName = options.checkHostName ?? true;
+    this.#checkedHost = options.certificate && checkHostName ? options.host : undefined;
     const address = { host: options.host, port: options.port };
     try {
       // Both constructors throw when no socket is left (4 on an ESP32) or the host is malformed.
       const socket = (
         options.certificate
-          ? new SecureSocket({ ...address, secure: secureOptions(options.certificate, options.host) })
+          ? new SecureSocket({ ...address, secure: secureOptions(options.certificate, options.host, checkHostName) })
           : new Socket(address)
       ) as unknown as ModdableSocket;
       socket.callback = (message, value) => guarded("socket", () => this.#onSocket(message, value));
@@ -101,6 +113,8 @@ class ModdableConnection implements TransportConnection {
   #onSocket(message: number, value?: number): void {
     if (this.#closed) return;
     if (message === socketConnected) {
+      const refusal = this.#checkedHost === undefined ? undefined : this.#certificateRefusal(this.#checkedHost);
+      if (refusal) return this.#end(refusal);
       this.#open = true;
       this.#events.onOpen();
       this.#flush();
@@ -112,6 +126,14 @@ class ModdableConnection implements TransportConnection {
     } else {
       this.#end(message === -1 ? "disconnected" : "socket error");
     }
+  }
+
+  /** Why the handshake's server certificate is refused for `host`, or undefined when it names it. */
+  #certificateRefusal(host: string): string | undefined {
+    const peerCert = this.#socket!.ssl?.peerCert;
+    if (!(peerCert instanceof ArrayBuffer))
+      return "this Moddable version does not expose the server certificate (ssl.peerCert): set checkHostName false to rely on the private CA alone";
+    return certificateNamesHost(new Uint8Array(peerCert), host) ? undefined : `certificate does not name ${host}`;
   }
 
   /** Writes as much of the queue as the socket's free send buffer takes. */

@@ -34,6 +34,14 @@ export function addResource(path, base64url) {
 }
 
 /**
+ * `secure` with its `certificate`, when a string, replaced by that resource.
+ * @param {Record<string, unknown>} secure
+ */
+function withResource(secure) {
+  return { ...secure, certificate: typeof secure.certificate === "string" ? new Resource(secure.certificate) : secure.certificate };
+}
+
+/**
  * Constructs a SecureSocket as `secure` says (`certificate` names a resource) and reports through
  * trace whether the constructor threw, for the tests of the fake's rules.
  * @param {number} port
@@ -41,12 +49,34 @@ export function addResource(path, base64url) {
  */
 export function constructSecureSocket(port, secure) {
   try {
-    const certificate = typeof secure.certificate === "string" ? new Resource(secure.certificate) : secure.certificate;
-    new SecureSocket({ host: "127.0.0.1", port, secure: { ...secure, certificate } }).close();
+    new SecureSocket({ host: "127.0.0.1", port, secure: withResource(secure) }).close();
     trace("securesocket constructed\n");
   } catch (error) {
     trace(`securesocket threw ${error instanceof Error ? error.message : String(error)}\n`);
   }
+}
+
+/**
+ * Makes one TLS handshake with localhost:`port` as `secure` says, reports through trace how many
+ * bytes of server certificate the session kept (`ssl.peerCert`), then closes.
+ * @param {number} port
+ * @param {Record<string, unknown>} secure
+ */
+export function secureHandshake(port, secure) {
+  const socket = new SecureSocket({ host: "localhost", port, secure: withResource(secure) });
+  socket.callback = (message) => {
+    if (message !== 1) return trace(`securesocket message ${message}\n`);
+    trace(`securesocket peerCert ${socket.ssl?.peerCert?.byteLength ?? "none"}\n`);
+    socket.close();
+  };
+}
+
+/**
+ * false: the securesocket fake behaves as a Moddable version whose TLS session keeps no `peerCert`.
+ * @param {boolean} keep
+ */
+export function keepPeerCert(keep) {
+  SecureSocket.keepsPeerCert = keep;
 }
 
 /** The fakes' state after a full collection, so the crank's meter counts live slots only. */

@@ -81,6 +81,7 @@ describe("manifest.json", () => {
   test("config holds the app's settings with the right types", () => {
     const { config } = manifest;
     for (const key of ["brokerHost", "provisioningToken", "deviceId", "caCertificate", "sntp", "storePartition", "stream"]) expect(typeof config[key]).toBe("string");
+    expect(config.checkHostName).toBe(true);
     expect(Number.isInteger(config.brokerPort) && (config.brokerPort as number) < 65536).toBe(true);
     expect(positiveInteger(config.sendIntervalMs) && positiveInteger(config.restartDelayMs)).toBe(true);
     expect(config.deviceId === "" || /^[0-9A-Za-z_.-]{4,90}$/.test(config.deviceId as string)).toBe(true);

@@ -10,6 +10,7 @@ import { X509Certificate } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { bundleModdableOnFakes } from "../../scripts/build-moddable";
+import type { TlsRequest } from "../support-moddable/socket";
 import { XsWorker, type XsResult } from "../../targets/xs/worker";
 
 export const moddableFakes: Record<string, string> = {
@@ -45,9 +46,14 @@ const moddableTlsProfile = {
   ecdhCurve: "P-256",
 } as const;
 
-/** A TLS connection as Moddable makes it: chain and dates verified against the one CA, no host-name check. */
-function moddableTlsConnect(host: string, port: number, tls: { certificate: string; serverName?: string }) {
-  return tlsConnect({
+/**
+ * A TLS connection as Moddable makes it: chain and dates verified against the one CA, no host-name
+ * check, and the session resumed from the last one with the same server name (the SNI, else the
+ * host) unless `cache` is false.
+ */
+function moddableTlsConnect(host: string, port: number, tls: TlsRequest, sessions: Map<string, Buffer>) {
+  const serverName = tls.serverName ?? host;
+  const socket = tlsConnect({
     host,
     port,
     ...moddableTlsProfile,
@@ -57,7 +63,10 @@ function moddableTlsConnect(host: string, port: number, tls: { certificate: stri
     rejectUnauthorized: true,
     // Moddable's host-name check is commented out in ssl_handshake.js: any name passes.
     checkServerIdentity: () => undefined,
+    session: tls.cache ? sessions.get(serverName) : undefined,
   });
+  if (tls.cache) socket.on("session", (session) => sessions.set(serverName, session));
+  return socket;
 }
 
 /** A DER certificate's validity in ms since 1970, or null when the bytes are not a certificate. */
@@ -100,6 +109,7 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
   const speed = options.speed ?? 1;
   const tickMs = options.tickMs ?? 20;
   const sockets = new Map<number, Socket>();
+  const tlsSessions = new Map<string, Buffer>();
   const lines: string[] = [];
   const waiters: { pattern: RegExp; resolve(match: RegExpMatchArray): void }[] = [];
   let partial = "";
@@ -140,11 +150,21 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
       }
       case "socket-connect": {
         const id = nextId++;
-        // A TLS socket is "connected" once its handshake is done, as securesocket's callback is.
-        const socket = request.tls ? moddableTlsConnect(request.host, request.port, request.tls) : connect(request.port, request.host);
-        sockets.set(id, socket);
+        // A TLS socket is "connected" once its handshake is done, as securesocket's callback is, with
+        // the server's certificate when the handshake was a full one (a resumed one sends none).
         const event = (name: string, fields: Record<string, unknown> = {}) => push({ kind: "socket", id, event: name, ...fields });
-        socket.on(request.tls ? "secureConnect" : "connect", () => event("connected"));
+        let socket: Socket;
+        if (request.tls) {
+          const tlsSocket = moddableTlsConnect(request.host, request.port, request.tls, tlsSessions);
+          tlsSocket.on("secureConnect", () =>
+            event("connected", tlsSocket.isSessionReused() ? {} : { bytes: tlsSocket.getPeerCertificate().raw.toString("base64url") }),
+          );
+          socket = tlsSocket;
+        } else {
+          socket = connect(request.port, request.host);
+          socket.on("connect", () => event("connected"));
+        }
+        sockets.set(id, socket);
         socket.on("data", (data) => event("data", { bytes: data.toString("base64url") }));
         socket.on("error", () => undefined);
         socket.on("close", (hadError) => {

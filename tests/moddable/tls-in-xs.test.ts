@@ -2,14 +2,15 @@
  * The Moddable app over TLS inside XS: the example app on the fakes, its `securesocket` bridged to
  * a Node TLS connection limited to what Moddable's TLS client offers (TLS 1.2, its suites, P-256,
  * chain and dates checked against the one CA, no host-name check), against the real platform's
- * MQTT-over-TLS listener. A recording TCP relay in front of the listener shows what crossed the
+ * MQTT-over-TLS listener. The host name is checked by the transport, from the certificate the
+ * session keeps. A recording TCP relay in front of the listener shows what crossed the
  * wire: TLS records only, and without a verified server no application data at all.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createCa, createServerCert, type CaFiles } from "../../simulator/certs/development-ca";
+import { createCa, createServerCert, pemToDer, type CaFiles } from "../../simulator/certs/development-ca";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import { approveAndCollectReadings } from "./app-flow";
 import { startModdableRig, type ModdableRig } from "./moddable-host";
@@ -214,21 +215,102 @@ test("a CA outside its validity throws at construction: reported, and no connect
   }
 });
 
-test("like Moddable's client, the device checks no host name: a certificate the CA signed for another host passes", async () => {
+/** Asserts that every connection the relay saw carried TLS handshake records only, never application data. */
+function expectHandshakesOnly(connections: Buffer[][], token: string): void {
+  expect(connections.length).toBeGreaterThanOrEqual(1);
+  for (const connection of connections) {
+    const bytes = Buffer.concat(connection);
+    const records = tlsRecords(bytes);
+    expect(records[0]).toEqual([tlsHandshake, clientHello]);
+    expect(records.filter(([type]) => type === tlsApplicationData)).toEqual([]);
+    expect(bytes.includes(Buffer.from(token))).toBe(false);
+  }
+}
+
+describe("the device checks the host name in the certificate itself (Moddable's TLS client does not)", () => {
   // 127.0.0.1 is for the test's HTTPS API calls; the device connects as localhost, a name not in it.
-  const otherHost = createServerCert({ ca, dir, name: "other-host", hosts: ["platform.example.org", "127.0.0.1"] });
-  const elsewhere = await startTestPlatform({ tls: { certFile: otherHost.cert, keyFile: otherHost.key, caFile: ca.cert } });
+  let elsewhere: TestPlatform;
+  let elsewhereRelay: RecordingRelay;
+  let elsewherePort: number;
+  beforeAll(async () => {
+    const otherHost = createServerCert({ ca, dir, name: "other-host", hosts: ["platform.example.org", "127.0.0.1"] });
+    elsewhere = await startTestPlatform({ tls: { certFile: otherHost.cert, keyFile: otherHost.key, caFile: ca.cert } });
+    elsewhereRelay = new RecordingRelay(elsewhere.mqttsPort);
+    elsewherePort = await elsewhereRelay.listen();
+  });
+  afterAll(async () => {
+    await elsewhereRelay?.close();
+    await elsewhere?.stop();
+  });
+  beforeEach(() => {
+    elsewhereRelay.connections.length = 0;
+  });
+
+  async function startElsewhere(rig: ModdableRig, extra: Record<string, unknown> = {}): Promise<string> {
+    const { body } = await elsewhere.api("POST", "/api/tokens", {});
+    const settings = { brokerHost: "localhost", brokerPort: elsewherePort, provisioningToken: body.token, caCertificate: "ca.der", sendIntervalMs: 4000, ...extra };
+    await rig.evaluate(`moddableApp.start(${JSON.stringify(settings)})`);
+    return body.token;
+  }
+
+  test("a certificate for another host, signed by the right CA, is refused by the device before anything is written", async () => {
+    const rig = await rigWithCa(ca);
+    try {
+      const token = await startElsewhere(rig);
+      await until("two link losses", () => linkLosses(rig).length >= 2);
+      for (const [error, retryInMs] of linkLosses(rig)) {
+        expect(error).toMatch(/certificate does not name localhost/);
+        expect(retryInMs).toBeGreaterThan(0);
+      }
+      expect(rig.lines.some((l) => /verification code/.test(l))).toBe(false);
+      // The handshake completed (Node's server accepted it), then the device closed: no MQTT CONNECT.
+      expectHandshakesOnly(elsewhereRelay.connections, token);
+      const { body } = await elsewhere.api("GET", "/api/operations");
+      expect(body.operations).toEqual([]);
+    } finally {
+      await rig.stop();
+    }
+  });
+
+  test("with checkHostName=false the device relies on the CA alone and connects", async () => {
+    const rig = await rigWithCa(ca);
+    try {
+      await startElsewhere(rig, { checkHostName: false });
+      // The verification code comes in the platform's reply to the provisioning CONNECT.
+      await rig.waitForLine(/verification code \w{4}-\w{4}/);
+      expect(linkLosses(rig)).toEqual([]);
+    } finally {
+      await rig.stop();
+    }
+  });
+});
+
+test("on a Moddable whose TLS session keeps no peerCert the device refuses, naming ssl.peerCert and checkHostName", async () => {
   const rig = await rigWithCa(ca);
   try {
-    const { body } = await elsewhere.api("POST", "/api/tokens", {});
-    const settings = { brokerHost: "localhost", brokerPort: elsewhere.mqttsPort, provisioningToken: body.token, caCertificate: "ca.der", sendIntervalMs: 4000 };
+    await rig.evaluate("moddableApp.keepPeerCert(false)");
+    const token = await startApp(rig, "esp32-no-peercert");
+    await until("a link loss", () => linkLosses(rig).length >= 1);
+    const [[error]] = linkLosses(rig);
+    expect(error).toBe(
+      "this Moddable version does not expose the server certificate (ssl.peerCert): set checkHostName false to rely on the private CA alone",
+    );
+    expectHandshakesOnly(relay.connections, token);
+  } finally {
+    await rig.stop();
+  }
+});
+
+test("an IP address as brokerHost is checked against the certificate's IP entries", async () => {
+  const rig = await rigWithCa(ca);
+  try {
+    const { body } = await platform.api("POST", "/api/tokens", {});
+    const settings = { brokerHost: "127.0.0.1", brokerPort: relayPort, provisioningToken: body.token, caCertificate: "ca.der", sendIntervalMs: 4000 };
     await rig.evaluate(`moddableApp.start(${JSON.stringify(settings)})`);
-    // The verification code comes in the platform's reply to the provisioning CONNECT.
     await rig.waitForLine(/verification code \w{4}-\w{4}/);
     expect(linkLosses(rig)).toEqual([]);
   } finally {
     await rig.stop();
-    await elsewhere.stop();
   }
 });
 
@@ -253,4 +335,19 @@ describe("the securesocket fake keeps the real constructor's rules", () => {
       await rig.evaluate(`moddableApp.constructSecureSocket(${relayPort}, ${JSON.stringify(secure)})`);
       expect(rig.lines.slice(before)).toEqual([`securesocket ${outcome}`]);
     });
+
+  test("its session keeps the server certificate after a full handshake, none after a resumed one (cache: false resumes none)", async () => {
+    const serverDer = pemToDer(readFileSync(join(dir, "server.pem"), "utf8"));
+    const handshake = async (secure: Record<string, unknown>) => {
+      const before = rig.lines.length;
+      await rig.evaluate(`moddableApp.secureHandshake(${platform.mqttsPort}, ${JSON.stringify({ certificate: "ca.der", ...secure })})`);
+      await until("the handshake", () => rig.lines.length > before);
+      return rig.lines[before];
+    };
+    const full = `securesocket peerCert ${serverDer.length}`;
+    expect(await handshake({ cache: false, serverName: "localhost" })).toBe(full);
+    expect(await handshake({ cache: false, serverName: "localhost" })).toBe(full);
+    expect(await handshake({ serverName: "localhost" })).toBe(full);
+    expect(await handshake({ serverName: "localhost" })).toBe("securesocket peerCert none");
+  });
 });

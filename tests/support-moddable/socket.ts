@@ -19,6 +19,8 @@ export interface TlsRequest {
   certificate: string;
   /** Sent as SNI when given. */
   serverName?: string;
+  /** Whether to resume a session kept from an earlier handshake with this server name (Moddable's `cache`). */
+  cache: boolean;
 }
 
 export class Socket {
