@@ -79,15 +79,19 @@ let platform: TestPlatform;
 let relay: RecordingRelay;
 let relayPort: number;
 
+/** A platform serving MQTT over TLS with `server`'s certificate, behind a recording relay. */
+async function relayedPlatform(server: { cert: string; key: string }): Promise<{ platform: TestPlatform; relay: RecordingRelay; port: number }> {
+  const started = await startTestPlatform({ tls: { certFile: server.cert, keyFile: server.key, caFile: ca.cert } });
+  const recording = new RecordingRelay(started.mqttsPort);
+  return { platform: started, relay: recording, port: await recording.listen() };
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "provisio-moddable-tls-"));
   ca = createCa({ dir: join(dir, "ca") });
   otherCa = createCa({ dir: join(dir, "other-ca") });
   expiredCa = createCa({ dir: join(dir, "expired-ca"), validity: { notBefore: new Date(Date.now() - 30 * day), notAfter: new Date(Date.now() - day) } });
-  const server = createServerCert({ ca, dir, hosts: ["localhost", "127.0.0.1"] });
-  platform = await startTestPlatform({ tls: { certFile: server.cert, keyFile: server.key, caFile: ca.cert } });
-  relay = new RecordingRelay(platform.mqttsPort);
-  relayPort = await relay.listen();
+  ({ platform, relay, port: relayPort } = await relayedPlatform(createServerCert({ ca, dir, hosts: ["localhost", "127.0.0.1"] })));
 });
 
 afterAll(async () => {
@@ -234,9 +238,7 @@ describe("the device checks the host name in the certificate itself (Moddable's 
   let elsewherePort: number;
   beforeAll(async () => {
     const otherHost = createServerCert({ ca, dir, name: "other-host", hosts: ["platform.example.org", "127.0.0.1"] });
-    elsewhere = await startTestPlatform({ tls: { certFile: otherHost.cert, keyFile: otherHost.key, caFile: ca.cert } });
-    elsewhereRelay = new RecordingRelay(elsewhere.mqttsPort);
-    elsewherePort = await elsewhereRelay.listen();
+    ({ platform: elsewhere, relay: elsewhereRelay, port: elsewherePort } = await relayedPlatform(otherHost));
   });
   afterAll(async () => {
     await elsewhereRelay?.close();
