@@ -1,8 +1,10 @@
 /**
- * Budgets of the Moddable build: minified size of the device side (core with its crypto +
- * adapters), the XS heap of the example app on the fakes of tests/support-moddable at the
- * provisioning peak and in steady state, and the X25519 scalar multiplications one provisioning
- * costs (counted by instrumenting sdk/crypto/nacl/x25519.ts).
+ * Budgets of the Moddable build: minified size of the device side for the ESP32 (core with its
+ * crypto + adapters + its platform module), the XS heap of the example app on the fakes of
+ * tests/support-moddable at the provisioning peak and in steady state, the most XS stack slots it
+ * used (in a machine with manifest.json's creation; the fakes add a few frames, so an upper bound)
+ * and the X25519 scalar multiplications one provisioning costs (counted by instrumenting
+ * sdk/crypto/nacl/x25519.ts).
  * Heap figures are xsnap's slot counts over the idle app. Steady: after a full collection. Peak:
  * every crank starts from a full collection, so the highest count after any crank is the live
  * slots plus what one crank allocated (an upper bound on the live peak, a tight one). xsnap's meter
@@ -13,6 +15,7 @@ import type { Plugin } from "esbuild";
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { bundleModdable } from "../scripts/build-moddable";
+import { manifest } from "../tests/moddable/manifest";
 import { startModdableRig } from "../tests/moddable/moddable-host";
 import { startTestPlatform } from "../tests/support-node/platform";
 import type { BenchReport } from "./run";
@@ -25,7 +28,7 @@ const esp32SlotBytes = 16;
 
 async function deviceSide() {
   const modules = await bundleModdable();
-  const device = modules.filter((m) => m.name !== "main").map((m) => m.code).join("\n");
+  const device = modules.filter((m) => m.name !== "main" && m.platforms.includes("esp32")).map((m) => m.code).join("\n");
   const app = modules.find((m) => m.name === "main")!.code;
   return { minified: Buffer.byteLength(device), gzip: gzipSync(device, { level: 9 }).length, exampleApp: Buffer.byteLength(app) };
 }
@@ -78,6 +81,8 @@ async function heap() {
       steadySlotsOverIdle: steadySlots,
       peakEsp32Bytes: peakSlots * esp32SlotBytes,
       steadyEsp32Bytes: steadySlots * esp32SlotBytes,
+      peakStackSlots: rig.peakStackSlots,
+      stackSlots: manifest.creation.stack,
       x25519PerProvisioning,
       x25519PerMessage: (x25519AfterMessages - x25519PerProvisioning) / 3,
     };
@@ -103,6 +108,7 @@ export async function run(): Promise<BenchReport> {
       `device side ${kb(device.minified)} minified, ${kb(device.gzip)} gzip (goal < ${kb(sizeGoalBytes)}: ${met(device.minified < sizeGoalBytes)}; example app ${kb(device.exampleApp)} more); ` +
       `XS heap ${memory.steadySlotsOverIdle} slots over idle in steady state (~${kb(memory.steadyEsp32Bytes)} on ESP32, goal < 24 KB: ${met(memory.steadyEsp32Bytes < steadyGoalBytes)}), ` +
       `at most ${memory.peakSlotsOverIdle} at the provisioning peak (live + one crank's allocations, ~${kb(memory.peakEsp32Bytes)}, goal < 64 KB: ${met(memory.peakEsp32Bytes < peakGoalBytes)}); slots only, chunks not metered; ` +
+      `stack peak ${memory.peakStackSlots} of the ${memory.stackSlots} slots of creation.stack (${Math.round((100 * memory.peakStackSlots) / memory.stackSlots)} %); ` +
       `${memory.x25519PerProvisioning} X25519 per provisioning, ${memory.x25519PerMessage} per message`,
   };
 }

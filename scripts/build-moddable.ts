@@ -8,19 +8,29 @@ import { build as esbuild, type Plugin } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { esbuildOptions, moddableModules, repoRoot } from "./build";
+import { constTopLevel } from "./top-level-const";
 
 export const moddableDistDir = resolve(repoRoot, "dist/moddable");
 
-/** The modules of the device build: manifest name, entry (from the repo root), the output's name. */
+/**
+ * The modules of the device build: manifest name, entry (from the repo root), the output's name,
+ * and the Moddable platforms it is for ("provisio-platform" has one output per kind of platform:
+ * the simulator has no `flash` and no random Math.random).
+ */
 export const moddableBundles = [
-  { name: "provisio-sdk", entry: "sdk/index.ts", output: "provisio-sdk.js" },
-  { name: "provisio-moddable", entry: "targets/moddable/index.ts", output: "provisio-moddable.js" },
-  { name: "main", entry: "targets/moddable/main.ts", output: "main.js" },
+  { name: "provisio-sdk", entry: "sdk/index.ts", output: "provisio-sdk.js", platforms: ["esp32", "lin", "mac"] },
+  { name: "provisio-moddable", entry: "targets/moddable/index.ts", output: "provisio-moddable.js", platforms: ["esp32", "lin", "mac"] },
+  { name: "provisio-platform", entry: "targets/moddable/esp32.ts", output: "provisio-platform-esp32.js", platforms: ["esp32"] },
+  { name: "provisio-platform", entry: "targets/moddable/simulator.ts", output: "provisio-platform-simulator.js", platforms: ["lin", "mac"] },
+  { name: "main", entry: "targets/moddable/main.ts", output: "main.js", platforms: ["esp32", "lin", "mac"] },
 ] as const;
+
+export type ModdablePlatform = (typeof moddableBundles)[number]["platforms"][number];
 
 export interface BuiltModule {
   name: string;
   output: string;
+  platforms: readonly ModdablePlatform[];
   code: string;
   /** Every module name the output imports. */
   imports: string[];
@@ -39,7 +49,8 @@ export async function bundleModdable(): Promise<BuiltModule[]> {
         external: [...moddableModules, ...ownNames.filter((name) => name !== bundle.name)],
       });
       const imports = Object.values(result.metafile!.outputs).flatMap((output) => output.imports.map((i) => i.path));
-      return { name: bundle.name, output: bundle.output, code: result.outputFiles![0].text, imports: [...new Set(imports)] };
+      const code = constTopLevel(result.outputFiles![0].text);
+      return { name: bundle.name, output: bundle.output, platforms: bundle.platforms, code, imports: [...new Set(imports)] };
     }),
   );
 }

@@ -38,10 +38,12 @@ export interface Registration {
   workspaceId: string;
   deviceId: string;
   token: string;
-  /** Lifetime of the token in seconds when issued (PROTOCOL 1c `expiresIn`). */
+  /**
+   * Lifetime of the token in seconds when issued (PROTOCOL 1c `expiresIn`). No time of issue is
+   * kept: a tick means nothing after a reboot (an ESP32 counts from 0 again, Moddable's simulator
+   * counts epoch milliseconds), and the session asks the platform for the time left once connected.
+   */
   lifetime: number;
-  /** Clock tick at issue; meaningless after a reboot, so optional. */
-  issuedAt?: number;
 }
 
 export interface DeviceIdentity {
@@ -65,12 +67,12 @@ export function encodeIdentity(identity: DeviceIdentity): Uint8Array {
       dev: registration.deviceId,
       tok: registration.token,
       life: registration.lifetime,
-      at: registration.issuedAt,
     };
   return encodeJson(record);
 }
 
-const recordKeys = ["v", "pk", "sk", "op", "id", "n", "reg", "ws", "dev", "tok", "life", "at"];
+/** Records written before 0.2 also hold `reg.at`, a tick: not read (it failed the int32 check on the simulator). */
+const recordKeys = ["v", "pk", "sk", "op", "id", "n", "reg", "ws", "dev", "tok", "life"];
 
 function bytesField(object: JsonObject, key: string, length: number): Uint8Array | undefined {
   const text = stringField(object, key, 64);
@@ -104,11 +106,8 @@ export function decodeIdentity(bytes: Uint8Array): DeviceIdentity | undefined {
     if (!reg) return undefined;
     const token = stringField(reg, "tok", maxTokenLength);
     const lifetime = numberField(reg, "life", 0, 0x7fffffff);
-    const issuedAt = numberField(reg, "at", -0x80000000, 0x7fffffff);
     if (!isWorkspaceId(reg.ws) || !isDeviceId(reg.dev) || token === undefined || lifetime === undefined) return undefined;
-    if (reg.at !== undefined && issuedAt === undefined) return undefined;
     identity.registration = { workspaceId: reg.ws, deviceId: reg.dev, token, lifetime };
-    if (issuedAt !== undefined) identity.registration.issuedAt = issuedAt;
   }
   return identity;
 }

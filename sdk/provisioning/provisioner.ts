@@ -400,7 +400,7 @@ export class Provisioner {
     const identity: DeviceIdentity = {
       version: 1,
       keyPair: this.#identity.keyPair,
-      registration: { workspaceId, deviceId, token, lifetime, issuedAt: this.#options.clock.now() },
+      registration: { workspaceId, deviceId, token, lifetime },
     };
     // PROTOCOL 1d: the registration is durable before the provisioning session is dropped.
     if (!this.#store(identity)) {

@@ -208,7 +208,7 @@ export class RegisteredSession {
       this.#log.write("warn", "token-refresh-unusable", {});
       return this.#retry("refresh", undefined);
     }
-    const registration: Registration = { ...this.#registration, token, lifetime, issuedAt: this.#options.clock.now() };
+    const registration: Registration = { ...this.#registration, token, lifetime };
     if (!this.#options.onRefreshed(registration)) {
       this.#log.write("error", "token-refresh-not-stored", {});
       return this.#retry("refresh", undefined);

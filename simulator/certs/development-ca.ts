@@ -4,6 +4,10 @@
  * stack supports), made by Node's crypto; Node cannot sign certificates, so the `openssl` CLI
  * does the signing (`openssl ca`, which also takes explicit validity dates). Node's
  * X509Certificate checks every result before it is returned.
+ * Made for Moddable's TLS client, which matches the server name against the subjectAltName only
+ * while walking the chain the server sent, and throws on a certificate there without an
+ * authorityKeyIdentifier: every certificate has one, and the server's file is its full chain
+ * (server certificate, then the CA), which the platform sends as it is.
  */
 import { execFileSync } from "node:child_process";
 import { X509Certificate, generateKeyPairSync, randomBytes } from "node:crypto";
@@ -20,6 +24,7 @@ export interface CaFiles {
 }
 
 export interface ServerCertFiles {
+  /** The chain, PEM: the server certificate, then the CA's. */
   cert: string;
   key: string;
 }
@@ -139,7 +144,13 @@ export function createCa(options: { dir: string; name?: string; validity?: Valid
   mkdirSync(options.dir, { recursive: true });
   writeKey(files.key);
   const name = options.name ?? `Provisio development CA ${randomBytes(4).toString("hex")}`;
-  const pem = sign(files.key, name, "basicConstraints = critical, CA:TRUE, pathlen:0\nkeyUsage = critical, keyCertSign, cRLSign\nsubjectKeyIdentifier = hash", options.validity ?? validityFor(3650));
+  const extensions = [
+    "basicConstraints = critical, CA:TRUE, pathlen:0",
+    "keyUsage = critical, keyCertSign, cRLSign",
+    "subjectKeyIdentifier = hash",
+    "authorityKeyIdentifier = keyid:always",
+  ].join("\n");
+  const pem = sign(files.key, name, extensions, options.validity ?? validityFor(3650));
   const cert = new X509Certificate(pem);
   if (!cert.ca || !cert.checkIssued(cert)) throw new Error("openssl made a CA certificate that is not one");
   writeFileSync(files.cert, pem);
@@ -159,6 +170,8 @@ export function createServerCert(options: ServerCertOptions): ServerCertFiles {
     "keyUsage = critical, digitalSignature",
     "extendedKeyUsage = serverAuth",
     `subjectAltName = ${subjectAltName(options.hosts)}`,
+    "subjectKeyIdentifier = hash",
+    "authorityKeyIdentifier = keyid:always",
   ].join("\n");
   writeKey(files.key);
   const pem = sign(files.key, options.hosts[0], extensions, options.validity ?? validityFor(825), options.ca);
@@ -167,6 +180,6 @@ export function createServerCert(options: ServerCertOptions): ServerCertFiles {
   if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new Error("openssl made a certificate the CA did not sign");
   for (const host of options.hosts)
     if (!(isIP(host) ? cert.checkIP(host) : cert.checkHost(host))) throw new Error(`the certificate does not name ${host}`);
-  writeFileSync(files.cert, pem);
+  writeFileSync(files.cert, pem + readFileSync(options.ca.cert, "utf8"));
   return files;
 }

@@ -10,10 +10,12 @@ Makes a development CA and a server certificate signed by it, both ECDSA P-256 (
 Moddable's TLS supports), with the openssl command. In DIR:
 
   ca.pem, ca.der   the CA certificate, PEM for desktop devices (provisio device --ca DIR/ca.pem)
-                   and DER for the ESP32 manifest's resources
+                   and DER for the ESP32 manifest's resources: name the file, "./DIR/ca.der"
+                   (a resource without an extension takes ca.key too)
   ca.key           the CA's private key (mode 0600): keep it off devices and out of git
   server.pem, server.key
-                   for provisio platform --tls-cert DIR/server.pem --tls-key DIR/server.key
+                   the server's chain (its certificate, then the CA: Moddable devices need the
+                   chain) and key, for provisio platform --tls-cert DIR/server.pem --tls-key DIR/server.key
 
   --dir DIR        where to write them; existing files are never overwritten
   --host NAMES     comma-separated host names and IP addresses the devices connect to
@@ -40,8 +42,8 @@ export const certsCommand: Command = {
     const dir = resolve(dirOption);
     const ca = createCa({ dir });
     const server = createServerCert({ ca, dir, hosts, validity: days === undefined ? undefined : validityFor(days) });
-    print(`CA: ${ca.cert} (DER for the ESP32: ${ca.der}); its key ${ca.key} stays private`);
-    print(`server certificate for ${hosts.join(", ")}: ${server.cert}, key ${server.key}`);
+    print(`CA: ${ca.cert} (DER for the ESP32: ${ca.der}, the only file of DIR to embed); its key ${ca.key} stays private`);
+    print(`server chain for ${hosts.join(", ")}: ${server.cert}, key ${server.key}`);
     print(`run: provisio platform --tls-cert ${server.cert} --tls-key ${server.key}`);
     return 0;
   },

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, isIPv4, isIPv6, type AddressInfo, type Server as NetServer } from "node:net";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import { join } from "node:path";
+import { moddableChainProblem } from "../certs/served-chain";
 import { Broker, type Log } from "./broker";
 import { createHttpApi } from "./http-api";
 import { Operations } from "./operations";
@@ -140,6 +141,8 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const adminKey = keyFile(options.dataDir, ADMIN_KEY_FILE);
   const tokenSecret = Buffer.from(keyFile(options.dataDir, TOKEN_SECRET_FILE), "base64url");
   const db = openStore(options.dataDir, now);
+  const chainProblem = options.tls && moddableChainProblem(options.tls.cert);
+  if (chainProblem) log(`platform: warning: ${chainProblem}`);
 
   const tokens = new ProvisioningTokens(db, now);
   const registry = new Registry(db, tokenSecret, now);

@@ -1,7 +1,9 @@
-/** The Moddable module "provisio-moddable": the SDK's ports on Moddable's modules. */
+/**
+ * The Moddable module "provisio-moddable": the SDK's ports that are the same on every Moddable
+ * platform (socket and securesocket, timer and time, trace). Storage and randomness differ between
+ * the board and the simulator: they are "provisio-platform" (esp32.ts, simulator.ts).
+ */
 export { moddableClock } from "./clock";
 export { guarded } from "./guard";
 export { TraceLog } from "./log";
-export { hardwareRandom } from "./random";
-export { createModdableStore, ModdableFlash, type ModdableStoreOptions } from "./store";
 export { ModdableTransport, type ModdableTransportOptions } from "./transport";

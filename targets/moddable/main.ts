@@ -9,7 +9,8 @@
  */
 import config from "mc/config";
 import { DeviceClient, utf8Encode, type DeviceClientState, type OperationDisplay } from "provisio-sdk";
-import { createModdableStore, guarded, hardwareRandom, moddableClock, ModdableTransport, TraceLog } from "provisio-moddable";
+import { guarded, moddableClock, ModdableTransport, TraceLog } from "provisio-moddable";
+import { createStore, random } from "provisio-platform";
 import Resource from "Resource";
 import SNTP from "sntp";
 import Time from "time";
@@ -23,8 +24,6 @@ interface AppConfig {
   deviceId?: string;
   /** Name of a DER CA certificate resource; TLS when set. */
   caCertificate?: string;
-  /** With TLS, refuse a certificate that does not name brokerHost (ModdableTransportOptions.checkHostName). */
-  checkHostName: boolean;
   sntp?: string;
   storePartition?: string;
   stream: string;
@@ -32,6 +31,10 @@ interface AppConfig {
   /** Wait before starting again after a failure the client does not retry by itself. */
   restartDelayMs: number;
 }
+
+/** SNTP is asked again after a failure, waiting this long at first and twice as long each time after. */
+const sntpRetryMs = 10_000;
+const sntpMaxRetryMs = 300_000;
 
 function readConfig(): AppConfig {
   const text = (name: string) => (typeof config[name] === "string" && config[name] !== "" ? (config[name] as string) : undefined);
@@ -45,8 +48,6 @@ function readConfig(): AppConfig {
     provisioningToken: text("provisioningToken") ?? "",
     deviceId: text("deviceId"),
     caCertificate: text("caCertificate"),
-    // mcconfig's command line gives "false" as a string, the manifest false as a boolean.
-    checkHostName: String(config.checkHostName) !== "false",
     sntp: text("sntp"),
     storePartition: text("storePartition"),
     stream: text("stream") ?? "telemetry",
@@ -59,14 +60,29 @@ function showCode(operation: OperationDisplay): void {
   trace(`\n  verification code ${operation.verificationCode}\n  (operation ${operation.operationId}, valid ${operation.expiresIn} s)\n\n`);
 }
 
-function waitForTime(host: string, then: () => void): void {
+/**
+ * Sets the clock by SNTP, then calls `then`. Moddable's client gives up after its own retries and
+ * always asks UDP port 123, so a failure is retried here with a growing wait. The client owns a
+ * socket and stays referenced until a later turn, like the transport's closed sockets.
+ */
+function waitForTime(host: string, then: () => void, retryMs = sntpRetryMs): void {
   trace(`waiting for the time from ${host} (SNTP): TLS checks certificate dates\n`);
-  new SNTP({ host }, (message, value) =>
+  let client: SNTP | undefined;
+  const next = (run: () => void) =>
+    Timer.set(() => {
+      client = undefined;
+      guarded("sntp", run);
+    }, 0);
+  client = new SNTP({ host }, (message, value) =>
     guarded("sntp", () => {
+      if (!client) return;
       if (message === SNTP.time) {
         Time.set(value!);
-        then();
-      } else if (message === SNTP.error) trace("warn sntp-failed: TLS certificates cannot be checked yet\n");
+        next(then);
+      } else if (message === SNTP.error) {
+        trace(`warn sntp-failed host=${host}: TLS cannot check certificate dates yet, asking again in ${retryMs / 1000} s\n`);
+        next(() => Timer.set(() => guarded("sntp", () => waitForTime(host, then, Math.min(retryMs * 2, sntpMaxRetryMs))), retryMs));
+      }
     }),
   );
 }
@@ -74,6 +90,7 @@ function waitForTime(host: string, then: () => void): void {
 function startClient(settings: AppConfig): void {
   const log = new TraceLog();
   let sequence = 0;
+  if (!settings.deviceId) trace("no deviceId in mc/config: the technician gives one when approving (provisio ops approve CODE --device-id ID)\n");
   const client: DeviceClient = new DeviceClient({
     provisioningToken: settings.provisioningToken,
     deviceId: settings.deviceId,
@@ -82,12 +99,11 @@ function startClient(settings: AppConfig): void {
       host: settings.brokerHost,
       port: settings.brokerPort,
       certificate: settings.caCertificate ? new Resource(settings.caCertificate) : undefined,
-      checkHostName: settings.checkHostName,
     }),
     clock: moddableClock,
-    random: hardwareRandom,
+    random,
     log,
-    store: createModdableStore({ partition: settings.storePartition, log }),
+    store: createStore({ partition: settings.storePartition, log }),
     onDisplay: showCode,
     onStateChange(state: DeviceClientState, detail?: string) {
       if (state === "failed") Timer.set(() => guarded("restart", () => client.start()), settings.restartDelayMs);

@@ -11,10 +11,8 @@ declare module "securesocket" {
       certificate: ArrayBuffer | HostBuffer;
       /** 0x303 = TLS 1.2, the highest securesocket speaks. */
       protocolVersion?: number;
-      /** Sent as the SNI extension (and keys the session cache); not checked against the certificate. */
+      /** Sent as SNI and matched against the server certificate's subjectAltName. Default: `host`. */
       serverName?: string;
-      /** false: no session resumption, so every handshake carries the server's certificate. */
-      cache?: boolean;
     };
   }
   export default interface SecureSocket {

@@ -3,14 +3,18 @@
  * certificate). Moddable's socket lends its receive buffer only during the callback, and `write()`
  * throws when given more than the free send buffer (about 8 KB): this adapter queues what the core
  * writes, up to a bound, and writes it in pieces as "connected" and "sent" events report room.
- * securesocket checks the chain and dates but not the host name: this adapter checks the name in
- * the server certificate the TLS session keeps (`ssl.peerCert`) before it reports the link open.
+ *
+ * TLS: securesocket checks the chain up to the CA, every certificate's dates, and (since Moddable
+ * 5.10, in ssl_cert.js) that the server certificate's subjectAltName names the host, which it
+ * takes as the server name (and SNI) unless told otherwise. It does that check while walking the
+ * chain the server sent, so the server must send its whole chain, each certificate with an
+ * authorityKeyIdentifier: the platform and `provisio certs create` do. The session's copy of the
+ * server certificate (`ssl.peerCert`) is deleted before "connected", so nothing here re-checks it.
  */
 import type { Transport, TransportConnection, TransportEvents } from "provisio-sdk";
 import SecureSocket from "securesocket";
 import { Socket } from "socket";
 import Timer from "timer";
-import { certificateNamesHost, ipv4Literal } from "./certificate-names";
 import { guarded } from "./guard";
 
 export interface ModdableTransportOptions {
@@ -20,11 +24,6 @@ export interface ModdableTransportOptions {
   certificate?: ArrayBuffer | HostBuffer;
   /** Most bytes waiting to be sent; beyond it the connection closes. Default 16 KB. */
   maxQueuedBytes?: number;
-  /**
-   * With TLS, refuse a server certificate that does not name `host` (its subjectAltName). Default
-   * true; false relies on the private CA alone, for a Moddable without `ssl.peerCert`.
-   */
-  checkHostName?: boolean;
 }
 
 const socketConnected = 1;
@@ -32,25 +31,12 @@ const socketReadable = 2;
 const socketSent = 3;
 const tlsProtocolVersion = 0x303; // TLS 1.2, the most securesocket speaks
 
-/**
- * securesocket's `secure` options. A DNS name goes as SNI (RFC 6066 allows no address there);
- * the key is left out for an address, since ssl_session.js takes `serverName` whenever the key
- * exists and its ClientHello would fail on an undefined name. When the host name is checked, no
- * session is cached: a resumed handshake carries no Certificate message, so no `peerCert`.
- */
-function secureOptions(certificate: ArrayBuffer | HostBuffer, host: string, checkHostName: boolean) {
-  const secure = { certificate, protocolVersion: tlsProtocolVersion, cache: !checkHostName };
-  return ipv4Literal.test(host) ? secure : { ...secure, serverName: host };
-}
-
 /** What the adapter needs of `socket` and `securesocket`: both call back with the same messages. */
 interface ModdableSocket {
   callback: (message: number, value?: number) => void;
   read(type: typeof ArrayBuffer): ArrayBuffer;
   write(data?: ArrayBuffer): number | void;
   close(): void;
-  /** securesocket's TLS session (undocumented): the server's leaf certificate, DER, once the handshake is done. */
-  ssl?: { peerCert?: ArrayBuffer };
 }
 
 export class ModdableTransport implements Transport {
@@ -69,8 +55,6 @@ class ModdableConnection implements TransportConnection {
   readonly #events: TransportEvents;
   readonly #maxQueuedBytes: number;
   #socket: ModdableSocket | undefined;
-  /** The host the server certificate must name; undefined without TLS or with the check off. */
-  readonly #checkedHost: string | undefined;
   readonly #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   /** Bytes of the queue's head already written. */
@@ -81,14 +65,12 @@ class ModdableConnection implements TransportConnection {
   constructor(options: ModdableTransportOptions, events: TransportEvents) {
     this.#events = events;
     this.#maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024;
-    const checkHostName = options.checkHostName ?? true;
-    this.#checkedHost = options.certificate && checkHostName ? options.host : undefined;
     const address = { host: options.host, port: options.port };
     try {
       // Both constructors throw when no socket is left (4 on an ESP32) or the host is malformed.
       const socket = (
         options.certificate
-          ? new SecureSocket({ ...address, secure: secureOptions(options.certificate, options.host, checkHostName) })
+          ? new SecureSocket({ ...address, secure: { certificate: options.certificate, protocolVersion: tlsProtocolVersion } })
           : new Socket(address)
       ) as unknown as ModdableSocket;
       socket.callback = (message, value) => guarded("socket", () => this.#onSocket(message, value));
@@ -113,8 +95,6 @@ class ModdableConnection implements TransportConnection {
   #onSocket(message: number, value?: number): void {
     if (this.#closed) return;
     if (message === socketConnected) {
-      const refusal = this.#checkedHost === undefined ? undefined : this.#certificateRefusal(this.#checkedHost);
-      if (refusal) return this.#end(refusal);
       this.#open = true;
       this.#events.onOpen();
       this.#flush();
@@ -126,14 +106,6 @@ class ModdableConnection implements TransportConnection {
     } else {
       this.#end(message === -1 ? "disconnected" : "socket error");
     }
-  }
-
-  /** Why the handshake's server certificate is refused for `host`, or undefined when it names it. */
-  #certificateRefusal(host: string): string | undefined {
-    const peerCert = this.#socket!.ssl?.peerCert;
-    if (!(peerCert instanceof ArrayBuffer))
-      return "this Moddable version does not expose the server certificate (ssl.peerCert): set checkHostName false to rely on the private CA alone";
-    return certificateNamesHost(new Uint8Array(peerCert), host) ? undefined : `certificate does not name ${host}`;
   }
 
   /** Writes as much of the queue as the socket's free send buffer takes. */
@@ -155,20 +127,27 @@ class ModdableConnection implements TransportConnection {
     }
   }
 
-  /** Closes once; `onClose` comes on a later turn, as the port contract asks. */
+  /**
+   * Closes once; `onClose` comes on a later turn, as the port contract asks. The closed socket
+   * stays referenced until then: on the simulator Moddable's socket runs on in its callback after
+   * the JavaScript side closed it, and if the collector freed an unreferenced one meanwhile, mcsim
+   * used freed memory and crashed (seen after registering, with valgrind).
+   */
   #end(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue.length = 0;
     this.#queuedBytes = 0;
     const socket = this.#socket;
-    this.#socket = undefined;
     if (socket)
       try {
         socket.close();
       } catch {
         // Already closed by the stack.
       }
-    Timer.set(() => guarded("socket-close", () => this.#events.onClose(reason)), 0);
+    Timer.set(() => {
+      this.#socket = undefined;
+      guarded("socket-close", () => this.#events.onClose(reason));
+    }, 0);
   }
 }

@@ -26,7 +26,19 @@ export const xsnapWorkerPath = resolve(
   "release/xsnap-worker",
 );
 
-/** Exit codes of xsnap-worker (from @agoric/xsnap's api.js). */
+/** The XS machine with a device's creation sizes (targets/xs/device-worker.c), compiled at install. */
+export const deviceWorkerPath = resolve(__dirname, "../../dist/xs/device-worker");
+
+/** A Moddable manifest's `creation`: the sizes an XS machine starts with on the device. */
+export interface DeviceCreation {
+  /** Stack slots: exceeding them aborts the machine ("stack overflow"). */
+  stack: number;
+  chunk: { initial: number; incremental: number };
+  heap: { initial: number; incremental: number };
+  keys: { available: number };
+}
+
+/** Exit codes of xsnap-worker (from @agoric/xsnap's api.js), which device-worker uses too. */
 const exitReasons: Record<number, string> = {
   1: "bad argument usage",
   2: "I/O error",
@@ -53,6 +65,8 @@ export interface XsMeter {
   allocate: number;
   /** Slots in use after the request's garbage, if any, was left for the collector. */
   currentHeapCount: number;
+  /** With a device creation: the most stack slots in use since the machine started. */
+  stackPeak?: number;
 }
 
 export interface XsResult {
@@ -74,6 +88,11 @@ export interface XsWorkerOptions {
    * "too much computation" instead of looping for ever. Unlimited by default.
    */
   meteringLimit?: number;
+  /**
+   * Run on device-worker with these sizes instead of xsnap-worker (4096 stack slots, 32 MB of
+   * chunks), so code that needs more stack than the device has fails as it would there.
+   */
+  creation?: DeviceCreation;
 }
 
 /** An uncaught exception inside XS; `message` is XS's own rendering of the thrown value. */
@@ -94,6 +113,7 @@ export class XsWorker {
   private readonly name: string;
   private readonly onCommand: XsCommandHandler | undefined;
   private readonly meteringLimit: number | undefined;
+  private readonly creation: DeviceCreation | undefined;
   private child: ChildProcess | undefined;
   private toXs: Writable | undefined;
   private readonly queue: Request[] = [];
@@ -106,17 +126,19 @@ export class XsWorker {
     this.name = options.name ?? "xs";
     this.onCommand = options.onCommand;
     this.meteringLimit = options.meteringLimit;
+    this.creation = options.creation;
+    if (this.creation && this.meteringLimit !== undefined) throw new Error("XsWorker: device-worker has no metering limit");
   }
 
   /** Spawns the engine; throws at once when the binary is missing. */
   start(): void {
     if (this.child) throw new Error(`XsWorker ${this.name} already started`);
-    if (!existsSync(xsnapWorkerPath))
+    const [binary, args] = this.command();
+    if (!existsSync(binary))
       throw new Error(
-        `XS engine binary not found at ${xsnapWorkerPath}: run npm ci (it compiles XS through @agoric/xsnap's install script)`,
+        `XS engine binary not found at ${binary}: run npm ci (it compiles XS through @agoric/xsnap's install script, then device-worker)`,
       );
-    const limit = this.meteringLimit === undefined ? [] : ["-l", String(this.meteringLimit)];
-    const child = spawn(xsnapWorkerPath, [this.name, ...limit], { stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"] });
+    const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"] });
     this.child = child;
     this.toXs = child.stdio[3] as Writable;
     const fromXs = child.stdio[4] as Readable;
@@ -134,7 +156,7 @@ export class XsWorker {
     child.stderr?.on("data", (chunk: Buffer) => this.keepOutput(chunk));
     this.exited = new Promise((resolveExit) => {
       child.on("error", (error) => {
-        this.fail(new Error(`XS ${this.name} could not run ${xsnapWorkerPath}: ${error.message}`));
+        this.fail(new Error(`XS ${this.name} could not run ${binary}: ${error.message}`));
         resolveExit();
       });
       child.on("close", (code, signal) => {
@@ -143,6 +165,21 @@ export class XsWorker {
         resolveExit();
       });
     });
+  }
+
+  private command(): [string, string[]] {
+    const c = this.creation;
+    if (!c) return [xsnapWorkerPath, [this.name, ...(this.meteringLimit === undefined ? [] : ["-l", String(this.meteringLimit)])]];
+    return [deviceWorkerPath, [c.stack, c.chunk.initial, c.chunk.incremental, c.heap.initial, c.heap.incremental, c.keys.available].map(String)];
+  }
+
+  /**
+   * With a device creation: the code is loaded, the device's stack size applies from now on
+   * (a bundle's top level is one frame far deeper than the device's separate modules need).
+   */
+  limitStackToDevice(): Promise<XsResult> {
+    if (!this.creation) return Promise.reject(new Error(`XsWorker ${this.name} has no device creation`));
+    return this.request(Buffer.from("L"));
   }
 
   /** Evaluates a script (sloppy mode, global scope) and runs promise jobs to completion. */
@@ -244,6 +281,6 @@ function parseOk(message: Uint8Array): XsResult {
   const figures = parseJson<XsMeter>(message.subarray(1, separator));
   return {
     reply: Buffer.from(message.subarray(separator + 1)),
-    meter: { compute: figures.compute, allocate: figures.allocate, currentHeapCount: figures.currentHeapCount },
+    meter: { compute: figures.compute, allocate: figures.allocate, currentHeapCount: figures.currentHeapCount, stackPeak: figures.stackPeak },
   };
 }

@@ -5,9 +5,10 @@
  * only @moddable/typings declares (targets/moddable/tsconfig.json checks those).
  */
 import "../support-moddable/host";
-import { base64urlDecode } from "../../sdk/crypto/base64url";
+import { base64urlDecode, base64urlEncode } from "../../sdk/crypto/base64url";
 import { ModdableTransport } from "../../targets/moddable/index";
 import main from "../../targets/moddable/main";
+import { random } from "provisio-platform";
 import { collectGarbage, jsonBuffer } from "../../targets/xs/inside";
 import config from "../support-moddable/config";
 import { definePartition } from "../support-moddable/flash";
@@ -17,11 +18,25 @@ import { openSockets } from "../support-moddable/socket";
 import Time from "../support-moddable/time";
 import { pendingTimers } from "../support-moddable/timer";
 
-/** @param {Record<string, unknown>} settings */
+/**
+ * Fills mc/config and runs the app's main(), as Moddable does at boot, with the flash partition
+ * the settings name (as the ESP32's partition table would have it).
+ * @param {Record<string, unknown>} settings
+ */
 export function start(settings, partitionBytes = 0) {
   Object.assign(config, settings);
   if (typeof settings.storePartition === "string") definePartition(settings.storePartition, partitionBytes);
   main();
+}
+
+/**
+ * `count` bytes from the platform's Random port (provisio-platform), base64url.
+ * @param {number} count
+ */
+export function randomBytes(count) {
+  const bytes = new Uint8Array(count);
+  random.fill(bytes);
+  return jsonBuffer(base64urlEncode(bytes));
 }
 
 /**
@@ -54,29 +69,6 @@ export function constructSecureSocket(port, secure) {
   } catch (error) {
     trace(`securesocket threw ${error instanceof Error ? error.message : String(error)}\n`);
   }
-}
-
-/**
- * Makes one TLS handshake with localhost:`port` as `secure` says, reports through trace how many
- * bytes of server certificate the session kept (`ssl.peerCert`), then closes.
- * @param {number} port
- * @param {Record<string, unknown>} secure
- */
-export function secureHandshake(port, secure) {
-  const socket = new SecureSocket({ host: "localhost", port, secure: withResource(secure) });
-  socket.callback = (message) => {
-    if (message !== 1) return trace(`securesocket message ${message}\n`);
-    trace(`securesocket peerCert ${socket.ssl?.peerCert?.byteLength ?? "none"}\n`);
-    socket.close();
-  };
-}
-
-/**
- * false: the securesocket fake behaves as a Moddable version whose TLS session keeps no `peerCert`.
- * @param {boolean} keep
- */
-export function keepPeerCert(keep) {
-  SecureSocket.keepsPeerCert = keep;
 }
 
 /** The fakes' state after a full collection, so the crank's meter counts live slots only. */

@@ -1,12 +1,40 @@
 /**
- * The example app, the Moddable adapters and the bundled core run inside the real XS engine on
- * the fakes of tests/support-moddable, the fake socket bridged to a real platform (aedes, SQLite,
- * HTTP API): a whole provisioning approved through the technician API, then readings sent.
+ * The example app, the Moddable adapters and the bundled core run inside the real XS engine, with
+ * the stack manifest.json gives the device, on the fakes of tests/support-moddable (built for the
+ * ESP32 or for Moddable's Linux simulator), the fake socket bridged to a real platform (aedes,
+ * SQLite, HTTP API): a whole provisioning approved through the technician API, then readings sent.
+ * What the real toolchain showed (Moddable 8.2.3) is here as tests: no `flash` on the simulator,
+ * its epoch-millisecond ticks and unseeded Math.random, the ESP32's 31-bit Math.random, the stack.
  */
 import { createServer, type Server } from "node:net";
+import { decodeIdentity } from "../../sdk/identity";
+import { PreferenceRecordStore, type PreferenceValue } from "../../sdk/storage/preference-record-store";
+import { base64urlDecode } from "../../sdk/crypto/base64url";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import { approveAndCollectReadings } from "./app-flow";
-import { startModdableRig } from "./moddable-host";
+import { manifest } from "./manifest";
+import { startModdableRig, type ModdableRigOptions, type Preferences } from "./moddable-host";
+
+/** The public key of the identity the app stored in `preferences`, hex; undefined before it stored one. */
+function storedPublicKey(preferences: Preferences): string | undefined {
+  const preference = {
+    get(domain: string, key: string): PreferenceValue | undefined {
+      const stored = preferences.get(domain)?.get(key);
+      if (!stored) return undefined;
+      return "buffer" in stored ? (base64urlDecode(stored.buffer)!.slice().buffer as ArrayBuffer) : stored.value;
+    },
+    set: () => undefined,
+    delete: () => undefined,
+  };
+  const record = new PreferenceRecordStore({ preference, domain: "provisio", key: "record" }).read();
+  const identity = record && decodeIdentity(record);
+  return identity ? Buffer.from(identity.keyPair.publicKey).toString("hex") : undefined;
+}
+
+async function operationsOfToken(platform: TestPlatform, tokenId: string): Promise<number> {
+  const { body } = await platform.api("GET", "/api/operations");
+  return body.operations.filter((o: { provisioningTokenId: string }) => o.provisioningTokenId === tokenId).length;
+}
 
 jest.setTimeout(90_000);
 
@@ -44,6 +72,133 @@ describe("the Moddable app inside XS on fake Moddable modules", () => {
         await rig.stop();
       }
     });
+});
+
+describe("the app on Moddable's Linux simulator (lin)", () => {
+  let platform: TestPlatform;
+  beforeAll(async () => {
+    platform = await startTestPlatform();
+  });
+  afterAll(() => platform.stop());
+
+  async function run(preferences: Preferences, settings: Record<string, unknown>, options: ModdableRigOptions = {}) {
+    const rig = await startModdableRig({ speed: 5, platform: "lin", preferences, ...options });
+    await rig.evaluate(`moddableApp.start(${JSON.stringify({ brokerHost: "127.0.0.1", brokerPort: platform.mqttPort, sendIntervalMs: 4000, ...settings })})`);
+    return rig;
+  }
+
+  test("builds without flash, provisions and sends; restarted, it sends again with no new operation; another device has another key", async () => {
+    const { body: token } = await platform.api("POST", "/api/tokens", {});
+    const device: Preferences = new Map();
+    const first = await run(device, { provisioningToken: token.token, deviceId: "sim-0001" });
+    try {
+      expect(await approveAndCollectReadings(first, platform, "sim-0001")).toEqual(expect.arrayContaining([1, 2]));
+    } finally {
+      await first.stop();
+    }
+    const key = storedPublicKey(device);
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+
+    const restarted = await run(device, { provisioningToken: token.token, deviceId: "sim-0001" });
+    try {
+      await restarted.waitForLine(/registered as \S+:sim-0001/);
+      await restarted.waitForLine(/sent reading 1$/);
+      expect(restarted.lines.some((line) => /verification code/.test(line))).toBe(false);
+    } finally {
+      await restarted.stop();
+    }
+    expect(await operationsOfToken(platform, token.id)).toBe(1);
+    expect(storedPublicKey(device)).toBe(key);
+
+    const other: Preferences = new Map();
+    const second = await run(other, { provisioningToken: token.token, deviceId: "sim-0002" });
+    try {
+      await second.waitForLine(/verification code/);
+    } finally {
+      await second.stop();
+    }
+    expect(storedPublicKey(other)).toMatch(/^[0-9a-f]{64}$/);
+    expect(storedPublicKey(other)).not.toBe(key);
+  });
+
+  test("without a readable /dev/urandom it makes no key, says why and connects nowhere", async () => {
+    const { body: token } = await platform.api("POST", "/api/tokens", {});
+    const device: Preferences = new Map();
+    const rig = await run(device, { provisioningToken: token.token }, { urandom: false });
+    try {
+      await rig.waitForLine(/no random source: \/dev\/urandom cannot be read/);
+      const status = JSON.parse(Buffer.from((await rig.evaluate("moddableApp.status()")).reply).toString("utf8"));
+      expect(status.sockets).toBe(0);
+    } finally {
+      await rig.stop();
+    }
+    expect(storedPublicKey(device)).toBeUndefined();
+    expect(await operationsOfToken(platform, token.id)).toBe(0);
+  });
+
+  test("a flash partition is refused with a message: Moddable has no flash module there", async () => {
+    const rig = await run(new Map(), { provisioningToken: "pt_unused", storePartition: "provisio" });
+    try {
+      await rig.waitForLine(/flash partitions exist on the ESP32 only/);
+    } finally {
+      await rig.stop();
+    }
+  });
+});
+
+describe("the device's randomness", () => {
+  test("on the simulator two fresh runs draw different bytes (Math.random there is the same every run)", async () => {
+    const draws: string[] = [];
+    for (let run = 0; run < 2; run++) {
+      const rig = await startModdableRig({ platform: "lin" });
+      try {
+        draws.push(JSON.parse(Buffer.from((await rig.evaluate("moddableApp.randomBytes(32)")).reply).toString("utf8")));
+      } finally {
+        await rig.stop();
+      }
+    }
+    expect(draws[0]).not.toBe(draws[1]);
+  });
+
+  test("on the ESP32 every bit of every byte is 1 about half the time (Math.random gives 31 bits a call)", async () => {
+    const rig = await startModdableRig();
+    try {
+      const bytes = Buffer.from(JSON.parse(Buffer.from((await rig.evaluate("moddableApp.randomBytes(36000)")).reply).toString("utf8")), "base64url");
+      // Buckets by position modulo 12 (words of 3 or 4 bytes) and bit: 3000 draws each, so 5 sigma is under 5 %.
+      for (let position = 0; position < 12; position++)
+        for (let bit = 0; bit < 8; bit++) {
+          let ones = 0;
+          for (let i = position; i < bytes.length; i += 12) ones += (bytes[i] >> bit) & 1;
+          expect({ position, bit, share: Math.abs(ones / 3000 - 0.5) < 0.05 }).toEqual({ position, bit, share: true });
+        }
+    } finally {
+      await rig.stop();
+    }
+  });
+});
+
+test(`the app needs more than 384 stack slots (it overflowed there in mcsim) and runs in manifest.json's ${manifest.creation.stack}`, async () => {
+  const platform = await startTestPlatform();
+  try {
+    const { body } = await platform.api("POST", "/api/tokens", {});
+    const settings = { brokerHost: "127.0.0.1", brokerPort: platform.mqttPort, provisioningToken: body.token, deviceId: "esp32-stack", sendIntervalMs: 4000 };
+    const small = await startModdableRig({ speed: 5, creation: { ...manifest.creation, stack: 384 } });
+    await small.evaluate(`moddableApp.start(${JSON.stringify(settings)})`).catch(() => undefined);
+    await expect(small.waitForLine(/verification code/, 10_000)).rejects.toThrow(/stack overflow/);
+    await small.stop().catch(() => undefined);
+
+    const rig = await startModdableRig({ speed: 5 });
+    try {
+      await rig.evaluate(`moddableApp.start(${JSON.stringify(settings)})`);
+      await approveAndCollectReadings(rig, platform, "esp32-stack");
+      expect(rig.peakStackSlots).toBeGreaterThan(384);
+      expect(rig.peakStackSlots).toBeLessThan(manifest.creation.stack);
+    } finally {
+      await rig.stop();
+    }
+  } finally {
+    await platform.stop();
+  }
 });
 
 describe("ModdableTransport on the fake socket", () => {

@@ -1,73 +1,42 @@
 /**
- * The Node half of the Moddable-on-fakes rig: an xsnap worker running a bundle built by
- * bundleModdableOnFakes, whose fake `socket` is bridged to real TCP sockets here (and fake
- * `securesocket` to TLS connections with the profile of Moddable's TLS client) and whose time
- * is moved by this host (`speed` virtual ms per real ms). Records trace lines and the XS heap
- * figures of every crank.
+ * The Node half of the Moddable-on-fakes rig: an XS machine with manifest.json's creation
+ * (targets/xs/device-worker.c) running a bundle built by bundleModdableOnFakes for one Moddable
+ * platform, whose fake `socket` is bridged to real TCP sockets here (and fake `securesocket` to TLS
+ * connections made as Moddable's TLS client makes them, see moddable-tls.ts), whose preferences
+ * live here (so an app restarted on the same `preferences` finds what it stored), and whose time
+ * is moved by this host (`speed` virtual ms per real ms). Records trace lines and the XS heap and
+ * stack figures of every crank.
  */
+import { randomBytes, randomInt, X509Certificate } from "node:crypto";
 import type { Plugin } from "esbuild";
-import { X509Certificate } from "node:crypto";
 import { connect, type Socket } from "node:net";
-import { connect as tlsConnect } from "node:tls";
-import { bundleModdableOnFakes } from "../../scripts/build-moddable";
-import type { TlsRequest } from "../support-moddable/socket";
-import { XsWorker, type XsResult } from "../../targets/xs/worker";
+import { bundleModdableOnFakes, moddableBundles, type ModdablePlatform } from "../../scripts/build-moddable";
+import type { StoredPreference } from "../support-moddable/preference";
+import { XsWorker, type DeviceCreation, type XsResult } from "../../targets/xs/worker";
+import { manifest } from "./manifest";
+import { moddableTlsConnect } from "./moddable-tls";
 
-export const moddableFakes: Record<string, string> = {
-  socket: "tests/support-moddable/socket.ts",
-  securesocket: "tests/support-moddable/securesocket.ts",
-  timer: "tests/support-moddable/timer.ts",
-  time: "tests/support-moddable/time.ts",
-  preference: "tests/support-moddable/preference.ts",
-  flash: "tests/support-moddable/flash.ts",
-  sntp: "tests/support-moddable/sntp.ts",
-  Resource: "tests/support-moddable/resource.ts",
-  "mc/config": "tests/support-moddable/config.ts",
-};
+/** The fakes of Moddable's modules, and of what XS itself does differently on each platform. */
+function moddableFakes(platform: ModdablePlatform): Record<string, string> {
+  const board = platform === "esp32";
+  const platformModule = moddableBundles.find((b) => b.name === "provisio-platform" && (b.platforms as readonly string[]).includes(platform))!;
+  return {
+    socket: "tests/support-moddable/socket.ts",
+    securesocket: "tests/support-moddable/securesocket.ts",
+    timer: "tests/support-moddable/timer.ts",
+    time: "tests/support-moddable/time.ts",
+    preference: "tests/support-moddable/preference.ts",
+    sntp: "tests/support-moddable/sntp.ts",
+    Resource: "tests/support-moddable/resource.ts",
+    "mc/config": "tests/support-moddable/config.ts",
+    // Moddable's `flash` exists for esp, esp32 and nrf52 only; `file` is what the simulator reads /dev/urandom with.
+    ...(board ? { flash: "tests/support-moddable/flash.ts" } : { file: "tests/support-moddable/file.ts" }),
+    "moddable-runtime": board ? "tests/support-moddable/runtime-esp32.ts" : "tests/support-moddable/runtime-lin.ts",
+    "provisio-platform": platformModule.entry,
+  };
+}
 
 export const entryGlobal = "moddableApp";
-
-/**
- * What Moddable's TLS client (modules/crypt/ssl) offers with config.tls.ECDHE_RSA, as
- * tls_common.json sets it: TLS 1.2 at most, these suites, and P-256 as its only ECDHE curve.
- */
-const moddableTlsProfile = {
-  minVersion: "TLSv1.2",
-  maxVersion: "TLSv1.2",
-  ciphers: [
-    "AES128-SHA",
-    "AES256-SHA",
-    "AES128-SHA256",
-    "AES256-SHA256",
-    "ECDHE-RSA-AES128-SHA256",
-    "ECDHE-RSA-AES128-GCM-SHA256",
-    "ECDHE-ECDSA-AES128-GCM-SHA256",
-  ].join(":"),
-  ecdhCurve: "P-256",
-} as const;
-
-/**
- * A TLS connection as Moddable makes it: chain and dates verified against the one CA, no host-name
- * check, and the session resumed from the last one with the same server name (the SNI, else the
- * host) unless `cache` is false.
- */
-function moddableTlsConnect(host: string, port: number, tls: TlsRequest, sessions: Map<string, Buffer>) {
-  const serverName = tls.serverName ?? host;
-  const socket = tlsConnect({
-    host,
-    port,
-    ...moddableTlsProfile,
-    ca: new X509Certificate(Buffer.from(tls.certificate, "base64url")).toString(),
-    // SNI only when the app gives a serverName, as on Moddable.
-    servername: tls.serverName,
-    rejectUnauthorized: true,
-    // Moddable's host-name check is commented out in ssl_handshake.js: any name passes.
-    checkServerIdentity: () => undefined,
-    session: tls.cache ? sessions.get(serverName) : undefined,
-  });
-  if (tls.cache) socket.on("session", (session) => sessions.set(serverName, session));
-  return socket;
-}
 
 /** A DER certificate's validity in ms since 1970, or null when the bytes are not a certificate. */
 function certificateValidity(base64url: string): { notBefore: number; notAfter: number } | null {
@@ -79,6 +48,9 @@ function certificateValidity(base64url: string): { notBefore: number; notAfter: 
   }
 }
 
+/** A device's preferences (NVS, or the simulator's JSON file): domain, then key, to value. */
+export type Preferences = Map<string, Map<string, StoredPreference>>;
+
 export interface ModdableRig {
   worker: XsWorker;
   /** Every line `trace` printed inside XS. */
@@ -88,8 +60,12 @@ export interface ModdableRig {
    * from a full collection, so this bounds the live peak: live slots plus one crank's allocations.
    */
   peakHeapSlots: number;
+  /** Most XS stack slots in use since the app started (the machine has manifest.json's creation.stack). */
+  peakStackSlots: number;
   /** Evaluates `script` in XS (the entry's exports are on `moddableApp`). */
   evaluate(script: string): Promise<XsResult>;
+  /** Why the securesocket fake refused each TLS handshake Moddable would refuse (its ssl_cert.js check). */
+  tlsRefusals: string[];
   /** Resolves with the first trace line matching `pattern` (past or future). */
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   stop(): Promise<void>;
@@ -103,6 +79,16 @@ export interface ModdableRigOptions {
   plugins?: Plugin[];
   /** Collect garbage inside XS before each host event (for heap measurements; slower). */
   collectEachCrank?: boolean;
+  /** The XS machine's sizes. Default: manifest.json's `creation`, as on the device. */
+  creation?: DeviceCreation;
+  /** The Moddable platform the app is built for. Default "esp32". */
+  platform?: ModdablePlatform;
+  /** The device's preferences; pass the same map to a later rig to restart the device. Default: empty. */
+  preferences?: Preferences;
+  /** Whether the simulator's /dev/urandom can be read. Default true. */
+  urandom?: boolean;
+  /** How many SNTP requests fail (Moddable's client then calls back with an error) before one answers. Default 0. */
+  sntpFailures?: number;
 }
 
 export async function startModdableRig(options: ModdableRigOptions = {}): Promise<ModdableRig> {
@@ -110,6 +96,9 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
   const tickMs = options.tickMs ?? 20;
   const sockets = new Map<number, Socket>();
   const tlsSessions = new Map<string, Buffer>();
+  const platform = options.platform ?? "esp32";
+  const preferences: Preferences = options.preferences ?? new Map();
+  let sntpFailures = options.sntpFailures ?? 0;
   const lines: string[] = [];
   const waiters: { pattern: RegExp; resolve(match: RegExpMatchArray): void }[] = [];
   let partial = "";
@@ -119,6 +108,7 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
 
   const record = (result: XsResult) => {
     rig.peakHeapSlots = Math.max(rig.peakHeapSlots, result.meter.currentHeapCount);
+    rig.peakStackSlots = Math.max(rig.peakStackSlots, result.meter.stackPeak ?? 0);
     return result;
   };
   const fail = (error: Error) => {
@@ -150,20 +140,14 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
       }
       case "socket-connect": {
         const id = nextId++;
-        // A TLS socket is "connected" once its handshake is done, as securesocket's callback is, with
-        // the server's certificate when the handshake was a full one (a resumed one sends none).
+        // A TLS socket is "connected" once its handshake is done and Moddable would accept it.
         const event = (name: string, fields: Record<string, unknown> = {}) => push({ kind: "socket", id, event: name, ...fields });
-        let socket: Socket;
-        if (request.tls) {
-          const tlsSocket = moddableTlsConnect(request.host, request.port, request.tls, tlsSessions);
-          tlsSocket.on("secureConnect", () =>
-            event("connected", tlsSocket.isSessionReused() ? {} : { bytes: tlsSocket.getPeerCertificate().raw.toString("base64url") }),
-          );
-          socket = tlsSocket;
-        } else {
-          socket = connect(request.port, request.host);
-          socket.on("connect", () => event("connected"));
-        }
+        const socket: Socket = request.tls
+          ? moddableTlsConnect(request.host, request.port, request.tls, tlsSessions, {
+              onConnected: () => event("connected"),
+              onRefused: (reason) => rig.tlsRefusals.push(reason),
+            })
+          : connect(request.port, request.host).on("connect", () => event("connected"));
         sockets.set(id, socket);
         socket.on("data", (data) => event("data", { bytes: data.toString("base64url") }));
         socket.on("error", () => undefined);
@@ -185,14 +169,42 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
       }
       case "certificate-validity":
         return certificateValidity(request.certificate);
-      case "wall-seconds":
+      case "sntp":
+        if (sntpFailures > 0) {
+          sntpFailures--;
+          return null;
+        }
         return Math.floor(Date.now() / 1000);
+      case "wall-ms":
+        return Date.now();
+      case "random-words":
+        return Array.from({ length: request.count }, () => randomInt(0, 2 ** 32));
+      case "urandom-available":
+        return options.urandom ?? true;
+      case "urandom":
+        return randomBytes(request.count).toString("base64url");
+      case "preference-get":
+        return preferences.get(request.domain)?.get(request.key) ?? null;
+      case "preference-set": {
+        const domain = preferences.get(request.domain) ?? new Map<string, StoredPreference>();
+        preferences.set(request.domain, domain.set(request.key, request.stored));
+        return null;
+      }
+      case "preference-delete":
+        preferences.get(request.domain)?.delete(request.key);
+        return null;
+      case "preference-keys":
+        return [...(preferences.get(request.domain)?.keys() ?? [])];
+      case "fault":
+        fail(new Error(`Moddable fakes: ${request.message}`));
+        return null;
     }
     throw new Error(`unknown request from the Moddable fakes: ${request.op}`);
   };
 
   const worker = new XsWorker({
     name: "moddable-app",
+    creation: options.creation ?? manifest.creation,
     onCommand: (bytes) => Buffer.from(JSON.stringify(serve(JSON.parse(Buffer.from(bytes).toString("utf8"))) ?? null)),
   });
   let advancing = false;
@@ -202,6 +214,8 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
     worker,
     lines,
     peakHeapSlots: 0,
+    peakStackSlots: 0,
+    tlsRefusals: [],
     evaluate: (script) => worker.evaluate(script).then(record),
     waitForLine(pattern, timeoutMs = 20_000) {
       const found = lines.map((line) => line.match(pattern)).find((match) => match);
@@ -237,7 +251,10 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
   };
 
   worker.start();
-  await rig.evaluate(await bundleModdableOnFakes("tests/moddable/app-entry.js", entryGlobal, moddableFakes, options.plugins));
+  await rig.evaluate(await bundleModdableOnFakes("tests/moddable/app-entry.js", entryGlobal, moddableFakes(platform), options.plugins));
+  // From here the stack is the device's, and its peak counts from the app's start.
+  rig.peakStackSlots = 0;
+  await worker.limitStackToDevice().then(record);
   // Time starts once the fakes are there to receive it.
   clock = setInterval(() => {
     if (advancing) return;

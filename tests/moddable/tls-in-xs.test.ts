@@ -1,16 +1,20 @@
 /**
  * The Moddable app over TLS inside XS: the example app on the fakes, its `securesocket` bridged to
- * a Node TLS connection limited to what Moddable's TLS client offers (TLS 1.2, its suites, P-256,
- * chain and dates checked against the one CA, no host-name check), against the real platform's
- * MQTT-over-TLS listener. The host name is checked by the transport, from the certificate the
- * session keeps. A recording TCP relay in front of the listener shows what crossed the
- * wire: TLS records only, and without a verified server no application data at all.
+ * a Node TLS connection made as Moddable's TLS client makes it (TLS 1.2, its suites, P-256, chain
+ * and dates checked against the one CA, and the server name matched against the subjectAltName
+ * along the chain the server sent, as ssl_cert.js does: see moddable-tls.ts), against the real
+ * platform's MQTT-over-TLS listener with the certificates `provisio certs create` makes. A
+ * recording TCP relay in front of the listener shows what crossed the wire: TLS records only, and
+ * without a verified server no application data at all.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { X509Certificate } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCa, createServerCert, pemToDer, type CaFiles } from "../../simulator/certs/development-ca";
+import { moddableChainProblem, pemChain } from "../../simulator/certs/served-chain";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import { approveAndCollectReadings } from "./app-flow";
 import { startModdableRig, type ModdableRig } from "./moddable-host";
@@ -79,9 +83,9 @@ let platform: TestPlatform;
 let relay: RecordingRelay;
 let relayPort: number;
 
-/** A platform serving MQTT over TLS with `server`'s certificate, behind a recording relay. */
-async function relayedPlatform(server: { cert: string; key: string }): Promise<{ platform: TestPlatform; relay: RecordingRelay; port: number }> {
-  const started = await startTestPlatform({ tls: { certFile: server.cert, keyFile: server.key, caFile: ca.cert } });
+/** A platform serving MQTT over TLS with `server`'s chain, behind a recording relay. */
+async function relayedPlatform(server: { cert: string; key: string }, trusted: CaFiles = ca): Promise<{ platform: TestPlatform; relay: RecordingRelay; port: number }> {
+  const started = await startTestPlatform({ tls: { certFile: server.cert, keyFile: server.key, caFile: trusted.cert } });
   const recording = new RecordingRelay(started.mqttsPort);
   return { platform: started, relay: recording, port: await recording.listen() };
 }
@@ -105,8 +109,8 @@ beforeEach(() => {
 });
 
 /** A rig whose `ca.der` resource holds `caFiles`' DER certificate. */
-async function rigWithCa(caFiles: CaFiles): Promise<ModdableRig> {
-  const rig = await startModdableRig({ speed: 5 });
+async function rigWithCa(caFiles: CaFiles, sntpFailures = 0): Promise<ModdableRig> {
+  const rig = await startModdableRig({ speed: 5, sntpFailures });
   await rig.evaluate(`moddableApp.addResource("ca.der", ${JSON.stringify(readFileSync(caFiles.der).toString("base64url"))})`);
   return rig;
 }
@@ -231,79 +235,105 @@ function expectHandshakesOnly(connections: Buffer[][], token: string): void {
   }
 }
 
-describe("the device checks the host name in the certificate itself (Moddable's TLS client does not)", () => {
-  // 127.0.0.1 is for the test's HTTPS API calls; the device connects as localhost, a name not in it.
-  let elsewhere: TestPlatform;
-  let elsewhereRelay: RecordingRelay;
-  let elsewherePort: number;
-  beforeAll(async () => {
-    const otherHost = createServerCert({ ca, dir, name: "other-host", hosts: ["platform.example.org", "127.0.0.1"] });
-    ({ platform: elsewhere, relay: elsewhereRelay, port: elsewherePort } = await relayedPlatform(otherHost));
-  });
+/**
+ * A CA made as before authorityKeyIdentifier was added (OpenSSL adds none to a self-signed
+ * certificate unless asked), and a server certificate it signs for localhost.
+ */
+function legacyChain(): { ca: CaFiles; server: { cert: string; key: string } } {
+  const legacy = join(dir, "legacy");
+  mkdirSync(legacy);
+  const files: CaFiles = { cert: join(legacy, "ca.pem"), der: join(legacy, "ca.der"), key: join(legacy, "ca.key") };
+  const config = join(legacy, "openssl.cnf");
+  writeFileSync(
+    config,
+    "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = Legacy CA\n[ca]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = none\n",
+  );
+  execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", files.key]);
+  execFileSync("openssl", ["req", "-new", "-x509", "-key", files.key, "-days", "30", "-config", config, "-extensions", "ca", "-out", files.cert]);
+  writeFileSync(files.der, pemToDer(readFileSync(files.cert, "utf8")));
+  return { ca: files, server: createServerCert({ ca: files, dir: legacy, hosts: ["localhost", "127.0.0.1"] }) };
+}
+
+describe("Moddable checks the host name along the chain the server sends (ssl_cert.js)", () => {
+  const started: { platform: TestPlatform; relay: RecordingRelay; port: number }[] = [];
   afterAll(async () => {
-    await elsewhereRelay?.close();
-    await elsewhere?.stop();
-  });
-  beforeEach(() => {
-    elsewhereRelay.connections.length = 0;
+    for (const { platform: other, relay: otherRelay } of started) {
+      await otherRelay.close();
+      await other.stop();
+    }
   });
 
-  async function startElsewhere(rig: ModdableRig, extra: Record<string, unknown> = {}): Promise<string> {
-    const { body } = await elsewhere.api("POST", "/api/tokens", {});
-    const settings = { brokerHost: "localhost", brokerPort: elsewherePort, provisioningToken: body.token, caCertificate: "ca.der", sendIntervalMs: 4000, ...extra };
+  async function platformServing(server: { cert: string; key: string }, trusted: CaFiles = ca) {
+    const relayed = await relayedPlatform(server, trusted);
+    started.push(relayed);
+    return relayed;
+  }
+
+  /** Starts the app against `port` as `localhost` and waits for two refused handshakes. */
+  async function refusedTwice(rig: ModdableRig, target: { platform: TestPlatform; relay: RecordingRelay; port: number }): Promise<void> {
+    const { body } = await target.platform.api("POST", "/api/tokens", {});
+    const settings = { brokerHost: "localhost", brokerPort: target.port, provisioningToken: body.token, caCertificate: "ca.der", sendIntervalMs: 4000 };
     await rig.evaluate(`moddableApp.start(${JSON.stringify(settings)})`);
-    return body.token;
+    await until("two link losses", () => linkLosses(rig).length >= 2);
+    for (const [error, retryInMs] of linkLosses(rig)) {
+      expect(error).toMatch(/socket error/);
+      expect(retryInMs).toBeGreaterThan(0);
+    }
+    expect(rig.lines.some((l) => /verification code/.test(l))).toBe(false);
+    expectHandshakesOnly(target.relay.connections, body.token);
+    const { body: operations } = await target.platform.api("GET", "/api/operations");
+    expect(operations.operations).toEqual([]);
   }
 
-  test("a certificate for another host, signed by the right CA, is refused by the device before anything is written", async () => {
+  test("the platform serves the full chain, each certificate with an authorityKeyIdentifier", () => {
+    const chain = pemChain(readFileSync(join(dir, "server.pem")));
+    expect(chain.map((c) => c.subject)).toEqual([expect.stringContaining("localhost"), new X509Certificate(readFileSync(ca.cert)).subject]);
+    expect(moddableChainProblem(readFileSync(join(dir, "server.pem")))).toBeUndefined();
+  });
+
+  test("a certificate for another host, signed by the right CA, is refused before anything is written", async () => {
+    const target = await platformServing(createServerCert({ ca, dir, name: "other-host", hosts: ["platform.example.org", "127.0.0.1"] }));
     const rig = await rigWithCa(ca);
     try {
-      const token = await startElsewhere(rig);
-      await until("two link losses", () => linkLosses(rig).length >= 2);
-      for (const [error, retryInMs] of linkLosses(rig)) {
-        expect(error).toMatch(/certificate does not name localhost/);
-        expect(retryInMs).toBeGreaterThan(0);
-      }
-      expect(rig.lines.some((l) => /verification code/.test(l))).toBe(false);
-      // The handshake completed (Node's server accepted it), then the device closed: no MQTT CONNECT.
-      expectHandshakesOnly(elsewhereRelay.connections, token);
-      const { body } = await elsewhere.api("GET", "/api/operations");
-      expect(body.operations).toEqual([]);
+      await refusedTwice(rig, target);
+      expect(rig.tlsRefusals[0]).toBe("subjectAltName match failed for localhost");
     } finally {
       await rig.stop();
     }
   });
 
-  test("with checkHostName=false the device relies on the CA alone and connects", async () => {
+  test("a server that sends its certificate alone is refused, and the platform warns of it at start", async () => {
+    const server = join(dir, "server.pem");
+    const leafOnly = join(dir, "leaf-only.pem");
+    writeFileSync(leafOnly, pemChain(readFileSync(server))[0].toString());
+    expect(moddableChainProblem(readFileSync(leafOnly))).toMatch(/server certificate alone/);
+    const target = await platformServing({ cert: leafOnly, key: join(dir, "server.key") });
+    expect(target.platform.logLines().join("\n")).toMatch(/warning: the TLS certificate file holds the server certificate alone/);
     const rig = await rigWithCa(ca);
     try {
-      await startElsewhere(rig, { checkHostName: false });
-      // The verification code comes in the platform's reply to the provisioning CONNECT.
-      await rig.waitForLine(/verification code \w{4}-\w{4}/);
-      expect(linkLosses(rig)).toEqual([]);
+      await refusedTwice(rig, target);
+      expect(rig.tlsRefusals[0]).toMatch(/^subjectAltName match failed for localhost/);
+    } finally {
+      await rig.stop();
+    }
+  });
+
+  test("a chain with a CA that has no authorityKeyIdentifier is refused, and the platform warns of it", async () => {
+    const legacy = legacyChain();
+    expect(moddableChainProblem(readFileSync(legacy.server.cert))).toMatch(/Legacy CA.*has no authorityKeyIdentifier/);
+    const target = await platformServing(legacy.server, legacy.ca);
+    expect(target.platform.logLines().join("\n")).toMatch(/warning: .*Legacy CA.* has no authorityKeyIdentifier/);
+    const rig = await rigWithCa(legacy.ca);
+    try {
+      await refusedTwice(rig, target);
+      expect(rig.tlsRefusals[0]).toMatch(/no authorityKeyIdentifier/);
     } finally {
       await rig.stop();
     }
   });
 });
 
-test("on a Moddable whose TLS session keeps no peerCert the device refuses, naming ssl.peerCert and checkHostName", async () => {
-  const rig = await rigWithCa(ca);
-  try {
-    await rig.evaluate("moddableApp.keepPeerCert(false)");
-    const token = await startApp(rig, "esp32-no-peercert");
-    await until("a link loss", () => linkLosses(rig).length >= 1);
-    const [[error]] = linkLosses(rig);
-    expect(error).toBe(
-      "this Moddable version does not expose the server certificate (ssl.peerCert): set checkHostName false to rely on the private CA alone",
-    );
-    expectHandshakesOnly(relay.connections, token);
-  } finally {
-    await rig.stop();
-  }
-});
-
-test("an IP address as brokerHost is checked against the certificate's IP entries", async () => {
+test("an IP address as brokerHost is matched against the certificate's IP entries", async () => {
   const rig = await rigWithCa(ca);
   try {
     const { body } = await platform.api("POST", "/api/tokens", {});
@@ -311,6 +341,20 @@ test("an IP address as brokerHost is checked against the certificate's IP entrie
     await rig.evaluate(`moddableApp.start(${JSON.stringify(settings)})`);
     await rig.waitForLine(/verification code \w{4}-\w{4}/);
     expect(linkLosses(rig)).toEqual([]);
+    expect(rig.tlsRefusals).toEqual([]);
+  } finally {
+    await rig.stop();
+  }
+});
+
+test("when SNTP does not answer, the app asks again with a growing wait, then connects", async () => {
+  const rig = await rigWithCa(ca, 2);
+  try {
+    await startApp(rig, "esp32-sntp");
+    await rig.waitForLine(/verification code \w{4}-\w{4}/);
+    const failures = rig.lines.filter((line) => line.startsWith("warn sntp-failed"));
+    expect(failures).toEqual([expect.stringMatching(/again in 10 s$/), expect.stringMatching(/again in 20 s$/)]);
+    expect(relay.connections.length).toBeGreaterThanOrEqual(1);
   } finally {
     await rig.stop();
   }
@@ -337,19 +381,4 @@ describe("the securesocket fake keeps the real constructor's rules", () => {
       await rig.evaluate(`moddableApp.constructSecureSocket(${relayPort}, ${JSON.stringify(secure)})`);
       expect(rig.lines.slice(before)).toEqual([`securesocket ${outcome}`]);
     });
-
-  test("its session keeps the server certificate after a full handshake, none after a resumed one (cache: false resumes none)", async () => {
-    const serverDer = pemToDer(readFileSync(join(dir, "server.pem"), "utf8"));
-    const handshake = async (secure: Record<string, unknown>) => {
-      const before = rig.lines.length;
-      await rig.evaluate(`moddableApp.secureHandshake(${platform.mqttsPort}, ${JSON.stringify({ certificate: "ca.der", ...secure })})`);
-      await until("the handshake", () => rig.lines.length > before);
-      return rig.lines[before];
-    };
-    const full = `securesocket peerCert ${serverDer.length}`;
-    expect(await handshake({ cache: false, serverName: "localhost" })).toBe(full);
-    expect(await handshake({ cache: false, serverName: "localhost" })).toBe(full);
-    expect(await handshake({ serverName: "localhost" })).toBe(full);
-    expect(await handshake({ serverName: "localhost" })).toBe("securesocket peerCert none");
-  });
 });

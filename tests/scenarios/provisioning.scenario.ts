@@ -121,7 +121,7 @@ scenario("provisioning: approval opens the token and stores it before the provis
   check.equal(openAtWrite, true, "registration written while the session was still open");
   check.equal(rig.broker.current!.open, false, "provisioning session closed");
   const stored = loadIdentity(rig.store)!;
-  check.deepEqual(stored.registration && { ...stored.registration, issuedAt: 0 }, { workspaceId: "ws_main", deviceId: "pump-0042", token: "rt_secret-token-1", lifetime: 2592000, issuedAt: 0 });
+  check.deepEqual(stored.registration, { workspaceId: "ws_main", deviceId: "pump-0042", token: "rt_secret-token-1", lifetime: 2592000 });
   check.equal(stored.pending, undefined);
   check.deepEqual(stored.keyPair, rig.keyPair);
   check.equal(r.registered.length, 1);
@@ -364,4 +364,11 @@ scenario("provisioning: a refused subscription fails instead of publishing blind
   rig.advance();
   check.deepEqual(r.failures.map((f) => f.code), ["subscribe-refused"]);
   check.equal(rig.requests("init").length, 0);
+});
+
+scenario("identity: a registration stored with a tick beyond 32 bits (Moddable's simulator counts epoch ms) still loads", (check) => {
+  const key = (fill: number) => base64urlEncode(new Uint8Array(32).fill(fill));
+  const registration = { ws: "ws_main", dev: "pump-0042", tok: "rt_secret-token-1", life: 2592000, at: 1765000000000 };
+  const identity = decodeIdentity(utf8Encode(JSON.stringify({ v: 1, pk: key(1), sk: key(2), reg: registration })));
+  check.deepEqual(identity?.registration, { workspaceId: "ws_main", deviceId: "pump-0042", token: "rt_secret-token-1", lifetime: 2592000 });
 });

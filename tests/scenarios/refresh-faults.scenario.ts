@@ -129,7 +129,7 @@ scenario("refresh faults: a power cut inside the write of the refreshed token: a
     const device = registered(rig, new FlashRecordStore({ flash }));
     const request = untilRefresh(rig);
     // The entry the refresh is about to write: the record (issued now) in its header and CRC.
-    const record = encodeIdentity({ version: 1, keyPair: rig.keyPair, registration: { ...first, token: "rt_second", issuedAt: rig.clock.now() } });
+    const record = encodeIdentity({ version: 1, keyPair: rig.keyPair, registration: { ...first, token: "rt_second" } });
     const entryBytes = entryOverheadBytes + record.length;
     const cutAt = { first: 0, middle: entryBytes >> 1, last: entryBytes - 1, after: entryBytes }[cut]!;
     const writtenBefore = flash.bytesWritten;

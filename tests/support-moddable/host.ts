@@ -14,6 +14,12 @@ export interface HostEvent {
 }
 
 const handlers = new Map<string, (event: HostEvent) => unknown>();
+let crank = 0;
+
+/** Counts the host's events: one event is one crank, after which XS runs its pending jobs. */
+export function currentCrank(): number {
+  return crank;
+}
 
 export function askHost<T>(request: Record<string, unknown>): T {
   const reply = sendToHost(request);
@@ -29,6 +35,7 @@ export function onHostEvent(kind: string, handler: (event: HostEvent) => unknown
  * host's request (and the test) rather than be swallowed.
  */
 (globalThis as unknown as { handleCommand(buffer: ArrayBuffer): ArrayBuffer }).handleCommand = (buffer) => {
+  crank++;
   const event = JSON.parse(new TextDecoder().decode(buffer)) as HostEvent;
   const handler = handlers.get(event.kind);
   if (!handler) throw new Error(`no fake handles host event ${event.kind}`);

@@ -1,43 +1,48 @@
 /**
- * Fake of Moddable's `preference` (NVS on ESP32), kept in the XS heap, with the real limits: domain
- * and key at most 15 characters; values boolean, int32, string up to 4000 bytes, or ArrayBuffer
- * (not a typed array) up to 4000 bytes. `get` returns a copy, as NVS does.
+ * Fake of Moddable's `preference` with the real limits: domain and key at most 15 characters;
+ * values boolean, int32, string up to 4000 bytes, or ArrayBuffer (not a typed array) up to 4000
+ * bytes; `get` returns a copy. The values live on the host (NVS on a board, a JSON file on the
+ * simulator), so they outlive the XS machine: a test restarts the app on the same preferences.
  */
+import { base64urlDecode, base64urlEncode } from "../../sdk/crypto/base64url";
+import { askHost } from "./host";
+
 export const maxNameLength = 15;
 export const maxValueBytes = 4000;
 
 type Value = boolean | number | string | ArrayBuffer;
-const values = new Map<string, Value>();
+/** How a value crosses to the host: an ArrayBuffer as base64url. */
+export type StoredPreference = { buffer: string } | { value: boolean | number | string };
 
-function slot(domain: string, key: string): string {
+function check(domain: string, key: string): void {
   for (const name of [domain, key])
     if (typeof name !== "string" || name.length === 0 || name.length > maxNameLength) throw new RangeError(`preference: name "${name}" must be 1-15 characters`);
-  return `${domain}\u0000${key}`;
 }
-
-const copy = (value: Value) => (value instanceof ArrayBuffer ? value.slice(0) : value);
 
 const Preference = {
   set(domain: string, key: string, value: Value): void {
-    const name = slot(domain, key);
+    check(domain, key);
     if (typeof value === "number" && !(Number.isInteger(value) && value === (value | 0))) throw new RangeError("preference: numbers are int32");
     else if (typeof value === "string" && new TextEncoder().encode(value).length > maxValueBytes) throw new RangeError("preference: string too long");
     else if (value instanceof ArrayBuffer && value.byteLength > maxValueBytes) throw new RangeError("preference: buffer too long");
     else if (typeof value !== "boolean" && typeof value !== "number" && typeof value !== "string" && !(value instanceof ArrayBuffer))
       throw new TypeError("preference: value must be boolean, int32, string or ArrayBuffer");
-    values.set(name, copy(value));
+    const stored: StoredPreference = value instanceof ArrayBuffer ? { buffer: base64urlEncode(new Uint8Array(value)) } : { value };
+    askHost({ op: "preference-set", domain, key, stored });
   },
   get(domain: string, key: string): Value | undefined {
-    const value = values.get(slot(domain, key));
-    return value === undefined ? undefined : copy(value);
+    check(domain, key);
+    const stored = askHost<StoredPreference | null>({ op: "preference-get", domain, key });
+    if (!stored) return undefined;
+    return "buffer" in stored ? (base64urlDecode(stored.buffer)!.slice().buffer as ArrayBuffer) : stored.value;
   },
   delete(domain: string, key: string): void {
-    values.delete(slot(domain, key));
+    check(domain, key);
+    askHost({ op: "preference-delete", domain, key });
   },
   keys(domain: string): string[] {
-    slot(domain, "k");
-    const prefix = `${domain}\u0000`;
-    return [...values.keys()].filter((name) => name.startsWith(prefix)).map((name) => name.slice(prefix.length));
+    check(domain, "k");
+    return askHost<string[]>({ op: "preference-keys", domain });
   },
 };
 

@@ -1,4 +1,8 @@
-/** Fake of Moddable's `sntp`: answers with the host's wall time on the next timer turn. */
+/**
+ * Fake of Moddable's `sntp`: asks the host for the wall time on the next timer turn and calls back
+ * with it, or with SNTP.error when the host says the server does not answer (the real client has
+ * given up by then: it does not try again by itself).
+ */
 import { askHost } from "./host";
 import Timer from "./timer";
 
@@ -9,6 +13,10 @@ export default class SNTP {
 
   constructor(options: { host: string }, callback: (message: number, value?: number) => void) {
     if (typeof options.host !== "string" || options.host.length === 0) throw new Error("sntp: host required");
-    Timer.set(() => callback(SNTP.time, askHost<number>({ op: "wall-seconds" })), 0);
+    Timer.set(() => {
+      const seconds = askHost<number | null>({ op: "sntp", host: options.host });
+      if (seconds === null) callback(SNTP.error);
+      else callback(SNTP.time, seconds);
+    }, 0);
   }
 }

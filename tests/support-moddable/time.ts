@@ -1,13 +1,15 @@
 /**
- * Fake of Moddable's `time`: `ticks` is a signed 32-bit millisecond count that wraps at 2^31, moved
- * only by the host (see timer.ts). It starts a few seconds before the wrap so every run crosses it.
+ * Fake of Moddable's `time`: `ticks` as the platform has them (runtime-esp32.ts: 32-bit, wrapping;
+ * runtime-lin.ts: epoch milliseconds), moved only by the host (see timer.ts).
  */
-let ticks = 0x7fffffff - 3000;
+import { firstTicks, wrapTicks } from "moddable-runtime";
+
+let ticks = firstTicks();
 let secondsOffset = 0;
 
 /** Moves the tick count; used by the fake timer only. */
 export function advanceTicks(ms: number): void {
-  ticks = (ticks + ms) | 0;
+  ticks = wrapTicks(ticks + ms);
 }
 
 const Time = {
@@ -15,7 +17,7 @@ const Time = {
     return ticks;
   },
   delta(start: number, end: number = ticks): number {
-    return (end - start) | 0;
+    return wrapTicks(end - start);
   },
   /** Sets the wall clock, as the app does after SNTP. */
   set(seconds: number): void {

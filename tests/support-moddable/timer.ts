@@ -5,6 +5,7 @@
  * as on a device, where it restarts the board.
  */
 import { onHostEvent } from "./host";
+import { wrapTicks } from "moddable-runtime";
 import Time, { advanceTicks } from "./time";
 
 interface FakeTimer {
@@ -20,7 +21,7 @@ let timers: FakeTimer[] = [];
 function add(callback: (timer: FakeTimer) => void, delay: number, interval: number): FakeTimer {
   if (typeof callback !== "function") throw new TypeError("Timer: callback is not a function");
   if (!(delay >= 0) || !Number.isFinite(delay)) throw new RangeError("Timer: invalid interval");
-  const timer: FakeTimer = { callback, due: (Time.ticks + Math.floor(delay)) | 0, interval, live: true };
+  const timer: FakeTimer = { callback, due: wrapTicks(Time.ticks + Math.floor(delay)), interval, live: true };
   timers.push(timer);
   return timer;
 }
@@ -46,11 +47,11 @@ function nextDue(until: number): FakeTimer | undefined {
 
 /** Moves virtual time forward by `ms`, firing every timer due on the way at its own tick. */
 export function advance(ms: number): void {
-  const until = (Time.ticks + ms) | 0;
+  const until = wrapTicks(Time.ticks + ms);
   for (let timer = nextDue(until); timer; timer = nextDue(until)) {
     const wait = Time.delta(Time.ticks, timer.due);
     if (wait > 0) advanceTicks(wait);
-    if (timer.interval > 0) timer.due = (timer.due + timer.interval) | 0;
+    if (timer.interval > 0) timer.due = wrapTicks(timer.due + timer.interval);
     else {
       timer.live = false;
       timers = timers.filter((t) => t !== timer);

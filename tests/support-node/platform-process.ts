@@ -7,7 +7,7 @@
  * allowPlainOnNetwork? }.
  *
  * IPC in: { advance: ms } | { close: true }. IPC out: { ready: {mqttPort, mqttsPort, httpPort, apiUrl, adminKey} },
- * { advanced: ms }, { error: text }.
+ * { advanced: ms }, { error: text }, { log: line } (every log line, also printed with PROVISIO_TEST_LOG).
  */
 import { readFileSync } from "node:fs";
 import { startPlatform } from "../../simulator/platform/platform";
@@ -33,7 +33,10 @@ startPlatform({
   tls: listeners.tls && { cert: readFileSync(listeners.tls.certFile), key: readFileSync(listeners.tls.keyFile), port: 0 },
   httpPort: 0,
   now: () => Date.now() + offsetMs,
-  log: process.env.PROVISIO_TEST_LOG ? (line) => process.stderr.write(line + "\n") : undefined,
+  log: (line) => {
+    send({ log: line });
+    if (process.env.PROVISIO_TEST_LOG) process.stderr.write(line + "\n");
+  },
 }).then(
   (platform) => {
     process.on("message", (message: { advance?: number; close?: boolean }) => {

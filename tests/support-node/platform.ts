@@ -49,6 +49,8 @@ export interface TestPlatform {
   /** The API's base URL: https://127.0.0.1:PORT with `tls`, else http://. */
   apiUrl: string;
   adminKey: string;
+  /** The platform's log lines so far. */
+  logLines(): string[];
   /** Current offset of the platform clock from wall time. */
   clockOffsetMs: number;
   /** Moves the platform's clock forward by `ms`. */
@@ -63,6 +65,7 @@ type ChildMessage = {
   ready?: { mqttPort?: number; mqttsPort?: number; httpPort: number; apiUrl: string; adminKey: string };
   advanced?: number;
   error?: string;
+  log?: string;
 };
 
 function nextMessage(child: ChildProcess, accept: (m: ChildMessage) => boolean): Promise<ChildMessage> {
@@ -96,6 +99,10 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
+  const logLines: string[] = [];
+  child.on("message", (m: ChildMessage) => {
+    if (m.log !== undefined) logLines.push(m.log);
+  });
   // Never keep the test runner alive: the child exits when its IPC channel closes.
   child.unref();
   (child.channel as { unref?: () => void } | undefined)?.unref?.();
@@ -116,6 +123,7 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     mqttUrl: `mqtt://127.0.0.1:${ready!.mqttPort}`,
     apiUrl,
     adminKey: ready!.adminKey,
+    logLines: () => [...logLines],
     get clockOffsetMs() {
       return clockOffsetMs;
     },

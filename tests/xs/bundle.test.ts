@@ -4,8 +4,10 @@
  * so the test bundles it again as a script and uses it inside XS against mqtt-packet's bytes.
  */
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { generate } from "mqtt-packet";
 import { bundleXsScript, distPath, repoRoot } from "../../scripts/build";
+import { topLevelVariables } from "../../scripts/top-level-const";
 import { XsWorker, parseJson } from "../../targets/xs/worker";
 
 let worker: XsWorker;
@@ -37,4 +39,13 @@ test("inside XS, the build encodes a PUBLISH and decodes a PUBACK as mqtt-packet
   expect(result.encoded).toEqual([...generate({ ...publish, payload: Buffer.from(publish.payload) })]);
   expect(result.error).toBeUndefined();
   expect(result.packets).toEqual([{ cmd: "puback", messageId: 513 }]);
+});
+
+test("the device module loads as an ES module, its top-level bindings const (frozen into flash when preloaded)", () => {
+  // Node evaluates the module as Moddable's xsl does at build time: a binding read before its
+  // const is initialized would throw here.
+  const script = `import(${JSON.stringify(`file://${distPath}`)}).then((m) => console.log(Object.keys(m).sort().join(",")))`;
+  const exported = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" }).trim().split(",");
+  expect(exported).toEqual(expect.arrayContaining(["DeviceClient", "FlashRecordStore", "MqttClient", "PreferenceRecordStore"]));
+  expect(topLevelVariables(readFileSync(distPath, "utf8"))).toEqual([]);
 });

@@ -1,0 +1,21 @@
+/**
+ * What the module "provisio-platform" provides, on each platform from its own file: manifest.json
+ * maps the name to esp32.ts on the board and to simulator.ts on lin/mac, whose Moddable lacks
+ * `flash` and whose Math.random is not random.
+ */
+import type { Log, Random, RecordStore } from "provisio-sdk";
+
+export interface ModdableStoreOptions {
+  /** NVS domain, at most 15 characters. Default "provisio". */
+  domain?: string;
+  /** NVS key prefix, at most 14 characters (the store adds a slot digit). Default "record". */
+  key?: string;
+  /** A data partition (see manifest.json) to use as raw NOR flash instead of `preference`: ESP32 only. */
+  partition?: string;
+  log?: Log;
+}
+
+export type CreateStore = (options?: ModdableStoreOptions) => RecordStore;
+
+/** The device key's source of randomness; it throws rather than hand out predictable bytes. */
+export type PlatformRandom = Random;
