@@ -60,6 +60,8 @@ export interface ModdableRig {
    * from a full collection, so this bounds the live peak: live slots plus one crank's allocations.
    */
   peakHeapSlots: number;
+  /** Most memory the XS machine has taken from the system for slots and chunks (meter `allocate`). */
+  peakAllocatedBytes: number;
   /** Most XS stack slots in use since the app started (the machine has manifest.json's creation.stack). */
   peakStackSlots: number;
   /** Evaluates `script` in XS (the entry's exports are on `moddableApp`). */
@@ -109,6 +111,7 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
   const record = (result: XsResult) => {
     rig.peakHeapSlots = Math.max(rig.peakHeapSlots, result.meter.currentHeapCount);
     rig.peakStackSlots = Math.max(rig.peakStackSlots, result.meter.stackPeak ?? 0);
+    rig.peakAllocatedBytes = Math.max(rig.peakAllocatedBytes, result.meter.allocate);
     return result;
   };
   const fail = (error: Error) => {
@@ -215,6 +218,7 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
     lines,
     peakHeapSlots: 0,
     peakStackSlots: 0,
+    peakAllocatedBytes: 0,
     tlsRefusals: [],
     evaluate: (script) => worker.evaluate(script).then(record),
     waitForLine(pattern, timeoutMs = 20_000) {
