@@ -55,12 +55,13 @@ export function integerOption(args: ParsedArgs, name: string, min: number, max: 
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
 
-/** "30d", "12h", "90m", "45s" or plain seconds, as seconds. */
-export function durationOption(args: ParsedArgs, name: string): number | undefined {
+/** "30d", "12h", "90m", "45s" or plain seconds, as seconds, at most `maxSeconds`. */
+export function durationOption(args: ParsedArgs, name: string, maxSeconds: number): number | undefined {
   const text = stringOption(args, name);
   if (text === undefined) return undefined;
   const match = /^(\d+)([smhd]?)$/.exec(text);
   const seconds = match ? Number(match[1]) * UNIT_SECONDS[match[2] || "s"] : 0;
   if (!(seconds > 0 && Number.isSafeInteger(seconds))) throw new CliError(`--${name} must be a duration like 30d, 12h, 90m or 45s`);
+  if (seconds > maxSeconds) throw new CliError(`--${name} must be at most ${Math.floor(maxSeconds / 86400)}d (${maxSeconds} s)`);
   return seconds;
 }

@@ -1,4 +1,5 @@
 /** `provisio tokens create|list|revoke`: provisioning tokens. */
+import { TOKEN_LIMITS } from "../platform/provisioning-tokens";
 import { CliError, durationOption, integerOption, parseArgs, stringOption } from "./args";
 import { API_OPTIONS, API_OPTIONS_HELP, ApiClient } from "./api-client";
 import { print, table, type Command } from "./command";
@@ -33,9 +34,9 @@ export const tokensCommand: Command = {
     if (verb === "create" && id === undefined) {
       const created = await api.request("POST", "/api/tokens", {
         deviceId: stringOption(args, "device-id"),
-        registrationLifetime: durationOption(args, "lifetime"),
-        expiresIn: durationOption(args, "expires"),
-        maxUses: integerOption(args, "max-uses", 1, 1_000_000_000),
+        registrationLifetime: durationOption(args, "lifetime", TOKEN_LIMITS.registrationLifetimeS),
+        expiresIn: durationOption(args, "expires", TOKEN_LIMITS.expiresInS),
+        maxUses: integerOption(args, "max-uses", 1, TOKEN_LIMITS.maxUses),
         name: stringOption(args, "name"),
       });
       print(args.options.json ? JSON.stringify(created, null, 2) : created.token);

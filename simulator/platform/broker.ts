@@ -4,9 +4,11 @@
  * It also ends sessions whose credential stopped being valid (expiry, grace, revocation) and
  * slows down clients and provisioning tokens that keep failing at CONNECT.
  */
-import { createHash } from "node:crypto";
-import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from "aedes";
+import { Aedes, type AedesPublishPacket, type Client, type ConnectPacket, type PublishPacket, type Subscription } from "aedes";
+import type { Socket } from "node:net";
 import { PlatformError, errorBody } from "./errors";
+import { ConnectionsPerAddress, IngressStream, type IngressLimits } from "./ingress";
+import { printable } from "./log-text";
 import type { Operations, ProvisioningSession, Reply } from "./operations";
 import { PROVISIONING_CLIENT_ID_PATTERN, STREAM_PATTERN } from "./protocol";
 import { RateLimiter } from "./rate-limit";
@@ -28,7 +30,27 @@ export interface BrokerOptions {
   tokenGraceS?: number;
   /** How often registered sessions are checked against their token's validity. Default 1000 ms. */
   sweepIntervalMs?: number;
+  /** Bounds on what a connection may send; defaults in DEFAULT_INGRESS_LIMITS. */
+  ingress?: Partial<IngressLimits>;
 }
+
+/**
+ * A CONNECT of this protocol is well under 2 KB (tokens of tens of bytes, no will); a PUBLISH is
+ * at most a 256 KiB message plus a topic of a few hundred bytes.
+ */
+export const DEFAULT_INGRESS_LIMITS: IngressLimits = {
+  preAuthPacketBytes: 4096,
+  packetBytes: MAX_MESSAGE_BYTES + 4096,
+  connectionsPerAddress: 64,
+};
+/** Time a connection has to send its CONNECT. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Keep-alive a provisioning session must ask for, in seconds: without one (0) an idle session is
+ * held for ever, and too long a one lets a dead session hold its client ID (only one may be live).
+ */
+export const PROVISIONING_KEEPALIVE_S = { min: 5, max: 300 };
+const IDENTIFIER_REJECTED_CODE = 2;
 
 export const DEFAULT_TOKEN_GRACE_S = 300;
 /** A session may refresh this often: a device refreshes once per half lifetime. */
@@ -45,47 +67,25 @@ const FAILED_CONNECT_DELAY_MS = 3000;
 const MAX_DELAYED_REFUSALS = 256;
 const MAX_TRACKED_KEYS = 10_000;
 
-/** A refused CONNECT: the CONNACK code, and the provisioning token it presented when known. */
+/** A refused CONNECT: the CONNACK code, why in words, and the provisioning token it presented when known. */
 interface Refusal {
   returnCode: number;
+  reason?: string;
   provisioningTokenId?: string;
-}
-
-/** Message ids a device's memory keeps: as many as the SDK keeps in flight by default. */
-const REMEMBERED_MESSAGES = 16;
-
-/**
- * The last messages a device had stored, so that a QoS 1 resend (DUP set, same id and bytes)
- * after a lost PUBACK is acknowledged without being stored twice. Ids are reused after 65535,
- * so only a DUP publish is ever matched.
- */
-class RecentMessages {
-  private readonly stored: { messageId: number; digest: string }[] = [];
-
-  static digest(stream: string, payload: Buffer): string {
-    return createHash("sha256").update(stream).update("\0").update(payload).digest("base64");
-  }
-
-  has(messageId: number, digest: string): boolean {
-    return this.stored.some((m) => m.messageId === messageId && m.digest === digest);
-  }
-
-  add(messageId: number, digest: string): void {
-    const same = this.stored.findIndex((m) => m.messageId === messageId);
-    if (same >= 0) this.stored.splice(same, 1);
-    else if (this.stored.length === REMEMBERED_MESSAGES) this.stored.shift();
-    this.stored.push({ messageId, digest });
-  }
 }
 
 /** Registered client IDs are "{workspaceId}:{deviceId}": up to about 120 characters. */
 const MAX_CLIENT_ID_LENGTH = 128;
 const SINGLE_LEVEL = /^[^/#+]+$/;
 
+const refusalText: Record<number, string> = {
+  [IDENTIFIER_REJECTED_CODE]: "identifier rejected",
+  [BAD_USERNAME_OR_PASSWORD]: "bad username or password",
+  [NOT_AUTHORIZED]: "not authorized",
+};
+
 function refuse(returnCode: number): Error & { returnCode: number } {
-  return Object.assign(new Error(returnCode === NOT_AUTHORIZED ? "not authorized" : "bad username or password"), {
-    returnCode,
-  });
+  return Object.assign(new Error(refusalText[returnCode] ?? "refused"), { returnCode });
 }
 
 function rootOf(session: Session): string {
@@ -123,10 +123,12 @@ function isDeviceToPlatform(topic: string): boolean {
 export class Broker {
   readonly aedes: Aedes;
   private readonly sessions = new WeakMap<Client, Session>();
+  /** What each client's CONNECT asked for, kept from preConnect for authenticate. */
+  private readonly keepalives = new WeakMap<Client, number>();
+  private readonly connections: ConnectionsPerAddress;
+  private readonly ingress: IngressLimits;
   /** Connected clients by client ID, as aedes registered them (a takeover replaces the entry). */
   private readonly live = new Map<string, { client: Client; session: Session }>();
-  /** By registered client ID ("{workspaceId}:{deviceId}"): outlives connections, not the device. */
-  private readonly recentMessages = new Map<string, RecentMessages>();
   private readonly refreshes: RateLimiter;
   private readonly failedConnects: RateLimiter;
   private delayedRefusals = 0;
@@ -138,19 +140,28 @@ export class Broker {
   ) {
     this.aedes = aedes;
     const now = options.now;
+    this.ingress = { ...DEFAULT_INGRESS_LIMITS, ...options.ingress };
+    this.connections = new ConnectionsPerAddress(this.ingress.connectionsPerAddress);
     this.refreshes = new RateLimiter({ ...REFRESH_LIMIT, maxKeys: MAX_TRACKED_KEYS, now });
     this.failedConnects = new RateLimiter({ ...FAILED_CONNECT_LIMIT, maxKeys: MAX_TRACKED_KEYS, now });
-    aedes.authenticate = (client, username, password, done) => {
-      const verdict = this.authenticate(client.id, username ?? "", password?.toString("utf8") ?? "");
-      if ("returnCode" in verdict) return this.refuseConnect(client.id, verdict, (error) => done(error, false));
-      this.sessions.set(client, verdict);
-      if (verdict.kind === "registered") options.registry.connected(verdict);
+    aedes.preConnect = (client, packet: ConnectPacket, done) => {
+      this.keepalives.set(client, packet.keepalive ?? 0);
       done(null, true);
     };
-    aedes.on("client", (client) => {
-      const session = this.sessions.get(client);
-      if (session) this.live.set(client.id, { client, session });
-    });
+    aedes.authenticate = (client, username, password, done) => {
+      const conn = client.conn as unknown as IngressStream;
+      const verdict = this.authenticate(client, username ?? "", password?.toString("utf8") ?? "", conn.remoteAddress ?? "");
+      if ("returnCode" in verdict) return this.refuseConnect(client.id, verdict, (error) => done(error, false));
+      this.sessions.set(client, verdict);
+      // Live from now on: a second provisioning CONNECT with this client ID is refused until it ends.
+      this.live.set(client.id, { client, session: verdict });
+      conn.once("close", () => {
+        if (this.live.get(client.id)?.client === client) this.live.delete(client.id);
+      });
+      if (verdict.kind === "registered") options.registry.connected(verdict);
+      conn.authenticated = true;
+      done(null, true);
+    };
     aedes.on("clientDisconnect", (client) => {
       if (this.live.get(client.id)?.client === client) this.live.delete(client.id);
     });
@@ -159,7 +170,7 @@ export class Broker {
     aedes.authorizeSubscribe = (client, sub: Subscription, done) => {
       const session = this.sessions.get(client);
       const allowed = session !== undefined && maySubscribe(session, sub.topic);
-      if (!allowed) options.log(`subscribe refused: client ${client.id} topic ${sub.topic}`);
+      if (!allowed) options.log(`subscribe refused: client ${printable(client.id)} topic ${printable(sub.topic)}`);
       done(null, allowed ? sub : null);
     };
     aedes.authorizePublish = (client, packet, done) => {
@@ -167,7 +178,7 @@ export class Broker {
         this.authorizePublish(client, packet);
         done(null);
       } catch (error) {
-        options.log(`publish refused, session closed: client ${client?.id} topic ${packet.topic}: ${(error as Error).message}`);
+        options.log(`publish refused, session closed: client ${printable(client?.id)} topic ${printable(packet.topic)}: ${(error as Error).message}`);
         done(error as Error);
       }
     };
@@ -180,8 +191,21 @@ export class Broker {
   }
 
   static async create(options: BrokerOptions): Promise<Broker> {
-    const aedes = await Aedes.createBroker({ maxClientsIdLength: MAX_CLIENT_ID_LENGTH, drainTimeout: 30_000 });
+    const aedes = await Aedes.createBroker({ maxClientsIdLength: MAX_CLIENT_ID_LENGTH, drainTimeout: 30_000, connectTimeout: CONNECT_TIMEOUT_MS });
     return new Broker(aedes, options);
+  }
+
+  /** Serves one accepted TCP or TLS connection: bounded per address, its packets checked before aedes buffers them. */
+  handle(socket: Socket): void {
+    const address = printable(socket.remoteAddress);
+    if (!this.connections.admit(socket)) {
+      this.options.log(`connection refused: ${address} holds ${this.ingress.connectionsPerAddress} connections already`);
+      socket.destroy();
+      return;
+    }
+    socket.on("error", () => undefined);
+    const stream = new IngressStream(socket, this.ingress, (reason) => this.options.log(`connection closed: ${address} sent ${reason}`));
+    this.aedes.handle(stream as unknown as Socket);
   }
 
   /** Publishes a reply (QoS 1) to a provisioning client: used for pushes, with `rid: null`. */
@@ -189,12 +213,8 @@ export class Broker {
     this.publish(`prov/${clientId}/res/complete`, { rid: null, ...reply });
   }
 
-  /**
-   * Closes a device's registered session at once, if it has one, and forgets its recent
-   * messages (after revocation or deletion).
-   */
+  /** Closes a device's registered session at once, if it has one (after revocation or deletion). */
   closeDevice(workspaceId: string, deviceId: string): void {
-    this.recentMessages.delete(`${workspaceId}:${deviceId}`);
     this.closeWhere((session) => session.kind === "registered" && session.workspaceId === workspaceId && session.deviceId === deviceId);
   }
 
@@ -212,7 +232,7 @@ export class Broker {
     for (const [clientId, { client, session }] of this.live) {
       if (!match(session)) continue;
       this.live.delete(clientId);
-      this.options.log(`session closed: client ${clientId}`);
+      this.options.log(`session closed: client ${printable(clientId)}`);
       client.close();
     }
   }
@@ -228,7 +248,7 @@ export class Broker {
     if (refusal.provisioningTokenId !== undefined) keys.push(`token:${refusal.provisioningTokenId}`);
     // Every key counts the failure, so take them all before deciding.
     const overLimit = keys.map((key) => this.failedConnects.take(key)).some((retryAfter) => retryAfter > 0);
-    this.options.log(`connect refused: client ${clientId} (code ${refusal.returnCode})${overLimit ? ", delayed" : ""}`);
+    this.options.log(`connect refused: client ${printable(clientId)} (code ${refusal.returnCode}${refusal.reason ? `: ${refusal.reason}` : ""})${overLimit ? ", delayed" : ""}`);
     if (!overLimit || this.delayedRefusals >= MAX_DELAYED_REFUSALS) return done(refuse(refusal.returnCode));
     this.delayedRefusals++;
     setTimeout(() => {
@@ -237,19 +257,28 @@ export class Broker {
     }, FAILED_CONNECT_DELAY_MS).unref();
   }
 
-  private authenticate(clientId: string, username: string, password: string): Session | Refusal {
+  private authenticate(client: Client, username: string, password: string, address: string): Session | Refusal {
+    const clientId = client.id;
     if (username !== "provisioning") {
       const registered = this.options.registry.authenticate(clientId, username, password);
       return typeof registered === "number" ? { returnCode: registered } : { kind: "registered", ...registered };
     }
-    if (!PROVISIONING_CLIENT_ID_PATTERN.test(clientId)) return { returnCode: NOT_AUTHORIZED };
+    if (!PROVISIONING_CLIENT_ID_PATTERN.test(clientId)) return { returnCode: NOT_AUTHORIZED, reason: "not a provisioning client ID" };
     const token = this.options.tokens.byToken(password);
-    if (!token) return { returnCode: BAD_USERNAME_OR_PASSWORD };
+    if (!token) return { returnCode: BAD_USERNAME_OR_PASSWORD, reason: "unknown provisioning token" };
     const refusal = tokenRefusal(token, this.options.now());
     // A device whose approval took the token's last use may still come back to fetch it.
     const mayFetch = refusal !== "revoked" && this.options.operations.hasUnfetchedApproval(clientId, token.id);
-    if (refusal && !mayFetch) return { returnCode: NOT_AUTHORIZED, provisioningTokenId: token.id };
-    return { kind: "provisioning", clientId, provisioningTokenId: token.id };
+    if (refusal && !mayFetch) return { returnCode: NOT_AUTHORIZED, reason: `provisioning token ${refusal}`, provisioningTokenId: token.id };
+    const keepalive = this.keepalives.get(client) ?? 0;
+    if (keepalive < PROVISIONING_KEEPALIVE_S.min || keepalive > PROVISIONING_KEEPALIVE_S.max)
+      return { returnCode: NOT_AUTHORIZED, reason: `keep-alive ${keepalive} s, not ${PROVISIONING_KEEPALIVE_S.min}-${PROVISIONING_KEEPALIVE_S.max}` };
+    // Anyone with the fleet's token can compute nothing about a device, but can read its client ID
+    // off plain MQTT: taking its session over would let them answer for it. The device's own
+    // reconnect after a silent link loss waits until the old session's keep-alive runs out.
+    if (this.live.get(clientId)?.session.kind === "provisioning")
+      return { returnCode: IDENTIFIER_REJECTED_CODE, reason: "a provisioning session with this client ID is live" };
+    return { kind: "provisioning", clientId, provisioningTokenId: token.id, address };
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket): void {
@@ -263,20 +292,9 @@ export class Broker {
     if (!STREAM_PATTERN.test(stream)) throw new Error("invalid stream name");
     const payload = Buffer.from(packet.payload);
     if (payload.length > MAX_MESSAGE_BYTES) throw new Error(`message larger than ${MAX_MESSAGE_BYTES} bytes`);
-    this.storeOnce(session as RegisteredSession, stream, payload, packet);
-  }
-
-  /** Stores a message before aedes sends the PUBACK (it means durably stored), unless it is a resend of one stored. */
-  private storeOnce(session: RegisteredSession, stream: string, payload: Buffer, packet: PublishPacket): void {
-    const { messageId } = packet;
-    if (messageId === undefined) return this.options.registry.storeMessage(session, stream, payload);
-    const device = `${session.workspaceId}:${session.deviceId}`;
-    const digest = RecentMessages.digest(stream, payload);
-    let recent = this.recentMessages.get(device);
-    if (packet.dup && recent?.has(messageId, digest)) return;
-    this.options.registry.storeMessage(session, stream, payload);
-    if (!recent) this.recentMessages.set(device, (recent = new RecentMessages()));
-    recent.add(messageId, digest);
+    // Stored before aedes sends the PUBACK: the PUBACK means durably stored.
+    const qos1 = packet.messageId === undefined ? undefined : { messageId: packet.messageId, dup: packet.dup };
+    this.options.registry.storeMessage(session as RegisteredSession, stream, payload, qos1);
   }
 
   private handleRequest(session: Session, packet: AedesPublishPacket): void {

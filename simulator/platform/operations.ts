@@ -22,6 +22,16 @@ import type { Db } from "./store";
 import { randomBytes } from "node:crypto";
 
 export const OPERATION_LIFETIME_S = 900;
+/**
+ * Limits on starting operations, checked in this order so that what an attacker holding the
+ * fleet's token spends is charged to them first: per address, per client ID, then a cap on the
+ * token's pending operations. A device resuming its operation is not counted at all.
+ */
+export const INIT_LIMITS = {
+  perAddress: { limit: 30, windowMs: 60_000 },
+  perClient: { limit: 6, windowMs: 60_000 },
+  pendingPerToken: 1000,
+};
 export const POLL_INTERVAL_S = 5;
 /** Polls this much earlier than `pollInterval` still pass: network delays vary between two polls. */
 const POLL_TOLERANCE_MS = 1000;
@@ -74,6 +84,8 @@ interface OperationRow {
 export interface ProvisioningSession {
   clientId: string;
   provisioningTokenId: string;
+  /** The connection's remote address: new operations are limited per address first. */
+  address: string;
 }
 
 export interface OperationsOptions {
@@ -115,14 +127,14 @@ export class Operations {
   private readonly registry: Registry;
   private readonly now: () => number;
   private readonly push: OperationsOptions["push"];
-  private readonly initsPerToken: RateLimiter;
+  private readonly initsPerAddress: RateLimiter;
   private readonly initsPerClient: RateLimiter;
 
   constructor(options: OperationsOptions) {
     ({ db: this.db, tokens: this.tokens, registry: this.registry, now: this.now, push: this.push } = options);
     const now = this.now;
-    this.initsPerToken = new RateLimiter({ limit: 120, windowMs: 60_000, maxKeys: 10_000, now });
-    this.initsPerClient = new RateLimiter({ limit: 6, windowMs: 60_000, maxKeys: 10_000, now });
+    this.initsPerAddress = new RateLimiter({ ...INIT_LIMITS.perAddress, maxKeys: 10_000, now });
+    this.initsPerClient = new RateLimiter({ ...INIT_LIMITS.perClient, maxKeys: 10_000, now });
   }
 
   init(session: ProvisioningSession, body: Record<string, unknown>): Reply {
@@ -152,14 +164,19 @@ export class Operations {
     const deviceId = token.device_id ?? requested;
     if (deviceId !== null) this.checkDeviceIdFree(token.workspace_id, deviceId, publicKey);
     for (const [limiter, key] of [
-      [this.initsPerToken, token.id],
+      [this.initsPerAddress, session.address],
       [this.initsPerClient, session.clientId],
     ] as const) {
       const retryAfter = limiter.take(key);
       if (retryAfter) throw new PlatformError(429, "rate-limited", "too many operations started", retryAfter);
     }
-
     const now = this.now();
+    const pending = this.db
+      .prepare("SELECT COUNT(*) AS n FROM operations WHERE provisioning_token_id = ? AND state = 'pending' AND expires_at > ?")
+      .get(token.id, now) as { n: number };
+    if (pending.n >= INIT_LIMITS.pendingPerToken)
+      throw new PlatformError(429, "too-many-pending", "this provisioning token has too many operations waiting for a technician", POLL_INTERVAL_S * 12);
+
     const id = randomId("op_", 16);
     this.db
       .prepare(
@@ -200,10 +217,9 @@ export class Operations {
 
     const now = this.now();
     if (deviceNonce) {
+      // A wrong reveal is refused and changes nothing: only the device knows the nonce, so it
+      // cannot be the device's, and cancelling would let anyone end another device's operation.
       if (!commitmentMatches(op.commitment, op.public_key, deviceNonce)) {
-        this.db
-          .prepare("UPDATE operations SET state = 'rejected', reason = 'commitment-mismatch', decided_at = ? WHERE id = ?")
-          .run(now, op.id);
         throw this.withOperation(op.id, new PlatformError(400, "commitment-mismatch", "the reveal does not match the commitment"));
       }
       if (!op.device_nonce) {

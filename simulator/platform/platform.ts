@@ -4,11 +4,12 @@
  * `provisio platform`, the demo and the tests.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, isIPv4, isIPv6, type AddressInfo, type Server as NetServer } from "node:net";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, isIPv4, isIPv6, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import { join } from "node:path";
 import { moddableChainProblem } from "../certs/served-chain";
+import type { IngressLimits } from "./ingress";
 import { Broker, type Log } from "./broker";
 import { createHttpApi } from "./http-api";
 import { Operations } from "./operations";
@@ -49,6 +50,8 @@ export interface PlatformOptions {
   log?: Log;
   /** How long a refreshed registration token's predecessor stays valid, in seconds. Default 300. */
   tokenGraceS?: number;
+  /** Bounds on what an MQTT connection may send and how many one address holds (see ingress.ts). */
+  ingress?: Partial<IngressLimits>;
 }
 
 export interface RunningPlatform {
@@ -109,17 +112,57 @@ export function plainOnNetwork(options: Pick<PlatformOptions, "host" | "plain" |
   return `${what} on ${host} would send ${secrets} readably over the network`;
 }
 
+const LOCK_FILE = "platform.lock";
+
+/**
+ * Takes the data directory for this process: two platforms on one SQLite file and one admin key
+ * would each believe their in-memory state (rate limits, live sessions) is the whole truth. The
+ * lock file holds the owner's pid; one left by a process that is gone (kill -9) is taken over.
+ * Returns the release.
+ */
+function lockDataDir(dataDir: string): () => void {
+  const path = join(dataDir, LOCK_FILE);
+  for (;;) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
+      return () => rmSync(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const owner = Number(readFileSync(path, "utf8").trim());
+    if (Number.isInteger(owner) && owner > 0 && processAlive(owner))
+      throw new Error(`the data directory ${dataDir} is in use by another platform (pid ${owner}): stop it, or give another --data`);
+    rmSync(path, { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** The API's base URL; an unspecified address (0.0.0.0, ::) is reached through loopback. */
 function apiUrl(scheme: "http" | "https", host: string, port: number): string {
   const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host;
   return `${scheme}://${isIPv6(reachable) ? `[${reachable}]` : reachable}:${port}`;
 }
 
-function listen(server: NetServer, port: number, host: string): Promise<number> {
+/** Listens; a taken port fails with a message that says which listener and what to do. */
+function listen(server: NetServer, port: number, host: string, what: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === "EADDRINUSE"
+          ? new Error(`the ${what} port ${port} on ${host} is already in use (another platform, or another server): choose another, or 0 for a free one`)
+          : error,
+      ),
+    );
     server.listen(port, host, () => {
-      server.off("error", reject);
+      server.removeAllListeners("error");
       resolve((server.address() as AddressInfo).port);
     });
   });
@@ -138,6 +181,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const refusal = plainOnNetwork(options);
   if (refusal) throw new Error(`${refusal}: listen on a loopback address, use TLS with plain TCP off, or allow it explicitly`);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const unlock = lockDataDir(options.dataDir);
   const adminKey = keyFile(options.dataDir, ADMIN_KEY_FILE);
   const tokenSecret = Buffer.from(keyFile(options.dataDir, TOKEN_SECRET_FILE), "base64url");
   const db = openStore(options.dataDir, now);
@@ -154,21 +198,22 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     now,
     push: (clientId, reply) => broker?.pushToProvisioningClient(clientId, reply),
   });
-  broker = await Broker.create({ tokens, operations, registry, now, log, tokenGraceS: options.tokenGraceS });
-  const mqttServers: { server: NetServer; port: number }[] = [];
-  if (plain) mqttServers.push({ server: createServer(broker.aedes.handle), port: options.mqttPort ?? 1883 });
-  if (options.tls) mqttServers.push({ server: createTlsServer(tlsServerOptions(options.tls), broker.aedes.handle), port: options.tls.port ?? 8883 });
+  broker = await Broker.create({ tokens, operations, registry, now, log, tokenGraceS: options.tokenGraceS, ingress: options.ingress });
+  const running = broker;
+  const mqttServers: { server: NetServer; port: number; what: string }[] = [];
+  const serve = (socket: Socket) => running.handle(socket);
+  if (plain) mqttServers.push({ server: createServer(serve), port: options.mqttPort ?? 1883, what: "MQTT" });
+  if (options.tls) mqttServers.push({ server: createTlsServer(tlsServerOptions(options.tls), serve), port: options.tls.port ?? 8883, what: "MQTT-over-TLS" });
   const httpServer = createHttpApi({ adminKey, tokens, operations, registry, sessions: broker, log, tls: options.tls && tlsServerOptions(options.tls) });
   try {
     const ports: number[] = [];
-    for (const { server, port } of mqttServers) ports.push(await listen(server, port, host));
+    for (const { server, port, what } of mqttServers) ports.push(await listen(server, port, host, what));
     const mqttPort = plain ? ports[0] : undefined;
     const mqttsPort = options.tls ? ports[ports.length - 1] : undefined;
-    const httpPort = await listen(httpServer, options.httpPort ?? 8080, host);
+    const httpPort = await listen(httpServer, options.httpPort ?? 8080, host, "HTTP API");
     const url = apiUrl(options.tls ? "https" : "http", host, httpPort);
     const listeners = [mqttPort === undefined ? "" : `MQTT on ${host}:${mqttPort}`, mqttsPort === undefined ? "" : `MQTT over TLS on ${host}:${mqttsPort}`];
     log(`platform: ${listeners.filter(Boolean).join(", ")}, HTTP API on ${url}, data in ${options.dataDir}`);
-    const running = broker;
     return {
       mqttPort,
       mqttsPort,
@@ -179,6 +224,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
         httpServer.closeAllConnections();
         await Promise.all([running.close(), ...mqttServers.map(({ server }) => closeServer(server)), closeServer(httpServer)]);
         db.close();
+        unlock();
       },
     };
   } catch (error) {
@@ -186,6 +232,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     for (const { server } of mqttServers) server.close();
     httpServer.close();
     db.close();
+    unlock();
     throw error;
   }
 }

@@ -56,12 +56,29 @@ export function tokenRefusal(row: TokenRow, now: number): "revoked" | "expired" 
   return undefined;
 }
 
-function positiveInteger(value: unknown, field: string): number | undefined {
+/**
+ * The largest values the platform and the device can represent: a registration lifetime goes to
+ * the device as a 32-bit count of seconds, a token's expiry must be a date (100 years ahead at
+ * most), and a use count an integer SQLite and JSON agree on.
+ */
+export const TOKEN_LIMITS = {
+  registrationLifetimeS: 0x7fffffff,
+  expiresInS: 100 * 365 * 24 * 3600,
+  maxUses: 0x7fffffff,
+} as const;
+
+function positiveInteger(value: unknown, field: string, max: number): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
-    throw new PlatformError(400, "invalid-request", `${field} must be a positive integer`);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0 || value > max) {
+    throw new PlatformError(400, "invalid-request", `${field} must be an integer from 1 to ${max}`);
   }
   return value;
+}
+
+/** A stored time as ISO 8601; null for a value no date can hold (one bad row never breaks a list). */
+function isoOrNull(ms: number | null): string | null {
+  const date = ms === null ? undefined : new Date(ms);
+  return date && Number.isFinite(date.getTime()) ? date.toISOString() : null;
 }
 
 export class ProvisioningTokens {
@@ -82,9 +99,10 @@ export class ProvisioningTokens {
     if (options.name !== undefined && (typeof options.name !== "string" || options.name.length > 100)) {
       throw new PlatformError(400, "invalid-request", "name must be a string of at most 100 characters");
     }
-    const lifetime = positiveInteger(options.registrationLifetimeS, "registrationLifetime") ?? DEFAULT_REGISTRATION_LIFETIME_S;
-    const expiresIn = positiveInteger(options.expiresInS, "expiresIn");
-    const maxUses = positiveInteger(options.maxUses, "maxUses");
+    const lifetime =
+      positiveInteger(options.registrationLifetimeS, "registrationLifetime", TOKEN_LIMITS.registrationLifetimeS) ?? DEFAULT_REGISTRATION_LIFETIME_S;
+    const expiresIn = positiveInteger(options.expiresInS, "expiresIn", TOKEN_LIMITS.expiresInS);
+    const maxUses = positiveInteger(options.maxUses, "maxUses", TOKEN_LIMITS.maxUses);
     const now = this.now();
     const token = randomId("pt_", 24);
     const id = randomId("ptk_", 9);
@@ -138,12 +156,12 @@ export class ProvisioningTokens {
       hint: row.hint,
       deviceId: row.device_id,
       registrationLifetime: row.registration_lifetime_s,
-      expiresAt: row.expires_at === null ? null : new Date(row.expires_at).toISOString(),
+      expiresAt: isoOrNull(row.expires_at),
       maxUses: row.max_uses,
       uses: row.uses,
       revoked: row.revoked !== 0,
       state: tokenRefusal(row, this.now()) ?? "active",
-      createdAt: new Date(row.created_at).toISOString(),
+      createdAt: isoOrNull(row.created_at)!,
     };
   }
 }

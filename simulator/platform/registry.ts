@@ -6,7 +6,7 @@
  * only its SHA-256 hash, yet the platform can seal the same token again for an idempotent
  * `complete` (PROTOCOL 1c) without keeping it anywhere. The secret lives in the data directory.
  */
-import { createHmac } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { PlatformError } from "./errors";
 import { hashToken, randomId, sealToken, secondsUntil, type SealedRegistration } from "./protocol";
 import type { Db } from "./store";
@@ -125,10 +125,12 @@ export class Registry {
            revoked_at = NULL`,
       )
       .run(op.workspaceId, op.deviceId, op.publicKey, op.attributes, op.operationId, now);
-    // A device provisioned again starts over: whatever it held before stops working.
+    // A device provisioned again starts over: whatever it held before stops working, and the
+    // message ids it used before are not its resends.
     this.db
       .prepare("UPDATE registration_tokens SET revoked = 1 WHERE workspace_id = ? AND device_id = ?")
       .run(op.workspaceId, op.deviceId);
+    this.db.prepare("DELETE FROM device_message_ids WHERE workspace_id = ? AND device_id = ?").run(op.workspaceId, op.deviceId);
     return this.issue(op.workspaceId, op.deviceId, now, lifetimeS * 1000);
   }
 
@@ -235,14 +237,31 @@ export class Registry {
     })();
   }
 
-  /** Stores a message durably; the caller acknowledges it only after this returns. */
-  storeMessage(session: RegisteredSession, stream: string, payload: Buffer): void {
+  /**
+   * Stores a message durably; the caller acknowledges it only after this returns. A QoS 1
+   * message comes with its id: a DUP resend of the last message stored under that id (same
+   * stream and bytes) is not stored again. False when it was such a resend.
+   */
+  storeMessage(session: RegisteredSession, stream: string, payload: Buffer, qos1?: { messageId: number; dup: boolean }): boolean {
     const now = this.now();
-    this.db.transaction(() => {
+    const digest = qos1 && createHash("sha256").update(stream).update("\0").update(payload).digest();
+    return this.db.transaction((): boolean => {
+      const key = [session.workspaceId, session.deviceId, qos1?.messageId];
+      if (qos1?.dup) {
+        const last = this.db
+          .prepare("SELECT digest FROM device_message_ids WHERE workspace_id = ? AND device_id = ? AND message_id = ?")
+          .get(...key) as { digest: Buffer } | undefined;
+        if (last?.digest.equals(digest!)) return false;
+      }
       this.db
         .prepare("INSERT INTO messages (workspace_id, device_id, stream, payload, received_at) VALUES (?, ?, ?, ?, ?)")
         .run(session.workspaceId, session.deviceId, stream, payload, now);
+      if (qos1)
+        this.db
+          .prepare("INSERT OR REPLACE INTO device_message_ids (workspace_id, device_id, message_id, digest) VALUES (?, ?, ?, ?)")
+          .run(...key, digest);
       this.touch(session, now);
+      return true;
     })();
   }
 
@@ -267,6 +286,7 @@ export class Registry {
     this.db.transaction(() => {
       this.withdraw(workspaceId, deviceId);
       this.db.prepare("DELETE FROM registration_tokens WHERE workspace_id = ? AND device_id = ?").run(workspaceId, deviceId);
+      this.db.prepare("DELETE FROM device_message_ids WHERE workspace_id = ? AND device_id = ?").run(workspaceId, deviceId);
       this.db.prepare("DELETE FROM devices WHERE workspace_id = ? AND device_id = ?").run(workspaceId, deviceId);
     })();
     return info!;

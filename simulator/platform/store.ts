@@ -91,6 +91,15 @@ const MIGRATIONS: readonly string[] = [
   `,
   // Revocation (PROTOCOL 2c): a revoked device keeps its row, and frees its ID for another key.
   `ALTER TABLE devices ADD COLUMN revoked_at INTEGER;`,
+  // The last message stored under each QoS 1 message id of a device (PROTOCOL 2a): a DUP resend
+  // of it is acknowledged without a second row, whatever the window and across restarts.
+  `CREATE TABLE device_message_ids (
+    workspace_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    digest BLOB NOT NULL,
+    PRIMARY KEY (workspace_id, device_id, message_id)
+  ) WITHOUT ROWID;`,
 ];
 
 export const DEFAULT_WORKSPACE_ID = "ws_default";

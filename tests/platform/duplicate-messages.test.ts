@@ -125,3 +125,56 @@ test("a device revoked and provisioned again starts with no memory of its messag
   await after.client.endAsync();
   expect(await stored("dup-again-01")).toEqual(["a", "a"]);
 });
+
+/** Numbers publishes 1, 2, 3… as MQTT.js would, but restartable at 1 for the resends. */
+function countingIds(): NonNullable<mqtt.IClientOptions["messageIdProvider"]> & { next: number } {
+  const provider = {
+    next: 1,
+    allocate: () => provider.next++,
+    getLastAllocated: () => provider.next - 1,
+    register: () => true,
+    deallocate: () => {},
+    clear: () => {},
+  };
+  return provider;
+}
+
+test("with 64 messages in flight every DUP resend is recognised (no window of 16)", async () => {
+  const token = await newToken(platform);
+  const { token: registration } = await provision(platform, token, "dup-window-01");
+  const ids = countingIds();
+  const clientId = "ws_default:dup-window-01";
+  const device = await connect(platform.mqttUrl, { clientId, username: clientId, password: registration, clean: false, messageIdProvider: ids });
+  const topic = "ws/ws_default/dev/dup-window-01/msg/log";
+  const bodies = Array.from({ length: 64 }, (_, i) => `m${i}`);
+  await Promise.all(bodies.map((body) => device.client.publishAsync(topic, body, { qos: 1 })));
+  ids.next = 1;
+  await Promise.all(bodies.map((body) => device.client.publishAsync(topic, body, { qos: 1, dup: true })));
+  await device.client.endAsync();
+  expect((await stored("dup-window-01")).sort()).toEqual([...bodies].sort());
+});
+
+test("a DUP resend after a platform restart is recognised", async () => {
+  const own = await startTestPlatform();
+  let restarted: TestPlatform | undefined;
+  try {
+    const token = await newToken(own);
+    const { token: registration } = await provision(own, token, "dup-restart-1");
+    const clientId = "ws_default:dup-restart-1";
+    const login = { clientId, username: clientId, password: registration, clean: false, messageIdProvider: messageIdSeven };
+    const topic = "ws/ws_default/dev/dup-restart-1/msg/log";
+    const before = await connect(own.mqttUrl, login);
+    await before.client.publishAsync(topic, "kept", { qos: 1 });
+    await before.client.endAsync();
+    await own.stop({ keepData: true });
+
+    restarted = await startTestPlatform({ dataDir: own.dataDir });
+    const after = await connect(restarted.mqttUrl, login);
+    await after.client.publishAsync(topic, "kept", { qos: 1, dup: true });
+    await after.client.endAsync();
+    const { body } = await restarted.api("GET", "/api/messages?device=dup-restart-1");
+    expect(body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString())).toEqual(["kept"]);
+  } finally {
+    await (restarted ?? own).stop();
+  }
+});

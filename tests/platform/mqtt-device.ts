@@ -4,6 +4,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import mqtt, { type MqttClient } from "mqtt";
+import { createConnection } from "node:net";
 import nacl from "tweetnacl";
 
 export const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
@@ -68,15 +69,23 @@ export interface Connected {
   inbox: Inbox;
 }
 
+/** MQTT.js options, and the loopback address (127.x.y.z) to connect from, as another host would. */
+export type ConnectOptions = mqtt.IClientOptions & { localAddress?: string };
+
 /** Connects without retries; rejects with the error carrying the CONNACK code in `code`. */
-export async function connect(url: string, options: mqtt.IClientOptions): Promise<Connected> {
-  const client = await mqtt.connectAsync(url, {
-    protocolVersion: 4,
-    keepalive: 60,
-    reconnectPeriod: 0,
-    connectTimeout: 5000,
-    ...options,
-  });
+export async function connect(url: string, options: ConnectOptions): Promise<Connected> {
+  const { localAddress, ...rest } = options;
+  const settings = { protocolVersion: 4, keepalive: 60, reconnectPeriod: 0, connectTimeout: 5000, ...rest } as const;
+  let client: MqttClient;
+  if (localAddress === undefined) client = await mqtt.connectAsync(url, settings);
+  else {
+    const { hostname, port } = new URL(url);
+    client = new mqtt.MqttClient(() => createConnection({ host: hostname, port: Number(port), localAddress }), settings);
+    await new Promise<void>((resolve, reject) => {
+      client.once("connect", () => resolve());
+      client.once("error", reject);
+    });
+  }
   return { client, inbox: new Inbox(client) };
 }
 
@@ -143,8 +152,8 @@ export class ProvisioningDevice {
     readonly inbox: Inbox,
   ) {}
 
-  static async connect(url: string, token: string, keys = new DeviceKeys()): Promise<ProvisioningDevice> {
-    const { client, inbox } = await connect(url, provisioningLogin(keys, token));
+  static async connect(url: string, token: string, keys = new DeviceKeys(), localAddress?: string): Promise<ProvisioningDevice> {
+    const { client, inbox } = await connect(url, { ...provisioningLogin(keys, token), localAddress });
     const granted = await client.subscribeAsync(`prov/${keys.clientId}/res/+`, { qos: 1 });
     if (granted[0].qos !== 1) throw new Error("subscription refused");
     return new ProvisioningDevice(keys, client, inbox);

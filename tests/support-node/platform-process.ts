@@ -10,6 +10,7 @@
  * { advanced: ms }, { error: text }, { log: line } (every log line, also printed with PROVISIO_TEST_LOG).
  */
 import { readFileSync } from "node:fs";
+import type { IngressLimits } from "../../simulator/platform/ingress";
 import { startPlatform } from "../../simulator/platform/platform";
 
 interface Listeners {
@@ -17,6 +18,8 @@ interface Listeners {
   plain?: boolean;
   host?: string;
   allowPlainOnNetwork?: boolean;
+  ingress?: Partial<IngressLimits>;
+  mqttPort?: number;
 }
 
 const dataDir = process.env.PROVISIO_TEST_DATA!;
@@ -26,10 +29,11 @@ const listeners = JSON.parse(process.env.PROVISIO_TEST_LISTENERS || "{}") as Lis
 
 startPlatform({
   dataDir,
-  mqttPort: 0,
+  mqttPort: listeners.mqttPort ?? 0,
   host: listeners.host,
   plain: listeners.plain,
   allowPlainOnNetwork: listeners.allowPlainOnNetwork,
+  ingress: listeners.ingress,
   tls: listeners.tls && { cert: readFileSync(listeners.tls.certFile), key: readFileSync(listeners.tls.keyFile), port: 0 },
   httpPort: 0,
   now: () => Date.now() + offsetMs,

@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sendApiRequest } from "../../simulator/cli/api-request";
+import type { IngressLimits } from "../../simulator/platform/ingress";
 
 export interface TestPlatformOptions {
   /** Reuse a data directory (e.g. to restart a platform); default: a fresh temporary one. */
@@ -31,6 +32,10 @@ export interface TestPlatformOptions {
   /** Default 127.0.0.1. */
   host?: string;
   allowPlainOnNetwork?: boolean;
+  /** The plain MQTT port; default 0, a free one. */
+  mqttPort?: number;
+  /** The broker's bounds on what connections send (BrokerOptions.ingress). */
+  ingress?: Partial<IngressLimits>;
 }
 
 export interface ApiResult {
@@ -40,6 +45,8 @@ export interface ApiResult {
 
 export interface TestPlatform {
   dataDir: string;
+  /** The platform's process. */
+  pid: number;
   /** The plain MQTT port (0 when plain TCP is off). */
   mqttPort: number;
   /** The MQTT-over-TLS port (0 without `tls`). */
@@ -95,7 +102,14 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
       PROVISIO_TEST_DATA: dataDir,
       PROVISIO_TEST_CLOCK_OFFSET: String(clockOffsetMs),
       PROVISIO_TEST_LOG: options.log ? "1" : "",
-      PROVISIO_TEST_LISTENERS: JSON.stringify({ tls: options.tls, plain: options.plain, host: options.host, allowPlainOnNetwork: options.allowPlainOnNetwork }),
+      PROVISIO_TEST_LISTENERS: JSON.stringify({
+        tls: options.tls,
+        plain: options.plain,
+        host: options.host,
+        allowPlainOnNetwork: options.allowPlainOnNetwork,
+        ingress: options.ingress,
+        mqttPort: options.mqttPort,
+      }),
     },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -117,6 +131,7 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
   const ca = options.tls && readFileSync(options.tls.caFile);
   const platform: TestPlatform = {
     dataDir,
+    pid: child.pid!,
     mqttPort: ready!.mqttPort ?? 0,
     mqttsPort: ready!.mqttsPort ?? 0,
     httpPort: ready!.httpPort,

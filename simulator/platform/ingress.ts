@@ -1,0 +1,131 @@
+/**
+ * What stands between a TCP (or TLS) connection and aedes: aedes buffers a whole packet before
+ * anything checks it, so a CONNECT announcing 256 MB would be held in memory before login. This
+ * reads each packet's fixed header as the bytes arrive and closes the connection as soon as a
+ * packet announces more than its limit: a small one until the CONNECT is authenticated, the
+ * protocol's largest PUBLISH after. It also bounds connections per address; aedes's own
+ * `connectTimeout` bounds the time before the CONNECT.
+ */
+import { Duplex } from "node:stream";
+import type { Socket } from "node:net";
+
+export interface IngressLimits {
+  /** Largest packet (fixed header included) before the CONNECT is authenticated. */
+  preAuthPacketBytes: number;
+  /** Largest packet after. */
+  packetBytes: number;
+  /** Connections one address may hold at once (authenticated or not). */
+  connectionsPerAddress: number;
+}
+
+/** Reads MQTT fixed headers off a byte stream, buffering nothing: a packet's body is only counted. */
+export class FixedHeaderReader {
+  /** Bytes of the current packet's body still to pass. */
+  #skip = 0;
+  /** Header bytes read of the current packet: 0 before its type byte, then 1 + length bytes. */
+  #header = 0;
+  #length = 0;
+
+  /**
+   * Feeds `bytes`; returns the total size of the first packet that announces more than
+   * `limit()` bytes, or 0. Throws on a remaining length over 4 bytes.
+   */
+  push(bytes: Uint8Array, limit: () => number): number {
+    for (let i = 0; i < bytes.length; ) {
+      if (this.#skip > 0) {
+        const passed = Math.min(this.#skip, bytes.length - i);
+        this.#skip -= passed;
+        i += passed;
+        continue;
+      }
+      const byte = bytes[i++];
+      if (this.#header === 0) {
+        this.#header = 1;
+        this.#length = 0;
+        continue;
+      }
+      this.#length += (byte & 0x7f) * 128 ** (this.#header - 1);
+      this.#header++;
+      if (byte & 0x80) {
+        if (this.#header === 5) throw new Error("a remaining length over 4 bytes");
+        continue;
+      }
+      const total = this.#header + this.#length;
+      if (total > limit()) return total;
+      this.#skip = this.#length;
+      this.#header = 0;
+    }
+    return 0;
+  }
+}
+
+/** The stream aedes reads a client from: the socket's bytes, checked packet by packet. */
+export class IngressStream extends Duplex {
+  /** Set when the CONNECT was accepted: later packets may be up to `packetBytes`. */
+  authenticated = false;
+  readonly remoteAddress: string | undefined;
+  readonly #socket: Socket;
+  readonly #reader = new FixedHeaderReader();
+
+  constructor(socket: Socket, limits: IngressLimits, onRefused: (reason: string) => void) {
+    super({ allowHalfOpen: false });
+    this.#socket = socket;
+    this.remoteAddress = socket.remoteAddress;
+    const limit = () => (this.authenticated ? limits.packetBytes : limits.preAuthPacketBytes);
+    socket.on("data", (bytes: Buffer) => {
+      let oversize: number;
+      try {
+        oversize = this.#reader.push(bytes, limit);
+      } catch (error) {
+        onRefused((error as Error).message);
+        return this.destroy();
+      }
+      if (oversize) {
+        onRefused(`a packet of ${oversize} bytes, over the ${limit()} allowed ${this.authenticated ? "" : "before login"}`.trimEnd());
+        return this.destroy();
+      }
+      if (!this.push(bytes)) socket.pause();
+    });
+    socket.on("end", () => this.push(null));
+    socket.on("error", (error) => this.destroy(error));
+    socket.on("close", () => this.destroy());
+  }
+
+  override _read(): void {
+    this.#socket.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    if (this.#socket.destroyed) return done();
+    this.#socket.write(chunk, done);
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    this.#socket.end(done);
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    this.#socket.destroy();
+    done(error);
+  }
+}
+
+/** Counts connections per address; `admit` is false (and counts nothing) when one holds its share. */
+export class ConnectionsPerAddress {
+  readonly #counts = new Map<string, number>();
+
+  constructor(private readonly limit: number) {}
+
+  admit(socket: Socket): boolean {
+    const address = socket.remoteAddress ?? "";
+    const count = this.#counts.get(address) ?? 0;
+    if (count >= this.limit) return false;
+    this.#counts.set(address, count + 1);
+    socket.once("close", () => {
+      const left = (this.#counts.get(address) ?? 1) - 1;
+      if (left > 0) this.#counts.set(address, left);
+      else this.#counts.delete(address);
+    });
+    return true;
+  }
+}
