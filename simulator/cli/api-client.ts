@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ADMIN_KEY_FILE } from "../platform/platform";
 import { sendApiRequest, type ApiResponse } from "./api-request";
-import { CliError, stringOption, type OptionSpec, type ParsedArgs } from "./args";
+import { CliError, integerOption, stringOption, type OptionSpec, type ParsedArgs } from "./args";
 
 export const DEFAULT_PLATFORM_URL = "http://127.0.0.1:8080";
 export const DEFAULT_DATA_DIR = ".provisio";
@@ -20,6 +20,29 @@ export const API_OPTIONS_HELP = `  --platform URL   platform HTTP API, http:// o
   --data DIR       data directory holding admin.key (default ${DEFAULT_DATA_DIR}); or set PROVISIO_ADMIN_KEY
   --json           print JSON instead of a table
   --help           show this help`;
+
+/** The options of a list: one page of the API's, and where it starts. */
+export const PAGE_OPTIONS: OptionSpec = { limit: "string", after: "string" };
+
+export const PAGE_OPTIONS_HELP = `  --limit N        at most N per page (1-1000, default 100)
+  --after CURSOR   the page after CURSOR (the list prints the next one's)`;
+
+/** The query of one page, with `extra` parameters. */
+export function pageQuery(args: ParsedArgs, extra: Record<string, string | undefined> = {}): string {
+  const query = new URLSearchParams();
+  for (const [key, value] of Object.entries(extra)) if (value !== undefined) query.set(key, value);
+  const limit = integerOption(args, "limit", 1, 1000);
+  const after = stringOption(args, "after");
+  if (limit !== undefined) query.set("limit", String(limit));
+  if (after !== undefined) query.set("after", after);
+  const text = query.toString();
+  return text ? `?${text}` : "";
+}
+
+/** After a table, how to get the next page; nothing on the last one. */
+export function nextPageHint(next: string | null, command: string): string {
+  return next === null ? "" : `\nmore: ${command} --after ${next}`;
+}
 
 /** Certificate checks that failed, by Node's error code: what the technician can do about each. */
 const UNTRUSTED = "the platform's certificate is not trusted: pass --ca FILE (or set PROVISIO_CA) with the CA that signed it";

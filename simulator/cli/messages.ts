@@ -1,12 +1,12 @@
 /** `provisio messages list`: messages devices sent, newest first. */
-import { CliError, integerOption, parseArgs, stringOption } from "./args";
-import { API_OPTIONS, API_OPTIONS_HELP, ApiClient } from "./api-client";
+import { CliError, parseArgs, stringOption } from "./args";
+import { API_OPTIONS, API_OPTIONS_HELP, ApiClient, nextPageHint, PAGE_OPTIONS, PAGE_OPTIONS_HELP, pageQuery } from "./api-client";
 import { print, table, type Command } from "./command";
 
-const help = `Usage: provisio messages list [--device ID] [--stream S] [--limit N] [--json]
+const help = `Usage: provisio messages list [--device ID] [--stream S] [--limit N] [--after CURSOR] [--json]
   --device ID      only this device's messages
   --stream S       only this stream
-  --limit N        at most N messages (default 100)
+${PAGE_OPTIONS_HELP}
 ${API_OPTIONS_HELP}`;
 
 /** A payload shown as text when it is printable UTF-8, else as base64. */
@@ -23,27 +23,22 @@ export const messagesCommand: Command = {
   summary: "list stored device messages",
   help,
   async run(argv) {
-    const args = parseArgs(argv, { ...API_OPTIONS, device: "string", stream: "string", limit: "string" });
+    const args = parseArgs(argv, { ...API_OPTIONS, ...PAGE_OPTIONS, device: "string", stream: "string" });
     if (args.options.help) {
       print(help);
       return 0;
     }
     if (args.positionals.join(" ") !== "list") throw new CliError("usage: provisio messages list (see provisio messages --help)");
-    const query = new URLSearchParams();
     const device = stringOption(args, "device");
     const stream = stringOption(args, "stream");
-    const limit = integerOption(args, "limit", 1, 1000);
-    if (device !== undefined) query.set("device", device);
-    if (stream !== undefined) query.set("stream", stream);
-    if (limit !== undefined) query.set("limit", String(limit));
-    const { messages } = await ApiClient.fromArgs(args).request("GET", `/api/messages?${query}`);
+    const { messages, next } = await ApiClient.fromArgs(args).request("GET", `/api/messages${pageQuery(args, { device, stream })}`);
     print(
       args.options.json
         ? JSON.stringify(messages, null, 2)
         : table(
             ["ID", "DEVICE ID", "STREAM", "BYTES", "RECEIVED", "PAYLOAD"],
             messages.map((m: any) => [m.id, m.deviceId, m.stream, m.size, m.receivedAt, preview(m.payloadBase64)]),
-          ),
+          ) + nextPageHint(next, `provisio messages list${device ? ` --device ${device}` : ""}${stream ? ` --stream ${stream}` : ""}`),
     );
     return 0;
   },

@@ -8,6 +8,8 @@ import { Aedes, type AedesPublishPacket, type Client, type ConnectPacket, type P
 import type { Socket } from "node:net";
 import { PlatformError, errorBody } from "./errors";
 import { ConnectionsPerAddress, IngressStream, type IngressLimits } from "./ingress";
+import type { IncomingMessage, MessageWriter } from "./message-writer";
+import { DeviceRate, type DeviceRateLimits } from "./device-rate";
 import { printable } from "./log-text";
 import type { Operations, ProvisioningSession, Reply } from "./operations";
 import { PROVISIONING_CLIENT_ID_PATTERN, STREAM_PATTERN } from "./protocol";
@@ -32,6 +34,10 @@ export interface BrokerOptions {
   sweepIntervalMs?: number;
   /** Bounds on what a connection may send; defaults in DEFAULT_INGRESS_LIMITS. */
   ingress?: Partial<IngressLimits>;
+  /** Stores device messages before they are acknowledged. */
+  writer: MessageWriter;
+  /** How fast one device's messages are taken; defaults in DEFAULT_DEVICE_RATE. */
+  deviceRate?: Partial<DeviceRateLimits>;
 }
 
 /**
@@ -127,6 +133,7 @@ export class Broker {
   private readonly keepalives = new WeakMap<Client, number>();
   private readonly connections: ConnectionsPerAddress;
   private readonly ingress: IngressLimits;
+  private readonly deviceRate: DeviceRate;
   /** Connected clients by client ID, as aedes registered them (a takeover replaces the entry). */
   private readonly live = new Map<string, { client: Client; session: Session }>();
   private readonly refreshes: RateLimiter;
@@ -142,6 +149,7 @@ export class Broker {
     const now = options.now;
     this.ingress = { ...DEFAULT_INGRESS_LIMITS, ...options.ingress };
     this.connections = new ConnectionsPerAddress(this.ingress.connectionsPerAddress);
+    this.deviceRate = new DeviceRate(options.deviceRate, now);
     this.refreshes = new RateLimiter({ ...REFRESH_LIMIT, maxKeys: MAX_TRACKED_KEYS, now });
     this.failedConnects = new RateLimiter({ ...FAILED_CONNECT_LIMIT, maxKeys: MAX_TRACKED_KEYS, now });
     aedes.preConnect = (client, packet: ConnectPacket, done) => {
@@ -174,13 +182,24 @@ export class Broker {
       done(null, allowed ? sub : null);
     };
     aedes.authorizePublish = (client, packet, done) => {
+      let message: IncomingMessage | undefined;
       try {
-        this.authorizePublish(client, packet);
-        done(null);
+        message = this.authorizePublish(client, packet);
       } catch (error) {
         options.log(`publish refused, session closed: client ${printable(client?.id)} topic ${printable(packet.topic)}: ${(error as Error).message}`);
-        done(error as Error);
+        return done(error as Error);
       }
+      if (!message) return done(null);
+      // aedes sends the PUBACK when `done` is called: only once the message is durable. A device
+      // over its rate waits for it, and its connection is read no further meanwhile.
+      const store = () =>
+        options.writer.store(message, (error) => {
+          if (error) options.log(`message not stored, session closed: client ${printable(client?.id)}: ${error.message}`);
+          done(error);
+        });
+      const delayMs = this.deviceRate.delayMs(`${message.workspaceId}:${message.deviceId}`, message.payload.length);
+      if (delayMs > 0) setTimeout(store, delayMs);
+      else store();
     };
     aedes.authorizeForward = (_client, packet: AedesPublishPacket) => (isDeviceToPlatform(packet.topic) ? null : packet);
     aedes.published = (packet, client, done) => {
@@ -281,20 +300,21 @@ export class Broker {
     return { kind: "provisioning", clientId, provisioningTokenId: token.id, address };
   }
 
-  private authorizePublish(client: Client | null, packet: PublishPacket): void {
+  /** Checks a PUBLISH against the session's rights: the message to store, or undefined for a request. Throws to refuse. */
+  private authorizePublish(client: Client | null, packet: PublishPacket): IncomingMessage | undefined {
     const session = client ? this.sessions.get(client) : undefined;
     if (!session) throw new Error("no session");
     if (packet.retain) throw new Error("retained messages are not allowed");
     const root = rootOf(session);
-    if (levelUnder(packet.topic, `${root}/req`) !== undefined) return;
+    if (levelUnder(packet.topic, `${root}/req`) !== undefined) return undefined;
     const stream = session.kind === "registered" ? levelUnder(packet.topic, `${root}/msg`) : undefined;
-    if (stream === undefined) throw new Error("topic not allowed");
+    if (session.kind !== "registered" || stream === undefined) throw new Error("topic not allowed");
     if (!STREAM_PATTERN.test(stream)) throw new Error("invalid stream name");
     const payload = Buffer.from(packet.payload);
     if (payload.length > MAX_MESSAGE_BYTES) throw new Error(`message larger than ${MAX_MESSAGE_BYTES} bytes`);
-    // Stored before aedes sends the PUBACK: the PUBACK means durably stored.
-    const qos1 = packet.messageId === undefined ? undefined : { messageId: packet.messageId, dup: packet.dup };
-    this.options.registry.storeMessage(session as RegisteredSession, stream, payload, qos1);
+    const message: IncomingMessage = { workspaceId: session.workspaceId, deviceId: session.deviceId, stream, payload, receivedAt: this.options.now() };
+    if (packet.messageId !== undefined) Object.assign(message, { messageId: packet.messageId, dup: packet.dup });
+    return message;
   }
 
   private handleRequest(session: Session, packet: AedesPublishPacket): void {

@@ -10,6 +10,7 @@ import type { TlsOptions } from "node:tls";
 import { PlatformError, errorBody } from "./errors";
 import type { Broker } from "./broker";
 import type { Operations } from "./operations";
+import { pageQuery } from "./paging";
 import type { ProvisioningTokens } from "./provisioning-tokens";
 import type { Registry } from "./registry";
 import { DEFAULT_WORKSPACE_ID } from "./store";
@@ -48,7 +49,14 @@ function routes({ tokens, operations, registry, sessions }: HttpApiOptions): Rou
   const device = (params: string[], query: URLSearchParams) => [query.get("workspace") ?? DEFAULT_WORKSPACE_ID, params[0]] as const;
   const states = new Set(["pending", "approved", "rejected", "expired", "consumed"]);
   return [
-    { method: "GET", pattern: /^\/api\/tokens$/, handler: () => ({ tokens: tokens.list() }) },
+    {
+      method: "GET",
+      pattern: /^\/api\/tokens$/,
+      handler: (_p, _b, query) => {
+        const { items, next } = tokens.list(pageQuery(query));
+        return { tokens: items, next };
+      },
+    },
     {
       method: "POST",
       pattern: /^\/api\/tokens$/,
@@ -80,7 +88,8 @@ function routes({ tokens, operations, registry, sessions }: HttpApiOptions): Rou
         if (state !== undefined && !states.has(state)) {
           throw new PlatformError(400, "invalid-request", `state must be one of ${[...states].join(", ")}`);
         }
-        return { operations: operations.list(state) };
+        const { items, next } = operations.list(pageQuery(query), state);
+        return { operations: items, next };
       },
     },
     {
@@ -89,7 +98,14 @@ function routes({ tokens, operations, registry, sessions }: HttpApiOptions): Rou
       handler: ([id], body) => operations.approve(id, body.deviceId ?? undefined),
     },
     { method: "POST", pattern: /^\/api\/operations\/([^/]+)\/reject$/, handler: ([id]) => operations.reject(id) },
-    { method: "GET", pattern: /^\/api\/devices$/, handler: () => ({ devices: registry.listDevices() }) },
+    {
+      method: "GET",
+      pattern: /^\/api\/devices$/,
+      handler: (_p, _b, query) => {
+        const { items, next } = registry.listDevices(pageQuery(query));
+        return { devices: items, next };
+      },
+    },
     {
       method: "POST",
       pattern: /^\/api\/devices\/([^/]+)\/revoke$/,
@@ -114,14 +130,12 @@ function routes({ tokens, operations, registry, sessions }: HttpApiOptions): Rou
       method: "GET",
       pattern: /^\/api\/messages$/,
       handler: (_p, _b, query) => {
-        const limit = query.get("limit");
-        return {
-          messages: registry.listMessages({
-            deviceId: query.get("device") ?? undefined,
-            stream: query.get("stream") ?? undefined,
-            limit: limit === null ? undefined : Number(limit),
-          }),
-        };
+        const { items, next } = registry.listMessages({
+          ...pageQuery(query),
+          deviceId: query.get("device") ?? undefined,
+          stream: query.get("stream") ?? undefined,
+        });
+        return { messages: items, next };
       },
     },
   ];

@@ -18,6 +18,7 @@ import {
 import { tokenRefusal, type ProvisioningTokens, type TokenRow } from "./provisioning-tokens";
 import { RateLimiter } from "./rate-limit";
 import type { Registry } from "./registry";
+import { toPage, type Page, type PageQuery } from "./paging";
 import type { Db } from "./store";
 import { randomBytes } from "node:crypto";
 
@@ -27,8 +28,14 @@ export const OPERATION_LIFETIME_S = 900;
  * fleet's token spends is charged to them first: per address, per client ID, then a cap on the
  * token's pending operations. A device resuming its operation is not counted at all.
  */
-export const INIT_LIMITS = {
-  perAddress: { limit: 30, windowMs: 60_000 },
+export interface InitLimits {
+  perAddress: { limit: number; windowMs: number };
+  perClient: { limit: number; windowMs: number };
+  pendingPerToken: number;
+}
+
+export const INIT_LIMITS: InitLimits = {
+  perAddress: { limit: 60, windowMs: 60_000 },
   perClient: { limit: 6, windowMs: 60_000 },
   pendingPerToken: 1000,
 };
@@ -95,6 +102,8 @@ export interface OperationsOptions {
   now: () => number;
   /** Called on approval or rejection with the reply to push to the device (`rid: null`). */
   push: (clientId: string, reply: Reply) => void;
+  /** Defaults in INIT_LIMITS. */
+  initLimits?: Partial<InitLimits>;
 }
 
 function validateAttributes(value: unknown): Record<string, string> {
@@ -129,12 +138,15 @@ export class Operations {
   private readonly push: OperationsOptions["push"];
   private readonly initsPerAddress: RateLimiter;
   private readonly initsPerClient: RateLimiter;
+  private readonly pendingPerToken: number;
 
   constructor(options: OperationsOptions) {
     ({ db: this.db, tokens: this.tokens, registry: this.registry, now: this.now, push: this.push } = options);
     const now = this.now;
-    this.initsPerAddress = new RateLimiter({ ...INIT_LIMITS.perAddress, maxKeys: 10_000, now });
-    this.initsPerClient = new RateLimiter({ ...INIT_LIMITS.perClient, maxKeys: 10_000, now });
+    const limits = { ...INIT_LIMITS, ...options.initLimits };
+    this.initsPerAddress = new RateLimiter({ ...limits.perAddress, maxKeys: 10_000, now });
+    this.initsPerClient = new RateLimiter({ ...limits.perClient, maxKeys: 10_000, now });
+    this.pendingPerToken = limits.pendingPerToken;
   }
 
   init(session: ProvisioningSession, body: Record<string, unknown>): Reply {
@@ -174,7 +186,7 @@ export class Operations {
     const pending = this.db
       .prepare("SELECT COUNT(*) AS n FROM operations WHERE provisioning_token_id = ? AND state = 'pending' AND expires_at > ?")
       .get(token.id, now) as { n: number };
-    if (pending.n >= INIT_LIMITS.pendingPerToken)
+    if (pending.n >= this.pendingPerToken)
       throw new PlatformError(429, "too-many-pending", "this provisioning token has too many operations waiting for a technician", POLL_INTERVAL_S * 12);
 
     const id = randomId("op_", 16);
@@ -291,17 +303,28 @@ export class Operations {
     return this.info(rejected);
   }
 
-  list(state?: string): OperationInfo[] {
+  /** Oldest first; only those in `state` when given. */
+  list(page: PageQuery, state?: string): Page<OperationInfo> {
     const now = this.now();
     this.db
       .prepare("UPDATE operations SET state = 'expired', decided_at = expires_at WHERE state = 'pending' AND expires_at <= ?")
       .run(now);
-    const rows = (
-      state === undefined
-        ? this.db.prepare("SELECT * FROM operations ORDER BY created_at, id").all()
-        : this.db.prepare("SELECT * FROM operations WHERE state = ? ORDER BY created_at, id").all(state)
-    ) as OperationRow[];
-    return rows.map((row) => this.info(row));
+    const rows = this.db
+      .prepare("SELECT rowid AS cursor, * FROM operations WHERE rowid > ? AND (? IS NULL OR state = ?) ORDER BY rowid LIMIT ?")
+      .all(page.after ?? 0, state ?? null, state ?? null, page.limit + 1) as (OperationRow & { cursor: number })[];
+    return toPage(rows, page.limit, (row) => this.info(row));
+  }
+
+  /**
+   * Deletes operations that ended (approved and fetched, rejected, expired) more than
+   * `retentionMs` ago: they are history, and an attacker's floods should not fill the disk.
+   * Returns how many went.
+   */
+  prune(retentionMs: number): number {
+    const before = this.now() - retentionMs;
+    return this.db
+      .prepare("DELETE FROM operations WHERE state IN ('consumed', 'rejected', 'expired') AND COALESCE(decided_at, expires_at) < ?")
+      .run(before).changes;
   }
 
   /** Whether a client holds an approved operation it has not yet fetched: its token stays usable for that. */

@@ -9,13 +9,15 @@ import { createServer, isIPv4, isIPv6, type AddressInfo, type Server as NetServe
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import { join } from "node:path";
 import { moddableChainProblem } from "../certs/served-chain";
+import type { DeviceRateLimits } from "./device-rate";
 import type { IngressLimits } from "./ingress";
+import { MessageWriter } from "./message-writer";
 import { Broker, type Log } from "./broker";
 import { createHttpApi } from "./http-api";
-import { Operations } from "./operations";
+import { Operations, type InitLimits } from "./operations";
 import { ProvisioningTokens } from "./provisioning-tokens";
 import { Registry } from "./registry";
-import { openStore } from "./store";
+import { databaseFile, openStore } from "./store";
 
 export interface PlatformTlsOptions {
   /** The server's certificate chain and private key, PEM. */
@@ -52,7 +54,20 @@ export interface PlatformOptions {
   tokenGraceS?: number;
   /** Bounds on what an MQTT connection may send and how many one address holds (see ingress.ts). */
   ingress?: Partial<IngressLimits>;
+  /** How fast one device's messages are taken (see device-rate.ts). */
+  deviceRate?: Partial<DeviceRateLimits>;
+  /** Most bytes of messages kept per device, its oldest dropped first. Default 256 MiB. */
+  quotaBytesPerDevice?: number;
+  /** Limits on starting provisioning operations (see operations.ts). */
+  initLimits?: Partial<InitLimits>;
+  /** How long ended operations are kept. Default 30 days. */
+  operationRetentionMs?: number;
 }
+
+const DEFAULT_OPERATION_RETENTION_MS = 30 * 24 * 3600_000;
+const PRUNE_INTERVAL_MS = 3600_000;
+
+export const DEFAULT_QUOTA_BYTES_PER_DEVICE = 256 * 1024 * 1024;
 
 export interface RunningPlatform {
   /** The plain MQTT port; undefined when plain TCP is off. */
@@ -197,8 +212,20 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     registry,
     now,
     push: (clientId, reply) => broker?.pushToProvisioningClient(clientId, reply),
+    initLimits: options.initLimits,
   });
-  broker = await Broker.create({ tokens, operations, registry, now, log, tokenGraceS: options.tokenGraceS, ingress: options.ingress });
+  const writer = new MessageWriter({ databaseFile: databaseFile(options.dataDir), quotaBytesPerDevice: options.quotaBytesPerDevice ?? DEFAULT_QUOTA_BYTES_PER_DEVICE });
+  broker = await Broker.create({
+    tokens,
+    operations,
+    registry,
+    now,
+    log,
+    writer,
+    tokenGraceS: options.tokenGraceS,
+    ingress: options.ingress,
+    deviceRate: options.deviceRate,
+  });
   const running = broker;
   const mqttServers: { server: NetServer; port: number; what: string }[] = [];
   const serve = (socket: Socket) => running.handle(socket);
@@ -214,6 +241,13 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     const url = apiUrl(options.tls ? "https" : "http", host, httpPort);
     const listeners = [mqttPort === undefined ? "" : `MQTT on ${host}:${mqttPort}`, mqttsPort === undefined ? "" : `MQTT over TLS on ${host}:${mqttsPort}`];
     log(`platform: ${listeners.filter(Boolean).join(", ")}, HTTP API on ${url}, data in ${options.dataDir}`);
+    const prune = () => {
+      const pruned = operations.prune(options.operationRetentionMs ?? DEFAULT_OPERATION_RETENTION_MS);
+      if (pruned) log(`platform: deleted ${pruned} operations that ended over the retention period ago`);
+    };
+    prune();
+    const pruner = setInterval(prune, PRUNE_INTERVAL_MS);
+    pruner.unref();
     return {
       mqttPort,
       mqttsPort,
@@ -221,8 +255,10 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       apiUrl: url,
       adminKey,
       async close() {
+        clearInterval(pruner);
         httpServer.closeAllConnections();
         await Promise.all([running.close(), ...mqttServers.map(({ server }) => closeServer(server)), closeServer(httpServer)]);
+        await writer.close();
         db.close();
         unlock();
       },
@@ -231,6 +267,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     await broker.close();
     for (const { server } of mqttServers) server.close();
     httpServer.close();
+    await writer.close();
     db.close();
     unlock();
     throw error;

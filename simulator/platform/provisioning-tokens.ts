@@ -4,6 +4,7 @@
  */
 import { PlatformError } from "./errors";
 import { DEVICE_ID_PATTERN, hashToken, randomId } from "./protocol";
+import { toPage, type Page, type PageQuery } from "./paging";
 import { DEFAULT_WORKSPACE_ID, type Db } from "./store";
 
 export const DEFAULT_REGISTRATION_LIFETIME_S = 30 * 24 * 3600;
@@ -137,9 +138,12 @@ export class ProvisioningTokens {
       | undefined;
   }
 
-  list(): TokenInfo[] {
-    const rows = this.db.prepare("SELECT * FROM provisioning_tokens ORDER BY created_at, id").all() as TokenRow[];
-    return rows.map((row) => this.info(row));
+  /** Oldest first. */
+  list(page: PageQuery): Page<TokenInfo> {
+    const rows = this.db
+      .prepare("SELECT rowid AS cursor, * FROM provisioning_tokens WHERE rowid > ? ORDER BY rowid LIMIT ?")
+      .all(page.after ?? 0, page.limit + 1) as (TokenRow & { cursor: number })[];
+    return toPage(rows, page.limit, (row) => this.info(row));
   }
 
   revoke(id: string): TokenInfo {

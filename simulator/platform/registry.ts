@@ -6,9 +6,10 @@
  * only its SHA-256 hash, yet the platform can seal the same token again for an idempotent
  * `complete` (PROTOCOL 1c) without keeping it anywhere. The secret lives in the data directory.
  */
-import { createHash, createHmac } from "node:crypto";
+import { createHmac } from "node:crypto";
 import { PlatformError } from "./errors";
 import { hashToken, randomId, sealToken, secondsUntil, type SealedRegistration } from "./protocol";
+import { toPage, type Page, type PageQuery } from "./paging";
 import type { Db } from "./store";
 
 export const MAX_MESSAGE_BYTES = 256 * 1024;
@@ -47,11 +48,13 @@ export interface MessageInfo {
   receivedAt: string;
 }
 
-export interface MessageQuery {
+export interface MessageQuery extends PageQuery {
   deviceId?: string;
   stream?: string;
-  limit?: number;
 }
+
+/** Payload bytes one page of messages carries at most (base64 in the body: a third more). */
+export const MAX_MESSAGE_PAGE_BYTES = 4 * 1024 * 1024;
 
 interface TokenRow {
   id: string;
@@ -238,34 +241,6 @@ export class Registry {
   }
 
   /**
-   * Stores a message durably; the caller acknowledges it only after this returns. A QoS 1
-   * message comes with its id: a DUP resend of the last message stored under that id (same
-   * stream and bytes) is not stored again. False when it was such a resend.
-   */
-  storeMessage(session: RegisteredSession, stream: string, payload: Buffer, qos1?: { messageId: number; dup: boolean }): boolean {
-    const now = this.now();
-    const digest = qos1 && createHash("sha256").update(stream).update("\0").update(payload).digest();
-    return this.db.transaction((): boolean => {
-      const key = [session.workspaceId, session.deviceId, qos1?.messageId];
-      if (qos1?.dup) {
-        const last = this.db
-          .prepare("SELECT digest FROM device_message_ids WHERE workspace_id = ? AND device_id = ? AND message_id = ?")
-          .get(...key) as { digest: Buffer } | undefined;
-        if (last?.digest.equals(digest!)) return false;
-      }
-      this.db
-        .prepare("INSERT INTO messages (workspace_id, device_id, stream, payload, received_at) VALUES (?, ?, ?, ?, ?)")
-        .run(session.workspaceId, session.deviceId, stream, payload, now);
-      if (qos1)
-        this.db
-          .prepare("INSERT OR REPLACE INTO device_message_ids (workspace_id, device_id, message_id, digest) VALUES (?, ?, ?, ?)")
-          .run(...key, digest);
-      this.touch(session, now);
-      return true;
-    })();
-  }
-
-  /**
    * Revokes every token of a device at once; an approval it has not fetched yet is withdrawn.
    * The caller closes its session. The device may provision again (a technician approves).
    */
@@ -317,9 +292,12 @@ export class Registry {
       .run(now, session.workspaceId, session.deviceId);
   }
 
-  listDevices(): DeviceInfo[] {
-    const rows = this.db.prepare("SELECT * FROM devices ORDER BY workspace_id, device_id").all() as DeviceRow[];
-    return rows.map(deviceInfo);
+  /** In the order they were first registered. */
+  listDevices(page: PageQuery): Page<DeviceInfo> {
+    const rows = this.db
+      .prepare("SELECT rowid AS cursor, * FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?")
+      .all(page.after ?? 0, page.limit + 1) as (DeviceRow & { cursor: number })[];
+    return toPage(rows, page.limit, deviceInfo);
   }
 
   private device(workspaceId: string, deviceId: string): DeviceInfo | undefined {
@@ -329,19 +307,16 @@ export class Registry {
     return row && deviceInfo(row);
   }
 
-  /** The newest messages first, at most `limit` (default 100, at most 1000). */
-  listMessages(query: MessageQuery): MessageInfo[] {
-    const limit = query.limit ?? 100;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000) {
-      throw new PlatformError(400, "invalid-request", "limit must be an integer from 1 to 1000");
-    }
+  /** The newest messages first, a page at a time (bounded by MAX_MESSAGE_PAGE_BYTES of payload too). */
+  listMessages(query: MessageQuery): Page<MessageInfo> {
     const rows = this.db
       .prepare(
-        `SELECT * FROM messages
-         WHERE (@device IS NULL OR device_id = @device) AND (@stream IS NULL OR stream = @stream)
+        `SELECT id AS cursor, * FROM messages
+         WHERE (@device IS NULL OR device_id = @device) AND (@stream IS NULL OR stream = @stream) AND (@after IS NULL OR id < @after)
          ORDER BY id DESC LIMIT @limit`,
       )
-      .all({ device: query.deviceId ?? null, stream: query.stream ?? null, limit }) as {
+      .all({ device: query.deviceId ?? null, stream: query.stream ?? null, after: query.after ?? null, limit: query.limit + 1 }) as {
+      cursor: number;
       id: number;
       workspace_id: string;
       device_id: string;
@@ -349,7 +324,7 @@ export class Registry {
       payload: Buffer;
       received_at: number;
     }[];
-    return rows.map((row) => ({
+    const message = (row: (typeof rows)[number]): MessageInfo => ({
       id: row.id,
       workspaceId: row.workspace_id,
       deviceId: row.device_id,
@@ -357,6 +332,7 @@ export class Registry {
       payloadBase64: row.payload.toString("base64"),
       size: row.payload.length,
       receivedAt: iso(row.received_at)!,
-    }));
+    });
+    return toPage(rows, query.limit, message, { sizeOf: (m) => m.size, maxBytes: MAX_MESSAGE_PAGE_BYTES });
   }
 }

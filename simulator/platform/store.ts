@@ -100,12 +100,26 @@ const MIGRATIONS: readonly string[] = [
     digest BLOB NOT NULL,
     PRIMARY KEY (workspace_id, device_id, message_id)
   ) WITHOUT ROWID;`,
+  // Bytes of messages stored per device, kept by the message writer for the per-device quota,
+  // and an index to trim a device's oldest messages and page through them.
+  `CREATE TABLE device_storage (
+    workspace_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, device_id)
+  ) WITHOUT ROWID;
+  INSERT INTO device_storage SELECT workspace_id, device_id, SUM(LENGTH(payload)) FROM messages GROUP BY workspace_id, device_id;
+  CREATE INDEX messages_by_device_id ON messages(workspace_id, device_id, id);`,
 ];
 
 export const DEFAULT_WORKSPACE_ID = "ws_default";
 
+export function databaseFile(dataDir: string): string {
+  return join(dataDir, "provisio.sqlite");
+}
+
 export function openStore(dataDir: string, now: () => number): Db {
-  const db = new Database(join(dataDir, "provisio.sqlite"));
+  const db = new Database(databaseFile(dataDir));
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.pragma("foreign_keys = ON");

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { join } from "node:path";
 import { generate } from "mqtt-packet";
+import { INIT_LIMITS } from "../../simulator/platform/operations";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import { connackCode, connect, DeviceKeys, newToken, provision, ProvisioningDevice, provisioningLogin, registeredLogin } from "./mqtt-device";
 
@@ -15,7 +16,7 @@ jest.setTimeout(60_000);
 
 let platform: TestPlatform;
 beforeAll(async () => {
-  platform = await startTestPlatform({ ingress: { connectionsPerAddress: 8 } });
+  platform = await startTestPlatform({ ingress: { connectionsPerAddress: 8 }, initLimits: INIT_LIMITS });
 });
 afterAll(() => platform.stop());
 
@@ -152,7 +153,7 @@ describe("limits an attacker holding the fleet's token cannot turn against devic
   test("an address that starts operations flat out is held back, while a device elsewhere starts and resumes its own", async () => {
     const token = await newToken(platform);
     const refusals: any[] = [];
-    for (let i = 0; i < 40; i++) {
+    for (let i = 0; i < INIT_LIMITS.perAddress.limit + 10; i++) {
       const attacker = await ProvisioningDevice.connect(platform.mqttUrl, token, new DeviceKeys(), "127.0.0.9");
       const reply = await attacker.init();
       if (reply.status === 429) refusals.push(reply);

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import type { IngressLimits } from "../../simulator/platform/ingress";
+import type { InitLimits } from "../../simulator/platform/operations";
 import { startPlatform } from "../../simulator/platform/platform";
 
 interface Listeners {
@@ -20,6 +21,7 @@ interface Listeners {
   allowPlainOnNetwork?: boolean;
   ingress?: Partial<IngressLimits>;
   mqttPort?: number;
+  initLimits?: Partial<InitLimits>;
 }
 
 const dataDir = process.env.PROVISIO_TEST_DATA!;
@@ -34,6 +36,7 @@ startPlatform({
   plain: listeners.plain,
   allowPlainOnNetwork: listeners.allowPlainOnNetwork,
   ingress: listeners.ingress,
+  initLimits: listeners.initLimits,
   tls: listeners.tls && { cert: readFileSync(listeners.tls.certFile), key: readFileSync(listeners.tls.keyFile), port: 0 },
   httpPort: 0,
   now: () => Date.now() + offsetMs,

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sendApiRequest } from "../../simulator/cli/api-request";
 import type { IngressLimits } from "../../simulator/platform/ingress";
+import type { InitLimits } from "../../simulator/platform/operations";
 
 export interface TestPlatformOptions {
   /** Reuse a data directory (e.g. to restart a platform); default: a fresh temporary one. */
@@ -32,6 +33,11 @@ export interface TestPlatformOptions {
   /** Default 127.0.0.1. */
   host?: string;
   allowPlainOnNetwork?: boolean;
+  /**
+   * Limits on starting provisioning operations. Default: the platform's, but 1000 a minute per
+   * address, since tests provision hundreds of devices from 127.0.0.1.
+   */
+  initLimits?: Partial<InitLimits>;
   /** The plain MQTT port; default 0, a free one. */
   mqttPort?: number;
   /** The broker's bounds on what connections send (BrokerOptions.ingress). */
@@ -109,6 +115,7 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
         allowPlainOnNetwork: options.allowPlainOnNetwork,
         ingress: options.ingress,
         mqttPort: options.mqttPort,
+        initLimits: options.initLimits ?? { perAddress: { limit: 1000, windowMs: 60_000 } },
       }),
     },
     stdio: ["ignore", "inherit", "inherit", "ipc"],

@@ -1,0 +1,79 @@
+/**
+ * A PUBACK means the message is on disk: the platform process is killed (SIGKILL, no shutdown)
+ * while devices publish flat out, at a different moment each round, and after a restart on the
+ * same data every acknowledged message is there, once. Bounded: a few rounds of about a second.
+ */
+import Database from "better-sqlite3";
+import type { MqttClient } from "mqtt";
+import { join } from "node:path";
+import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { connect, newToken, provision, registeredLogin } from "./mqtt-device";
+
+jest.setTimeout(90_000);
+
+const devices = 8;
+const rounds = 3;
+
+/** Publishes `prefix-N` for N = 0, 1, … until the connection dies; the acknowledged payloads. */
+function publishFlatOut(client: MqttClient, topic: string, prefix: string): { acked: Set<string>; stopped: Promise<void> } {
+  const acked = new Set<string>();
+  const stopped = new Promise<void>((resolve) => {
+    let sequence = 0;
+    let open = true;
+    client.on("close", () => {
+      open = false;
+      resolve();
+    });
+    client.on("error", () => undefined);
+    // 32 in flight at a time, each replaced as it is acknowledged.
+    const next = () => {
+      if (!open) return;
+      const payload = `${prefix}-${sequence++}`;
+      client.publish(topic, payload, { qos: 1 }, (error) => {
+        if (!error) acked.add(payload);
+        next();
+      });
+    };
+    for (let i = 0; i < 32; i++) next();
+  });
+  return { acked, stopped };
+}
+
+test("no acknowledged message is lost, and none is stored twice, when the platform is killed under load", async () => {
+  let platform: TestPlatform = await startTestPlatform();
+  try {
+    const token = await newToken(platform);
+    const registered: { deviceId: string; token: string }[] = [];
+    for (let i = 0; i < devices; i++) {
+      const deviceId = `durable-${String(i).padStart(2, "0")}`;
+      registered.push({ deviceId, token: (await provision(platform, token, deviceId)).token });
+    }
+    for (let round = 0; round < rounds; round++) {
+      const sessions = await Promise.all(registered.map(({ deviceId, token: t }) => connect(platform.mqttUrl, registeredLogin("ws_default", deviceId, t))));
+      const publishing = sessions.map(({ client }, i) =>
+        publishFlatOut(client, `ws/ws_default/dev/${registered[i].deviceId}/msg/load`, `r${round}-${registered[i].deviceId}`),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300 + round * 350));
+      process.kill(platform.pid, "SIGKILL");
+      await Promise.all(publishing.map((p) => p.stopped));
+      for (const { client } of sessions) client.end(true);
+
+      const acked = publishing.flatMap((p) => [...p.acked]);
+      expect(acked.length).toBeGreaterThan(0);
+      const db = new Database(join(platform.dataDir, "provisio.sqlite"));
+      let stored: string[];
+      try {
+        stored = (db.prepare("SELECT payload FROM messages WHERE stream = 'load'").pluck().all() as Buffer[]).map((b) => b.toString());
+      } finally {
+        db.close();
+      }
+      const counts = new Map<string, number>();
+      for (const payload of stored) counts.set(payload, (counts.get(payload) ?? 0) + 1);
+      expect(acked.filter((payload) => !counts.has(payload))).toEqual([]);
+      expect([...counts].filter(([, count]) => count > 1)).toEqual([]);
+      platform = await startTestPlatform({ dataDir: platform.dataDir });
+    }
+  } finally {
+    await platform.stop();
+  }
+});
