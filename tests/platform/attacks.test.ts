@@ -207,3 +207,48 @@ describe("logs", () => {
     expect(lines.join("\n")).toContain("x\\u000aforged line");
   });
 });
+
+describe("a device that never stops publishing", () => {
+  let own: TestPlatform;
+  beforeAll(async () => {
+    own = await startTestPlatform({ deviceRate: { messagesPerSecond: 50, bytesPerSecond: 4 * 1024 * 1024, burstSeconds: 1 }, quotaBytesPerDevice: 256 * 1024 });
+  });
+  afterAll(() => own.stop());
+
+  async function registered(deviceId: string) {
+    const { token } = await provision(own, await newToken(own), deviceId);
+    return connect(own.mqttUrl, registeredLogin("ws_default", deviceId, token));
+  }
+
+  test("gets its rate and no more, while another device's messages go through at once", async () => {
+    const flooder = await registered("flooder-0001");
+    const quiet = await registered("quiet-00001");
+    const started = Date.now();
+    const flood = Promise.all(Array.from({ length: 150 }, (_, i) => flooder.client.publishAsync("ws/ws_default/dev/flooder-0001/msg/f", `f${i}`, { qos: 1 })));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const quietStarted = Date.now();
+    await quiet.client.publishAsync("ws/ws_default/dev/quiet-00001/msg/q", "hello", { qos: 1 });
+    const quietMs = Date.now() - quietStarted;
+    await flood;
+    const floodMs = Date.now() - started;
+    // 150 messages at 50/s after a burst of one second's worth: about two seconds at least.
+    expect(floodMs).toBeGreaterThanOrEqual(1500);
+    expect(quietMs).toBeLessThan(floodMs / 2);
+    await flooder.client.endAsync();
+    await quiet.client.endAsync();
+  });
+
+  test("keeps at most its quota of bytes stored: its oldest messages go first", async () => {
+    const device = await registered("quota-00001");
+    const chunk = Buffer.alloc(16 * 1024, 0x42);
+    for (let i = 0; i < 40; i++) await device.client.publishAsync("ws/ws_default/dev/quota-00001/msg/q", Buffer.concat([Buffer.from(`${i}:`), chunk]), { qos: 1 });
+    await device.client.endAsync();
+    const { body } = await own.api("GET", "/api/messages?device=quota-00001&limit=1000");
+    const kept = body.messages.map((m: { payloadBase64: string }) => Number(Buffer.from(m.payloadBase64, "base64").toString("latin1").split(":")[0]));
+    const bytes = body.messages.reduce((sum: number, m: { size: number }) => sum + m.size, 0);
+    expect(bytes).toBeLessThanOrEqual(256 * 1024);
+    expect(kept[0]).toBe(39);
+    expect(Math.min(...kept)).toBeGreaterThan(0);
+    expect(kept).toEqual([...kept].sort((a, b) => b - a));
+  });
+});

@@ -10,6 +10,7 @@
  * { advanced: ms }, { error: text }, { log: line } (every log line, also printed with PROVISIO_TEST_LOG).
  */
 import { readFileSync } from "node:fs";
+import type { DeviceRateLimits } from "../../simulator/platform/device-rate";
 import type { IngressLimits } from "../../simulator/platform/ingress";
 import type { InitLimits } from "../../simulator/platform/operations";
 import { startPlatform } from "../../simulator/platform/platform";
@@ -22,6 +23,8 @@ interface Listeners {
   ingress?: Partial<IngressLimits>;
   mqttPort?: number;
   initLimits?: Partial<InitLimits>;
+  quotaBytesPerDevice?: number;
+  deviceRate?: Partial<DeviceRateLimits>;
 }
 
 const dataDir = process.env.PROVISIO_TEST_DATA!;
@@ -37,6 +40,8 @@ startPlatform({
   allowPlainOnNetwork: listeners.allowPlainOnNetwork,
   ingress: listeners.ingress,
   initLimits: listeners.initLimits,
+  quotaBytesPerDevice: listeners.quotaBytesPerDevice,
+  deviceRate: listeners.deviceRate,
   tls: listeners.tls && { cert: readFileSync(listeners.tls.certFile), key: readFileSync(listeners.tls.keyFile), port: 0 },
   httpPort: 0,
   now: () => Date.now() + offsetMs,

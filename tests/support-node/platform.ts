@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sendApiRequest } from "../../simulator/cli/api-request";
+import type { DeviceRateLimits } from "../../simulator/platform/device-rate";
 import type { IngressLimits } from "../../simulator/platform/ingress";
 import type { InitLimits } from "../../simulator/platform/operations";
 
@@ -38,6 +39,10 @@ export interface TestPlatformOptions {
    * address, since tests provision hundreds of devices from 127.0.0.1.
    */
   initLimits?: Partial<InitLimits>;
+  /** Most bytes of messages kept per device. */
+  quotaBytesPerDevice?: number;
+  /** How fast one device's messages are taken. */
+  deviceRate?: Partial<DeviceRateLimits>;
   /** The plain MQTT port; default 0, a free one. */
   mqttPort?: number;
   /** The broker's bounds on what connections send (BrokerOptions.ingress). */
@@ -115,6 +120,8 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
         allowPlainOnNetwork: options.allowPlainOnNetwork,
         ingress: options.ingress,
         mqttPort: options.mqttPort,
+        quotaBytesPerDevice: options.quotaBytesPerDevice,
+        deviceRate: options.deviceRate,
         initLimits: options.initLimits ?? { perAddress: { limit: 1000, windowMs: 60_000 } },
       }),
     },
