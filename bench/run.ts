@@ -10,6 +10,7 @@ import * as bundleSize from "./bundle-size";
 import * as crypto from "./crypto";
 import * as moddable from "./moddable";
 import * as mqttCodec from "./mqtt-codec";
+import * as platformBench from "./platform";
 import * as provisioning from "./provisioning";
 import * as refresh from "./refresh";
 import * as revocation from "./revocation";
@@ -44,6 +45,7 @@ const benches: Record<string, { run(): Promise<BenchReport> }> = {
   provisioning,
   tls,
   crypto,
+  platform: platformBench,
 };
 const resultsDir = resolve(__dirname, "results");
 

@@ -303,15 +303,19 @@ export class Operations {
     return this.info(rejected);
   }
 
-  /** Oldest first; only those in `state` when given. */
+  /**
+   * Oldest first; only those in `state` when given. A read only: a pending operation past its
+   * expiry shows as expired without being written so (listing never waits for the database's
+   * write lock, which the message writer holds while it syncs).
+   */
   list(page: PageQuery, state?: string): Page<OperationInfo> {
-    const now = this.now();
-    this.db
-      .prepare("UPDATE operations SET state = 'expired', decided_at = expires_at WHERE state = 'pending' AND expires_at <= ?")
-      .run(now);
     const rows = this.db
-      .prepare("SELECT rowid AS cursor, * FROM operations WHERE rowid > ? AND (? IS NULL OR state = ?) ORDER BY rowid LIMIT ?")
-      .all(page.after ?? 0, state ?? null, state ?? null, page.limit + 1) as (OperationRow & { cursor: number })[];
+      .prepare(
+        `SELECT rowid AS cursor, * FROM operations WHERE rowid > @after AND (@state IS NULL OR
+           CASE WHEN state = 'pending' AND expires_at <= @now THEN 'expired' ELSE state END = @state)
+         ORDER BY rowid LIMIT @limit`,
+      )
+      .all({ after: page.after ?? 0, state: state ?? null, now: this.now(), limit: page.limit + 1 }) as (OperationRow & { cursor: number })[];
     return toPage(rows, page.limit, (row) => this.info(row));
   }
 
@@ -413,7 +417,7 @@ export class Operations {
       id: op.id,
       workspaceId: op.workspace_id,
       provisioningTokenId: op.provisioning_token_id,
-      state: op.state,
+      state: op.state === "pending" && op.expires_at <= this.now() ? "expired" : op.state,
       revealed: op.device_nonce !== null,
       verificationCode: op.verification_code,
       requestedDeviceId: op.requested_device_id,

@@ -11,6 +11,8 @@ export interface AedesTestOptions {
   password?: string;
   /** The first PUBLISH on this topic makes the broker drop the link instead of acknowledging it. */
   dropFirstPublishOn?: string;
+  /** No hooks and no events: aedes as it comes, the baseline of the platform benchmarks. */
+  plain?: boolean;
 }
 
 export type AedesEvent =

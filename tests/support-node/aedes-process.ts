@@ -17,6 +17,18 @@ let dropped = false;
 
 async function serve(): Promise<void> {
   broker = await Aedes.createBroker();
+  if (!options.plain) installHooks();
+  server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    broker.handle(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  port = (server.address() as { port: number }).port;
+  send({ ready: port });
+}
+
+function installHooks(): void {
   broker.authenticate = (_client, username, password, done) => {
     send({ event: { kind: "authenticate", username: username ?? null } });
     if (options.password === undefined || password?.toString() === options.password) return done(null, true);
@@ -29,14 +41,6 @@ async function serve(): Promise<void> {
     // An error here makes aedes close the client's link before it sends a PUBACK.
     done(drop ? new Error("dropping the link") : null);
   };
-  server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    broker.handle(socket);
-  });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  port = (server.address() as { port: number }).port;
-  send({ ready: port });
 }
 
 async function close(): Promise<void> {
