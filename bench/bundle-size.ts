@@ -5,9 +5,10 @@
  */
 import { gzipSync } from "node:zlib";
 import { bundleSdk } from "../scripts/build";
+import { sizeBudgets } from "../scripts/budgets";
 import type { BenchReport } from "./run";
 
-const mqttGoalBytes = 12 * 1024;
+const mqttGoalBytes = sizeBudgets.mqttBytes;
 
 async function sizes(entry: string): Promise<{ minified: number; gzip: number }> {
   const code = Buffer.from(await bundleSdk(entry));

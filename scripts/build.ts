@@ -1,5 +1,6 @@
 /**
- * The XS builds of the core (`npm run build`), and the bundles tests and benchmarks load into the
+ * The esbuild settings of every XS bundle (`npm run build` makes the device build with them, in
+ * scripts/build-moddable.ts), and the bundles tests and benchmarks load into the
  * desktop XS engine. Everything goes through esbuild with the same target and module rules, so
  * what runs in targets/xs is what ships to the ESP32.
  */

@@ -7,9 +7,9 @@
  */
 import { Backoff } from "./backoff";
 import { generateDeviceKeyPair, type DeviceKeyPair } from "./crypto/device-key";
-import { isDeviceId, loadIdentity, saveIdentity, type DeviceIdentity, type Registration } from "./identity";
+import { IdentityStore, isDeviceId, type DeviceIdentity, type Registration } from "./identity";
 import type { MqttClientState } from "./mqtt/client";
-import { silentLog, type Clock, type Log, type Random, type RecordStore, type TimerHandle, type Transport } from "./ports";
+import { silentLog, type DevicePorts, type Log, type RecordStore, type TimerHandle } from "./ports";
 import { Provisioner, type OperationDisplay, type ProvisioningError, type ProvisioningState } from "./provisioning/provisioner";
 import type { RefreshPolicy } from "./registration/refresh-policy";
 import { RegisteredSession, type RegistrationError } from "./registration/session";
@@ -23,16 +23,12 @@ import { CodedError } from "./errors";
  */
 export type DeviceClientState = "stopped" | "provisioning" | "awaiting-approval" | "connecting" | "connected" | "failed";
 
-export interface DeviceClientOptions {
+export interface DeviceClientOptions extends DevicePorts {
   provisioningToken: string;
   /** Requested Device ID (`^[0-9A-Za-z_.-]{4,90}$`); the technician or the token may set another. */
   deviceId?: string;
   /** Shown to the technician: at most 16 string values of at most 64 characters. */
   attributes?: Record<string, string>;
-  transport: Transport;
-  clock: Clock;
-  random: Random;
-  log?: Log;
   store: RecordStore;
   /**
    * What to do when the platform refuses the registration (CONNACK 4/5: revoked, expired while
@@ -61,6 +57,8 @@ function checkAttributes(attributes: Record<string, string>): boolean {
 export class DeviceClient {
   #options: DeviceClientOptions;
   #log: Log;
+  /** The one writer of the device's record: the provisioner and the session hand changes up to it. */
+  #identities: IdentityStore;
   #state: DeviceClientState = "stopped";
   #provisioner: Provisioner | undefined;
   #session: RegisteredSession | undefined;
@@ -77,6 +75,7 @@ export class DeviceClient {
       throw new DeviceClientError("invalid-attributes", "attributes are at most 16 string values of at most 64 characters");
     this.#options = options;
     this.#log = options.log ?? silentLog;
+    this.#identities = new IdentityStore(options.store, this.#log);
     this.#rejections = new Backoff(options.random);
   }
 
@@ -96,14 +95,10 @@ export class DeviceClient {
   start(): void {
     if (this.#state !== "stopped" && this.#state !== "failed") return;
     const options = this.#options;
-    let identity = loadIdentity(options.store);
+    let identity = this.#identities.load();
     if (!identity) {
       identity = { version: 1, keyPair: generateDeviceKeyPair(options.random) };
-      try {
-        saveIdentity(options.store, identity);
-      } catch (e) {
-        this.#log.write("error", "store-failed", { reason: e instanceof Error ? e.message : String(e) });
-      }
+      this.#identities.save(identity);
     }
     this.#identity = identity;
     if (identity.registration) this.#connect(identity.keyPair, identity.registration);
@@ -160,7 +155,7 @@ export class DeviceClient {
       log: options.log,
       provisioningToken: options.provisioningToken,
       identity,
-      store: options.store,
+      save: (next) => this.#identities.save(next),
       deviceId,
       attributes: options.attributes,
       onDisplay: (operation) => this.#call("onDisplay", () => options.onDisplay(operation)),
@@ -214,12 +209,7 @@ export class DeviceClient {
 
   /** Writes the record atomically; false (old record kept) when the store cannot. */
   #store(identity: DeviceIdentity): boolean {
-    try {
-      saveIdentity(this.#options.store, identity);
-    } catch (e) {
-      this.#log.write("error", "store-failed", { reason: e instanceof Error ? e.message : String(e) });
-      return false;
-    }
+    if (!this.#identities.save(identity)) return false;
     this.#identity = identity;
     return true;
   }

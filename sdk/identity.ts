@@ -1,13 +1,13 @@
 /**
  * The device's stored record: key pair, pending provisioning operation, registration. Kept as one
  * compact JSON record (binary as base64url) in a RecordStore, so one atomic write moves the device
- * from one consistent state to the next (PROTOCOL 1d). A record that does not validate reads as
+ * from one consistent state to the next (docs/protocol.md 1d). A record that does not validate reads as
  * none: a corrupt flash page must not crash the device or be half-trusted.
  */
 import { base64urlDecode, base64urlEncode } from "./crypto/base64url";
 import type { DeviceKeyPair } from "./crypto/device-key";
-import type { RecordStore } from "./ports";
-import { encodeJson, numberField, parseJsonObject, stringField, type JsonObject } from "./provisioning/json";
+import { silentLog, type Log, type RecordStore } from "./ports";
+import { encodeJson, numberField, parseJsonObject, stringField, type JsonObject } from "./json";
 
 const deviceIdPattern = /^[0-9A-Za-z_.-]{4,90}$/;
 /** Workspace IDs go into topic names: the same safe characters as Device IDs. */
@@ -39,7 +39,7 @@ export interface Registration {
   deviceId: string;
   token: string;
   /**
-   * Lifetime of the token in seconds when issued (PROTOCOL 1c `expiresIn`). No time of issue is
+   * Lifetime of the token in seconds when issued (docs/protocol.md 1c `expiresIn`). No time of issue is
    * kept: a tick means nothing after a reboot (an ESP32 counts from 0 again, Moddable's simulator
    * counts epoch milliseconds), and the session asks the platform for the time left once connected.
    */
@@ -121,4 +121,35 @@ export function loadIdentity(store: RecordStore): DeviceIdentity | undefined {
 /** Writes the identity atomically; throws (leaving the old record) when the store cannot. */
 export function saveIdentity(store: RecordStore, identity: DeviceIdentity): void {
   store.write(encodeIdentity(identity));
+}
+
+/**
+ * The one writer of the device's record. The provisioner and the registered session never touch
+ * the store: they hand the next identity (or registration) to their owner, the device client,
+ * which writes it here. A failed write is logged and leaves the old record in place.
+ */
+export class IdentityStore {
+  readonly #store: RecordStore;
+  readonly #log: Log;
+
+  constructor(store: RecordStore, log: Log = silentLog) {
+    this.#store = store;
+    this.#log = log;
+  }
+
+  /** The stored identity, or undefined when there is none or it is corrupt. */
+  load(): DeviceIdentity | undefined {
+    return loadIdentity(this.#store);
+  }
+
+  /** Writes `identity` atomically; false (logged, the old record kept) when the store cannot. */
+  save(identity: DeviceIdentity): boolean {
+    try {
+      saveIdentity(this.#store, identity);
+      return true;
+    } catch (e) {
+      this.#log.write("error", "store-failed", { reason: e instanceof Error ? e.message : String(e) });
+      return false;
+    }
+  }
 }

@@ -35,9 +35,10 @@ export interface Transport {
 export type TimerHandle = unknown;
 
 /**
- * Monotonic milliseconds and one-shot wake-ups. `now()` is a 32-bit tick count that wraps
- * (Moddable's `Time.ticks` after about 24.8 days): compare ticks only with `ticksSince`/`ticksUntil`
- * from `sdk/ticks.ts`, never with `<`.
+ * Monotonic milliseconds and one-shot wake-ups. `now()` may be a 32-bit tick count that wraps
+ * (Moddable's `Time.ticks` on an ESP32, after about 24.8 days) or far beyond 32 bits (epoch
+ * milliseconds on Moddable's simulator): compare ticks only with `ticksBetween`/`ticksUntil` from
+ * `sdk/ticks.ts`, never with `<`, and never keep one across a reboot.
  */
 export interface Clock {
   now(): number;
@@ -78,4 +79,12 @@ export interface RecordStore {
   write(record: Uint8Array): void;
   /** Removes the record (factory reset). */
   clear(): void;
+}
+
+/** The ports every part of the SDK that talks to the platform is given. */
+export interface DevicePorts {
+  transport: Transport;
+  clock: Clock;
+  random: Random;
+  log?: Log;
 }

@@ -1,6 +1,6 @@
 /**
  * sdk/crypto checked against independent implementations: node:crypto for SHA-512 and X25519,
- * Buffer for base64url, and the protocol's digests recomputed here from PROTOCOL.md. Also key
+ * Buffer for base64url, and the protocol's digests recomputed here from docs/protocol.md. Also key
  * generation from the Random port inside the real XS engine, where no other random source exists.
  */
 import { build } from "esbuild";
@@ -34,7 +34,7 @@ function nodeSha512(...parts: (Uint8Array | string)[]): Buffer {
   return hash.digest();
 }
 
-/** PROTOCOL.md 1b, written independently: 40 bits as a BigInt, 5 bits per Crockford symbol. */
+/** docs/protocol.md 1b, written independently: 40 bits as a BigInt, 5 bits per Crockford symbol. */
 function expectedCode(publicKey: Uint8Array, deviceNonce: Uint8Array, nonce: Uint8Array, operationId: string): string {
   const digest = nodeSha512("verification-code/v1", publicKey, deviceNonce, nonce, operationId);
   const bits = BigInt("0x" + digest.subarray(0, 5).toString("hex"));
@@ -115,7 +115,7 @@ describe("against node:crypto and Buffer", () => {
     );
   });
 
-  test("client id, commitment and verification code equal PROTOCOL.md recomputed with node:crypto", () => {
+  test("client id, commitment and verification code equal docs/protocol.md recomputed with node:crypto", () => {
     fc.assert(
       fc.property(bytesOf(32), bytesOf(16), bytesOf(16), anyText, (publicKey, deviceNonce, nonce, operationId) => {
         expect(provisioningClientId(publicKey)).toBe("p-" + nodeSha512(publicKey).toString("hex").slice(0, 20));

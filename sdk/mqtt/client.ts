@@ -4,7 +4,7 @@
  * wake-up timer at a time whose deadline is recomputed from the state when it fires.
  */
 import { Backoff, type BackoffOptions } from "../backoff";
-import { silentLog, type Clock, type Log, type Random, type TimerHandle, type Transport, type TransportConnection } from "../ports";
+import { silentLog, type Clock, type DevicePorts, type Log, type TimerHandle, type TransportConnection } from "../ports";
 import { ticksAdd, ticksBetween, ticksUntil } from "../ticks";
 import { PacketDecoder } from "./decoder";
 import { encode } from "./encode";
@@ -26,11 +26,7 @@ export class MqttClientError extends CodedError<MqttClientErrorCode> {
   override name = "MqttClientError";
 }
 
-export interface MqttClientOptions {
-  transport: Transport;
-  clock: Clock;
-  random: Random;
-  log?: Log;
+export interface MqttClientOptions extends DevicePorts {
   clientId: string;
   username?: string;
   password?: Uint8Array;

@@ -39,14 +39,12 @@ export const connackErrorCodes = [
 export type ConnackErrorCode = Exclude<(typeof connackErrorCodes)[number], ""> | "unknown-return-code";
 
 /** The broker refused the CONNECT. Return codes 4 and 5 are authorization failures. */
-export class MqttConnectError extends Error {
-  readonly code: ConnackErrorCode;
+export class MqttConnectError extends CodedError<ConnackErrorCode> {
+  override name = "MqttConnectError";
   readonly returnCode: number;
   constructor(returnCode: number) {
     const code: ConnackErrorCode = (connackErrorCodes[returnCode] || "unknown-return-code") as ConnackErrorCode;
-    super(`broker refused the connection: ${code} (return code ${returnCode})`);
-    this.name = "MqttConnectError";
-    this.code = code;
+    super(code, `broker refused the connection: ${code} (return code ${returnCode})`);
     this.returnCode = returnCode;
   }
 

@@ -1,5 +1,5 @@
 /**
- * The provisioning session of PROTOCOL 1: init, verification code, reveal, polling and push,
+ * The provisioning session of docs/protocol.md 1: init, verification code, reveal, polling and push,
  * until the platform hands over a sealed registration token. The protocol decisions live here;
  * the MQTT client carries the bytes and the Clock port keeps time. One request is outstanding at
  * a time, so a reply is accepted only when its topic and `rid` match that request (or when it is a
@@ -9,12 +9,12 @@ import { Backoff } from "../backoff";
 import { base64urlDecode, base64urlEncode } from "../crypto/base64url";
 import { openRegistrationReply } from "../crypto/sealed-token";
 import { commitment, provisioningClientId, verificationCode } from "../crypto/verification";
-import { saveIdentity, isDeviceId, isWorkspaceId, maxOperationIdLength, maxTokenLength, type DeviceIdentity } from "../identity";
+import { isDeviceId, isWorkspaceId, maxOperationIdLength, maxTokenLength, type DeviceIdentity } from "../identity";
 import { MqttClient } from "../mqtt/client";
-import { silentLog, type Clock, type Log, type Random, type RecordStore, type TimerHandle, type Transport } from "../ports";
+import { silentLog, type DevicePorts, type Log, type TimerHandle } from "../ports";
 import { ticksAdd, ticksUntil } from "../ticks";
 import { utf8Encode } from "../utf8";
-import { encodeJson, numberField, parseJsonObject, stringField, type JsonObject } from "./json";
+import { encodeJson, numberField, parseJsonObject, RequestIds, stringField, type JsonObject } from "../json";
 import { CodedError } from "../errors";
 
 export type ProvisioningErrorCode =
@@ -45,22 +45,24 @@ export interface OperationDisplay {
 /** connecting: to the broker; initializing: init sent; pending: waiting for the technician. */
 export type ProvisioningState = "connecting" | "initializing" | "pending" | "registered" | "failed" | "stopped";
 
-export interface ProvisionerOptions {
-  transport: Transport;
-  clock: Clock;
-  random: Random;
-  log?: Log;
+export interface ProvisionerOptions extends DevicePorts {
   provisioningToken: string;
   /** Must hold the key pair; its pending operation, if any, is resumed. */
   identity: DeviceIdentity;
-  store: RecordStore;
+  /**
+   * Writes the next identity durably (atomically) and returns whether it could: the provisioner
+   * hands up every change (a new operation's nonce, its id, the registration) and writes nothing
+   * itself. On false it goes on in memory (a reboot then costs a new operation), except for the
+   * registration, which fails with "store-failed".
+   */
+  save(identity: DeviceIdentity): boolean;
   deviceId?: string;
   attributes?: Record<string, string>;
   /** How long to wait for a reply before retrying with backoff; default 10 s. */
   replyTimeoutMs?: number;
   onDisplay(operation: OperationDisplay): void;
   onStateChange?(state: ProvisioningState): void;
-  /** Called once the registration is stored and the provisioning session is closed. */
+  /** Called once the registration is saved and the provisioning session is closed. */
   onRegistered(identity: DeviceIdentity): void;
   onFailed(error: ProvisioningError): void;
 }
@@ -92,7 +94,7 @@ export class Provisioner {
   /** Tick before which no poll may be sent. */
   #nextPollAt: number | undefined;
   #outstanding: { rid: string; kind: RequestKind } | undefined;
-  #lastRid = 0;
+  readonly #requestIds = new RequestIds();
   #stepTimer: TimerHandle | undefined;
   #expiryTimer: TimerHandle | undefined;
   #displayed = "";
@@ -209,23 +211,16 @@ export class Provisioner {
   }
 
   #store(identity: DeviceIdentity): boolean {
-    try {
-      saveIdentity(this.#options.store, identity);
-    } catch (e) {
-      // Keep going in memory: a reboot then only costs a new operation.
-      this.#log.write("error", "store-failed", { reason: e instanceof Error ? e.message : String(e) });
-      this.#identity = identity;
-      return false;
-    }
+    const saved = this.#options.save(identity);
     this.#identity = identity;
-    return true;
+    return saved;
   }
 
   #send(kind: RequestKind): void {
     this.#clearStep();
     const pending = this.#identity.pending;
     if (!this.#subscribed || !pending) return;
-    const rid = String((this.#lastRid = (this.#lastRid % 999999999) + 1));
+    const rid = this.#requestIds.next();
     const { publicKey } = this.#identity.keyPair;
     const body: JsonObject = { v: 1, rid };
     if (kind === "init") {
@@ -402,7 +397,7 @@ export class Provisioner {
       keyPair: this.#identity.keyPair,
       registration: { workspaceId, deviceId, token, lifetime },
     };
-    // PROTOCOL 1d: the registration is durable before the provisioning session is dropped.
+    // docs/protocol.md 1d: the registration is durable before the provisioning session is dropped.
     if (!this.#store(identity)) {
       this.#fail("store-failed", "the registration could not be stored");
       return;

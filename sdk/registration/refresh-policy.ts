@@ -1,5 +1,5 @@
 /**
- * When to refresh a registration token (PROTOCOL 2b): at `min(expiry - margin, issue + lifetime *
+ * When to refresh a registration token (docs/protocol.md 2b): at `min(expiry - margin, issue + lifetime *
  * fraction)`. The device has no wall clock, so both ends come from the platform's relative
  * `expiresIn` and the lifetime recorded at issue: issue = expiry - lifetime.
  */

@@ -1,5 +1,5 @@
 /**
- * The registered session of PROTOCOL 2: a persistent MQTT session under the device's own name,
+ * The registered session of docs/protocol.md 2: a persistent MQTT session under the device's own name,
  * messages to its streams, the token status asked after every connect, and the token refresh it
  * schedules (2b). A refreshed token is handed to the owner to store before the session switches
  * to it, so the credential on flash is always one the platform accepts.
@@ -8,15 +8,15 @@ import { Backoff } from "../backoff";
 import { openRegistrationReply } from "../crypto/sealed-token";
 import { maxTokenLength, type Registration } from "../identity";
 import { MqttClient, type MqttClientState } from "../mqtt/client";
-import { silentLog, type Clock, type Log, type Random, type Transport } from "../ports";
-import { encodeJson, numberField, parseJsonObject, stringField, type JsonObject } from "../provisioning/json";
+import { silentLog, type DevicePorts, type Log } from "../ports";
+import { encodeJson, numberField, parseJsonObject, RequestIds, stringField, type JsonObject } from "../json";
 import { utf8Encode } from "../utf8";
 import { LongTimer } from "./long-timer";
 import { refreshDelayMs, type RefreshPolicy } from "./refresh-policy";
 import { CodedError } from "../errors";
 
 const streamPattern = /^[0-9A-Za-z_.-]{1,64}$/;
-/** PROTOCOL 2a: the platform's default message size limit. */
+/** docs/protocol.md 2a: the platform's default message size limit. */
 export const maxMessageBytes = 256 * 1024;
 /** Bounds on the platform's durations (seconds): what the stored record holds; long waits are chained. */
 const maxLifetimeS = 0x7fffffff;
@@ -32,11 +32,7 @@ export class RegistrationError extends CodedError<RegistrationErrorCode> {
   override name = "RegistrationError";
 }
 
-export interface RegisteredSessionOptions {
-  transport: Transport;
-  clock: Clock;
-  random: Random;
-  log?: Log;
+export interface RegisteredSessionOptions extends DevicePorts {
   registration: Registration;
   /** The device's secret key: refreshed tokens are sealed to it. */
   secretKey: Uint8Array;
@@ -73,7 +69,7 @@ export class RegisteredSession {
   #next: LongTimer;
   #replyTimer: LongTimer;
   #outstanding: { rid: string; op: TokenOp } | undefined;
-  #lastRid = 0;
+  readonly #requestIds = new RequestIds();
 
   constructor(options: RegisteredSessionOptions) {
     this.#options = options;
@@ -150,7 +146,7 @@ export class RegisteredSession {
 
   #request(op: TokenOp): void {
     if (this.#client.state !== "connected") return;
-    const rid = String((this.#lastRid = (this.#lastRid % 999999999) + 1));
+    const rid = this.#requestIds.next();
     this.#outstanding = { rid, op };
     this.#log.write("debug", "token-request", { op, rid });
     this.#client.publish(`${this.root}/req/token`, encodeJson({ v: 1, rid, op }), { qos: 1 });

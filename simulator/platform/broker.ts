@@ -1,6 +1,6 @@
 /**
  * The MQTT side of the platform: an aedes broker whose hooks enforce the topic ACLs of
- * PROTOCOL 1 and 2, hand control requests to the service, and store messages before their PUBACK.
+ * docs/protocol.md 1 and 2, hand control requests to the service, and store messages before their PUBACK.
  * It also ends sessions whose credential stopped being valid (expiry, grace, revocation) and
  * slows down clients and provisioning tokens that keep failing at CONNECT.
  */
@@ -15,19 +15,20 @@ import type { Operations, ProvisioningSession, Reply } from "./operations";
 import { PROVISIONING_CLIENT_ID_PATTERN, STREAM_PATTERN } from "./protocol";
 import { RateLimiter } from "./rate-limit";
 import { tokenRefusal, type ProvisioningTokens } from "./provisioning-tokens";
-import { BAD_USERNAME_OR_PASSWORD, MAX_MESSAGE_BYTES, NOT_AUTHORIZED, type Registry, type RegisteredSession } from "./registry";
+import { BAD_USERNAME_OR_PASSWORD, MAX_MESSAGE_BYTES, NOT_AUTHORIZED, type Registry, type DeviceSession } from "./registry";
 import { parseRequest } from "./requests";
 
-export type Log = (line: string) => void;
+/** Where the platform writes its log, a line at a time. */
+export type LogLine = (line: string) => void;
 
-type Session = ({ kind: "provisioning" } & ProvisioningSession) | ({ kind: "registered" } & RegisteredSession);
+type Session = ({ kind: "provisioning" } & ProvisioningSession) | ({ kind: "registered" } & DeviceSession);
 
 export interface BrokerOptions {
   tokens: ProvisioningTokens;
   operations: Operations;
   registry: Registry;
   now: () => number;
-  log: Log;
+  log: LogLine;
   /** How long a refreshed token's predecessor stays valid, in seconds. Default 300. */
   tokenGraceS?: number;
   /** How often registered sessions are checked against their token's validity. Default 1000 ms. */

@@ -1,6 +1,6 @@
-/** An error the platform answers with: an HTTP-like status and a stable code (PROTOCOL.md tables). */
+/** An error the platform answers with: an HTTP-like status and a stable code (docs/protocol.md tables). */
 export class PlatformError extends Error {
-  /** Replies to `complete` always name the operation (PROTOCOL 1c), errors included. */
+  /** Replies to `complete` always name the operation (docs/protocol.md 1c), errors included. */
   operationId?: string;
 
   constructor(

@@ -13,7 +13,8 @@ import type { Operations } from "./operations";
 import { pageQuery } from "./paging";
 import type { ProvisioningTokens } from "./provisioning-tokens";
 import type { Registry } from "./registry";
-import { DEFAULT_WORKSPACE_ID } from "./store";
+import { listMessages } from "./messages";
+import { DEFAULT_WORKSPACE_ID, type Db } from "./store";
 
 const MAX_BODY_BYTES = 16 * 1024;
 
@@ -22,6 +23,8 @@ export interface HttpApiOptions {
   tokens: ProvisioningTokens;
   operations: Operations;
   registry: Registry;
+  /** Read for the messages list. */
+  db: Db;
   /** Ends the sessions a revocation or deletion cuts off. */
   sessions: Pick<Broker, "closeDevice" | "closeProvisioningToken">;
   log: (line: string) => void;
@@ -44,7 +47,7 @@ function optional<T>(body: Record<string, unknown>, field: string, type: "string
   return value as T;
 }
 
-function routes({ tokens, operations, registry, sessions }: HttpApiOptions): Route[] {
+function routes({ tokens, operations, registry, sessions, db }: HttpApiOptions): Route[] {
   /** Devices are named by ID within a workspace: `?workspace=` (default the default workspace). */
   const device = (params: string[], query: URLSearchParams) => [query.get("workspace") ?? DEFAULT_WORKSPACE_ID, params[0]] as const;
   const states = new Set(["pending", "approved", "rejected", "expired", "consumed"]);
@@ -130,7 +133,7 @@ function routes({ tokens, operations, registry, sessions }: HttpApiOptions): Rou
       method: "GET",
       pattern: /^\/api\/messages$/,
       handler: (_p, _b, query) => {
-        const { items, next } = registry.listMessages({
+        const { items, next } = listMessages(db, {
           ...pageQuery(query),
           deviceId: query.get("device") ?? undefined,
           stream: query.get("stream") ?? undefined,

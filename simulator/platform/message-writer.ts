@@ -5,7 +5,7 @@
  * commits form the next one (group commit): one message alone is written at once, a thousand
  * arriving together cost about one sync. The MQTT and HTTP side never waits for a sync.
  *
- * Each message is checked against the device's last message id (PROTOCOL 2a: a DUP resend of the
+ * Each message is checked against the device's last message id (docs/protocol.md 2a: a DUP resend of the
  * message stored under that id is not stored again) inside the same transaction, and a device's
  * stored bytes beyond its quota are trimmed from its oldest messages.
  */

@@ -1,5 +1,5 @@
 /**
- * Provisioning operations (PROTOCOL 1a-1c): init, complete (reveal and poll), and the
+ * Provisioning operations (docs/protocol.md 1a-1c): init, complete (reveal and poll), and the
  * technician's approval or rejection, which is pushed to the device.
  */
 import { PlatformError, errorBody } from "./errors";

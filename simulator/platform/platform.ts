@@ -12,7 +12,7 @@ import { moddableChainProblem } from "../certs/served-chain";
 import type { DeviceRateLimits } from "./device-rate";
 import type { IngressLimits } from "./ingress";
 import { MessageWriter } from "./message-writer";
-import { Broker, type Log } from "./broker";
+import { Broker, type LogLine } from "./broker";
 import { createHttpApi } from "./http-api";
 import { Operations, type InitLimits } from "./operations";
 import { ProvisioningTokens } from "./provisioning-tokens";
@@ -49,7 +49,7 @@ export interface PlatformOptions {
   host?: string;
   /** Wall-clock milliseconds; tests inject their own to expire things without waiting. */
   now?: () => number;
-  log?: Log;
+  log?: LogLine;
   /** How long a refreshed registration token's predecessor stays valid, in seconds. Default 300. */
   tokenGraceS?: number;
   /** Bounds on what an MQTT connection may send and how many one address holds (see ingress.ts). */
@@ -231,7 +231,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const serve = (socket: Socket) => running.handle(socket);
   if (plain) mqttServers.push({ server: createServer(serve), port: options.mqttPort ?? 1883, what: "MQTT" });
   if (options.tls) mqttServers.push({ server: createTlsServer(tlsServerOptions(options.tls), serve), port: options.tls.port ?? 8883, what: "MQTT-over-TLS" });
-  const httpServer = createHttpApi({ adminKey, tokens, operations, registry, sessions: broker, log, tls: options.tls && tlsServerOptions(options.tls) });
+  const httpServer = createHttpApi({ adminKey, tokens, operations, registry, db, sessions: broker, log, tls: options.tls && tlsServerOptions(options.tls) });
   try {
     const ports: number[] = [];
     for (const { server, port, what } of mqttServers) ports.push(await listen(server, port, host, what));

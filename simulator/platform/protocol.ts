@@ -1,5 +1,5 @@
 /**
- * The platform's side of PROTOCOL.md's cryptography, written independently of sdk/ so each side
+ * The platform's side of docs/protocol.md's cryptography, written independently of sdk/ so each side
  * checks the other: client IDs, the commitment, the verification code and sealed tokens.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
@@ -93,7 +93,7 @@ export function randomId(prefix: string, byteCount: number): string {
   return prefix + randomBytes(byteCount).toString("base64url");
 }
 
-/** A deadline as PROTOCOL's relative seconds (`expiresIn`), never negative. */
+/** A deadline as docs/protocol.md's relative seconds (`expiresIn`), never negative. */
 export function secondsUntil(deadlineMs: number, nowMs: number): number {
   return Math.max(0, Math.ceil((deadlineMs - nowMs) / 1000));
 }

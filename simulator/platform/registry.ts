@@ -1,10 +1,11 @@
 /**
- * Registered devices: their registration tokens (status, refresh with grace, revocation,
- * deletion; PROTOCOL 2b and 2c), and their messages.
+ * Registered devices and their registration tokens (status, refresh with grace, revocation,
+ * deletion; docs/protocol.md 2b and 2c). Their messages are written by message-writer.ts and
+ * read by messages.ts.
  *
  * A registration token is `"rt_" + base64url(HMAC-SHA256(secret, tokenId))`: the database holds
  * only its SHA-256 hash, yet the platform can seal the same token again for an idempotent
- * `complete` (PROTOCOL 1c) without keeping it anywhere. The secret lives in the data directory.
+ * `complete` (docs/protocol.md 1c) without keeping it anywhere. The secret lives in the data directory.
  */
 import { createHmac } from "node:crypto";
 import { PlatformError } from "./errors";
@@ -14,7 +15,7 @@ import type { Db } from "./store";
 
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 
-export interface RegisteredSession {
+export interface DeviceSession {
   workspaceId: string;
   deviceId: string;
   tokenId: string;
@@ -31,30 +32,12 @@ export interface DeviceInfo {
   revokedAt: string | null;
 }
 
-/** The `refresh` reply's fields (PROTOCOL 2b). */
+/** The `refresh` reply's fields (docs/protocol.md 2b). */
 export interface Refreshed {
   registration: SealedRegistration;
   expiresIn: number;
   graceIn: number;
 }
-
-export interface MessageInfo {
-  id: number;
-  workspaceId: string;
-  deviceId: string;
-  stream: string;
-  payloadBase64: string;
-  size: number;
-  receivedAt: string;
-}
-
-export interface MessageQuery extends PageQuery {
-  deviceId?: string;
-  stream?: string;
-}
-
-/** Payload bytes one page of messages carries at most (base64 in the body: a third more). */
-export const MAX_MESSAGE_PAGE_BYTES = 4 * 1024 * 1024;
 
 interface TokenRow {
   id: string;
@@ -150,7 +133,7 @@ export class Registry {
 
   /**
    * The public key a device ID is held with in a workspace. A revoked device holds its ID no
-   * more: the technician who approves a new operation decides who gets it (PROTOCOL 2c).
+   * more: the technician who approves a new operation decides who gets it (docs/protocol.md 2c).
    */
   registeredKey(workspaceId: string, deviceId: string): Buffer | undefined {
     const row = this.db
@@ -175,7 +158,7 @@ export class Registry {
    * `graceS`. A refresh repeated before the new token is used replaces that unused token,
    * and never extends the grace of older ones, so tokens do not pile up.
    */
-  refresh(session: RegisteredSession, graceS: number): Refreshed {
+  refresh(session: DeviceSession, graceS: number): Refreshed {
     const now = this.now();
     return this.db.transaction((): Refreshed => {
       const current = this.tokenRow(session.tokenId);
@@ -208,7 +191,7 @@ export class Registry {
   }
 
   /** Checks a registered CONNECT: a session, or the CONNACK return code to refuse it with. */
-  authenticate(clientId: string, username: string, password: string): RegisteredSession | number {
+  authenticate(clientId: string, username: string, password: string): DeviceSession | number {
     if (username !== clientId) return BAD_USERNAME_OR_PASSWORD;
     const row = this.db.prepare("SELECT * FROM registration_tokens WHERE token_hash = ?").get(hashToken(password)) as
       | TokenRow
@@ -222,7 +205,7 @@ export class Registry {
    * Records a registered session's start: the operation that issued the token is now consumed,
    * and the tokens this one replaced end their grace now.
    */
-  connected(session: RegisteredSession): void {
+  connected(session: DeviceSession): void {
     const now = this.now();
     this.db.transaction(() => {
       const firstUse = this.db
@@ -286,7 +269,7 @@ export class Registry {
     return this.db.prepare("SELECT * FROM registration_tokens WHERE id = ?").get(tokenId) as TokenRow | undefined;
   }
 
-  private touch(session: RegisteredSession, now: number): void {
+  private touch(session: DeviceSession, now: number): void {
     this.db
       .prepare("UPDATE devices SET last_seen_at = ? WHERE workspace_id = ? AND device_id = ?")
       .run(now, session.workspaceId, session.deviceId);
@@ -305,34 +288,5 @@ export class Registry {
       | DeviceRow
       | undefined;
     return row && deviceInfo(row);
-  }
-
-  /** The newest messages first, a page at a time (bounded by MAX_MESSAGE_PAGE_BYTES of payload too). */
-  listMessages(query: MessageQuery): Page<MessageInfo> {
-    const rows = this.db
-      .prepare(
-        `SELECT id AS cursor, * FROM messages
-         WHERE (@device IS NULL OR device_id = @device) AND (@stream IS NULL OR stream = @stream) AND (@after IS NULL OR id < @after)
-         ORDER BY id DESC LIMIT @limit`,
-      )
-      .all({ device: query.deviceId ?? null, stream: query.stream ?? null, after: query.after ?? null, limit: query.limit + 1 }) as {
-      cursor: number;
-      id: number;
-      workspace_id: string;
-      device_id: string;
-      stream: string;
-      payload: Buffer;
-      received_at: number;
-    }[];
-    const message = (row: (typeof rows)[number]): MessageInfo => ({
-      id: row.id,
-      workspaceId: row.workspace_id,
-      deviceId: row.device_id,
-      stream: row.stream,
-      payloadBase64: row.payload.toString("base64"),
-      size: row.payload.length,
-      receivedAt: iso(row.received_at)!,
-    });
-    return toPage(rows, query.limit, message, { sizeOf: (m) => m.size, maxBytes: MAX_MESSAGE_PAGE_BYTES });
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The envelope every control request shares (PROTOCOL.md, Transport): UTF-8 JSON object of at
+ * The envelope every control request shares (docs/protocol.md, Transport): UTF-8 JSON object of at
  * most 4096 bytes with `"v": 1` and a `rid` string of at most 32 characters.
  */
 import { PlatformError } from "./errors";

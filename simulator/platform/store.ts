@@ -89,9 +89,9 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX messages_by_device ON messages(workspace_id, device_id, stream, id);
   `,
-  // Revocation (PROTOCOL 2c): a revoked device keeps its row, and frees its ID for another key.
+  // Revocation (docs/protocol.md 2c): a revoked device keeps its row, and frees its ID for another key.
   `ALTER TABLE devices ADD COLUMN revoked_at INTEGER;`,
-  // The last message stored under each QoS 1 message id of a device (PROTOCOL 2a): a DUP resend
+  // The last message stored under each QoS 1 message id of a device (docs/protocol.md 2a): a DUP resend
   // of it is acknowledged without a second row, whatever the window and across restarts.
   `CREATE TABLE device_message_ids (
     workspace_id TEXT NOT NULL,

@@ -1,6 +1,6 @@
 /**
  * A QoS 1 message whose PUBACK was lost is resent with DUP on the next connection; the platform
- * stores it once (PROTOCOL 2a). Real platform process; the SDK's DeviceClient behind a proxy that
+ * stores it once (docs/protocol.md 2a). Real platform process; the SDK's DeviceClient behind a proxy that
  * loses the PUBACK, and MQTT.js with a fixed message id for the cases a device does not make on cue.
  */
 import type mqtt from "mqtt";

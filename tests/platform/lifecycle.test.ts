@@ -1,5 +1,5 @@
 /**
- * The registration token lifecycle on the platform (PROTOCOL 2b, 2c): refresh with grace,
+ * The registration token lifecycle on the platform (docs/protocol.md 2b, 2c): refresh with grace,
  * expiry, revocation, deletion, provisioning again, and the abuse limits. Real platform process
  * (aedes, SQLite), devices played by MQTT.js + tweetnacl.
  */

@@ -185,12 +185,12 @@ export class ProvisioningDevice {
   }
 }
 
-/** The CONNECT fields of a provisioning session (PROTOCOL 1). */
+/** The CONNECT fields of a provisioning session (docs/protocol.md 1). */
 export function provisioningLogin(keys: DeviceKeys, provisioningToken: string): mqtt.IClientOptions {
   return { clientId: keys.clientId, username: "provisioning", password: provisioningToken, clean: true };
 }
 
-/** The CONNECT fields of a registered session (PROTOCOL 2). */
+/** The CONNECT fields of a registered session (docs/protocol.md 2). */
 export function registeredLogin(workspaceId: string, deviceId: string, token: string): mqtt.IClientOptions {
   const clientId = `${workspaceId}:${deviceId}`;
   return { clientId, username: clientId, password: token, clean: false };

@@ -1,4 +1,4 @@
-/** PROTOCOL.md's vectors reproduced by the platform's own code (not the SDK's). */
+/** docs/protocol.md's vectors reproduced by the platform's own code (not the SDK's). */
 import nacl from "tweetnacl";
 import vectors from "../../docs/protocol-vectors.json";
 import {

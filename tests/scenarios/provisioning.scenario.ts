@@ -1,7 +1,7 @@
-/** The provisioning state machine (PROTOCOL 1) against a fake broker, step by step in virtual time. */
+/** The provisioning state machine (docs/protocol.md 1) against a fake broker, step by step in virtual time. */
 import { base64urlEncode } from "../../sdk/crypto/base64url";
 import { commitment } from "../../sdk/crypto/verification";
-import { decodeIdentity, loadIdentity, type DeviceIdentity } from "../../sdk/identity";
+import { decodeIdentity, IdentityStore, loadIdentity, type DeviceIdentity } from "../../sdk/identity";
 import { Provisioner, type OperationDisplay, type ProvisionerOptions, type ProvisioningError } from "../../sdk/provisioning/provisioner";
 import { utf8Encode } from "../../sdk/utf8";
 import { DeviceRig } from "../support/device-rig";
@@ -20,10 +20,12 @@ function run(rig: DeviceRig, extra: Partial<ProvisionerOptions> = {}): Run {
   const displays: OperationDisplay[] = [];
   const registered: DeviceIdentity[] = [];
   const failures: ProvisioningError[] = [];
+  const identities = new IdentityStore(rig.store, rig.log);
   const provisioner = new Provisioner({
-    transport: rig.broker, clock: rig.clock, random: rig.random, log: rig.log, store: rig.store,
+    transport: rig.broker, clock: rig.clock, random: rig.random, log: rig.log,
+    save: (identity) => identities.save(identity),
     provisioningToken: token,
-    identity: loadIdentity(rig.store) ?? { version: 1, keyPair: rig.keyPair },
+    identity: identities.load() ?? { version: 1, keyPair: rig.keyPair },
     onDisplay: (op) => displays.push(op),
     onRegistered: (identity) => registered.push(identity),
     onFailed: (error) => failures.push(error),

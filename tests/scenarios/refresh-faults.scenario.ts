@@ -1,5 +1,5 @@
 /**
- * Faults in the middle of a token refresh (PROTOCOL 2b) on the device side: the reply lost with
+ * Faults in the middle of a token refresh (docs/protocol.md 2b) on the device side: the reply lost with
  * the link, the store refusing the write, the power cut inside it. In every case the device keeps
  * the token it had (still valid: the platform's grace), never switches to one it could not store,
  * and refreshes again until a new token is both stored and in use.

@@ -1,5 +1,5 @@
 /**
- * The registration token lifecycle on the device (PROTOCOL 2b, 2c): status after every connect,
+ * The registration token lifecycle on the device (docs/protocol.md 2b, 2c): status after every connect,
  * refresh at the scheduled moment, the new token stored before the switch, retries while the old
  * token works, and provisioning again when the platform refuses the registration. The virtual
  * clock starts just before the 32-bit tick wrap, so every schedule here crosses it.

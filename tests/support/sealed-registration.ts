@@ -1,4 +1,4 @@
-/** Seals a registration token as the platform does (PROTOCOL 1c), for scenarios of the device side. */
+/** Seals a registration token as the platform does (docs/protocol.md 1c), for scenarios of the device side. */
 import nacl from "tweetnacl";
 import { base64urlEncode } from "../../sdk/crypto/base64url";
 import type { SealedRegistration } from "../../sdk/crypto/sealed-token";

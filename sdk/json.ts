@@ -1,9 +1,9 @@
 /**
- * Bounded JSON for control payloads (PROTOCOL "Transport": UTF-8 JSON objects of at most 4096
+ * Bounded JSON for control payloads (docs/protocol.md "Transport": UTF-8 JSON objects of at most 4096
  * bytes). Untrusted input is parsed with a key list: XS then keeps only those property names,
  * which are never freed once made; Node ignores a non-function reviver, so the call is portable.
  */
-import { utf8Decode, utf8Encode } from "../utf8";
+import { utf8Decode, utf8Encode } from "./utf8";
 
 export const maxControlPayloadBytes = 4096;
 
@@ -37,4 +37,14 @@ export function stringField(object: JsonObject, key: string, maxLength: number):
 export function numberField(object: JsonObject, key: string, min: number, max: number): number | undefined {
   const value = object[key];
   return typeof value === "number" && value >= min && value <= max ? value : undefined;
+}
+
+/** Request ids (`rid`, at most 32 characters): "1", "2", … "999999999", then "1" again. */
+export class RequestIds {
+  #last = 0;
+
+  next(): string {
+    this.#last = (this.#last % 999999999) + 1;
+    return String(this.#last);
+  }
 }
