@@ -1,10 +1,31 @@
-/** @type {import('jest').Config} */
-module.exports = {
+/**
+ * Two projects: `unit` (in-process, no engine, broker or platform process: `npm run test:unit`,
+ * under a minute) and `integration` (the XS engine, brokers, platform processes, browsers of
+ * the end-to-end tests). `npm test` runs both.
+ * @type {import('jest').Config}
+ */
+const common = {
   testEnvironment: "node",
-  roots: ["<rootDir>/tests"],
-  testMatch: ["**/*.test.ts"],
-  transform: {
-    "^.+\\.ts$": ["ts-jest", { tsconfig: { module: "commonjs", isolatedModules: true } }],
-  },
+  transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "<rootDir>/tsconfig.jest.json" }] },
   testTimeout: 30000,
+};
+
+const unit = [
+  "<rootDir>/tests/*.test.ts",
+  "<rootDir>/tests/storage/**/*.test.ts",
+  "<rootDir>/tests/moddable/manifest.test.ts",
+  "<rootDir>/tests/platform/protocol.test.ts",
+  "<rootDir>/tests/e2e/api-request.test.ts",
+];
+
+module.exports = {
+  projects: [
+    { ...common, displayName: "unit", testMatch: unit },
+    {
+      ...common,
+      displayName: "integration",
+      testMatch: ["<rootDir>/tests/**/*.test.ts"],
+      testPathIgnorePatterns: ["<rootDir>/tests/[^/]+\\.test\\.ts$", "/tests/storage/", "/tests/moddable/manifest\\.test\\.ts$", "/tests/platform/protocol\\.test\\.ts$", "/tests/e2e/api-request\\.test\\.ts$"],
+    },
+  ],
 };

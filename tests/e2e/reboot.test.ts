@@ -97,7 +97,6 @@ async function cutAndReboot(engine: "node" | "xs", writes: number): Promise<bool
 test("node engine: a power cut during every flash write of provisioning, then a reboot, costs no second approval", async () => {
   let cutPoints = 0;
   while (await cutAndReboot("node", cutPoints)) cutPoints++;
-  console.log(`reboot test: the power was cut during each of ${cutPoints} flash writes`);
   // At least: the key pair, the nonce (before init), the operation ID (after init), the registration (after approval).
   expect(cutPoints).toBeGreaterThanOrEqual(4);
 });

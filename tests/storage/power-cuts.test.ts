@@ -24,13 +24,11 @@ test.each([
   [224, 4],
 ])("flash store (%i-byte sectors x %i): a power cut at any byte or erase leaves the old record or the new one", (size, count) => {
   const report = sweepPowerCuts(flashRig(size, count), saves, extras);
-  console.log(`flash store, ${count} sectors of ${size} bytes: ${report.cutPoints} cut points over ${report.saves} saves`);
   // Every save writes at least one entry (12 bytes of overhead) and 60 saves rotate many times.
   expect(report.cutPoints).toBeGreaterThan(saves.length * 12);
 });
 
 test("preference store: a power cut at any step leaves the old record or the new one", () => {
   const report = sweepPowerCuts(preferenceRig(), saves, extras);
-  console.log(`preference store: ${report.cutPoints} cut points over ${report.saves} saves`);
   expect(report.cutPoints).toBeGreaterThanOrEqual(saves.length * 2);
 });
