@@ -55,8 +55,8 @@ function asMqttPacket(packet: ClientPacket | ServerPacket): Packet {
 }
 
 interface Contender {
-  encode(): number;
-  decode(): number;
+  encode: () => number;
+  decode: () => number;
 }
 
 function ours(): Contender {
@@ -102,7 +102,7 @@ function mqttPacket(): Contender {
 function batch(pass: () => number, expected: number): { passes: number; ms: number } {
   const start = performance.now();
   let passes = 0;
-  let elapsed = 0;
+  let elapsed: number;
   do {
     for (let i = 0; i < 50; i++) {
       if (pass() !== expected) throw new Error("a codec gave a different result");

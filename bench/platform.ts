@@ -96,10 +96,10 @@ async function apiLatencies(platform: TestPlatform, done: Promise<unknown>): Pro
     probe();`;
   const prober = spawn(process.execPath, ["-e", script, `${platform.apiUrl}/api/operations?limit=20`, platform.adminKey], { stdio: ["pipe", "pipe", "inherit"] });
   let output = "";
-  prober.stdout!.on("data", (chunk) => (output += chunk));
+  prober.stdout.on("data", (chunk) => (output += chunk));
   await done;
   const exited = new Promise((resolve) => prober.once("exit", resolve));
-  prober.stdin!.end("stop");
+  prober.stdin.end("stop");
   await exited;
   return (JSON.parse(output) as number[]).sort((a, b) => a - b);
 }

@@ -2,7 +2,7 @@
 // Runs the TypeScript CLI through tsx, so `npx provisio` works straight from a checkout.
 "use strict";
 require("tsx/cjs");
-const { main } = require("../simulator/cli.ts");
+const { main } = require("../simulator/cli/main.ts");
 
 // `npx`/`npm exec` runs this as its child and, sent SIGTERM itself (as a service manager does),
 // exits without passing it on: the platform would run on, orphaned. When the parent goes away,

@@ -48,7 +48,7 @@ export async function bundleModdable(): Promise<BuiltModule[]> {
         metafile: true,
         external: [...moddableModules, ...ownNames.filter((name) => name !== bundle.name)],
       });
-      const imports = Object.values(result.metafile!.outputs).flatMap((output) => output.imports.map((i) => i.path));
+      const imports = Object.values(result.metafile.outputs).flatMap((output) => output.imports.map((i) => i.path));
       const code = constTopLevel(result.outputFiles![0].text);
       return { name: bundle.name, output: bundle.output, platforms: bundle.platforms, code, imports: [...new Set(imports)] };
     }),

@@ -4,6 +4,8 @@
  * refused rather than repaired, as MQTT 3.1.1 requires of its strings.
  */
 
+// Called with .call(string, i) below: taken off the prototype on purpose (see codeUnitAt).
+// eslint-disable-next-line @typescript-eslint/unbound-method
 const nativeCharCodeAt = String.prototype.charCodeAt;
 
 /**

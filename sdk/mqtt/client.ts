@@ -43,18 +43,18 @@ export interface MqttClientOptions extends DevicePorts {
   maxInflight?: number;
   /** Incoming packet limit, default 8192. */
   maxPacketSize?: number;
-  onStateChange?(state: MqttClientState): void;
+  onStateChange?: (state: MqttClientState) => void;
   /** After CONNACK 0: (re)subscribe here when clean. */
-  onConnect?(sessionPresent: boolean): void;
+  onConnect?: (sessionPresent: boolean) => void;
   /**
    * QoS 0/1; the PUBACK of a QoS 1 message is sent after this returns. `payload` may be a view of
    * the transport's buffer, valid only during the call: copy it to keep it.
    */
-  onMessage?(topic: string, payload: Uint8Array, packet: PublishPacket): void;
+  onMessage?: (topic: string, payload: Uint8Array, packet: PublishPacket) => void;
   /** A connected or connecting link ended; a reconnect is scheduled. */
-  onConnectionLost?(error: Error): void;
+  onConnectionLost?: (error: Error) => void;
   /** Stopped for good: by stop() (undefined) or by CONNACK 4/5 (MqttConnectError). */
-  onStop?(error: Error | undefined): void;
+  onStop?: (error: Error | undefined) => void;
 }
 
 type Done = (error: Error | undefined, granted?: number[]) => void;
@@ -412,11 +412,14 @@ export class MqttClient {
     this.#call("callback", callback, error, granted);
   }
 
-  /** Calls the application; what it throws is logged, never propagated into a port. */
+  /**
+   * Calls the application, as a method of the options it gave (so a callback written with `this`
+   * works); what it throws is logged, never propagated into a port.
+   */
   #call<A extends unknown[]>(name: string, fn: ((...args: A) => void) | undefined, ...args: A): void {
     if (!fn) return;
     try {
-      fn(...args);
+      fn.apply(this.#options, args);
     } catch (e) {
       this.#log.write("error", "callback-threw", { callback: name, error: String(e) });
     }

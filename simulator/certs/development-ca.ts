@@ -124,7 +124,7 @@ function sign(keyFile: string, commonName: string, extensions: string, validity:
   } catch (error) {
     // openssl starts with "Using configuration from …"; its reason is on the later lines.
     const lines = ((error as { stderr?: Buffer }).stderr?.toString() ?? "").split("\n").filter((l) => l && !l.startsWith("Using configuration"));
-    throw new Error(`openssl failed: ${lines.slice(0, 2).join("; ") || (error as Error).message}`);
+    throw new Error(`openssl failed: ${lines.slice(0, 2).join("; ") || (error as Error).message}`, { cause: error });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -1,4 +1,4 @@
-/** What every entry of the CLI's command table is (simulator/cli.ts lists them). */
+/** What every entry of the CLI's command table is (simulator/cli/main.ts lists them). */
 export interface Command {
   /** The first word on the command line, e.g. "tokens". */
   name: string;

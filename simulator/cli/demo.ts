@@ -107,7 +107,7 @@ show the verification code; you compare them and approve. The device registers a
       print: (line) => print(`[device] ${line.replace(/^device: /, "")}`),
       onDisplay: (code) => (deviceCode = code),
     });
-    device.finished.then((code) => stop(code));
+    void device.finished.then((code) => stop(code));
 
     const technician = async () => {
       let operation: PendingOperation | undefined;

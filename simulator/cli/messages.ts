@@ -13,6 +13,8 @@ ${API_OPTIONS_HELP}`;
 function preview(payloadBase64: string): string {
   const bytes = Buffer.from(payloadBase64, "base64");
   const text = bytes.toString("utf8");
+  // Control characters are what makes a payload binary here.
+  // eslint-disable-next-line no-control-regex
   const printable = Buffer.from(text, "utf8").equals(bytes) && !/[\u0000-\u0008\u000e-\u001f]/.test(text);
   const shown = printable ? JSON.stringify(text) : `base64:${payloadBase64}`;
   return shown.length > 60 ? shown.slice(0, 57) + "..." : shown;

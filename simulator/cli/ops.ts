@@ -38,7 +38,7 @@ export const opsCommand: Command = {
                 o.state,
                 o.verificationCode ?? (o.state === "pending" ? "(waiting for device)" : null),
                 o.deviceId ?? o.requestedDeviceId,
-                Object.entries(o.attributes).map(([k, v]) => `${k}=${v}`).join(",") || null,
+                Object.entries(o.attributes as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(",") || null,
                 o.state === "pending" ? o.expiresAt : null,
               ]),
             ) + nextPageHint(next, `provisio ops list${args.options.pending ? " --pending" : ""}`),

@@ -2,8 +2,12 @@
 import { readFileSync } from "node:fs";
 import { silentLog } from "../../sdk/ports";
 import { nodeClock, nodeRandom, StdoutLog, TcpTransport } from "../../targets/node";
-import { CliError } from "../cli/args";
 import type { DevicePorts } from "./simulated-device";
+
+/** A broker URL or CA file the device cannot use: the command line reports it as a usage error. */
+export class DeviceSettingsError extends Error {
+  override name = "DeviceSettingsError";
+}
 
 export interface BrokerAddress {
   host: string;
@@ -18,12 +22,12 @@ export function parseBrokerUrl(text: string, caFile?: string): BrokerAddress {
   try {
     url = new URL(text);
   } catch {
-    throw new CliError(`--broker must be a URL like mqtt://127.0.0.1:1883, not ${JSON.stringify(text)}`);
+    throw new DeviceSettingsError(`--broker must be a URL like mqtt://127.0.0.1:1883, not ${JSON.stringify(text)}`);
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   if (url.protocol === "mqtts:") return { host, port: url.port ? Number(url.port) : 8883, tls: { caFile } };
-  if (url.protocol !== "mqtt:") throw new CliError(`--broker: only mqtt:// and mqtts:// are supported, not ${url.protocol}`);
-  if (caFile !== undefined) throw new CliError("--ca is for TLS: use an mqtts:// broker URL");
+  if (url.protocol !== "mqtt:") throw new DeviceSettingsError(`--broker: only mqtt:// and mqtts:// are supported, not ${url.protocol}`);
+  if (caFile !== undefined) throw new DeviceSettingsError("--ca is for TLS: use an mqtts:// broker URL");
   return { host, port: url.port ? Number(url.port) : 1883 };
 }
 
@@ -31,7 +35,7 @@ function readCa(file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new CliError(`--ca: cannot read ${file}: ${(error as Error).message}`);
+    throw new DeviceSettingsError(`--ca: cannot read ${file}: ${(error as Error).message}`);
   }
 }
 

@@ -25,7 +25,7 @@ export interface SimulatedDeviceOptions extends DeviceFlashOptions {
   stream?: string;
   sampleIntervalMs?: number;
   /** One line of human output (the device's "display"). */
-  print(line: string): void;
+  print: (line: string) => void;
   /** Called with the code the device shows, after it is printed. */
   onDisplay?(verificationCode: string): void;
   /** Called for every state change, after it is printed. */

@@ -225,7 +225,7 @@ export class Broker {
     }
     socket.on("error", () => undefined);
     const stream = new IngressStream(socket, this.ingress, (reason) => this.options.log(`connection closed: ${address} sent ${reason}`));
-    this.aedes.handle(stream as unknown as Socket);
+    this.aedes.handle(stream);
   }
 
   /** Publishes a reply (QoS 1) to a provisioning client: used for pushes, with `rid: null`. */
@@ -355,7 +355,7 @@ export class Broker {
 
   private publish(topic: string, body: Record<string, unknown>): void {
     const packet = { cmd: "publish", topic, payload: Buffer.from(JSON.stringify(body)), qos: 1, retain: false, dup: false } as const;
-    this.aedes.publish(packet as PublishPacket, (error) => {
+    this.aedes.publish(packet, (error) => {
       if (error) this.options.log(`reply on ${topic} failed: ${error.message}`);
     });
   }

@@ -120,7 +120,7 @@ function validateAttributes(value: unknown): Record<string, string> {
       throw new PlatformError(400, "invalid-request", `attributes are strings of at most ${MAX_ATTRIBUTE_LENGTH} characters`);
     }
   }
-  return Object.fromEntries(entries) as Record<string, string>;
+  return Object.fromEntries(entries);
 }
 
 function validDeviceId(value: unknown): string {

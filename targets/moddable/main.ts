@@ -37,7 +37,7 @@ const sntpRetryMs = 10_000;
 const sntpMaxRetryMs = 300_000;
 
 function readConfig(): AppConfig {
-  const text = (name: string) => (typeof config[name] === "string" && config[name] !== "" ? (config[name] as string) : undefined);
+  const text = (name: string) => (typeof config[name] === "string" && config[name] !== "" ? (config[name]) : undefined);
   const number = (name: string, fallback: number) => {
     const value = Number(config[name]);
     return Number.isFinite(value) && value > 0 ? value : fallback;

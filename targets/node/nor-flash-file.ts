@@ -7,9 +7,9 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { SimulatedNorFlash } from "../../simulator/nor-flash";
+import { SimulatedNorFlash } from "./simulated-nor-flash";
 
-export { PowerCutError } from "../../simulator/nor-flash";
+export { PowerCutError } from "./simulated-nor-flash";
 
 export interface NorFlashFileOptions {
   path: string;

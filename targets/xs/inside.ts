@@ -8,7 +8,7 @@ declare const gc: () => void;
 
 /** `value` as JSON in UTF-8: the form of every reply and command crossing to the host. */
 export function jsonBuffer(value: unknown): ArrayBuffer {
-  return new TextEncoder().encode(JSON.stringify(value)).buffer as ArrayBuffer;
+  return new TextEncoder().encode(JSON.stringify(value)).buffer;
 }
 
 /** Sends `message` to the host's onCommand handler; XS waits for its answer. */

@@ -21,7 +21,7 @@ function storedPublicKey(preferences: Preferences): string | undefined {
     get(domain: string, key: string): PreferenceValue | undefined {
       const stored = preferences.get(domain)?.get(key);
       if (!stored) return undefined;
-      return "buffer" in stored ? (base64urlDecode(stored.buffer)!.slice().buffer as ArrayBuffer) : stored.value;
+      return "buffer" in stored ? (base64urlDecode(stored.buffer)!.slice().buffer) : stored.value;
     },
     set: () => undefined,
     delete: () => undefined,

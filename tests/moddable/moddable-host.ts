@@ -144,7 +144,7 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
       case "socket-connect": {
         const id = nextId++;
         // A TLS socket is "connected" once its handshake is done and Moddable would accept it.
-        const event = (name: string, fields: Record<string, unknown> = {}) => push({ kind: "socket", id, event: name, ...fields });
+        const event = (name: string, fields: Record<string, unknown> = {}) => void push({ kind: "socket", id, event: name, ...fields });
         const socket: Socket = request.tls
           ? moddableTlsConnect(request.host, request.port, request.tls, tlsSessions, {
               onConnected: () => event("connected"),

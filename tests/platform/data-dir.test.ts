@@ -43,8 +43,8 @@ test("when the wrapper that started it dies (npx sent SIGTERM passes nothing on)
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
-  wrapper.stdout!.on("data", (chunk) => (output += chunk));
-  wrapper.stderr!.on("data", (chunk) => (output += chunk));
+  wrapper.stdout.on("data", (chunk) => (output += chunk));
+  wrapper.stderr.on("data", (chunk) => (output += chunk));
   try {
     for (let i = 0; i < 200 && !output.includes("ready"); i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(existsSync(join(dataDir, "platform.lock"))).toBe(true);

@@ -17,7 +17,7 @@ export class File {
   read(type: unknown, count: number): ArrayBuffer {
     if (this.#closed) throw new Error("file: closed");
     if (type !== ArrayBuffer || !(Number.isInteger(count) && count >= 0)) throw new TypeError("file fake: read(ArrayBuffer, count) only");
-    return base64urlDecode(askHost<string>({ op: "urandom", count }))!.slice().buffer as ArrayBuffer;
+    return base64urlDecode(askHost<string>({ op: "urandom", count }))!.slice().buffer;
   }
 
   close(): void {

@@ -34,7 +34,7 @@ export default class Flash {
 
   read(offset: number, byteLength: number): ArrayBuffer {
     this.#check(offset, byteLength);
-    return this.#bytes.slice(offset, offset + byteLength).buffer as ArrayBuffer;
+    return this.#bytes.slice(offset, offset + byteLength).buffer;
   }
 
   write(offset: number, byteLength: number, buffer: ArrayBuffer | Uint8Array): void {

@@ -34,7 +34,7 @@ const Preference = {
     check(domain, key);
     const stored = askHost<StoredPreference | null>({ op: "preference-get", domain, key });
     if (!stored) return undefined;
-    return "buffer" in stored ? (base64urlDecode(stored.buffer)!.slice().buffer as ArrayBuffer) : stored.value;
+    return "buffer" in stored ? (base64urlDecode(stored.buffer)!.slice().buffer) : stored.value;
   },
   delete(domain: string, key: string): void {
     check(domain, key);

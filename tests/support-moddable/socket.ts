@@ -73,7 +73,7 @@ export class Socket {
     if (!this.#readable) throw new Error("socket: read outside the data callback");
     const bytes = this.#readable;
     this.#readable = undefined;
-    return bytes.slice().buffer as ArrayBuffer;
+    return bytes.slice().buffer;
   }
 
   close(): void {

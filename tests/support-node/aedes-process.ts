@@ -49,11 +49,13 @@ async function close(): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-process.on("message", async (message: AedesParentMessage) => {
+process.on("message", (message: AedesParentMessage) => void handleParent(message));
+
+async function handleParent(message: AedesParentMessage): Promise<void> {
   await close();
   if (message === "restart") await serve();
   else process.exit(0);
-});
+}
 
 serve().catch((error) => {
   process.stderr.write(`aedes-process: ${error?.stack ?? error}\n`);

@@ -56,10 +56,10 @@ startPlatform({
         offsetMs += message.advance;
         send({ advanced: offsetMs });
       } else if (message.close) {
-        platform.close().then(() => process.exit(0));
+        void platform.close().then(() => process.exit(0));
       }
     });
-    process.on("disconnect", () => platform.close().then(() => process.exit(0)));
+    process.on("disconnect", () => void platform.close().then(() => process.exit(0)));
     const { mqttPort, mqttsPort, httpPort, apiUrl, adminKey } = platform;
     send({ ready: { mqttPort, mqttsPort, httpPort, apiUrl, adminKey } });
   },

@@ -9,26 +9,27 @@
  * input. (For 15 x 17 bits the largest column is about 2^46.) No branch or array index depends on
  * a limb's value.
  */
+/** Functions, not methods: the ladder takes them out of the object, and they use no `this`. */
 export interface PrimeField {
-  add(out: Float64Array, a: Float64Array, b: Float64Array): void;
-  subtract(out: Float64Array, a: Float64Array, b: Float64Array): void;
+  add: (out: Float64Array, a: Float64Array, b: Float64Array) => void;
+  subtract: (out: Float64Array, a: Float64Array, b: Float64Array) => void;
   /** out = a * b; out may be a or b. */
-  multiply(out: Float64Array, a: Float64Array, b: Float64Array): void;
+  multiply: (out: Float64Array, a: Float64Array, b: Float64Array) => void;
   /** out = a * a, each cross product computed once. */
-  square(out: Float64Array, a: Float64Array): void;
+  square: (out: Float64Array, a: Float64Array) => void;
   /** out = a * k for a constant 0 <= k < 2^17. */
-  scale(out: Float64Array, a: Float64Array, k: number): void;
+  scale: (out: Float64Array, a: Float64Array, k: number) => void;
   /** Makes `a`, as the operations above leave it, the canonical representative in [0, p). */
-  freeze(a: Float64Array): void;
+  freeze: (a: Float64Array) => void;
   /**
    * Reads bytes[start..end) as a little-endian number into `out`: bytes past `end` count as zero,
    * bits past limbs * bits are dropped (for X25519 that masks bit 255, as RFC 7748 asks).
    */
-  fromBytes(out: Float64Array, bytes: Uint8Array, start: number, end: number): void;
+  fromBytes: (out: Float64Array, bytes: Uint8Array, start: number, end: number) => void;
   /** Writes the low bytes.length bytes of a canonical `a`, little-endian. */
-  toBytes(bytes: Uint8Array, a: Float64Array): void;
+  toBytes: (bytes: Uint8Array, a: Float64Array) => void;
   /** Clears the scratch, which holds products of secret values. */
-  wipe(): void;
+  wipe: () => void;
 }
 
 /**

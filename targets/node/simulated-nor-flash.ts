@@ -6,7 +6,7 @@
  * throws PowerCutError until `restorePower()`: the reboot. Portable (no Node imports): scenario
  * tests run it inside XS, and targets/node/nor-flash-file.ts persists it to a file.
  */
-import type { Flash } from "../sdk/storage/flash";
+import type { Flash } from "../../sdk/storage/flash";
 
 export class PowerCutError extends Error {
   constructor() {

@@ -1,17 +1,18 @@
 /**
- * The `provisio` command line. Each command is a file under simulator/cli/ exporting a Command;
+ * The `provisio` command line. Each command is a file beside this one exporting a Command;
  * to add one, add it to COMMANDS below.
  */
-import { CliError } from "./cli/args";
-import { certsCommand } from "./cli/certs";
-import { print, type Command } from "./cli/command";
-import { deviceCommand } from "./cli/device";
-import { demoCommand } from "./cli/demo";
-import { devicesCommand } from "./cli/devices";
-import { messagesCommand } from "./cli/messages";
-import { opsCommand } from "./cli/ops";
-import { platformCommand } from "./cli/platform";
-import { tokensCommand } from "./cli/tokens";
+import { DeviceSettingsError } from "../device/node-ports";
+import { CliError } from "./args";
+import { certsCommand } from "./certs";
+import { print, type Command } from "./command";
+import { deviceCommand } from "./device";
+import { demoCommand } from "./demo";
+import { devicesCommand } from "./devices";
+import { messagesCommand } from "./messages";
+import { opsCommand } from "./ops";
+import { platformCommand } from "./platform";
+import { tokensCommand } from "./tokens";
 
 const COMMANDS: readonly Command[] = [platformCommand, tokensCommand, opsCommand, devicesCommand, messagesCommand, deviceCommand, demoCommand, certsCommand];
 
@@ -40,14 +41,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (!command) throw new CliError(`unknown command ${JSON.stringify(name)} (see provisio --help)`);
     return await command.run(rest);
   } catch (error) {
-    const message = error instanceof CliError ? error.message : ((error as Error).message ?? String(error));
-    process.stderr.write(`provisio: ${message}\n`);
-    return error instanceof CliError ? 2 : 1;
+    const usage = error instanceof CliError || error instanceof DeviceSettingsError;
+    process.stderr.write(`provisio: ${error instanceof Error ? error.message : String(error)}\n`);
+    return usage ? 2 : 1;
   }
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then((code) => {
+  void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
 }
