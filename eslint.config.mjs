@@ -5,10 +5,35 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 /** Relative imports that reach into a layer: `**` covers every depth of `../`. */
-const into = (...folders) => folders.map((folder) => ({ group: [`**/${folder}/**`, `**/${folder}`], message: `this layer may not import from ${folder}/` }));
+const into = (...folders) =>
+  folders.map((folder) => ({
+    group: [`**/${folder}/**`, `**/${folder}`],
+    message: `this layer may not import from ${folder}/`,
+  }));
 
 /** What XS on a device does not have (sdk/ takes all of it through ports, or carries its own). */
-const hostGlobals = ["setTimeout", "setInterval", "clearTimeout", "clearInterval", "setImmediate", "queueMicrotask", "console", "Buffer", "process", "require", "module", "TextEncoder", "TextDecoder", "fetch", "structuredClone", "window", "self", "global", "performance", "crypto"].map((name) => ({
+const hostGlobals = [
+  "setTimeout",
+  "setInterval",
+  "clearTimeout",
+  "clearInterval",
+  "setImmediate",
+  "queueMicrotask",
+  "console",
+  "Buffer",
+  "process",
+  "require",
+  "module",
+  "TextEncoder",
+  "TextDecoder",
+  "fetch",
+  "structuredClone",
+  "window",
+  "self",
+  "global",
+  "performance",
+  "crypto",
+].map((name) => ({
   name,
   message: "sdk/ runs on XS: take it through a port (sdk/ports.ts) or write it in sdk/",
 }));
@@ -35,13 +60,24 @@ export default tseslint.config(
       "@typescript-eslint/no-redundant-type-constituents": "off",
       // A variable declared before the closures that read it and assigned once after is fine.
       "prefer-const": ["error", { ignoreReadBeforeAssign: true }],
-      "@typescript-eslint/restrict-template-expressions": ["error", { allowNumber: true, allowBoolean: true, allowArray: true, allowNullish: true }],
+      "@typescript-eslint/restrict-template-expressions": [
+        "error",
+        { allowNumber: true, allowBoolean: true, allowArray: true, allowNullish: true },
+      ],
     },
   },
   {
     files: ["sdk/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [...into("targets", "simulator", "tests", "bench", "scripts"), { regex: "^[^.]", message: "sdk/ imports nothing outside itself: no package, no node: module" }] }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            ...into("targets", "simulator", "tests", "bench", "scripts"),
+            { regex: "^[^.]", message: "sdk/ imports nothing outside itself: no package, no node: module" },
+          ],
+        },
+      ],
       "no-restricted-globals": ["error", ...hostGlobals],
       "@typescript-eslint/no-unsafe-assignment": "error",
       "@typescript-eslint/no-unsafe-member-access": "error",

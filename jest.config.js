@@ -25,7 +25,13 @@ module.exports = {
       ...common,
       displayName: "integration",
       testMatch: ["<rootDir>/tests/**/*.test.ts"],
-      testPathIgnorePatterns: ["<rootDir>/tests/[^/]+\\.test\\.ts$", "/tests/storage/", "/tests/moddable/manifest\\.test\\.ts$", "/tests/platform/protocol\\.test\\.ts$", "/tests/e2e/api-request\\.test\\.ts$"],
+      testPathIgnorePatterns: [
+        "<rootDir>/tests/[^/]+\\.test\\.ts$",
+        "/tests/storage/",
+        "/tests/moddable/manifest\\.test\\.ts$",
+        "/tests/platform/protocol\\.test\\.ts$",
+        "/tests/e2e/api-request\\.test\\.ts$",
+      ],
     },
   ],
 };

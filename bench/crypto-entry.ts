@@ -11,11 +11,20 @@ import { SeededRandom } from "../tests/support/seeded-random";
 
 interface Implementation {
   x25519(scalar: Uint8Array, u: Uint8Array): Uint8Array;
-  openBox(sealed: Uint8Array, nonce: Uint8Array, theirPublicKey: Uint8Array, mySecretKey: Uint8Array): Uint8Array | null | undefined;
+  openBox(
+    sealed: Uint8Array,
+    nonce: Uint8Array,
+    theirPublicKey: Uint8Array,
+    mySecretKey: Uint8Array,
+  ): Uint8Array | null | undefined;
   sha512(bytes: Uint8Array): Uint8Array;
 }
 
-const tweetnacl = (nacl: typeof naclFast): Implementation => ({ x25519: nacl.scalarMult, openBox: nacl.box.open, sha512: nacl.hash });
+const tweetnacl = (nacl: typeof naclFast): Implementation => ({
+  x25519: nacl.scalarMult,
+  openBox: nacl.box.open,
+  sha512: nacl.hash,
+});
 const implementations: Record<string, Implementation> = {
   ours: { x25519, openBox, sha512 },
   naclFast: tweetnacl(naclFast),
@@ -55,7 +64,15 @@ export function setup(): ArrayBuffer {
   const device = naclFast.box.keyPair.fromSecretKey(bytes(random, 32));
   const nonce = bytes(random, 24);
   const sealed = naclFast.box(bytes(random, 200), nonce, device.publicKey, server.secretKey);
-  inputs = { scalar: bytes(random, 32), u: server.publicKey, sealed, nonce, serverPublicKey: server.publicKey, deviceSecretKey: device.secretKey, kilobyte: bytes(random, 1024) };
+  inputs = {
+    scalar: bytes(random, 32),
+    u: server.publicKey,
+    sealed,
+    nonce,
+    serverPublicKey: server.publicKey,
+    deviceSecretKey: device.secretKey,
+    kilobyte: bytes(random, 1024),
+  };
   return jsonBuffer({ sealedLength: sealed.length });
 }
 

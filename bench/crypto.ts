@@ -33,7 +33,8 @@ async function compute(): Promise<Record<Job, Record<Name, number>>> {
     const outputs = parseJson<Record<string, string>>((await worker.evaluate("cryptoBench.results()")).reply);
     for (const job of jobs) {
       const expected = outputs[`naclFast ${job}`];
-      if (expected === "null" || expected === "undefined") throw new Error(`tweetnacl's ${job} failed on the bench inputs`);
+      if (expected === "null" || expected === "undefined")
+        throw new Error(`tweetnacl's ${job} failed on the bench inputs`);
       for (const name of names)
         if (outputs[`${name} ${job}`] !== expected) throw new Error(`${name} ${job} disagrees with nacl-fast in XS`);
     }
@@ -48,7 +49,13 @@ const ratio = (a: number, b: number) => Number((a / b).toFixed(2));
 export async function run(): Promise<BenchReport> {
   const figures = await compute();
   const ratios = Object.fromEntries(
-    jobs.map((job) => [job, { oursOverNaclFast: ratio(figures[job].ours, figures[job].naclFast), oursOverNaclSmall: ratio(figures[job].ours, figures[job].naclSmall) }]),
+    jobs.map((job) => [
+      job,
+      {
+        oursOverNaclFast: ratio(figures[job].ours, figures[job].naclFast),
+        oursOverNaclSmall: ratio(figures[job].ours, figures[job].naclSmall),
+      },
+    ]),
   );
   const minified = {
     ours: await minifiedBytes("sdk/crypto/nacl/index.ts"),

@@ -33,9 +33,16 @@ const esp32SlotBytes = 16;
 
 async function deviceSide() {
   const modules = await bundleModdable();
-  const device = modules.filter((m) => m.name !== "main" && m.platforms.includes("esp32")).map((m) => m.code).join("\n");
+  const device = modules
+    .filter((m) => m.name !== "main" && m.platforms.includes("esp32"))
+    .map((m) => m.code)
+    .join("\n");
   const app = modules.find((m) => m.name === "main")!.code;
-  return { minified: Buffer.byteLength(device), gzip: gzipSync(device, { level: 9 }).length, exampleApp: Buffer.byteLength(app) };
+  return {
+    minified: Buffer.byteLength(device),
+    gzip: gzipSync(device, { level: 9 }).length,
+    exampleApp: Buffer.byteLength(app),
+  };
 }
 
 /** Counts every X25519 scalar multiplication in `globalThis.x25519Count`. */
@@ -46,7 +53,13 @@ const countScalarMults: Plugin = {
       const source = readFileSync(args.path, "utf8");
       const entry = "export function x25519(scalar: Uint8Array, uCoordinate: Uint8Array): Uint8Array {";
       if (!source.includes(entry)) throw new Error("count-x25519: x25519's signature changed; update the bench");
-      return { contents: source.replace(entry, `${entry} (globalThis as any).x25519Count = ((globalThis as any).x25519Count ?? 0) + 1;`), loader: "ts" };
+      return {
+        contents: source.replace(
+          entry,
+          `${entry} (globalThis as any).x25519Count = ((globalThis as any).x25519Count ?? 0) + 1;`,
+        ),
+        loader: "ts",
+      };
     });
   },
 };
@@ -59,7 +72,13 @@ async function heap() {
   try {
     const { body } = await platform.api("POST", "/api/tokens", {});
     const idle = await rig.evaluate("moddableApp.status()");
-    const settings = { brokerHost: "127.0.0.1", brokerPort: platform.mqttPort, provisioningToken: body.token, deviceId: "esp32-bench", sendIntervalMs: 2000 };
+    const settings = {
+      brokerHost: "127.0.0.1",
+      brokerPort: platform.mqttPort,
+      provisioningToken: body.token,
+      deviceId: "esp32-bench",
+      sendIntervalMs: 2000,
+    };
     await rig.evaluate(`moddableApp.start(${JSON.stringify(settings)})`);
     const [, code] = await rig.waitForLine(/verification code (\w{4}-\w{4})/);
     for (let attempt = 0; ; attempt++) {

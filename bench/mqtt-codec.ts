@@ -35,8 +35,22 @@ const publishes: ClientPacket[] = [16, 256, 4096].map((size, i) => ({
 const clientPackets: ClientPacket[] = [
   ...publishes,
   { cmd: "puback", messageId: 7 },
-  { cmd: "subscribe", messageId: 8, subscriptions: [{ topic: "devices/esp32-0/commands/#", qos: 1 }, { topic: "prov/esp32-0/res/+", qos: 0 }] },
-  { cmd: "connect", clientId: "workspace-1:esp32-0", clean: true, keepalive: 60, username: "esp32-0", password: payload(64) },
+  {
+    cmd: "subscribe",
+    messageId: 8,
+    subscriptions: [
+      { topic: "devices/esp32-0/commands/#", qos: 1 },
+      { topic: "prov/esp32-0/res/+", qos: 0 },
+    ],
+  },
+  {
+    cmd: "connect",
+    clientId: "workspace-1:esp32-0",
+    clean: true,
+    keepalive: 60,
+    username: "esp32-0",
+    password: payload(64),
+  },
 ];
 
 const serverPackets: ServerPacket[] = [
@@ -144,9 +158,12 @@ export async function run(): Promise<{ name: string; results: Record<string, unk
     lines.push(`${op}: ours ${o} ops/s, mqtt-packet ${m} ops/s, ratio ${ratio}`);
   }
   // Encode then decode of one packet: the harmonic combination of the two rates.
-  const combined = (name: "ours" | "mqttPacket") => Math.round(1 / (1 / perSecond(name, "encode") + 1 / perSecond(name, "decode")));
+  const combined = (name: "ours" | "mqttPacket") =>
+    Math.round(1 / (1 / perSecond(name, "encode") + 1 / perSecond(name, "decode")));
   const ratio = Math.round((combined("ours") / combined("mqttPacket")) * 100) / 100;
   results.encodeDecode = { oursOpsPerSecond: combined("ours"), mqttPacketOpsPerSecond: combined("mqttPacket"), ratio };
-  lines.push(`encode+decode: ours ${combined("ours")} ops/s, mqtt-packet ${combined("mqttPacket")} ops/s, ratio ${ratio}`);
+  lines.push(
+    `encode+decode: ours ${combined("ours")} ops/s, mqtt-packet ${combined("mqttPacket")} ops/s, ratio ${ratio}`,
+  );
   return { name: "mqtt-codec", results, summary: lines.join("; ") };
 }

@@ -94,7 +94,11 @@ async function apiLatencies(platform: TestPlatform, done: Promise<unknown>): Pro
       });
     };
     probe();`;
-  const prober = spawn(process.execPath, ["-e", script, `${platform.apiUrl}/api/operations?limit=20`, platform.adminKey], { stdio: ["pipe", "pipe", "inherit"] });
+  const prober = spawn(
+    process.execPath,
+    ["-e", script, `${platform.apiUrl}/api/operations?limit=20`, platform.adminKey],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
   let output = "";
   prober.stdout.on("data", (chunk) => (output += chunk));
   await done;
@@ -182,9 +186,16 @@ export async function run(): Promise<BenchReport> {
     const round = (n: number, digits = 2) => Number(n.toFixed(digits));
     const results = {
       throughput: Object.fromEntries(
-        Object.entries(throughput).map(([k, v]) => [k, { platform: Math.round(v.platform), aedes: Math.round(v.aedes), ratio: round(v.ratio) }]),
+        Object.entries(throughput).map(([k, v]) => [
+          k,
+          { platform: Math.round(v.platform), aedes: Math.round(v.aedes), ratio: round(v.ratio) },
+        ]),
       ),
-      apiLatencyMs: { p50: round(percentile(latencies, 50), 1), p95: round(percentile(latencies, 95), 1), samples: latencies.length },
+      apiLatencyMs: {
+        p50: round(percentile(latencies, 50), 1),
+        p95: round(percentile(latencies, 95), 1),
+        samples: latencies.length,
+      },
       preLoginAttack: { idleMb: round(idleMb, 0), peakMb: round(attackPeakMb, 0), sockets: 20, seconds: 5 },
       provisioningsPerSecond: round(provisionings, 1),
       goals: { ratio: 0.5, apiP95Ms: 100, attackPeakMb: 200 },

@@ -79,7 +79,9 @@ async function provisionOnce(platform: TestPlatform, provisioningToken: string, 
     let operationId = "";
     await until("the operation's code on the platform", async () => {
       const { body } = await platform.api("GET", "/api/operations?state=pending");
-      const operation = (body.operations as { id: string; verificationCode: string | null }[]).find((op) => op.verificationCode);
+      const operation = (body.operations as { id: string; verificationCode: string | null }[]).find(
+        (op) => op.verificationCode,
+      );
       operationId = operation?.id ?? "";
       return operationId !== "";
     });
@@ -87,7 +89,11 @@ async function provisionOnce(platform: TestPlatform, provisioningToken: string, 
     await platform.api("POST", `/api/operations/${operationId}/approve`, {});
     await until("the registered session", () => state === "connected");
     await until("the first status reply", () => tokenStatus);
-    return { approvalToConnectedMs: connectedAt - approvedAt, bytesSent: transport.sent, bytesReceived: transport.received };
+    return {
+      approvalToConnectedMs: connectedAt - approvedAt,
+      bytesSent: transport.sent,
+      bytesReceived: transport.received,
+    };
   } finally {
     device.stop();
     rmSync(stateDir, { recursive: true, force: true });

@@ -29,15 +29,31 @@ export function idle(): void {
 /** A connected device at its refresh moment, and the sealed reply ready to deliver. */
 export function setup(): ArrayBuffer {
   const r = (rig = new DeviceRig());
-  saveIdentity(r.store, { version: 1, keyPair: r.keyPair, registration: { workspaceId: "ws_main", deviceId: "pump-0042", token: "rt_first", lifetime: 2592000 } });
-  const device = new DeviceClient({ provisioningToken: "pt_bench", transport: r.broker, clock: r.clock, random: r.random, store: r.store, onDisplay() {} });
+  saveIdentity(r.store, {
+    version: 1,
+    keyPair: r.keyPair,
+    registration: { workspaceId: "ws_main", deviceId: "pump-0042", token: "rt_first", lifetime: 2592000 },
+  });
+  const device = new DeviceClient({
+    provisioningToken: "pt_bench",
+    transport: r.broker,
+    clock: r.clock,
+    random: r.random,
+    store: r.store,
+    onDisplay() {},
+  });
   device.start();
   r.advance();
-  r.broker.current!.deliver(`${root}/res/token`, utf8Encode(JSON.stringify({ rid: lastTokenRid(r), status: 200, expiresIn: 2592000 })));
+  r.broker.current!.deliver(
+    `${root}/res/token`,
+    utf8Encode(JSON.stringify({ rid: lastTokenRid(r), status: 200, expiresIn: 2592000 })),
+  );
   r.advance();
   r.advance(1296000 * 1000);
   const registration = sealRegistration("rt_second-token-of-typical-length-0123456789", r.keyPair.publicKey);
-  reply = utf8Encode(JSON.stringify({ rid: lastTokenRid(r), status: 200, registration, expiresIn: 2592000, graceIn: 300 }));
+  reply = utf8Encode(
+    JSON.stringify({ rid: lastTokenRid(r), status: 200, registration, expiresIn: 2592000, graceIn: 300 }),
+  );
   scalarInputs = [new Uint8Array(32), new Uint8Array(32)];
   for (const input of scalarInputs) r.random.fill(input);
   return jsonBuffer({ state: device.state });
@@ -50,7 +66,11 @@ export function refresh(): ArrayBuffer {
   r.broker.current!.deliver(`${root}/res/token`, reply!);
   r.advance();
   const connect = r.broker.connects[r.broker.connects.length - 1];
-  return jsonBuffer({ stored: r.store.writes - writes, connects: r.broker.connects.length, password: connect.password });
+  return jsonBuffer({
+    stored: r.store.writes - writes,
+    connects: r.broker.connects.length,
+    password: connect.password,
+  });
 }
 
 /** One X25519 scalar multiplication (the device's own, sdk/crypto/nacl), the unit the refresh's cost is compared with. */

@@ -72,7 +72,8 @@ function combinedTable(records: BenchRecord[]): string {
 
 async function main(selected: string[]): Promise<void> {
   const unknown = selected.filter((name) => !(name in benches));
-  if (unknown.length > 0) throw new Error(`no bench named ${unknown.join(", ")}; known: ${Object.keys(benches).join(", ")}`);
+  if (unknown.length > 0)
+    throw new Error(`no bench named ${unknown.join(", ")}; known: ${Object.keys(benches).join(", ")}`);
   mkdirSync(resultsDir, { recursive: true });
   let failed = false;
   for (const [name, bench] of Object.entries(benches)) {

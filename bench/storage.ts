@@ -26,10 +26,15 @@ export async function run(): Promise<BenchReport> {
     record[0] = i;
     store.write(record);
   }
-  if (new FlashRecordStore({ flash }).read()?.[0] !== (saves - 1) % 256) throw new Error("the last record did not survive");
+  if (new FlashRecordStore({ flash }).read()?.[0] !== (saves - 1) % 256)
+    throw new Error("the last record did not survive");
   const bytesPerSave = flash.bytesWritten / saves;
   const savesPerErase = Math.round((saves / flash.erases) * 10) / 10;
-  const wear = { min: Math.min(...flash.eraseCounts), max: Math.max(...flash.eraseCounts), perSector: flash.eraseCounts.slice() };
+  const wear = {
+    min: Math.min(...flash.eraseCounts),
+    max: Math.max(...flash.eraseCounts),
+    perSector: flash.eraseCounts.slice(),
+  };
 
   const preference = new FakePreference();
   const preferenceStore = new PreferenceRecordStore({ preference, domain: "provisio", key: "identity" });

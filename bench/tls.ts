@@ -74,7 +74,10 @@ export async function run(): Promise<BenchReport> {
   const cert = createServerCert({ ca, dir, hosts: ["localhost"] });
   const caPem = readFileSync(ca.cert);
   const plainServer = createServer((s) => echo(s.setNoDelay(true)));
-  const tlsServer = createTlsServer(tlsServerOptions({ cert: readFileSync(cert.cert), key: readFileSync(cert.key) }), (s) => echo(s));
+  const tlsServer = createTlsServer(
+    tlsServerOptions({ cert: readFileSync(cert.cert), key: readFileSync(cert.key) }),
+    (s) => echo(s),
+  );
   try {
     const plainPort = await listening(plainServer);
     const tlsPort = await listening(tlsServer);
@@ -86,7 +89,12 @@ export async function run(): Promise<BenchReport> {
       const { stream, raw } = await open(tlsPort, caPem);
       handshakeMs += performance.now() - start;
       const tls = stream as import("node:tls").TLSSocket;
-      handshake = { sent: raw.bytesWritten, received: raw.bytesRead, protocol: tls.getProtocol() ?? "", cipher: tls.getCipher().name };
+      handshake = {
+        sent: raw.bytesWritten,
+        received: raw.bytesRead,
+        protocol: tls.getProtocol() ?? "",
+        cipher: tls.getCipher().name,
+      };
       stream.destroy();
     }
 
@@ -104,7 +112,13 @@ export async function run(): Promise<BenchReport> {
     secure.stream.destroy();
 
     const results = {
-      handshake: { meanMs: Number((handshakeMs / HANDSHAKES).toFixed(3)), clientSentBytes: handshake.sent, clientReceivedBytes: handshake.received, protocol: handshake.protocol, cipher: handshake.cipher },
+      handshake: {
+        meanMs: Number((handshakeMs / HANDSHAKES).toFixed(3)),
+        clientSentBytes: handshake.sent,
+        clientReceivedBytes: handshake.received,
+        protocol: handshake.protocol,
+        cipher: handshake.cipher,
+      },
       perMessage: {
         payloadBytes: MESSAGE_BYTES,
         plainRoundTripMs: Number(plainMs.toFixed(4)),

@@ -46,7 +46,8 @@ export function session(publishes: number): ArrayBuffer {
   const answer = () => {
     for (const packet of link.take()) {
       if (packet.cmd === "connect") link.deliver(serverBytes({ cmd: "connack", sessionPresent: false, returnCode: 0 }));
-      else if (packet.cmd === "subscribe") link.deliver(serverBytes({ cmd: "suback", messageId: packet.messageId, granted: [1] }));
+      else if (packet.cmd === "subscribe")
+        link.deliver(serverBytes({ cmd: "suback", messageId: packet.messageId, granted: [1] }));
       else if (packet.cmd === "publish") link.deliver(serverBytes({ cmd: "puback", messageId: packet.messageId! }));
     }
   };

@@ -24,7 +24,12 @@ export async function run(): Promise<BenchReport> {
     const idle = await worker.evaluate("xsSession.idle()");
     const session = await worker.evaluate(`xsSession.session(${publishes})`);
     const outcome = parseJson<SessionOutcome>(session.reply);
-    if (outcome.state !== "connected" || !outcome.subscribed || outcome.acked !== publishes || outcome.errors.length > 0)
+    if (
+      outcome.state !== "connected" ||
+      !outcome.subscribed ||
+      outcome.acked !== publishes ||
+      outcome.errors.length > 0
+    )
       throw new Error(`the session did not complete in XS: ${JSON.stringify(outcome)}`);
     const retained = await worker.evaluate("xsSession.retained()");
 

@@ -34,12 +34,19 @@ const defines = [
 
 function build() {
   if (!existsSync(objects))
-    throw new Error(`XS engine objects not found in ${objects}: @agoric/xsnap's install script must run (npm ci, allowScripts)`);
+    throw new Error(
+      `XS engine objects not found in ${objects}: @agoric/xsnap's install script must run (npm ci, allowScripts)`,
+    );
   const engine = readdirSync(objects)
     .filter((name) => name.endsWith(".o") && name !== "xsnap-worker.o")
     .map((name) => resolve(objects, name));
   mkdirSync(dirname(deviceWorkerPath), { recursive: true });
-  const includes = ["moddable/xs/includes", "moddable/xs/platforms", "moddable/xs/sources", "xsnap-native/xsnap/sources"].map((dir) => `-I${resolve(xsnap, dir)}`);
+  const includes = [
+    "moddable/xs/includes",
+    "moddable/xs/platforms",
+    "moddable/xs/sources",
+    "xsnap-native/xsnap/sources",
+  ].map((dir) => `-I${resolve(xsnap, dir)}`);
   execFileSync(
     process.env.CC ?? "cc",
     [
@@ -66,7 +73,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     build();
     console.log(`built ${deviceWorkerPath}`);
   } catch (error) {
-    console.error(`device-worker: ${error.status === undefined ? error.message : `the compiler failed (exit ${error.status}), see above`}`);
+    console.error(
+      `device-worker: ${error.status === undefined ? error.message : `the compiler failed (exit ${error.status}), see above`}`,
+    );
     process.exitCode = 1;
   }
 }

@@ -19,9 +19,24 @@ export const moddableDistDir = resolve(repoRoot, "dist/moddable");
  */
 export const moddableBundles = [
   { name: "provisio-sdk", entry: "sdk/index.ts", output: "provisio-sdk.js", platforms: ["esp32", "lin", "mac"] },
-  { name: "provisio-moddable", entry: "targets/moddable/index.ts", output: "provisio-moddable.js", platforms: ["esp32", "lin", "mac"] },
-  { name: "provisio-platform", entry: "targets/moddable/esp32.ts", output: "provisio-platform-esp32.js", platforms: ["esp32"] },
-  { name: "provisio-platform", entry: "targets/moddable/simulator.ts", output: "provisio-platform-simulator.js", platforms: ["lin", "mac"] },
+  {
+    name: "provisio-moddable",
+    entry: "targets/moddable/index.ts",
+    output: "provisio-moddable.js",
+    platforms: ["esp32", "lin", "mac"],
+  },
+  {
+    name: "provisio-platform",
+    entry: "targets/moddable/esp32.ts",
+    output: "provisio-platform-esp32.js",
+    platforms: ["esp32"],
+  },
+  {
+    name: "provisio-platform",
+    entry: "targets/moddable/simulator.ts",
+    output: "provisio-platform-simulator.js",
+    platforms: ["lin", "mac"],
+  },
   { name: "main", entry: "targets/moddable/main.ts", output: "main.js", platforms: ["esp32", "lin", "mac"] },
 ] as const;
 
@@ -50,7 +65,13 @@ export async function bundleModdable(): Promise<BuiltModule[]> {
       });
       const imports = Object.values(result.metafile.outputs).flatMap((output) => output.imports.map((i) => i.path));
       const code = constTopLevel(result.outputFiles![0].text);
-      return { name: bundle.name, output: bundle.output, platforms: bundle.platforms, code, imports: [...new Set(imports)] };
+      return {
+        name: bundle.name,
+        output: bundle.output,
+        platforms: bundle.platforms,
+        code,
+        imports: [...new Set(imports)],
+      };
     }),
   );
 }
@@ -70,11 +91,18 @@ export async function buildModdable(): Promise<Record<string, number>> {
  * One script for xsnap: `entry` with every Moddable module name replaced by the file `fakes`
  * maps it to (paths from the repo root), its exports on the global `globalName`.
  */
-export async function bundleModdableOnFakes(entry: string, globalName: string, fakes: Record<string, string>, plugins: Plugin[] = []): Promise<string> {
+export async function bundleModdableOnFakes(
+  entry: string,
+  globalName: string,
+  fakes: Record<string, string>,
+  plugins: Plugin[] = [],
+): Promise<string> {
   const fakePlugin: Plugin = {
     name: "moddable-fakes",
     setup(build) {
-      build.onResolve({ filter: /.*/ }, (args) => (args.path in fakes ? { path: resolve(repoRoot, fakes[args.path]) } : undefined));
+      build.onResolve({ filter: /.*/ }, (args) =>
+        args.path in fakes ? { path: resolve(repoRoot, fakes[args.path]) } : undefined,
+      );
     },
   };
   const result = await esbuild({

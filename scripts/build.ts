@@ -65,7 +65,12 @@ export function bundleSdk(entry = "sdk/index.ts"): Promise<string> {
  * script's `var` stays local, hence the explicit assignment.
  */
 export function bundleXsScript(entry: string, globalName: string): Promise<string> {
-  return bundle({ entryPoints: [entry], format: "iife", globalName, footer: { js: `globalThis.${globalName}=${globalName};` } });
+  return bundle({
+    entryPoints: [entry],
+    format: "iife",
+    globalName,
+    footer: { js: `globalThis.${globalName}=${globalName};` },
+  });
 }
 
 /** Every portable scenario, runnable inside XS through the global `scenarioGlobal`. */

@@ -22,15 +22,26 @@ function assignedNames(source: ts.SourceFile): Set<string> {
         else if (ts.isSpreadAssignment(property)) addTarget(property.expression);
       }
     else if (ts.isSpreadElement(target)) addTarget(target.expression);
-    else if (ts.isBinaryExpression(target) && target.operatorToken.kind === ts.SyntaxKind.EqualsToken) addTarget(target.left);
+    else if (ts.isBinaryExpression(target) && target.operatorToken.kind === ts.SyntaxKind.EqualsToken)
+      addTarget(target.left);
   };
   const visit = (node: ts.Node): void => {
-    if (ts.isBinaryExpression(node) && node.operatorToken.kind >= ts.SyntaxKind.FirstAssignment && node.operatorToken.kind <= ts.SyntaxKind.LastAssignment)
+    if (
+      ts.isBinaryExpression(node) &&
+      node.operatorToken.kind >= ts.SyntaxKind.FirstAssignment &&
+      node.operatorToken.kind <= ts.SyntaxKind.LastAssignment
+    )
       addTarget(node.left);
-    else if ((ts.isPrefixUnaryExpression(node) || ts.isPostfixUnaryExpression(node)) &&
-      (node.operator === ts.SyntaxKind.PlusPlusToken || node.operator === ts.SyntaxKind.MinusMinusToken))
+    else if (
+      (ts.isPrefixUnaryExpression(node) || ts.isPostfixUnaryExpression(node)) &&
+      (node.operator === ts.SyntaxKind.PlusPlusToken || node.operator === ts.SyntaxKind.MinusMinusToken)
+    )
       addTarget(node.operand);
-    else if ((ts.isForInStatement(node) || ts.isForOfStatement(node)) && !ts.isVariableDeclarationList(node.initializer)) addTarget(node.initializer);
+    else if (
+      (ts.isForInStatement(node) || ts.isForOfStatement(node)) &&
+      !ts.isVariableDeclarationList(node.initializer)
+    )
+      addTarget(node.initializer);
     ts.forEachChild(node, visit);
   };
   visit(source);
@@ -44,7 +55,9 @@ function constCandidates(source: ts.SourceFile): ts.VariableStatement[] {
     (statement): statement is ts.VariableStatement =>
       ts.isVariableStatement(statement) &&
       (statement.declarationList.flags & ts.NodeFlags.BlockScoped) === 0 &&
-      statement.declarationList.declarations.every((d) => ts.isIdentifier(d.name) && d.initializer !== undefined && !assigned.has(d.name.text)),
+      statement.declarationList.declarations.every(
+        (d) => ts.isIdentifier(d.name) && d.initializer !== undefined && !assigned.has(d.name.text),
+      ),
   );
 }
 
@@ -52,7 +65,10 @@ function constCandidates(source: ts.SourceFile): ts.VariableStatement[] {
 export function topLevelVariables(code: string): string[] {
   const source = ts.createSourceFile("module.js", code, ts.ScriptTarget.ES2022, true, ts.ScriptKind.JS);
   return source.statements
-    .filter((s): s is ts.VariableStatement => ts.isVariableStatement(s) && (s.declarationList.flags & ts.NodeFlags.Const) === 0)
+    .filter(
+      (s): s is ts.VariableStatement =>
+        ts.isVariableStatement(s) && (s.declarationList.flags & ts.NodeFlags.Const) === 0,
+    )
     .flatMap((s) => s.declarationList.declarations.map((d) => d.name.getText(source)));
 }
 
@@ -67,6 +83,7 @@ export function constTopLevel(code: string): string {
   }
   const check = ts.createSourceFile("module.js", output, ts.ScriptTarget.ES2022, true, ts.ScriptKind.JS);
   const errors = (check as unknown as { parseDiagnostics: ts.Diagnostic[] }).parseDiagnostics;
-  if (errors.length > 0) throw new Error(`const rewrite broke the module: ${ts.flattenDiagnosticMessageText(errors[0].messageText, " ")}`);
+  if (errors.length > 0)
+    throw new Error(`const rewrite broke the module: ${ts.flattenDiagnosticMessageText(errors[0].messageText, " ")}`);
   return output;
 }

@@ -10,7 +10,12 @@ import { generateDeviceKeyPair, type DeviceKeyPair } from "./crypto/device-key";
 import { IdentityStore, isDeviceId, type DeviceIdentity, type Registration } from "./identity";
 import type { MqttClientState } from "./mqtt/client";
 import { silentLog, type DevicePorts, type Log, type RecordStore, type TimerHandle } from "./ports";
-import { Provisioner, type OperationDisplay, type ProvisioningError, type ProvisioningState } from "./provisioning/provisioner";
+import {
+  Provisioner,
+  type OperationDisplay,
+  type ProvisioningError,
+  type ProvisioningState,
+} from "./provisioning/provisioner";
 import type { RefreshPolicy } from "./registration/refresh-policy";
 import { RegisteredSession, type RegistrationError } from "./registration/session";
 import { CodedError } from "./errors";
@@ -21,7 +26,8 @@ import { CodedError } from "./errors";
  * the technician has not decided yet; connecting / connected: the registered session; failed: see
  * the detail (a ProvisioningError or RegistrationError code).
  */
-export type DeviceClientState = "stopped" | "provisioning" | "awaiting-approval" | "connecting" | "connected" | "failed";
+export type DeviceClientState =
+  "stopped" | "provisioning" | "awaiting-approval" | "connecting" | "connected" | "failed";
 
 export interface DeviceClientOptions extends DevicePorts {
   provisioningToken: string;
@@ -51,7 +57,10 @@ export class DeviceClientError extends CodedError<DeviceClientErrorCode> {
 
 function checkAttributes(attributes: Record<string, string>): boolean {
   const keys = Object.keys(attributes);
-  return keys.length <= 16 && keys.every((key) => key.length <= 64 && typeof attributes[key] === "string" && attributes[key].length <= 64);
+  return (
+    keys.length <= 16 &&
+    keys.every((key) => key.length <= 64 && typeof attributes[key] === "string" && attributes[key].length <= 64)
+  );
 }
 
 export class DeviceClient {
@@ -72,7 +81,10 @@ export class DeviceClient {
     if (options.deviceId !== undefined && !isDeviceId(options.deviceId))
       throw new DeviceClientError("invalid-device-id", "a Device ID is 4-90 characters of 0-9 A-Z a-z _ . -");
     if (options.attributes && !checkAttributes(options.attributes))
-      throw new DeviceClientError("invalid-attributes", "attributes are at most 16 string values of at most 64 characters");
+      throw new DeviceClientError(
+        "invalid-attributes",
+        "attributes are at most 16 string values of at most 64 characters",
+      );
     this.#options = options;
     this.#log = options.log ?? silentLog;
     this.#identities = new IdentityStore(options.store, this.#log);
@@ -195,7 +207,8 @@ export class DeviceClient {
         if (state === "connected") this.#rejections.reset();
         this.#setState(state === "connected" ? "connected" : "connecting");
       },
-      onRefreshed: (refreshed: Registration): boolean => this.#session === session && this.#store({ version: 1, keyPair, registration: refreshed }),
+      onRefreshed: (refreshed: Registration): boolean =>
+        this.#session === session && this.#store({ version: 1, keyPair, registration: refreshed }),
       onRejected: (error: RegistrationError) => {
         if (this.#session !== session) return;
         this.#session = undefined;

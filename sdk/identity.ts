@@ -106,7 +106,8 @@ export function decodeIdentity(bytes: Uint8Array): DeviceIdentity | undefined {
     if (!reg) return undefined;
     const token = stringField(reg, "tok", maxTokenLength);
     const lifetime = numberField(reg, "life", 0, 0x7fffffff);
-    if (!isWorkspaceId(reg.ws) || !isDeviceId(reg.dev) || token === undefined || lifetime === undefined) return undefined;
+    if (!isWorkspaceId(reg.ws) || !isDeviceId(reg.dev) || token === undefined || lifetime === undefined)
+      return undefined;
     identity.registration = { workspaceId: reg.ws, deviceId: reg.dev, token, lifetime };
   }
   return identity;

@@ -10,7 +10,11 @@ export const maxControlPayloadBytes = 4096;
 export type JsonObject = Record<string, unknown>;
 
 /** The JSON object in `bytes`, or undefined when oversized, not UTF-8, not JSON or not an object. */
-export function parseJsonObject(bytes: Uint8Array, keys: readonly string[], maxBytes = maxControlPayloadBytes): JsonObject | undefined {
+export function parseJsonObject(
+  bytes: Uint8Array,
+  keys: readonly string[],
+  maxBytes = maxControlPayloadBytes,
+): JsonObject | undefined {
   if (bytes.length > maxBytes) return undefined;
   const text = utf8Decode(bytes);
   if (text === undefined) return undefined;

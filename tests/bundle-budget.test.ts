@@ -11,5 +11,7 @@ test(`what the ESP32 loads besides the app is under ${sizeBudgets.deviceSideByte
   const modules = await bundleModdable();
   const deviceSide = modules.filter((m) => m.name !== "main" && m.platforms.includes("esp32"));
   expect(deviceSide.map((m) => m.name).sort()).toEqual(["provisio-moddable", "provisio-platform", "provisio-sdk"]);
-  expect(deviceSide.reduce((bytes, m) => bytes + Buffer.byteLength(m.code), 0)).toBeLessThan(sizeBudgets.deviceSideBytes);
+  expect(deviceSide.reduce((bytes, m) => bytes + Buffer.byteLength(m.code), 0)).toBeLessThan(
+    sizeBudgets.deviceSideBytes,
+  );
 });

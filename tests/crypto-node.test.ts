@@ -39,7 +39,8 @@ function expectedCode(publicKey: Uint8Array, deviceNonce: Uint8Array, nonce: Uin
   const digest = nodeSha512("verification-code/v1", publicKey, deviceNonce, nonce, operationId);
   const bits = BigInt("0x" + digest.subarray(0, 5).toString("hex"));
   let symbols = "";
-  for (let shift = 35n; shift >= 0n; shift -= 5n) symbols += "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[Number((bits >> shift) & 31n)];
+  for (let shift = 35n; shift >= 0n; shift -= 5n)
+    symbols += "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[Number((bits >> shift) & 31n)];
   return `${symbols.slice(0, 4)}-${symbols.slice(4)}`;
 }
 
@@ -106,7 +107,8 @@ describe("against node:crypto and Buffer", () => {
     const characters = [..."ABCXYZabcxyz0189-_", "=", "+", "/", " ", "\n", ".", "é", "\u0000"];
     fc.assert(
       fc.property(fc.string({ unit: fc.constantFrom(...characters), maxLength: 24 }), (text) => {
-        const canonical = /^[A-Za-z0-9_-]*$/.test(text) && Buffer.from(text, "base64url").toString("base64url") === text;
+        const canonical =
+          /^[A-Za-z0-9_-]*$/.test(text) && Buffer.from(text, "base64url").toString("base64url") === text;
         const decoded = base64urlDecode(text);
         if (canonical) expect(Buffer.from(decoded!)).toEqual(Buffer.from(text, "base64url"));
         else expect(decoded).toBeUndefined();
@@ -164,7 +166,11 @@ describe("against node:crypto and Buffer", () => {
     const server = nacl.box.keyPair();
     const nonce = nacl.randomBytes(24);
     const sealed = nacl.box(Uint8Array.of(0x72, 0x74, 0xff, 0x5f), nonce, device.publicKey, server.secretKey);
-    const registration = { sealed: base64urlEncode(sealed), nonce: base64urlEncode(nonce), serverPublicKey: base64urlEncode(server.publicKey) };
+    const registration = {
+      sealed: base64urlEncode(sealed),
+      nonce: base64urlEncode(nonce),
+      serverPublicKey: base64urlEncode(server.publicKey),
+    };
     expect(openRegistrationToken(registration, device.secretKey)).toBeUndefined();
   });
 });

@@ -95,7 +95,9 @@ const connect: fc.Arbitrary<ClientPacket> = fc
     keepalive: fc.integer({ min: 0, max: 65535 }),
     username: fc.option(text(), { nil: undefined }),
     password: fc.option(fc.uint8Array({ maxLength: 100 }), { nil: undefined }),
-    will: fc.option(fc.record({ topic: topicName, payload: bytes, qos: qos(2), retain: fc.boolean() }), { nil: undefined }),
+    will: fc.option(fc.record({ topic: topicName, payload: bytes, qos: qos(2), retain: fc.boolean() }), {
+      nil: undefined,
+    }),
   })
   .map((c) => ({
     cmd: "connect" as const,
@@ -131,9 +133,11 @@ const clientPackets: Record<string, fc.Arbitrary<ClientPacket>> = {
 };
 
 const serverPackets: Record<string, fc.Arbitrary<ServerPacket>> = {
-  connack: fc
-    .record({ sessionPresent: fc.boolean(), returnCode: fc.integer({ min: 0, max: 5 }) })
-    .map((c) => ({ cmd: "connack" as const, returnCode: c.returnCode, sessionPresent: c.sessionPresent && c.returnCode === 0 })),
+  connack: fc.record({ sessionPresent: fc.boolean(), returnCode: fc.integer({ min: 0, max: 5 }) }).map((c) => ({
+    cmd: "connack" as const,
+    returnCode: c.returnCode,
+    sessionPresent: c.sessionPresent && c.returnCode === 0,
+  })),
   publish: publish(2),
   puback: messageId.map((id) => ({ cmd: "puback" as const, messageId: id })),
   suback: fc.record({
@@ -168,14 +172,18 @@ describe.each(Object.entries(clientPackets))("client packet %s", (_cmd, arbitrar
 describe.each(Object.entries(serverPackets))("server packet %s", (_cmd, arbitrary) => {
   test("mqtt-packet's encoding, cut anywhere, decodes field by field", () => {
     fc.assert(
-      fc.property(fc.array(arbitrary, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 6 }), (packets, cuts) => {
-        const stream = Buffer.concat(packets.map((p) => generate(forMqttPacket(p))));
-        const decoder = new PacketDecoder({ maxPacketSize: 20000 });
-        const decoded: ServerPacket[] = [];
-        for (const chunk of split(stream, cuts)) expect(decoder.push(chunk, (p) => decoded.push(p))).toBeUndefined();
-        expect(decoded.map(plain)).toEqual(packets.map(plain));
-        expect(decoder.bufferedBytes).toBe(0);
-      }),
+      fc.property(
+        fc.array(arbitrary, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (packets, cuts) => {
+          const stream = Buffer.concat(packets.map((p) => generate(forMqttPacket(p))));
+          const decoder = new PacketDecoder({ maxPacketSize: 20000 });
+          const decoded: ServerPacket[] = [];
+          for (const chunk of split(stream, cuts)) expect(decoder.push(chunk, (p) => decoded.push(p))).toBeUndefined();
+          expect(decoded.map(plain)).toEqual(packets.map(plain));
+          expect(decoder.bufferedBytes).toBe(0);
+        },
+      ),
       { numRuns },
     );
   });

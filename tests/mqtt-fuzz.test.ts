@@ -25,7 +25,14 @@ const corpus: Buffer[] = (
   [
     { cmd: "connack", sessionPresent: true, returnCode: 0 },
     { cmd: "connack", sessionPresent: false, returnCode: 4 },
-    { cmd: "publish", topic: "prov/dev-1/res/init", payload: Buffer.from('{"ok":true}'), qos: 0, dup: false, retain: false },
+    {
+      cmd: "publish",
+      topic: "prov/dev-1/res/init",
+      payload: Buffer.from('{"ok":true}'),
+      qos: 0,
+      dup: false,
+      retain: false,
+    },
     { cmd: "publish", topic: "a/é/😀", payload: Buffer.alloc(200, 7), qos: 1, dup: true, retain: true, messageId: 513 },
     { cmd: "publish", topic: "t", payload: Buffer.alloc(300, 1), qos: 2, dup: false, retain: false, messageId: 65535 },
     { cmd: "puback", messageId: 1 },
@@ -94,34 +101,39 @@ function sameAsMqttPacket(ours: ServerPacket, theirs: Record<string, unknown>): 
 
 test("the decoder survives mutated and random input within its bounds", () => {
   fc.assert(
-    fc.property(anyStream, fc.array(fc.integer({ min: 1, max: 80 }), { maxLength: 6 }), fc.integer({ min: 2, max: 600 }), (stream, sizes, maxPacketSize) => {
-      const decoder = new PacketDecoder({ maxPacketSize });
-      const decoded: ServerPacket[] = [];
-      let error: MqttProtocolError | undefined;
-      for (const chunk of chunks(stream, sizes)) {
-        const result = decoder.push(chunk, (p) => decoded.push(p));
-        expect(decoder.bufferedBytes).toBeLessThanOrEqual(maxPacketSize);
-        if (error) expect(result).toBe(error);
-        else if (result) {
-          expect(result).toBeInstanceOf(MqttProtocolError);
-          expect(decoderErrorCodes).toContain(result.code);
-          error = result;
+    fc.property(
+      anyStream,
+      fc.array(fc.integer({ min: 1, max: 80 }), { maxLength: 6 }),
+      fc.integer({ min: 2, max: 600 }),
+      (stream, sizes, maxPacketSize) => {
+        const decoder = new PacketDecoder({ maxPacketSize });
+        const decoded: ServerPacket[] = [];
+        let error: MqttProtocolError | undefined;
+        for (const chunk of chunks(stream, sizes)) {
+          const result = decoder.push(chunk, (p) => decoded.push(p));
+          expect(decoder.bufferedBytes).toBeLessThanOrEqual(maxPacketSize);
+          if (error) expect(result).toBe(error);
+          else if (result) {
+            expect(result).toBeInstanceOf(MqttProtocolError);
+            expect(decoderErrorCodes).toContain(result.code);
+            error = result;
+          }
         }
-      }
-      // What we accepted, mqtt-packet reads the same (it is laxer, so not the other way round).
-      const theirs = mqttPacketParse(stream) as Record<string, unknown>[];
-      expect(theirs.length).toBeGreaterThanOrEqual(decoded.length);
-      decoded.forEach((packet, i) => expect(sameAsMqttPacket(packet, theirs[i])).toBe(true));
+        // What we accepted, mqtt-packet reads the same (it is laxer, so not the other way round).
+        const theirs = mqttPacketParse(stream) as Record<string, unknown>[];
+        expect(theirs.length).toBeGreaterThanOrEqual(decoded.length);
+        decoded.forEach((packet, i) => expect(sameAsMqttPacket(packet, theirs[i])).toBe(true));
 
-      decoder.reset();
-      expect(decoder.bufferedBytes).toBe(0);
-      const fitting = corpus.filter((p) => p.length <= maxPacketSize);
-      const afterReset: ServerPacket[] = [];
-      expect(decoder.push(new Uint8Array(Buffer.concat(fitting)), (p) => afterReset.push(p))).toBeUndefined();
-      expect(afterReset).toHaveLength(fitting.length);
-      const expected = mqttPacketParse(Buffer.concat(fitting)) as Record<string, unknown>[];
-      afterReset.forEach((packet, i) => expect(sameAsMqttPacket(packet, expected[i])).toBe(true));
-    }),
+        decoder.reset();
+        expect(decoder.bufferedBytes).toBe(0);
+        const fitting = corpus.filter((p) => p.length <= maxPacketSize);
+        const afterReset: ServerPacket[] = [];
+        expect(decoder.push(new Uint8Array(Buffer.concat(fitting)), (p) => afterReset.push(p))).toBeUndefined();
+        expect(afterReset).toHaveLength(fitting.length);
+        const expected = mqttPacketParse(Buffer.concat(fitting)) as Record<string, unknown>[];
+        afterReset.forEach((packet, i) => expect(sameAsMqttPacket(packet, expected[i])).toBe(true));
+      },
+    ),
     { numRuns: 2000 },
   );
 });

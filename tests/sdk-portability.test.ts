@@ -13,7 +13,16 @@ import { bundleSdk, repoRoot } from "../scripts/build";
 const sdkDir = resolve(repoRoot, "sdk");
 
 /** Globals that do not exist on the device. */
-const hostGlobals = ["setTimeout", "setInterval", "console", "Buffer", "process", "require", "TextEncoder", "TextDecoder"];
+const hostGlobals = [
+  "setTimeout",
+  "setInterval",
+  "console",
+  "Buffer",
+  "process",
+  "require",
+  "TextEncoder",
+  "TextDecoder",
+];
 /** In sources, reaching any global through the global object is a way around the list above. */
 const globalObjects = ["globalThis", "global", "window", "self"];
 /**
@@ -53,7 +62,8 @@ function isDefinedTest(condition: ts.Node, name: string): boolean {
   if (!testsName || !ts.isStringLiteral(right)) return false;
   const op = operatorToken.kind;
   return (
-    ((op === ts.SyntaxKind.ExclamationEqualsEqualsToken || op === ts.SyntaxKind.ExclamationEqualsToken) && right.text === "undefined") ||
+    ((op === ts.SyntaxKind.ExclamationEqualsEqualsToken || op === ts.SyntaxKind.ExclamationEqualsToken) &&
+      right.text === "undefined") ||
     (op === ts.SyntaxKind.LessThanToken && right.text === "u")
   );
 }
@@ -62,8 +72,10 @@ function isDefinedTest(condition: ts.Node, name: string): boolean {
 function isGuarded(node: ts.Identifier): boolean {
   if (ts.isTypeOfExpression(node.parent)) return true;
   for (let child: ts.Node = node, parent = node.parent; parent; child = parent, parent = parent.parent) {
-    if (ts.isConditionalExpression(parent) && parent.whenTrue === child && isDefinedTest(parent.condition, node.text)) return true;
-    if (ts.isIfStatement(parent) && parent.thenStatement === child && isDefinedTest(parent.expression, node.text)) return true;
+    if (ts.isConditionalExpression(parent) && parent.whenTrue === child && isDefinedTest(parent.condition, node.text))
+      return true;
+    if (ts.isIfStatement(parent) && parent.thenStatement === child && isDefinedTest(parent.expression, node.text))
+      return true;
     if (
       ts.isBinaryExpression(parent) &&
       parent.operatorToken.kind === ts.SyntaxKind.AmpersandAmpersandToken &&
@@ -76,15 +88,21 @@ function isGuarded(node: ts.Identifier): boolean {
 }
 
 function memberName(node: ts.Node): [string, string] | undefined {
-  if (ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.expression)) return [node.expression.text, node.name.text];
-  if (ts.isElementAccessExpression(node) && ts.isIdentifier(node.expression) && ts.isStringLiteralLike(node.argumentExpression))
+  if (ts.isPropertyAccessExpression(node) && ts.isIdentifier(node.expression))
+    return [node.expression.text, node.name.text];
+  if (
+    ts.isElementAccessExpression(node) &&
+    ts.isIdentifier(node.expression) &&
+    ts.isStringLiteralLike(node.argumentExpression)
+  )
     return [node.expression.text, node.argumentExpression.text];
   return undefined;
 }
 
 function moduleSpecifier(node: ts.Node): ts.Expression | undefined {
   if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) return node.moduleSpecifier;
-  if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) return node.moduleReference.expression;
+  if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference))
+    return node.moduleReference.expression;
   if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) return node.arguments[0];
   if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) return node.argument.literal;
   return undefined;
@@ -107,7 +125,12 @@ function portabilityProblems(fileName: string, text: string, mode: Mode): string
   const report = (node: ts.Node, problem: string) =>
     problems.push(`${fileName}:${source.getLineAndCharacterOfPosition(node.getStart()).line + 1}: ${problem}`);
   const visit = (node: ts.Node): void => {
-    if (ts.isIdentifier(node) && banned.includes(node.text) && !isPropertyName(node) && !(mode === "bundle" && isGuarded(node)))
+    if (
+      ts.isIdentifier(node) &&
+      banned.includes(node.text) &&
+      !isPropertyName(node) &&
+      !(mode === "bundle" && isGuarded(node))
+    )
       report(node, `uses ${node.text}`);
     const member = memberName(node);
     if (member && portMembers.some(([object, name]) => member[0] === object && member[1] === name))

@@ -10,7 +10,10 @@ export interface SealedRegistration {
 }
 
 /** Opens a sealed registration token; undefined when it does not open (wrong key, tampered, bad encoding). */
-export function openRegistrationToken(registration: SealedRegistration, deviceSecretKey: Uint8Array): string | undefined {
+export function openRegistrationToken(
+  registration: SealedRegistration,
+  deviceSecretKey: Uint8Array,
+): string | undefined {
   const sealed = base64urlDecode(registration.sealed);
   const nonce = base64urlDecode(registration.nonce);
   const serverPublicKey = base64urlDecode(registration.serverPublicKey);

@@ -4,7 +4,14 @@
  * wake-up timer at a time whose deadline is recomputed from the state when it fires.
  */
 import { Backoff, type BackoffOptions } from "../backoff";
-import { silentLog, type Clock, type DevicePorts, type Log, type TimerHandle, type TransportConnection } from "../ports";
+import {
+  silentLog,
+  type Clock,
+  type DevicePorts,
+  type Log,
+  type TimerHandle,
+  type TransportConnection,
+} from "../ports";
 import { ticksAdd, ticksBetween, ticksUntil } from "../ticks";
 import { PacketDecoder } from "./decoder";
 import { encode } from "./encode";
@@ -15,12 +22,7 @@ import { CodedError } from "../errors";
 export type MqttClientState = "stopped" | "connecting" | "connected" | "waiting";
 
 export type MqttClientErrorCode =
-  | "stopped"
-  | "not-connected"
-  | "inflight-full"
-  | "connect-timeout"
-  | "keepalive-timeout"
-  | "connection-closed";
+  "stopped" | "not-connected" | "inflight-full" | "connect-timeout" | "keepalive-timeout" | "connection-closed";
 
 export class MqttClientError extends CodedError<MqttClientErrorCode> {
   override name = "MqttClientError";
@@ -161,7 +163,14 @@ export class MqttClient {
     options: { qos?: 0 | 1; retain?: boolean } = {},
     callback?: (error: Error | undefined) => void,
   ): void {
-    const packet: PublishPacket = { cmd: "publish", topic, payload, qos: options.qos ?? 0, dup: false, retain: !!options.retain };
+    const packet: PublishPacket = {
+      cmd: "publish",
+      topic,
+      payload,
+      qos: options.qos ?? 0,
+      dup: false,
+      retain: !!options.retain,
+    };
     if (packet.qos === 0) {
       if (this.#state !== "connected") return this.#done(callback, new MqttClientError("not-connected"));
       return this.#done(callback, this.#write(packet));

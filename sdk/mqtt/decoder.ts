@@ -152,7 +152,8 @@ export class PacketDecoder {
         }
         this.#remaining += (byte & 127) * 128 ** this.#lengthBytes++;
         if (byte & 128) {
-          if (this.#lengthBytes === 4) this.#failure = fail("malformed-remaining-length", "remaining length over 4 bytes");
+          if (this.#lengthBytes === 4)
+            this.#failure = fail("malformed-remaining-length", "remaining length over 4 bytes");
           continue;
         }
         const remaining = this.#remaining;

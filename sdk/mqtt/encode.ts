@@ -59,10 +59,12 @@ function writeBytes(out: Uint8Array, offset: number, bytes: Uint8Array): number 
 /** Allocates the whole packet and writes its fixed header; the body starts at `length - remaining`. */
 function allocate(firstByte: number, remaining: number): Uint8Array {
   check(remaining <= 268435455, "packet over 256 MB");
-  const out = new Uint8Array(1 + (remaining < 128 ? 1 : remaining < 16384 ? 2 : remaining < 2097152 ? 3 : 4) + remaining);
+  const out = new Uint8Array(
+    1 + (remaining < 128 ? 1 : remaining < 16384 ? 2 : remaining < 2097152 ? 3 : 4) + remaining,
+  );
   out[0] = firstByte;
   let offset = 1;
-  for (let rest = remaining; ; ) {
+  for (let rest = remaining; ;) {
     const digit = rest % 128;
     rest = (rest - digit) / 128;
     if (rest === 0) {

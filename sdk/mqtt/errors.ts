@@ -43,7 +43,7 @@ export class MqttConnectError extends CodedError<ConnackErrorCode> {
   override name = "MqttConnectError";
   readonly returnCode: number;
   constructor(returnCode: number) {
-    const code: ConnackErrorCode = (connackErrorCodes[returnCode] || "unknown-return-code");
+    const code: ConnackErrorCode = connackErrorCodes[returnCode] || "unknown-return-code";
     super(code, `broker refused the connection: ${code} (return code ${returnCode})`);
     this.returnCode = returnCode;
   }

@@ -90,19 +90,8 @@ export interface DisconnectPacket {
 
 /** What a client sends. */
 export type ClientPacket =
-  | ConnectPacket
-  | PublishPacket
-  | PubackPacket
-  | SubscribePacket
-  | UnsubscribePacket
-  | PingreqPacket
-  | DisconnectPacket;
+  ConnectPacket | PublishPacket | PubackPacket | SubscribePacket | UnsubscribePacket | PingreqPacket | DisconnectPacket;
 
 /** What a server sends. */
 export type ServerPacket =
-  | ConnackPacket
-  | PublishPacket
-  | PubackPacket
-  | SubackPacket
-  | UnsubackPacket
-  | PingrespPacket;
+  ConnackPacket | PublishPacket | PubackPacket | SubackPacket | UnsubackPacket | PingrespPacket;

@@ -68,8 +68,21 @@ export interface ProvisionerOptions extends DevicePorts {
 }
 
 const replyKeys = [
-  "rid", "status", "error", "message", "retryAfter", "operationId", "nonce", "expiresIn", "pollInterval",
-  "verificationCode", "workspaceId", "deviceId", "registration", "sealed", "serverPublicKey",
+  "rid",
+  "status",
+  "error",
+  "message",
+  "retryAfter",
+  "operationId",
+  "nonce",
+  "expiresIn",
+  "pollInterval",
+  "verificationCode",
+  "workspaceId",
+  "deviceId",
+  "registration",
+  "sealed",
+  "serverPublicKey",
 ];
 
 type RequestKind = "init" | "complete";
@@ -197,7 +210,10 @@ export class Provisioner {
   #clientStopped(error: Error | undefined): void {
     // The client stops by itself only on CONNACK 4/5, and never retries them.
     if (error && this.#active())
-      this.#fail("provisioning-token-refused", `the platform refused the provisioning token (unknown, revoked, expired or used up): ${error.message}`);
+      this.#fail(
+        "provisioning-token-refused",
+        `the platform refused the provisioning token (unknown, revoked, expired or used up): ${error.message}`,
+      );
   }
 
   /** Draws a fresh nonce for a new operation and stores it before it is ever used. */
@@ -252,7 +268,8 @@ export class Provisioner {
 
   /** Sends `kind` after `delayMs`, never polling faster than the operation's interval. */
   #retry(kind: RequestKind, delayMs: number): void {
-    if (kind === "complete" && this.#nextPollAt !== undefined) delayMs = Math.max(delayMs, ticksUntil(this.#options.clock.now(), this.#nextPollAt));
+    if (kind === "complete" && this.#nextPollAt !== undefined)
+      delayMs = Math.max(delayMs, ticksUntil(this.#options.clock.now(), this.#nextPollAt));
     this.#schedule(delayMs, () => this.#send(kind));
   }
 
@@ -287,7 +304,12 @@ export class Provisioner {
     const outstanding = this.#outstanding;
     const operationId = this.#identity.pending?.operationId;
     // A push (rid null) only ever concerns the pending operation's outcome.
-    const pushed = reply.rid === null && kind === "complete" && operationId !== undefined && reply.operationId === operationId && (status === 200 || status === 410);
+    const pushed =
+      reply.rid === null &&
+      kind === "complete" &&
+      operationId !== undefined &&
+      reply.operationId === operationId &&
+      (status === 200 || status === 410);
     if (!pushed && (!outstanding || outstanding.kind !== kind || reply.rid !== outstanding.rid)) {
       this.#log.write("debug", "provisioning-reply-ignored", { reason: "unexpected" });
       return;
@@ -325,7 +347,8 @@ export class Provisioner {
         this.#send("init");
         return;
       }
-      if (pending.operationId === undefined) this.#store({ ...this.#identity, pending: { operationId, deviceNonce: pending.deviceNonce } });
+      if (pending.operationId === undefined)
+        this.#store({ ...this.#identity, pending: { operationId, deviceNonce: pending.deviceNonce } });
       const code = verificationCode(this.#identity.keyPair.publicKey, pending.deviceNonce, nonce, operationId);
       this.#code = code;
       this.#pollIntervalMs = Math.max(1, pollInterval ?? 5) * second;
@@ -355,7 +378,10 @@ export class Provisioner {
     this.#log.write("info", "provisioning-reply", { status, error });
     const platformCode = reply.verificationCode;
     if (platformCode !== undefined && this.#code !== undefined && platformCode !== this.#code) {
-      this.#abandon("verification-mismatch", "the platform shows a different verification code: the operation was abandoned");
+      this.#abandon(
+        "verification-mismatch",
+        "the platform shows a different verification code: the operation was abandoned",
+      );
       return;
     }
     if (status === 202) {
@@ -386,7 +412,13 @@ export class Provisioner {
     const token = openRegistrationReply(reply.registration, this.#identity.keyPair.secretKey);
     const lifetime = numberField(reply, "expiresIn", 0, 0x7fffffff);
     const { workspaceId, deviceId } = reply;
-    if (!token || token.length > maxTokenLength || lifetime === undefined || !isWorkspaceId(workspaceId) || !isDeviceId(deviceId)) {
+    if (
+      !token ||
+      token.length > maxTokenLength ||
+      lifetime === undefined ||
+      !isWorkspaceId(workspaceId) ||
+      !isDeviceId(deviceId)
+    ) {
       // A repeated complete returns the token sealed afresh: poll again rather than trust this one.
       this.#log.write("warn", "provisioning-reply-ignored", { reason: "invalid-approval" });
       this.#retry("complete", this.#backoff.next());

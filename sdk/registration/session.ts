@@ -52,7 +52,18 @@ export interface RegisteredSessionOptions extends DevicePorts {
 
 type TokenOp = "status" | "refresh";
 
-const replyKeys = ["rid", "status", "error", "expiresIn", "graceIn", "retryAfter", "registration", "sealed", "nonce", "serverPublicKey"];
+const replyKeys = [
+  "rid",
+  "status",
+  "error",
+  "expiresIn",
+  "graceIn",
+  "retryAfter",
+  "registration",
+  "sealed",
+  "nonce",
+  "serverPublicKey",
+];
 
 export class RegisteredSession {
   /** "ws/{workspaceId}/dev/{deviceId}", the root of every topic of this device. */
@@ -99,7 +110,12 @@ export class RegisteredSession {
         this.#idle();
         if (!error) return;
         this.#log.write("error", "registration-rejected", { reason: error.message });
-        options.onRejected(new RegistrationError("registration-rejected", `the platform refused the registration token: ${error.message}`));
+        options.onRejected(
+          new RegistrationError(
+            "registration-rejected",
+            `the platform refused the registration token: ${error.message}`,
+          ),
+        );
       },
     });
   }
@@ -123,8 +139,10 @@ export class RegisteredSession {
 
   /** Publishes `payload` to the stream with QoS 1; `callback` runs once the platform has stored it (PUBACK). */
   send(stream: string, payload: Uint8Array, callback: (error: Error | undefined) => void): void {
-    if (!isStreamName(stream)) return callback(new RegistrationError("invalid-stream", "a stream name is 1-64 characters of 0-9 A-Z a-z _ . -"));
-    if (payload.length > maxMessageBytes) return callback(new RegistrationError("message-too-large", `a message is at most ${maxMessageBytes} bytes`));
+    if (!isStreamName(stream))
+      return callback(new RegistrationError("invalid-stream", "a stream name is 1-64 characters of 0-9 A-Z a-z _ . -"));
+    if (payload.length > maxMessageBytes)
+      return callback(new RegistrationError("message-too-large", `a message is at most ${maxMessageBytes} bytes`));
     this.#client.publish(`${this.root}/msg/${stream}`, payload, { qos: 1 }, callback);
   }
 
@@ -137,11 +155,14 @@ export class RegisteredSession {
 
   #connected(): void {
     const topics = [`${this.root}/res/+`, `${this.root}/cmd/#`];
-    this.#client.subscribe(topics.map((topic) => ({ topic, qos: 1 })), (error, granted) => {
-      if (error) return;
-      if (granted?.includes(0x80)) this.#log.write("warn", "subscribe-refused", {});
-      this.#request("status");
-    });
+    this.#client.subscribe(
+      topics.map((topic) => ({ topic, qos: 1 })),
+      (error, granted) => {
+        if (error) return;
+        if (granted?.includes(0x80)) this.#log.write("warn", "subscribe-refused", {});
+        this.#request("status");
+      },
+    );
   }
 
   #request(op: TokenOp): void {
@@ -179,7 +200,11 @@ export class RegisteredSession {
     this.#replyTimer.clear();
     const retryAfter = numberField(reply, "retryAfter", 0, maxRetryAfterS);
     if (status !== 200) {
-      this.#log.write("warn", "token-request-refused", { op: outstanding.op, status, error: stringField(reply, "error", 64) });
+      this.#log.write("warn", "token-request-refused", {
+        op: outstanding.op,
+        status,
+        error: stringField(reply, "error", 64),
+      });
       this.#retry(outstanding.op, retryAfter);
     } else if (outstanding.op === "status") this.#statusReplied(reply);
     else this.#refreshReplied(reply);

@@ -27,7 +27,10 @@ export abstract class EntryRecordStore implements RecordStore {
 
   write(record: Uint8Array): void {
     if (record.length > this.maxRecordBytes)
-      throw new StorageError("record-too-large", `a record of ${record.length} bytes exceeds the store's ${this.maxRecordBytes}`);
+      throw new StorageError(
+        "record-too-large",
+        `a record of ${record.length} bytes exceeds the store's ${this.maxRecordBytes}`,
+      );
     this.commit(encodeEntry(this.#sequence + 1, record), false);
     this.#sequence++;
     this.#record = record.slice();

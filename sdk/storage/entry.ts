@@ -114,7 +114,11 @@ export class EntryScan {
     const newestValid = this.#newest ? this.#newest.sequence : 0;
     const recovered = this.#highestSequence > newestValid;
     if (recovered)
-      log.write("warn", "record-store-recovered", { store, usedSequence: newestValid, damagedSequence: this.#highestSequence });
+      log.write("warn", "record-store-recovered", {
+        store,
+        usedSequence: newestValid,
+        damagedSequence: this.#highestSequence,
+      });
     return { record: this.#newest && this.#newest.record, lastSequence: newestValid + (recovered ? 1 : 0), recovered };
   }
 }

@@ -42,7 +42,10 @@ export class FlashRecordStore extends EntryRecordStore {
     const flash = options.flash;
     const sectorCount = flash.size / flash.sectorSize;
     if (!Number.isInteger(sectorCount) || sectorCount < 2 || flash.sectorSize < entryOverheadBytes + 4)
-      throw new StorageError("invalid-options", `a flash record store needs at least two sectors (size ${flash.size}, sector ${flash.sectorSize})`);
+      throw new StorageError(
+        "invalid-options",
+        `a flash record store needs at least two sectors (size ${flash.size}, sector ${flash.sectorSize})`,
+      );
     const scan = new EntryScan();
     let newestSector = -1;
     let newestFree = -1;
@@ -62,7 +65,10 @@ export class FlashRecordStore extends EntryRecordStore {
       }
       if (newestSector === sector) newestFree = free;
     }
-    super(scan.finish(options.log ?? silentLog, "flash"), Math.min(flash.sectorSize - entryOverheadBytes, maxBodyBytes));
+    super(
+      scan.finish(options.log ?? silentLog, "flash"),
+      Math.min(flash.sectorSize - entryOverheadBytes, maxBodyBytes),
+    );
     this.#flash = flash;
     this.#sectorCount = sectorCount;
     this.#sector = newestSector;
@@ -78,7 +84,12 @@ export class FlashRecordStore extends EntryRecordStore {
     const sectorSize = this.#flash.sectorSize;
     let sector = this.#sector;
     let offset = this.#free;
-    if (clearing || offset < 0 || offset + entry.length > sectorSize || !this.#erased(sector * sectorSize + offset, entry.length)) {
+    if (
+      clearing ||
+      offset < 0 ||
+      offset + entry.length > sectorSize ||
+      !this.#erased(sector * sectorSize + offset, entry.length)
+    ) {
       sector = (this.#sector + 1) % this.#sectorCount;
       offset = 0;
       this.#flash.erase(sector);

@@ -48,7 +48,10 @@ export class PreferenceRecordStore extends EntryRecordStore {
   constructor(options: PreferenceRecordStoreOptions) {
     const { preference, domain } = options;
     if (utf8ByteLength(domain) > maxNameBytes || utf8ByteLength(options.key) > maxNameBytes - 1)
-      throw new StorageError("invalid-options", `preference domain must be at most ${maxNameBytes} bytes and key ${maxNameBytes - 1}`);
+      throw new StorageError(
+        "invalid-options",
+        `preference domain must be at most ${maxNameBytes} bytes and key ${maxNameBytes - 1}`,
+      );
     const keys = [options.key + "0", options.key + "1"] as const;
     const scan = new EntryScan();
     let newestSlot = -1;
@@ -79,7 +82,10 @@ export class PreferenceRecordStore extends EntryRecordStore {
     const stored = this.#preference.get(this.#domain, this.#keys[slot]);
     if (!(stored instanceof ArrayBuffer) || !sameBytes(new Uint8Array(stored), entry)) {
       this.#preference.delete(this.#domain, this.#keys[slot]);
-      throw new StorageError("verify-failed", `preference ${this.#domain}/${this.#keys[slot]} did not read back what was written`);
+      throw new StorageError(
+        "verify-failed",
+        `preference ${this.#domain}/${this.#keys[slot]} did not read back what was written`,
+      );
     }
     this.#slot = slot;
   }

@@ -63,14 +63,18 @@ function writeKey(path: string): void {
 
 /** GeneralizedTime as `openssl ca -startdate/-enddate` take it: YYYYMMDDHHMMSSZ. */
 function asn1Time(date: Date): string {
-  return date.toISOString().replace(/[-:T]/g, "").replace(/\.\d+Z$/, "Z");
+  return date
+    .toISOString()
+    .replace(/[-:T]/g, "")
+    .replace(/\.\d+Z$/, "Z");
 }
 
 function subjectAltName(hosts: readonly string[]): string {
   return hosts
     .map((host) => {
       if (isIP(host)) return `IP:${host}`;
-      if (!HOST_PATTERN.test(host) || host.length > 253) throw new Error(`not a host name or IP address: ${JSON.stringify(host)}`);
+      if (!HOST_PATTERN.test(host) || host.length > 253)
+        throw new Error(`not a host name or IP address: ${JSON.stringify(host)}`);
       return `DNS:${host}`;
     })
     .join(",");
@@ -116,14 +120,33 @@ function sign(keyFile: string, commonName: string, extensions: string, validity:
     const signer = issuer ? ["-cert", issuer.cert, "-keyfile", issuer.key] : ["-selfsign", "-keyfile", keyFile];
     execFileSync(
       OPENSSL,
-      ["ca", "-batch", "-notext", "-config", config, ...signer, "-in", csr, "-out", out, "-extensions", "extensions",
-        "-rand_serial", "-startdate", asn1Time(validity.notBefore), "-enddate", asn1Time(validity.notAfter)],
+      [
+        "ca",
+        "-batch",
+        "-notext",
+        "-config",
+        config,
+        ...signer,
+        "-in",
+        csr,
+        "-out",
+        out,
+        "-extensions",
+        "extensions",
+        "-rand_serial",
+        "-startdate",
+        asn1Time(validity.notBefore),
+        "-enddate",
+        asn1Time(validity.notAfter),
+      ],
       { stdio: "pipe" },
     );
     return readFileSync(out, "utf8");
   } catch (error) {
     // openssl starts with "Using configuration from …"; its reason is on the later lines.
-    const lines = ((error as { stderr?: Buffer }).stderr?.toString() ?? "").split("\n").filter((l) => l && !l.startsWith("Using configuration"));
+    const lines = ((error as { stderr?: Buffer }).stderr?.toString() ?? "")
+      .split("\n")
+      .filter((l) => l && !l.startsWith("Using configuration"));
     throw new Error(`openssl failed: ${lines.slice(0, 2).join("; ") || (error as Error).message}`, { cause: error });
   } finally {
     rmSync(work, { recursive: true, force: true });
@@ -139,7 +162,11 @@ export function pemToDer(pem: string): Buffer {
 
 /** Makes a CA (ca.pem, ca.der, ca.key) in `dir`; refuses to overwrite an existing one. */
 export function createCa(options: { dir: string; name?: string; validity?: Validity }): CaFiles {
-  const files: CaFiles = { cert: join(options.dir, "ca.pem"), der: join(options.dir, "ca.der"), key: join(options.dir, "ca.key") };
+  const files: CaFiles = {
+    cert: join(options.dir, "ca.pem"),
+    der: join(options.dir, "ca.der"),
+    key: join(options.dir, "ca.key"),
+  };
   for (const path of Object.values(files)) if (existsSync(path)) throw new Error(`${path} exists already`);
   mkdirSync(options.dir, { recursive: true });
   writeKey(files.key);
@@ -177,9 +204,11 @@ export function createServerCert(options: ServerCertOptions): ServerCertFiles {
   const pem = sign(files.key, options.hosts[0], extensions, options.validity ?? validityFor(825), options.ca);
   const cert = new X509Certificate(pem);
   const ca = new X509Certificate(readFileSync(options.ca.cert));
-  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) throw new Error("openssl made a certificate the CA did not sign");
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey))
+    throw new Error("openssl made a certificate the CA did not sign");
   for (const host of options.hosts)
-    if (!(isIP(host) ? cert.checkIP(host) : cert.checkHost(host))) throw new Error(`the certificate does not name ${host}`);
+    if (!(isIP(host) ? cert.checkIP(host) : cert.checkHost(host)))
+      throw new Error(`the certificate does not name ${host}`);
   writeFileSync(files.cert, pem + readFileSync(options.ca.cert, "utf8"));
   return files;
 }

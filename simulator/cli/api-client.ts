@@ -13,7 +13,13 @@ export const DEFAULT_PLATFORM_URL = "http://127.0.0.1:8080";
 export const DEFAULT_DATA_DIR = ".provisio";
 
 /** The options every command that talks to the API accepts. */
-export const API_OPTIONS: OptionSpec = { platform: "string", data: "string", ca: "string", json: "boolean", help: "boolean" };
+export const API_OPTIONS: OptionSpec = {
+  platform: "string",
+  data: "string",
+  ca: "string",
+  json: "boolean",
+  help: "boolean",
+};
 
 export const API_OPTIONS_HELP = `  --platform URL   platform HTTP API, http:// or https:// (default ${DEFAULT_PLATFORM_URL})
   --ca FILE        CA certificate (PEM) that signed an https platform's certificate; or set PROVISIO_CA
@@ -45,7 +51,8 @@ export function nextPageHint(next: string | null, command: string): string {
 }
 
 /** Certificate checks that failed, by Node's error code: what the technician can do about each. */
-const UNTRUSTED = "the platform's certificate is not trusted: pass --ca FILE (or set PROVISIO_CA) with the CA that signed it";
+const UNTRUSTED =
+  "the platform's certificate is not trusted: pass --ca FILE (or set PROVISIO_CA) with the CA that signed it";
 const CERTIFICATE_REFUSALS: Record<string, string> = {
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: UNTRUSTED,
   UNABLE_TO_GET_ISSUER_CERT: UNTRUSTED,
@@ -64,12 +71,16 @@ function unreachable(baseUrl: string, error: NodeJS.ErrnoException): CliError {
   if (refusal) return new CliError(`${refusal} (${code})`);
   const { hostname, protocol } = new URL(baseUrl);
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID")
-    return new CliError(`the platform's certificate does not name ${hostname} (host name does not match): use a name it holds in --platform`);
+    return new CliError(
+      `the platform's certificate does not name ${hostname} (host name does not match): use a name it holds in --platform`,
+    );
   // A TLS listener drops a plain HTTP request without an answer; a plain one answers TLS with junk.
   const hint =
-    protocol === "http:" && code === "ECONNRESET" ? "; if it serves https, use an https:// URL"
-    : protocol === "https:" && code === "EPROTO" ? "; if it serves plain http, use an http:// URL"
-    : "";
+    protocol === "http:" && code === "ECONNRESET"
+      ? "; if it serves https, use an https:// URL"
+      : protocol === "https:" && code === "EPROTO"
+        ? "; if it serves plain http, use an http:// URL"
+        : "";
   return new CliError(`cannot reach the platform at ${baseUrl} (${code})${hint}`);
 }
 
@@ -82,7 +93,8 @@ export class ApiClient {
 
   static fromArgs(args: ParsedArgs): ApiClient {
     const baseUrl = (stringOption(args, "platform") ?? DEFAULT_PLATFORM_URL).replace(/\/+$/, "");
-    if (!/^https?:\/\/[^/]/.test(baseUrl)) throw new CliError(`--platform must be an http:// or https:// URL, not ${JSON.stringify(baseUrl)}`);
+    if (!/^https?:\/\/[^/]/.test(baseUrl))
+      throw new CliError(`--platform must be an http:// or https:// URL, not ${JSON.stringify(baseUrl)}`);
     let adminKey = process.env.PROVISIO_ADMIN_KEY;
     if (!adminKey) {
       const path = join(stringOption(args, "data") ?? DEFAULT_DATA_DIR, ADMIN_KEY_FILE);
@@ -115,7 +127,8 @@ export class ApiClient {
     } catch {
       throw new CliError(`the platform answered ${response.status} with something that is not JSON`);
     }
-    if (response.status < 200 || response.status > 299) throw new CliError(`${result.error ?? response.status}: ${result.message ?? "request failed"}`);
+    if (response.status < 200 || response.status > 299)
+      throw new CliError(`${result.error ?? response.status}: ${result.message ?? "request failed"}`);
     return result;
   }
 }

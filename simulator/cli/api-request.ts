@@ -38,7 +38,9 @@ export function sendApiRequest(url: string, request: ApiRequest): Promise<ApiRes
       res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
     });
     req.on("error", reject);
-    req.setTimeout(request.timeoutMs ?? 30_000, () => req.destroy(Object.assign(new Error("no answer"), { code: "ETIMEDOUT" })));
+    req.setTimeout(request.timeoutMs ?? 30_000, () =>
+      req.destroy(Object.assign(new Error("no answer"), { code: "ETIMEDOUT" })),
+    );
     req.end(request.body === undefined ? undefined : JSON.stringify(request.body));
   });
 }

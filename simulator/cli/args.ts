@@ -49,7 +49,8 @@ export function integerOption(args: ParsedArgs, name: string, min: number, max: 
   const text = stringOption(args, name);
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) throw new CliError(`--${name} must be an integer from ${min} to ${max}`);
+  if (!/^\d+$/.test(text) || value < min || value > max)
+    throw new CliError(`--${name} must be an integer from ${min} to ${max}`);
   return value;
 }
 
@@ -61,7 +62,9 @@ export function durationOption(args: ParsedArgs, name: string, maxSeconds: numbe
   if (text === undefined) return undefined;
   const match = /^(\d+)([smhd]?)$/.exec(text);
   const seconds = match ? Number(match[1]) * UNIT_SECONDS[match[2] || "s"] : 0;
-  if (!(seconds > 0 && Number.isSafeInteger(seconds))) throw new CliError(`--${name} must be a duration like 30d, 12h, 90m or 45s`);
-  if (seconds > maxSeconds) throw new CliError(`--${name} must be at most ${Math.floor(maxSeconds / 86400)}d (${maxSeconds} s)`);
+  if (!(seconds > 0 && Number.isSafeInteger(seconds)))
+    throw new CliError(`--${name} must be a duration like 30d, 12h, 90m or 45s`);
+  if (seconds > maxSeconds)
+    throw new CliError(`--${name} must be at most ${Math.floor(maxSeconds / 86400)}d (${maxSeconds} s)`);
   return seconds;
 }

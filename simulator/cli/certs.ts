@@ -33,16 +33,23 @@ export const certsCommand: Command = {
       print(help);
       return 0;
     }
-    if (args.positionals.join(" ") !== "create") throw new CliError("usage: provisio certs create --dir DIR --host NAME[,NAME…] (see --help)");
+    if (args.positionals.join(" ") !== "create")
+      throw new CliError("usage: provisio certs create --dir DIR --host NAME[,NAME…] (see --help)");
     const dirOption = stringOption(args, "dir");
     if (!dirOption) throw new CliError("--dir is required");
-    const hosts = (stringOption(args, "host") ?? "").split(",").map((h) => h.trim()).filter(Boolean);
-    if (hosts.length === 0) throw new CliError("--host is required: the names devices connect to, e.g. --host localhost,127.0.0.1");
+    const hosts = (stringOption(args, "host") ?? "")
+      .split(",")
+      .map((h) => h.trim())
+      .filter(Boolean);
+    if (hosts.length === 0)
+      throw new CliError("--host is required: the names devices connect to, e.g. --host localhost,127.0.0.1");
     const days = integerOption(args, "days", 1, 3650);
     const dir = resolve(dirOption);
     const ca = createCa({ dir });
     const server = createServerCert({ ca, dir, hosts, validity: days === undefined ? undefined : validityFor(days) });
-    print(`CA: ${ca.cert} (DER for the ESP32: ${ca.der}, the only file of DIR to embed); its key ${ca.key} stays private`);
+    print(
+      `CA: ${ca.cert} (DER for the ESP32: ${ca.der}, the only file of DIR to embed); its key ${ca.key} stays private`,
+    );
     print(`server chain for ${hosts.join(", ")}: ${server.cert}, key ${server.key}`);
     print(`run: provisio platform --tls-cert ${server.cert} --tls-key ${server.key}`);
     return 0;

@@ -76,7 +76,10 @@ show the verification code; you compare them and approve. The device registers a
       log: () => {},
     });
     const mqttsPort = platform.mqttsPort!;
-    const api = ApiClient.fromArgs({ positionals: [], options: { platform: platform.apiUrl, ca: ca.cert, data: dataDir } });
+    const api = ApiClient.fromArgs({
+      positionals: [],
+      options: { platform: platform.apiUrl, ca: ca.cert, data: dataDir },
+    });
     print(`[platform] development CA made for this run: ${ca.cert}`);
     print(`[platform] MQTT over TLS on 127.0.0.1:${mqttsPort} (no plain MQTT), technician API on ${platform.apiUrl}`);
     print(`[platform] try: npx provisio ops list --platform ${platform.apiUrl} --ca ${ca.cert} --data ${dataDir}`);
@@ -112,29 +115,43 @@ show the verification code; you compare them and approve. The device registers a
     const technician = async () => {
       let operation: PendingOperation | undefined;
       while (!stopping && !operation) {
-        const { operations } = (await api.request("GET", "/api/operations?state=pending")) as { operations: PendingOperation[] };
+        const { operations } = (await api.request("GET", "/api/operations?state=pending")) as {
+          operations: PendingOperation[];
+        };
         operation = operations.find((op) => op.verificationCode !== null);
         if (!operation) await sleep(300);
       }
       if (!operation || stopping) return;
       const code = operation.verificationCode!;
-      print(`[platform] operation ${operation.id} from ${operation.requestedDeviceId ?? "a device"} shows the code ${code}`);
+      print(
+        `[platform] operation ${operation.id} from ${operation.requestedDeviceId ?? "a device"} shows the code ${code}`,
+      );
       let approve: boolean;
       if (!autoApprove) approve = await askApproval(code);
       else {
         approve = code === deviceCode;
-        print(`[technician] the device shows ${deviceCode}: ${approve ? "the codes match, approving" : "the codes differ, rejecting"}`);
+        print(
+          `[technician] the device shows ${deviceCode}: ${approve ? "the codes match, approving" : "the codes differ, rejecting"}`,
+        );
       }
       if (stopping) return;
-      await api.request("POST", `/api/operations/${encodeURIComponent(operation.id)}/${approve ? "approve" : "reject"}`, {});
+      await api.request(
+        "POST",
+        `/api/operations/${encodeURIComponent(operation.id)}/${approve ? "approve" : "reject"}`,
+        {},
+      );
       print(`[platform] operation ${approve ? "approved" : "rejected"}`);
       const seen = new Set<number>();
       while (!stopping) {
-        const { messages } = (await api.request("GET", `/api/messages?device=${DEVICE_ID}&limit=100`)) as { messages: StoredMessage[] };
+        const { messages } = (await api.request("GET", `/api/messages?device=${DEVICE_ID}&limit=100`)) as {
+          messages: StoredMessage[];
+        };
         for (const message of [...messages].reverse()) {
           if (seen.has(message.id)) continue;
           seen.add(message.id);
-          print(`[platform] message from ${message.deviceId} on ${message.stream}: ${Buffer.from(message.payloadBase64, "base64").toString("utf8")}`);
+          print(
+            `[platform] message from ${message.deviceId} on ${message.stream}: ${Buffer.from(message.payloadBase64, "base64").toString("utf8")}`,
+          );
           if (wanted !== undefined && seen.size >= wanted) return stop(0);
         }
         await sleep(500);

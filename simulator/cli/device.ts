@@ -10,8 +10,17 @@ import { startXsDevice } from "../device/xs-host";
 export const powerCutExitCode = 75;
 
 const OPTIONS = {
-  broker: "string", ca: "string", token: "string", "device-id": "string", state: "string", engine: "string",
-  send: "string", stream: "string", "power-cut-after-writes": "string", verbose: "boolean", help: "boolean",
+  broker: "string",
+  ca: "string",
+  token: "string",
+  "device-id": "string",
+  state: "string",
+  engine: "string",
+  send: "string",
+  stream: "string",
+  "power-cut-after-writes": "string",
+  verbose: "boolean",
+  help: "boolean",
 } as const;
 
 export const deviceCommand: Command = {
@@ -51,7 +60,8 @@ same --state, it reuses its registration, or resumes a pending operation.
     const engine = stringOption(args, "engine") ?? "xs";
     if (engine !== "node" && engine !== "xs") throw new CliError(`--engine must be node or xs, not ${engine}`);
     const deviceId = stringOption(args, "device-id");
-    if (deviceId !== undefined && !isDeviceId(deviceId)) throw new CliError("--device-id must be 4-90 characters of 0-9 A-Z a-z _ . -");
+    if (deviceId !== undefined && !isDeviceId(deviceId))
+      throw new CliError("--device-id must be 4-90 characters of 0-9 A-Z a-z _ . -");
     const broker = parseBrokerUrl(stringOption(args, "broker") ?? "mqtt://127.0.0.1:1883", stringOption(args, "ca"));
     const options = {
       ports: devicePorts(broker, args.options.verbose === true),

@@ -1,6 +1,14 @@
 /** `provisio devices list|revoke|delete`: registered devices. */
 import { CliError, parseArgs, stringOption } from "./args";
-import { API_OPTIONS, API_OPTIONS_HELP, ApiClient, nextPageHint, PAGE_OPTIONS, PAGE_OPTIONS_HELP, pageQuery } from "./api-client";
+import {
+  API_OPTIONS,
+  API_OPTIONS_HELP,
+  ApiClient,
+  nextPageHint,
+  PAGE_OPTIONS,
+  PAGE_OPTIONS_HELP,
+  pageQuery,
+} from "./api-client";
 import { print, table, type Command } from "./command";
 
 const help = `Usage:
@@ -42,8 +50,14 @@ export const devicesCommand: Command = {
       const path = `/api/devices/${encodeURIComponent(deviceId)}`;
       const query = workspace ? `?workspace=${encodeURIComponent(workspace)}` : "";
       const device =
-        verb === "revoke" ? await api.request("POST", `${path}/revoke${query}`) : await api.request("DELETE", path + query);
-      print(args.options.json ? JSON.stringify(device, null, 2) : `${verb === "revoke" ? "revoked" : "deleted"} ${device.deviceId}`);
+        verb === "revoke"
+          ? await api.request("POST", `${path}/revoke${query}`)
+          : await api.request("DELETE", path + query);
+      print(
+        args.options.json
+          ? JSON.stringify(device, null, 2)
+          : `${verb === "revoke" ? "revoked" : "deleted"} ${device.deviceId}`,
+      );
     } else {
       throw new CliError("usage: provisio devices list|revoke|delete DEVICE_ID (see provisio devices --help)");
     }

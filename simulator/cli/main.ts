@@ -14,7 +14,16 @@ import { opsCommand } from "./ops";
 import { platformCommand } from "./platform";
 import { tokensCommand } from "./tokens";
 
-const COMMANDS: readonly Command[] = [platformCommand, tokensCommand, opsCommand, devicesCommand, messagesCommand, deviceCommand, demoCommand, certsCommand];
+const COMMANDS: readonly Command[] = [
+  platformCommand,
+  tokensCommand,
+  opsCommand,
+  devicesCommand,
+  messagesCommand,
+  deviceCommand,
+  demoCommand,
+  certsCommand,
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,6 +1,14 @@
 /** `provisio messages list`: messages devices sent, newest first. */
 import { CliError, parseArgs, stringOption } from "./args";
-import { API_OPTIONS, API_OPTIONS_HELP, ApiClient, nextPageHint, PAGE_OPTIONS, PAGE_OPTIONS_HELP, pageQuery } from "./api-client";
+import {
+  API_OPTIONS,
+  API_OPTIONS_HELP,
+  ApiClient,
+  nextPageHint,
+  PAGE_OPTIONS,
+  PAGE_OPTIONS_HELP,
+  pageQuery,
+} from "./api-client";
 import { print, table, type Command } from "./command";
 
 const help = `Usage: provisio messages list [--device ID] [--stream S] [--limit N] [--after CURSOR] [--json]
@@ -30,17 +38,25 @@ export const messagesCommand: Command = {
       print(help);
       return 0;
     }
-    if (args.positionals.join(" ") !== "list") throw new CliError("usage: provisio messages list (see provisio messages --help)");
+    if (args.positionals.join(" ") !== "list")
+      throw new CliError("usage: provisio messages list (see provisio messages --help)");
     const device = stringOption(args, "device");
     const stream = stringOption(args, "stream");
-    const { messages, next } = await ApiClient.fromArgs(args).request("GET", `/api/messages${pageQuery(args, { device, stream })}`);
+    const { messages, next } = await ApiClient.fromArgs(args).request(
+      "GET",
+      `/api/messages${pageQuery(args, { device, stream })}`,
+    );
     print(
       args.options.json
         ? JSON.stringify(messages, null, 2)
         : table(
             ["ID", "DEVICE ID", "STREAM", "BYTES", "RECEIVED", "PAYLOAD"],
             messages.map((m: any) => [m.id, m.deviceId, m.stream, m.size, m.receivedAt, preview(m.payloadBase64)]),
-          ) + nextPageHint(next, `provisio messages list${device ? ` --device ${device}` : ""}${stream ? ` --stream ${stream}` : ""}`),
+          ) +
+            nextPageHint(
+              next,
+              `provisio messages list${device ? ` --device ${device}` : ""}${stream ? ` --stream ${stream}` : ""}`,
+            ),
     );
     return 0;
   },

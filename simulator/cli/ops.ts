@@ -1,6 +1,14 @@
 /** `provisio ops list|approve|reject`: provisioning operations waiting for a technician. */
 import { CliError, parseArgs, stringOption } from "./args";
-import { API_OPTIONS, API_OPTIONS_HELP, ApiClient, nextPageHint, PAGE_OPTIONS, PAGE_OPTIONS_HELP, pageQuery } from "./api-client";
+import {
+  API_OPTIONS,
+  API_OPTIONS_HELP,
+  ApiClient,
+  nextPageHint,
+  PAGE_OPTIONS,
+  PAGE_OPTIONS_HELP,
+  pageQuery,
+} from "./api-client";
 import { print, table, type Command } from "./command";
 
 const help = `Usage:
@@ -27,7 +35,10 @@ export const opsCommand: Command = {
     }
     const api = ApiClient.fromArgs(args);
     if (verb === "list" && target === undefined) {
-      const { operations, next } = await api.request("GET", `/api/operations${pageQuery(args, { state: args.options.pending ? "pending" : undefined })}`);
+      const { operations, next } = await api.request(
+        "GET",
+        `/api/operations${pageQuery(args, { state: args.options.pending ? "pending" : undefined })}`,
+      );
       print(
         args.options.json
           ? JSON.stringify(operations, null, 2)
@@ -38,7 +49,9 @@ export const opsCommand: Command = {
                 o.state,
                 o.verificationCode ?? (o.state === "pending" ? "(waiting for device)" : null),
                 o.deviceId ?? o.requestedDeviceId,
-                Object.entries(o.attributes as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(",") || null,
+                Object.entries(o.attributes as Record<string, string>)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(",") || null,
                 o.state === "pending" ? o.expiresAt : null,
               ]),
             ) + nextPageHint(next, `provisio ops list${args.options.pending ? " --pending" : ""}`),
@@ -46,7 +59,11 @@ export const opsCommand: Command = {
     } else if ((verb === "approve" || verb === "reject") && target !== undefined && extra.length === 0) {
       const body = verb === "approve" ? { deviceId: stringOption(args, "device-id") } : {};
       const op = await api.request("POST", `/api/operations/${encodeURIComponent(target)}/${verb}`, body);
-      print(args.options.json ? JSON.stringify(op, null, 2) : `${op.state} ${op.id}${op.deviceId ? ` as ${op.deviceId}` : ""}`);
+      print(
+        args.options.json
+          ? JSON.stringify(op, null, 2)
+          : `${op.state} ${op.id}${op.deviceId ? ` as ${op.deviceId}` : ""}`,
+      );
     } else {
       throw new CliError("usage: provisio ops list|approve|reject OPERATION (see provisio ops --help)");
     }

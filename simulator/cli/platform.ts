@@ -40,7 +40,11 @@ function tlsOptions(args: ParsedArgs): PlatformTlsOptions | undefined {
       throw new CliError(`--${option}: cannot read ${file}: ${(error as Error).message}`);
     }
   };
-  return { cert: read("tls-cert", certFile), key: read("tls-key", keyFile), port: integerOption(args, "mqtts-port", 0, 65535) ?? 8883 };
+  return {
+    cert: read("tls-cert", certFile),
+    key: read("tls-key", keyFile),
+    port: integerOption(args, "mqtts-port", 0, 65535) ?? 8883,
+  };
 }
 
 export const platformCommand: Command = {
@@ -49,8 +53,16 @@ export const platformCommand: Command = {
   help,
   async run(argv) {
     const args = parseArgs(argv, {
-      "mqtt-port": "string", "http-port": "string", host: "string", data: "string", help: "boolean",
-      "tls-cert": "string", "tls-key": "string", "mqtts-port": "string", "no-plain": "boolean", "allow-plain-on-network": "boolean",
+      "mqtt-port": "string",
+      "http-port": "string",
+      host: "string",
+      data: "string",
+      help: "boolean",
+      "tls-cert": "string",
+      "tls-key": "string",
+      "mqtts-port": "string",
+      "no-plain": "boolean",
+      "allow-plain-on-network": "boolean",
     });
     if (args.options.help) {
       print(help);
@@ -63,7 +75,10 @@ export const platformCommand: Command = {
     if (!plain && !tls) throw new CliError("--no-plain needs --tls-cert and --tls-key");
     const allowPlainOnNetwork = args.options["allow-plain-on-network"] === true;
     const refusal = plainOnNetwork({ host, plain, tls, allowPlainOnNetwork });
-    if (refusal) throw new CliError(`${refusal}: use --tls-cert/--tls-key with --no-plain, or insist with --allow-plain-on-network`);
+    if (refusal)
+      throw new CliError(
+        `${refusal}: use --tls-cert/--tls-key with --no-plain, or insist with --allow-plain-on-network`,
+      );
     const platform = await startPlatform({
       dataDir,
       host,
@@ -74,7 +89,10 @@ export const platformCommand: Command = {
       httpPort: integerOption(args, "http-port", 0, 65535) ?? 8080,
       log: (line) => process.stderr.write(line + "\n"),
     });
-    const urls = [platform.mqttPort === undefined ? "" : `mqtt://${host}:${platform.mqttPort}`, platform.mqttsPort === undefined ? "" : `mqtts://${host}:${platform.mqttsPort}`];
+    const urls = [
+      platform.mqttPort === undefined ? "" : `mqtt://${host}:${platform.mqttPort}`,
+      platform.mqttsPort === undefined ? "" : `mqtts://${host}:${platform.mqttsPort}`,
+    ];
     print(`provisio platform ready: ${urls.filter(Boolean).join(" ")} ${platform.apiUrl}`);
     const trust = tls ? " --ca FILE (the CA that signed --tls-cert)" : "";
     print(`technician commands: --platform ${platform.apiUrl}${trust} --data ${dataDir}`);

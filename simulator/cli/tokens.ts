@@ -1,7 +1,15 @@
 /** `provisio tokens create|list|revoke`: provisioning tokens. */
 import { TOKEN_LIMITS } from "../platform/provisioning-tokens";
 import { CliError, durationOption, integerOption, parseArgs, stringOption } from "./args";
-import { API_OPTIONS, API_OPTIONS_HELP, ApiClient, nextPageHint, PAGE_OPTIONS, PAGE_OPTIONS_HELP, pageQuery } from "./api-client";
+import {
+  API_OPTIONS,
+  API_OPTIONS_HELP,
+  ApiClient,
+  nextPageHint,
+  PAGE_OPTIONS,
+  PAGE_OPTIONS_HELP,
+  pageQuery,
+} from "./api-client";
 import { print, table, type Command } from "./command";
 
 const help = `Usage:
@@ -25,7 +33,15 @@ export const tokensCommand: Command = {
   summary: "create, list and revoke provisioning tokens",
   help,
   async run(argv) {
-    const args = parseArgs(argv, { ...API_OPTIONS, ...PAGE_OPTIONS, "device-id": "string", lifetime: "string", expires: "string", "max-uses": "string", name: "string" });
+    const args = parseArgs(argv, {
+      ...API_OPTIONS,
+      ...PAGE_OPTIONS,
+      "device-id": "string",
+      lifetime: "string",
+      expires: "string",
+      "max-uses": "string",
+      name: "string",
+    });
     const [verb, id, ...extra] = args.positionals;
     if (args.options.help) {
       print(help);
@@ -48,7 +64,15 @@ export const tokensCommand: Command = {
           ? JSON.stringify(tokens, null, 2)
           : table(
               ["ID", "NAME", "TOKEN", "DEVICE ID", "USES", "STATE", "EXPIRES"],
-              tokens.map((t: any) => [t.id, t.name, t.hint, t.deviceId, t.maxUses === null ? t.uses : `${t.uses}/${t.maxUses}`, t.state, t.expiresAt]),
+              tokens.map((t: any) => [
+                t.id,
+                t.name,
+                t.hint,
+                t.deviceId,
+                t.maxUses === null ? t.uses : `${t.uses}/${t.maxUses}`,
+                t.state,
+                t.expiresAt,
+              ]),
             ) + nextPageHint(next, "provisio tokens list"),
       );
     } else if (verb === "revoke" && id !== undefined && extra.length === 0) {

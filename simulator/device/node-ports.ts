@@ -26,7 +26,8 @@ export function parseBrokerUrl(text: string, caFile?: string): BrokerAddress {
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
   if (url.protocol === "mqtts:") return { host, port: url.port ? Number(url.port) : 8883, tls: { caFile } };
-  if (url.protocol !== "mqtt:") throw new DeviceSettingsError(`--broker: only mqtt:// and mqtts:// are supported, not ${url.protocol}`);
+  if (url.protocol !== "mqtt:")
+    throw new DeviceSettingsError(`--broker: only mqtt:// and mqtts:// are supported, not ${url.protocol}`);
   if (caFile !== undefined) throw new DeviceSettingsError("--ca is for TLS: use an mqtts:// broker URL");
   return { host, port: url.port ? Number(url.port) : 1883 };
 }

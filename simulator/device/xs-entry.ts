@@ -104,7 +104,13 @@ async function sendMessages(count: number): Promise<void> {
 }
 
 function stateChanged(state: DeviceClientState, detail?: string): void {
-  ask({ op: "state", state, detail: detail ?? null, deviceId: client?.deviceId ?? null, workspaceId: client?.workspaceId ?? null });
+  ask({
+    op: "state",
+    state,
+    detail: detail ?? null,
+    deviceId: client?.deviceId ?? null,
+    workspaceId: client?.workspaceId ?? null,
+  });
   if (state !== "connected" || config!.send === undefined) return;
   const count = config!.send;
   config!.send = undefined;
@@ -121,7 +127,10 @@ export function start(options: XsDeviceConfig): void {
     provisioningToken: options.provisioningToken,
     deviceId: options.deviceId,
     attributes: { model: "provisio-simulator-xs", firmware: "0.1.0" },
-    transport, clock, random, log,
+    transport,
+    clock,
+    random,
+    log,
     store: new FlashRecordStore({ flash: hostFlash(options.flash), log }),
     onDisplay: (operation) => ask({ op: "display", ...operation }),
     onStateChange: stateChanged,

@@ -90,10 +90,13 @@ export async function startXsDevice(options: SimulatedDeviceOptions): Promise<Si
         return ports.clock.now();
       case "setTimer": {
         const id = nextId++;
-        timers.set(id, ports.clock.setTimer(request.delayMs!, () => {
-          timers.delete(id);
-          push({ event: "timer", id });
-        }));
+        timers.set(
+          id,
+          ports.clock.setTimer(request.delayMs!, () => {
+            timers.delete(id);
+            push({ event: "timer", id });
+          }),
+        );
         return id;
       }
       case "clearTimer":
@@ -138,7 +141,8 @@ export async function startXsDevice(options: SimulatedDeviceOptions): Promise<Si
 
   const worker = new XsWorker({
     name: "provisio-device",
-    onCommand: (bytes) => Buffer.from(JSON.stringify(serve(JSON.parse(Buffer.from(bytes).toString("utf8")) as XsRequest) ?? null)),
+    onCommand: (bytes) =>
+      Buffer.from(JSON.stringify(serve(JSON.parse(Buffer.from(bytes).toString("utf8")) as XsRequest) ?? null)),
   });
 
   const stop = (code: number) => {
@@ -147,10 +151,12 @@ export async function startXsDevice(options: SimulatedDeviceOptions): Promise<Si
     // The SDK says goodbye (DISCONNECT) from inside XS before the engine quits.
     const said = worker.evaluate(`${globalName}.stop()`).catch(() => undefined);
     stopped = true;
-    said.then(() => worker.close()).then(
-      () => finish(code),
-      () => finish(code),
-    );
+    said
+      .then(() => worker.close())
+      .then(
+        () => finish(code),
+        () => finish(code),
+      );
     for (const timer of timers.values()) ports.clock.clearTimer(timer);
   };
 

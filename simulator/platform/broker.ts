@@ -4,7 +4,14 @@
  * It also ends sessions whose credential stopped being valid (expiry, grace, revocation) and
  * slows down clients and provisioning tokens that keep failing at CONNECT.
  */
-import { Aedes, type AedesPublishPacket, type Client, type ConnectPacket, type PublishPacket, type Subscription } from "aedes";
+import {
+  Aedes,
+  type AedesPublishPacket,
+  type Client,
+  type ConnectPacket,
+  type PublishPacket,
+  type Subscription,
+} from "aedes";
 import type { Socket } from "node:net";
 import { PlatformError, errorBody } from "./errors";
 import { ConnectionsPerAddress, IngressStream, type IngressLimits } from "./ingress";
@@ -15,7 +22,13 @@ import type { Operations, ProvisioningSession, Reply } from "./operations";
 import { PROVISIONING_CLIENT_ID_PATTERN, STREAM_PATTERN } from "./protocol";
 import { RateLimiter } from "./rate-limit";
 import { tokenRefusal, type ProvisioningTokens } from "./provisioning-tokens";
-import { BAD_USERNAME_OR_PASSWORD, MAX_MESSAGE_BYTES, NOT_AUTHORIZED, type Registry, type DeviceSession } from "./registry";
+import {
+  BAD_USERNAME_OR_PASSWORD,
+  MAX_MESSAGE_BYTES,
+  NOT_AUTHORIZED,
+  type Registry,
+  type DeviceSession,
+} from "./registry";
 import { parseRequest } from "./requests";
 
 /** Where the platform writes its log, a line at a time. */
@@ -159,7 +172,12 @@ export class Broker {
     };
     aedes.authenticate = (client, username, password, done) => {
       const conn = client.conn as unknown as IngressStream;
-      const verdict = this.authenticate(client, username ?? "", password?.toString("utf8") ?? "", conn.remoteAddress ?? "");
+      const verdict = this.authenticate(
+        client,
+        username ?? "",
+        password?.toString("utf8") ?? "",
+        conn.remoteAddress ?? "",
+      );
       if ("returnCode" in verdict) return this.refuseConnect(client.id, verdict, (error) => done(error, false));
       this.sessions.set(client, verdict);
       // Live from now on: a second provisioning CONNECT with this client ID is refused until it ends.
@@ -187,7 +205,9 @@ export class Broker {
       try {
         message = this.authorizePublish(client, packet);
       } catch (error) {
-        options.log(`publish refused, session closed: client ${printable(client?.id)} topic ${printable(packet.topic)}: ${(error as Error).message}`);
+        options.log(
+          `publish refused, session closed: client ${printable(client?.id)} topic ${printable(packet.topic)}: ${(error as Error).message}`,
+        );
         return done(error as Error);
       }
       if (!message) return done(null);
@@ -195,23 +215,30 @@ export class Broker {
       // over its rate waits for it, and its connection is read no further meanwhile.
       const store = () =>
         options.writer.store(message, (error) => {
-          if (error) options.log(`message not stored, session closed: client ${printable(client?.id)}: ${error.message}`);
+          if (error)
+            options.log(`message not stored, session closed: client ${printable(client?.id)}: ${error.message}`);
           done(error);
         });
       const delayMs = this.deviceRate.delayMs(`${message.workspaceId}:${message.deviceId}`, message.payload.length);
       if (delayMs > 0) setTimeout(store, delayMs);
       else store();
     };
-    aedes.authorizeForward = (_client, packet: AedesPublishPacket) => (isDeviceToPlatform(packet.topic) ? null : packet);
+    aedes.authorizeForward = (_client, packet: AedesPublishPacket) =>
+      isDeviceToPlatform(packet.topic) ? null : packet;
     aedes.published = (packet, client, done) => {
       const session = client ? this.sessions.get(client) : undefined;
-      if (session && levelUnder(packet.topic, `${rootOf(session)}/req`) !== undefined) this.handleRequest(session, packet);
+      if (session && levelUnder(packet.topic, `${rootOf(session)}/req`) !== undefined)
+        this.handleRequest(session, packet);
       done(null);
     };
   }
 
   static async create(options: BrokerOptions): Promise<Broker> {
-    const aedes = await Aedes.createBroker({ maxClientsIdLength: MAX_CLIENT_ID_LENGTH, drainTimeout: 30_000, connectTimeout: CONNECT_TIMEOUT_MS });
+    const aedes = await Aedes.createBroker({
+      maxClientsIdLength: MAX_CLIENT_ID_LENGTH,
+      drainTimeout: 30_000,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+    });
     return new Broker(aedes, options);
   }
 
@@ -219,12 +246,16 @@ export class Broker {
   handle(socket: Socket): void {
     const address = printable(socket.remoteAddress);
     if (!this.connections.admit(socket)) {
-      this.options.log(`connection refused: ${address} holds ${this.ingress.connectionsPerAddress} connections already`);
+      this.options.log(
+        `connection refused: ${address} holds ${this.ingress.connectionsPerAddress} connections already`,
+      );
       socket.destroy();
       return;
     }
     socket.on("error", () => undefined);
-    const stream = new IngressStream(socket, this.ingress, (reason) => this.options.log(`connection closed: ${address} sent ${reason}`));
+    const stream = new IngressStream(socket, this.ingress, (reason) =>
+      this.options.log(`connection closed: ${address} sent ${reason}`),
+    );
     this.aedes.handle(stream);
   }
 
@@ -235,12 +266,17 @@ export class Broker {
 
   /** Closes a device's registered session at once, if it has one (after revocation or deletion). */
   closeDevice(workspaceId: string, deviceId: string): void {
-    this.closeWhere((session) => session.kind === "registered" && session.workspaceId === workspaceId && session.deviceId === deviceId);
+    this.closeWhere(
+      (session) =>
+        session.kind === "registered" && session.workspaceId === workspaceId && session.deviceId === deviceId,
+    );
   }
 
   /** Closes the provisioning sessions opened with a provisioning token (after its revocation). */
   closeProvisioningToken(provisioningTokenId: string): void {
-    this.closeWhere((session) => session.kind === "provisioning" && session.provisioningTokenId === provisioningTokenId);
+    this.closeWhere(
+      (session) => session.kind === "provisioning" && session.provisioningTokenId === provisioningTokenId,
+    );
   }
 
   close(): Promise<void> {
@@ -260,7 +296,9 @@ export class Broker {
   /** Ends registered sessions whose token expired, was revoked, or ran out of grace. */
   private closeInvalidSessions(): void {
     const now = this.options.now();
-    this.closeWhere((session) => session.kind === "registered" && now >= this.options.registry.validUntil(session.tokenId));
+    this.closeWhere(
+      (session) => session.kind === "registered" && now >= this.options.registry.validUntil(session.tokenId),
+    );
   }
 
   private refuseConnect(clientId: string, refusal: Refusal, done: (error: ReturnType<typeof refuse>) => void): void {
@@ -268,7 +306,9 @@ export class Broker {
     if (refusal.provisioningTokenId !== undefined) keys.push(`token:${refusal.provisioningTokenId}`);
     // Every key counts the failure, so take them all before deciding.
     const overLimit = keys.map((key) => this.failedConnects.take(key)).some((retryAfter) => retryAfter > 0);
-    this.options.log(`connect refused: client ${printable(clientId)} (code ${refusal.returnCode}${refusal.reason ? `: ${refusal.reason}` : ""})${overLimit ? ", delayed" : ""}`);
+    this.options.log(
+      `connect refused: client ${printable(clientId)} (code ${refusal.returnCode}${refusal.reason ? `: ${refusal.reason}` : ""})${overLimit ? ", delayed" : ""}`,
+    );
     if (!overLimit || this.delayedRefusals >= MAX_DELAYED_REFUSALS) return done(refuse(refusal.returnCode));
     this.delayedRefusals++;
     setTimeout(() => {
@@ -283,16 +323,21 @@ export class Broker {
       const registered = this.options.registry.authenticate(clientId, username, password);
       return typeof registered === "number" ? { returnCode: registered } : { kind: "registered", ...registered };
     }
-    if (!PROVISIONING_CLIENT_ID_PATTERN.test(clientId)) return { returnCode: NOT_AUTHORIZED, reason: "not a provisioning client ID" };
+    if (!PROVISIONING_CLIENT_ID_PATTERN.test(clientId))
+      return { returnCode: NOT_AUTHORIZED, reason: "not a provisioning client ID" };
     const token = this.options.tokens.byToken(password);
     if (!token) return { returnCode: BAD_USERNAME_OR_PASSWORD, reason: "unknown provisioning token" };
     const refusal = tokenRefusal(token, this.options.now());
     // A device whose approval took the token's last use may still come back to fetch it.
     const mayFetch = refusal !== "revoked" && this.options.operations.hasUnfetchedApproval(clientId, token.id);
-    if (refusal && !mayFetch) return { returnCode: NOT_AUTHORIZED, reason: `provisioning token ${refusal}`, provisioningTokenId: token.id };
+    if (refusal && !mayFetch)
+      return { returnCode: NOT_AUTHORIZED, reason: `provisioning token ${refusal}`, provisioningTokenId: token.id };
     const keepalive = this.keepalives.get(client) ?? 0;
     if (keepalive < PROVISIONING_KEEPALIVE_S.min || keepalive > PROVISIONING_KEEPALIVE_S.max)
-      return { returnCode: NOT_AUTHORIZED, reason: `keep-alive ${keepalive} s, not ${PROVISIONING_KEEPALIVE_S.min}-${PROVISIONING_KEEPALIVE_S.max}` };
+      return {
+        returnCode: NOT_AUTHORIZED,
+        reason: `keep-alive ${keepalive} s, not ${PROVISIONING_KEEPALIVE_S.min}-${PROVISIONING_KEEPALIVE_S.max}`,
+      };
     // Anyone with the fleet's token can compute nothing about a device, but can read its client ID
     // off plain MQTT: taking its session over would let them answer for it. The device's own
     // reconnect after a silent link loss waits until the old session's keep-alive runs out.
@@ -313,7 +358,13 @@ export class Broker {
     if (!STREAM_PATTERN.test(stream)) throw new Error("invalid stream name");
     const payload = Buffer.from(packet.payload);
     if (payload.length > MAX_MESSAGE_BYTES) throw new Error(`message larger than ${MAX_MESSAGE_BYTES} bytes`);
-    const message: IncomingMessage = { workspaceId: session.workspaceId, deviceId: session.deviceId, stream, payload, receivedAt: this.options.now() };
+    const message: IncomingMessage = {
+      workspaceId: session.workspaceId,
+      deviceId: session.deviceId,
+      stream,
+      payload,
+      receivedAt: this.options.now(),
+    };
     if (packet.messageId !== undefined) Object.assign(message, { messageId: packet.messageId, dup: packet.dup });
     return message;
   }
@@ -331,7 +382,9 @@ export class Broker {
       if (!(error instanceof PlatformError)) {
         this.options.log(`internal error on ${kind} from ${packet.topic}: ${(error as Error).stack}`);
       }
-      reply = errorBody(error instanceof PlatformError ? error : new PlatformError(500, "internal-error", "internal error"));
+      reply = errorBody(
+        error instanceof PlatformError ? error : new PlatformError(500, "internal-error", "internal error"),
+      );
     }
     this.publish(resTopic, { rid, ...reply });
   }
@@ -354,7 +407,14 @@ export class Broker {
   }
 
   private publish(topic: string, body: Record<string, unknown>): void {
-    const packet = { cmd: "publish", topic, payload: Buffer.from(JSON.stringify(body)), qos: 1, retain: false, dup: false } as const;
+    const packet = {
+      cmd: "publish",
+      topic,
+      payload: Buffer.from(JSON.stringify(body)),
+      qos: 1,
+      retain: false,
+      dup: false,
+    } as const;
     this.aedes.publish(packet, (error) => {
       if (error) this.options.log(`reply on ${topic} failed: ${error.message}`);
     });

@@ -11,7 +11,11 @@ export interface DeviceRateLimits {
   burstSeconds: number;
 }
 
-export const DEFAULT_DEVICE_RATE: DeviceRateLimits = { messagesPerSecond: 200, bytesPerSecond: 1024 * 1024, burstSeconds: 2 };
+export const DEFAULT_DEVICE_RATE: DeviceRateLimits = {
+  messagesPerSecond: 200,
+  bytesPerSecond: 1024 * 1024,
+  burstSeconds: 2,
+};
 /** Devices remembered at once; the quietest are forgotten first (they would be within their rate anyway). */
 const MAX_DEVICES = 100_000;
 

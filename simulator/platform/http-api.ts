@@ -49,7 +49,8 @@ function optional<T>(body: Record<string, unknown>, field: string, type: "string
 
 function routes({ tokens, operations, registry, sessions, db }: HttpApiOptions): Route[] {
   /** Devices are named by ID within a workspace: `?workspace=` (default the default workspace). */
-  const device = (params: string[], query: URLSearchParams) => [query.get("workspace") ?? DEFAULT_WORKSPACE_ID, params[0]] as const;
+  const device = (params: string[], query: URLSearchParams) =>
+    [query.get("workspace") ?? DEFAULT_WORKSPACE_ID, params[0]] as const;
   const states = new Set(["pending", "approved", "rejected", "expired", "consumed"]);
   return [
     {
@@ -189,7 +190,10 @@ function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -213,8 +217,10 @@ export function createHttpApi(options: HttpApiOptions): Server | HttpsServer {
     serve().then(
       (result) => send(res, 200, result),
       (error: unknown) => {
-        if (!(error instanceof PlatformError)) options.log(`http ${req.method} ${url.pathname}: ${(error as Error).stack}`);
-        const platformError = error instanceof PlatformError ? error : new PlatformError(500, "internal-error", "internal error");
+        if (!(error instanceof PlatformError))
+          options.log(`http ${req.method} ${url.pathname}: ${(error as Error).stack}`);
+        const platformError =
+          error instanceof PlatformError ? error : new PlatformError(500, "internal-error", "internal error");
         send(res, platformError.status, errorBody(platformError));
       },
     );

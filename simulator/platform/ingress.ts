@@ -31,7 +31,7 @@ export class FixedHeaderReader {
    * `limit()` bytes, or 0. Throws on a remaining length over 4 bytes.
    */
   push(bytes: Uint8Array, limit: () => number): number {
-    for (let i = 0; i < bytes.length; ) {
+    for (let i = 0; i < bytes.length;) {
       if (this.#skip > 0) {
         const passed = Math.min(this.#skip, bytes.length - i);
         this.#skip -= passed;
@@ -112,7 +112,9 @@ export class IngressStream extends Duplex {
         return this.destroy();
       }
       if (oversize) {
-        onRefused(`a packet of ${oversize} bytes, over the ${limit()} allowed ${this.authenticated ? "" : "before login"}`.trimEnd());
+        onRefused(
+          `a packet of ${oversize} bytes, over the ${limit()} allowed ${this.authenticated ? "" : "before login"}`.trimEnd(),
+        );
         return this.destroy();
       }
       const pushed = this.push(bytes);

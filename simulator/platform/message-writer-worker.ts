@@ -13,15 +13,27 @@ db.pragma("journal_mode = WAL");
 db.pragma("synchronous = FULL");
 db.pragma("busy_timeout = 10000");
 
-const lastId = db.prepare("SELECT digest FROM device_message_ids WHERE workspace_id = ? AND device_id = ? AND message_id = ?").pluck();
-const insert = db.prepare("INSERT INTO messages (workspace_id, device_id, stream, payload, received_at) VALUES (?, ?, ?, ?, ?)");
-const remember = db.prepare("INSERT OR REPLACE INTO device_message_ids (workspace_id, device_id, message_id, digest) VALUES (?, ?, ?, ?)");
-const touch = db.prepare("UPDATE devices SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?) WHERE workspace_id = ? AND device_id = ?");
-const addBytes = db.prepare(
-  `INSERT INTO device_storage (workspace_id, device_id, bytes) VALUES (?, ?, ?)
+const lastId = db
+  .prepare("SELECT digest FROM device_message_ids WHERE workspace_id = ? AND device_id = ? AND message_id = ?")
+  .pluck();
+const insert = db.prepare(
+  "INSERT INTO messages (workspace_id, device_id, stream, payload, received_at) VALUES (?, ?, ?, ?, ?)",
+);
+const remember = db.prepare(
+  "INSERT OR REPLACE INTO device_message_ids (workspace_id, device_id, message_id, digest) VALUES (?, ?, ?, ?)",
+);
+const touch = db.prepare(
+  "UPDATE devices SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?) WHERE workspace_id = ? AND device_id = ?",
+);
+const addBytes = db
+  .prepare(
+    `INSERT INTO device_storage (workspace_id, device_id, bytes) VALUES (?, ?, ?)
    ON CONFLICT (workspace_id, device_id) DO UPDATE SET bytes = bytes + excluded.bytes RETURNING bytes`,
-).pluck();
-const oldest = db.prepare("SELECT id, LENGTH(payload) AS size FROM messages WHERE workspace_id = ? AND device_id = ? ORDER BY id LIMIT 256");
+  )
+  .pluck();
+const oldest = db.prepare(
+  "SELECT id, LENGTH(payload) AS size FROM messages WHERE workspace_id = ? AND device_id = ? ORDER BY id LIMIT 256",
+);
 const drop = db.prepare("DELETE FROM messages WHERE id = ?");
 const setBytes = db.prepare("UPDATE device_storage SET bytes = ? WHERE workspace_id = ? AND device_id = ?");
 
@@ -53,7 +65,12 @@ const writeBatch = db.transaction((messages: IncomingMessage[]): boolean[] => {
     insert.run(message.workspaceId, message.deviceId, message.stream, message.payload, message.receivedAt);
     if (digest) remember.run(...key, digest);
     const name = `${message.workspaceId}:${message.deviceId}`;
-    const device = devices.get(name) ?? { workspaceId: message.workspaceId, deviceId: message.deviceId, seen: 0, added: 0 };
+    const device = devices.get(name) ?? {
+      workspaceId: message.workspaceId,
+      deviceId: message.deviceId,
+      seen: 0,
+      added: 0,
+    };
     device.seen = Math.max(device.seen, message.receivedAt);
     device.added += message.payload.length;
     devices.set(name, device);
@@ -71,7 +88,14 @@ parentPort!.on("message", (messages: IncomingMessage[]) => {
   let result: BatchResult;
   try {
     // Buffers arrive as Uint8Array through the structured clone.
-    result = { stored: writeBatch(messages.map((m) => ({ ...m, payload: Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength) }))) };
+    result = {
+      stored: writeBatch(
+        messages.map((m) => ({
+          ...m,
+          payload: Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength),
+        })),
+      ),
+    };
   } catch (error) {
     result = { error: (error as Error).message };
   }

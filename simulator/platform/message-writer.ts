@@ -89,7 +89,10 @@ export class MessageWriter {
     if (this.#writing || this.#queue.items.length === 0) return;
     const batch = this.#queue;
     if (batch.items.length > this.#maxBatch) {
-      this.#writing = { items: batch.items.splice(0, this.#maxBatch), callbacks: batch.callbacks.splice(0, this.#maxBatch) };
+      this.#writing = {
+        items: batch.items.splice(0, this.#maxBatch),
+        callbacks: batch.callbacks.splice(0, this.#maxBatch),
+      };
     } else {
       this.#writing = batch;
       this.#queue = { items: [], callbacks: [] };
@@ -101,7 +104,9 @@ export class MessageWriter {
     const batch = this.#writing!;
     this.#writing = undefined;
     const error = "error" in result ? new Error(`messages not stored: ${result.error}`) : null;
-    batch.callbacks.forEach((callback, i) => callback(error, error ? undefined : (result as { stored: boolean[] }).stored[i]));
+    batch.callbacks.forEach((callback, i) =>
+      callback(error, error ? undefined : (result as { stored: boolean[] }).stored[i]),
+    );
     this.#next();
     if (this.#closing && !this.#writing) this.#closing();
   }

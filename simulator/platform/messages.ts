@@ -27,7 +27,12 @@ export function listMessages(db: Db, query: MessageQuery): Page<MessageInfo> {
        WHERE (@device IS NULL OR device_id = @device) AND (@stream IS NULL OR stream = @stream) AND (@after IS NULL OR id < @after)
        ORDER BY id DESC LIMIT @limit`,
     )
-    .all({ device: query.deviceId ?? null, stream: query.stream ?? null, after: query.after ?? null, limit: query.limit + 1 }) as {
+    .all({
+      device: query.deviceId ?? null,
+      stream: query.stream ?? null,
+      after: query.after ?? null,
+      limit: query.limit + 1,
+    }) as {
     cursor: number;
     id: number;
     workspace_id: string;

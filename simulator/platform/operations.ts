@@ -116,8 +116,17 @@ function validateAttributes(value: unknown): Record<string, string> {
     throw new PlatformError(400, "invalid-request", `at most ${MAX_ATTRIBUTES} attributes`);
   }
   for (const [key, v] of entries) {
-    if (key.length === 0 || key.length > MAX_ATTRIBUTE_LENGTH || typeof v !== "string" || v.length > MAX_ATTRIBUTE_LENGTH) {
-      throw new PlatformError(400, "invalid-request", `attributes are strings of at most ${MAX_ATTRIBUTE_LENGTH} characters`);
+    if (
+      key.length === 0 ||
+      key.length > MAX_ATTRIBUTE_LENGTH ||
+      typeof v !== "string" ||
+      v.length > MAX_ATTRIBUTE_LENGTH
+    ) {
+      throw new PlatformError(
+        400,
+        "invalid-request",
+        `attributes are strings of at most ${MAX_ATTRIBUTE_LENGTH} characters`,
+      );
     }
   }
   return Object.fromEntries(entries);
@@ -184,10 +193,17 @@ export class Operations {
     }
     const now = this.now();
     const pending = this.db
-      .prepare("SELECT COUNT(*) AS n FROM operations WHERE provisioning_token_id = ? AND state = 'pending' AND expires_at > ?")
+      .prepare(
+        "SELECT COUNT(*) AS n FROM operations WHERE provisioning_token_id = ? AND state = 'pending' AND expires_at > ?",
+      )
       .get(token.id, now) as { n: number };
     if (pending.n >= this.pendingPerToken)
-      throw new PlatformError(429, "too-many-pending", "this provisioning token has too many operations waiting for a technician", POLL_INTERVAL_S * 12);
+      throw new PlatformError(
+        429,
+        "too-many-pending",
+        "this provisioning token has too many operations waiting for a technician",
+        POLL_INTERVAL_S * 12,
+      );
 
     const id = randomId("op_", 16);
     this.db
@@ -214,15 +230,22 @@ export class Operations {
   }
 
   complete(session: ProvisioningSession, body: Record<string, unknown>): Reply {
-    if (typeof body.operationId !== "string") throw new PlatformError(400, "invalid-request", "operationId is required");
+    if (typeof body.operationId !== "string")
+      throw new PlatformError(400, "invalid-request", "operationId is required");
     const operationId = body.operationId;
     const deviceNonce = body.deviceNonce === undefined ? undefined : fromBase64url(body.deviceNonce, 16);
     if (body.deviceNonce !== undefined && !deviceNonce) {
-      throw this.withOperation(operationId, new PlatformError(400, "invalid-request", "deviceNonce must be base64url of 16 bytes"));
+      throw this.withOperation(
+        operationId,
+        new PlatformError(400, "invalid-request", "deviceNonce must be base64url of 16 bytes"),
+      );
     }
     const found = this.row(operationId);
     if (!found || found.client_id !== session.clientId) {
-      throw this.withOperation(operationId, new PlatformError(404, "unknown-operation", "no such operation: start a new one"));
+      throw this.withOperation(
+        operationId,
+        new PlatformError(404, "unknown-operation", "no such operation: start a new one"),
+      );
     }
     const op = this.expireIfDue(found);
     if (op.state !== "pending" && op.state !== "approved") throw this.withOperation(op.id, this.endedError(op));
@@ -232,7 +255,10 @@ export class Operations {
       // A wrong reveal is refused and changes nothing: only the device knows the nonce, so it
       // cannot be the device's, and cancelling would let anyone end another device's operation.
       if (!commitmentMatches(op.commitment, op.public_key, deviceNonce)) {
-        throw this.withOperation(op.id, new PlatformError(400, "commitment-mismatch", "the reveal does not match the commitment"));
+        throw this.withOperation(
+          op.id,
+          new PlatformError(400, "commitment-mismatch", "the reveal does not match the commitment"),
+        );
       }
       if (!op.device_nonce) {
         const code = verificationCode(op.public_key, deviceNonce, op.nonce, op.id);
@@ -262,7 +288,11 @@ export class Operations {
       throw new PlatformError(409, "operation-not-pending", `operation ${op.id} is ${op.state}`);
     }
     if (!op.device_nonce) {
-      throw new PlatformError(409, "waiting-for-device", "the device has not revealed its nonce yet: no verification code to compare");
+      throw new PlatformError(
+        409,
+        "waiting-for-device",
+        "the device has not revealed its nonce yet: no verification code to compare",
+      );
     }
     const token = this.tokens.row(op.provisioning_token_id)!;
     const deviceId =
@@ -275,7 +305,13 @@ export class Operations {
       if (refusal) throw new PlatformError(409, `token-${refusal}`, `the provisioning token is ${refusal}`);
       this.checkDeviceIdFree(op.workspace_id, deviceId, op.public_key);
       const tokenId = this.registry.register(
-        { workspaceId: op.workspace_id, deviceId, publicKey: op.public_key, attributes: op.attributes, operationId: op.id },
+        {
+          workspaceId: op.workspace_id,
+          deviceId,
+          publicKey: op.public_key,
+          attributes: op.attributes,
+          operationId: op.id,
+        },
         token.registration_lifetime_s,
       );
       this.db.prepare("UPDATE provisioning_tokens SET uses = uses + 1 WHERE id = ?").run(token.id);
@@ -315,7 +351,12 @@ export class Operations {
            CASE WHEN state = 'pending' AND expires_at <= @now THEN 'expired' ELSE state END = @state)
          ORDER BY rowid LIMIT @limit`,
       )
-      .all({ after: page.after ?? 0, state: state ?? null, now: this.now(), limit: page.limit + 1 }) as (OperationRow & { cursor: number })[];
+      .all({
+        after: page.after ?? 0,
+        state: state ?? null,
+        now: this.now(),
+        limit: page.limit + 1,
+      }) as (OperationRow & { cursor: number })[];
     return toPage(rows, page.limit, (row) => this.info(row));
   }
 
@@ -327,7 +368,9 @@ export class Operations {
   prune(retentionMs: number): number {
     const before = this.now() - retentionMs;
     return this.db
-      .prepare("DELETE FROM operations WHERE state IN ('consumed', 'rejected', 'expired') AND COALESCE(decided_at, expires_at) < ?")
+      .prepare(
+        "DELETE FROM operations WHERE state IN ('consumed', 'rejected', 'expired') AND COALESCE(decided_at, expires_at) < ?",
+      )
       .run(before).changes;
   }
 
@@ -338,7 +381,12 @@ export class Operations {
       .get(clientId, provisioningTokenId);
   }
 
-  private resumable(session: ProvisioningSession, id: string, publicKey: Buffer, commitment: Buffer): OperationRow | undefined {
+  private resumable(
+    session: ProvisioningSession,
+    id: string,
+    publicKey: Buffer,
+    commitment: Buffer,
+  ): OperationRow | undefined {
     const found = this.row(id);
     if (!found || found.client_id !== session.clientId) return undefined;
     const op = this.expireIfDue(found);
@@ -364,8 +412,10 @@ export class Operations {
     const rows = this.db
       .prepare("SELECT * FROM operations WHERE verification_code = ? AND state = 'pending'")
       .all(code) as OperationRow[];
-    if (rows.length === 0) throw new PlatformError(404, "unknown-operation", `no pending operation shows the code ${code}`);
-    if (rows.length > 1) throw new PlatformError(409, "ambiguous-code", `several pending operations show ${code}: use the operation ID`);
+    if (rows.length === 0)
+      throw new PlatformError(404, "unknown-operation", `no pending operation shows the code ${code}`);
+    if (rows.length > 1)
+      throw new PlatformError(409, "ambiguous-code", `several pending operations show ${code}: use the operation ID`);
     return rows[0];
   }
 
@@ -381,8 +431,13 @@ export class Operations {
 
   private endedError(op: OperationRow): PlatformError {
     if (op.state === "expired") return new PlatformError(410, "operation-expired", "the operation expired");
-    if (op.state === "consumed") return new PlatformError(410, "operation-consumed", "the device already connected with its token");
-    return new PlatformError(410, "operation-rejected", op.reason === "commitment-mismatch" ? "the operation was cancelled" : "a technician rejected the operation");
+    if (op.state === "consumed")
+      return new PlatformError(410, "operation-consumed", "the device already connected with its token");
+    return new PlatformError(
+      410,
+      "operation-rejected",
+      op.reason === "commitment-mismatch" ? "the operation was cancelled" : "a technician rejected the operation",
+    );
   }
 
   private withOperation(operationId: string, error: PlatformError): PlatformError {

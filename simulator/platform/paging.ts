@@ -26,7 +26,8 @@ export function pageQuery(query: URLSearchParams): PageQuery {
   const limit = limitText === null ? DEFAULT_PAGE : Number(limitText);
   if (!/^\d+$/.test(limitText ?? "1") || limit < 1 || limit > MAX_PAGE)
     throw new PlatformError(400, "invalid-request", `limit must be an integer from 1 to ${MAX_PAGE}`);
-  if (afterText !== null && !/^[1-9]\d{0,15}$/.test(afterText)) throw new PlatformError(400, "invalid-request", "after must be a cursor from a previous page's next");
+  if (afterText !== null && !/^[1-9]\d{0,15}$/.test(afterText))
+    throw new PlatformError(400, "invalid-request", "after must be a cursor from a previous page's next");
   return afterText === null ? { limit } : { limit, after: Number(afterText) };
 }
 
@@ -40,13 +41,19 @@ export interface SizeBound<T> {
  * A page from rows fetched with one more than `limit` (so the last page is known without another
  * query), each with its cursor.
  */
-export function toPage<Row extends { cursor: number }, T>(rows: Row[], limit: number, map: (row: Row) => T, bound?: SizeBound<T>): Page<T> {
+export function toPage<Row extends { cursor: number }, T>(
+  rows: Row[],
+  limit: number,
+  map: (row: Row) => T,
+  bound?: SizeBound<T>,
+): Page<T> {
   const items: T[] = [];
   let bytes = 0;
   for (const row of rows.slice(0, limit)) {
     const item = map(row);
     bytes += bound ? bound.sizeOf(item) : 0;
-    if (bound && items.length > 0 && bytes > bound.maxBytes) return { items, next: String(rows[items.length - 1].cursor) };
+    if (bound && items.length > 0 && bytes > bound.maxBytes)
+      return { items, next: String(rows[items.length - 1].cursor) };
     items.push(item);
   }
   return { items, next: rows.length > limit ? String(rows[limit - 1].cursor) : null };

@@ -103,7 +103,13 @@ function keyFile(dataDir: string, name: string): string {
  * cipher list and curves include it).
  */
 export function tlsServerOptions(tls: PlatformTlsOptions): TlsOptions {
-  return { cert: tls.cert, key: tls.key, minVersion: "TLSv1.2", ecdhCurve: "X25519:P-256:P-384", handshakeTimeout: 10_000 };
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: "TLSv1.2",
+    ecdhCurve: "X25519:P-256:P-384",
+    handshakeTimeout: 10_000,
+  };
 }
 
 /** 127.0.0.0/8, ::1 and localhost: where plain TCP never leaves the machine. */
@@ -117,12 +123,16 @@ function isLoopback(host: string): boolean {
  * would not: plain MQTT sends every token in CONNECT, the HTTP API without TLS the admin key.
  * The caller adds how to fix it in its own terms (options or command-line flags).
  */
-export function plainOnNetwork(options: Pick<PlatformOptions, "host" | "plain" | "tls" | "allowPlainOnNetwork">): string | undefined {
+export function plainOnNetwork(
+  options: Pick<PlatformOptions, "host" | "plain" | "tls" | "allowPlainOnNetwork">,
+): string | undefined {
   const host = options.host ?? "127.0.0.1";
   if (isLoopback(host) || options.allowPlainOnNetwork) return undefined;
   const plainMqtt = options.plain ?? true;
   if (!plainMqtt && options.tls) return undefined;
-  const what = [plainMqtt ? "plain MQTT over TCP" : "", options.tls ? "" : "the HTTP API without TLS"].filter(Boolean).join(" and ");
+  const what = [plainMqtt ? "plain MQTT over TCP" : "", options.tls ? "" : "the HTTP API without TLS"]
+    .filter(Boolean)
+    .join(" and ");
   const secrets = [plainMqtt ? "every token" : "", options.tls ? "" : "the admin key"].filter(Boolean).join(" and ");
   return `${what} on ${host} would send ${secrets} readably over the network`;
 }
@@ -146,7 +156,9 @@ function lockDataDir(dataDir: string): () => void {
     }
     const owner = Number(readFileSync(path, "utf8").trim());
     if (Number.isInteger(owner) && owner > 0 && processAlive(owner))
-      throw new Error(`the data directory ${dataDir} is in use by another platform (pid ${owner}): stop it, or give another --data`);
+      throw new Error(
+        `the data directory ${dataDir} is in use by another platform (pid ${owner}): stop it, or give another --data`,
+      );
     rmSync(path, { force: true });
   }
 }
@@ -172,7 +184,9 @@ function listen(server: NetServer, port: number, host: string, what: string): Pr
     server.once("error", (error: NodeJS.ErrnoException) =>
       reject(
         error.code === "EADDRINUSE"
-          ? new Error(`the ${what} port ${port} on ${host} is already in use (another platform, or another server): choose another, or 0 for a free one`)
+          ? new Error(
+              `the ${what} port ${port} on ${host} is already in use (another platform, or another server): choose another, or 0 for a free one`,
+            )
           : error,
       ),
     );
@@ -194,7 +208,8 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const plain = options.plain ?? true;
   if (!plain && !options.tls) throw new Error("no MQTT listener: plain TCP is off and no TLS certificate was given");
   const refusal = plainOnNetwork(options);
-  if (refusal) throw new Error(`${refusal}: listen on a loopback address, use TLS with plain TCP off, or allow it explicitly`);
+  if (refusal)
+    throw new Error(`${refusal}: listen on a loopback address, use TLS with plain TCP off, or allow it explicitly`);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const unlock = lockDataDir(options.dataDir);
   const adminKey = keyFile(options.dataDir, ADMIN_KEY_FILE);
@@ -214,7 +229,10 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     push: (clientId, reply) => broker?.pushToProvisioningClient(clientId, reply),
     initLimits: options.initLimits,
   });
-  const writer = new MessageWriter({ databaseFile: databaseFile(options.dataDir), quotaBytesPerDevice: options.quotaBytesPerDevice ?? DEFAULT_QUOTA_BYTES_PER_DEVICE });
+  const writer = new MessageWriter({
+    databaseFile: databaseFile(options.dataDir),
+    quotaBytesPerDevice: options.quotaBytesPerDevice ?? DEFAULT_QUOTA_BYTES_PER_DEVICE,
+  });
   broker = await Broker.create({
     tokens,
     operations,
@@ -230,8 +248,22 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const mqttServers: { server: NetServer; port: number; what: string }[] = [];
   const serve = (socket: Socket) => running.handle(socket);
   if (plain) mqttServers.push({ server: createServer(serve), port: options.mqttPort ?? 1883, what: "MQTT" });
-  if (options.tls) mqttServers.push({ server: createTlsServer(tlsServerOptions(options.tls), serve), port: options.tls.port ?? 8883, what: "MQTT-over-TLS" });
-  const httpServer = createHttpApi({ adminKey, tokens, operations, registry, db, sessions: broker, log, tls: options.tls && tlsServerOptions(options.tls) });
+  if (options.tls)
+    mqttServers.push({
+      server: createTlsServer(tlsServerOptions(options.tls), serve),
+      port: options.tls.port ?? 8883,
+      what: "MQTT-over-TLS",
+    });
+  const httpServer = createHttpApi({
+    adminKey,
+    tokens,
+    operations,
+    registry,
+    db,
+    sessions: broker,
+    log,
+    tls: options.tls && tlsServerOptions(options.tls),
+  });
   try {
     const ports: number[] = [];
     for (const { server, port, what } of mqttServers) ports.push(await listen(server, port, host, what));
@@ -239,7 +271,10 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     const mqttsPort = options.tls ? ports[ports.length - 1] : undefined;
     const httpPort = await listen(httpServer, options.httpPort ?? 8080, host, "HTTP API");
     const url = apiUrl(options.tls ? "https" : "http", host, httpPort);
-    const listeners = [mqttPort === undefined ? "" : `MQTT on ${host}:${mqttPort}`, mqttsPort === undefined ? "" : `MQTT over TLS on ${host}:${mqttsPort}`];
+    const listeners = [
+      mqttPort === undefined ? "" : `MQTT on ${host}:${mqttPort}`,
+      mqttsPort === undefined ? "" : `MQTT over TLS on ${host}:${mqttsPort}`,
+    ];
     log(`platform: ${listeners.filter(Boolean).join(", ")}, HTTP API on ${url}, data in ${options.dataDir}`);
     const prune = () => {
       const pruned = operations.prune(options.operationRetentionMs ?? DEFAULT_OPERATION_RETENTION_MS);
@@ -257,7 +292,11 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       async close() {
         clearInterval(pruner);
         httpServer.closeAllConnections();
-        await Promise.all([running.close(), ...mqttServers.map(({ server }) => closeServer(server)), closeServer(httpServer)]);
+        await Promise.all([
+          running.close(),
+          ...mqttServers.map(({ server }) => closeServer(server)),
+          closeServer(httpServer),
+        ]);
         await writer.close();
         db.close();
         unlock();

@@ -94,14 +94,18 @@ export class ProvisioningTokens {
     if (!this.db.prepare("SELECT 1 FROM workspaces WHERE id = ?").get(workspaceId)) {
       throw new PlatformError(404, "unknown-workspace", `no workspace ${workspaceId}`);
     }
-    if (options.deviceId !== undefined && (typeof options.deviceId !== "string" || !DEVICE_ID_PATTERN.test(options.deviceId))) {
+    if (
+      options.deviceId !== undefined &&
+      (typeof options.deviceId !== "string" || !DEVICE_ID_PATTERN.test(options.deviceId))
+    ) {
       throw new PlatformError(400, "invalid-device-id", "deviceId must match ^[0-9A-Za-z_.-]{4,90}$");
     }
     if (options.name !== undefined && (typeof options.name !== "string" || options.name.length > 100)) {
       throw new PlatformError(400, "invalid-request", "name must be a string of at most 100 characters");
     }
     const lifetime =
-      positiveInteger(options.registrationLifetimeS, "registrationLifetime", TOKEN_LIMITS.registrationLifetimeS) ?? DEFAULT_REGISTRATION_LIFETIME_S;
+      positiveInteger(options.registrationLifetimeS, "registrationLifetime", TOKEN_LIMITS.registrationLifetimeS) ??
+      DEFAULT_REGISTRATION_LIFETIME_S;
     const expiresIn = positiveInteger(options.expiresInS, "expiresIn", TOKEN_LIMITS.expiresInS);
     const maxUses = positiveInteger(options.maxUses, "maxUses", TOKEN_LIMITS.maxUses);
     const now = this.now();
@@ -134,8 +138,7 @@ export class ProvisioningTokens {
 
   byToken(token: string): TokenRow | undefined {
     return this.db.prepare("SELECT * FROM provisioning_tokens WHERE token_hash = ?").get(hashToken(token)) as
-      | TokenRow
-      | undefined;
+      TokenRow | undefined;
   }
 
   /** Oldest first. */

@@ -100,7 +100,10 @@ export class Registry {
   }
 
   /** Registers (or re-registers, with its new key) a device and issues its first token. Call in a transaction. */
-  register(op: { workspaceId: string; deviceId: string; publicKey: Buffer; attributes: string; operationId: string }, lifetimeS: number): string {
+  register(
+    op: { workspaceId: string; deviceId: string; publicKey: Buffer; attributes: string; operationId: string },
+    lifetimeS: number,
+  ): string {
     const now = this.now();
     this.db
       .prepare(
@@ -116,7 +119,9 @@ export class Registry {
     this.db
       .prepare("UPDATE registration_tokens SET revoked = 1 WHERE workspace_id = ? AND device_id = ?")
       .run(op.workspaceId, op.deviceId);
-    this.db.prepare("DELETE FROM device_message_ids WHERE workspace_id = ? AND device_id = ?").run(op.workspaceId, op.deviceId);
+    this.db
+      .prepare("DELETE FROM device_message_ids WHERE workspace_id = ? AND device_id = ?")
+      .run(op.workspaceId, op.deviceId);
     return this.issue(op.workspaceId, op.deviceId, now, lifetimeS * 1000);
   }
 
@@ -181,7 +186,13 @@ export class Registry {
            WHERE workspace_id = @workspaceId AND device_id = @deviceId AND revoked = 0
              AND (id = @current OR replaced_by IS NOT NULL)`,
         )
-        .run({ tokenId, graceUntil: now + graceS * 1000, workspaceId: session.workspaceId, deviceId: session.deviceId, current: current.id });
+        .run({
+          tokenId,
+          graceUntil: now + graceS * 1000,
+          workspaceId: session.workspaceId,
+          deviceId: session.deviceId,
+          current: current.id,
+        });
       return {
         registration: sealToken(this.tokenFor(tokenId), device.public_key),
         expiresIn: this.expiresIn(tokenId),
@@ -194,8 +205,7 @@ export class Registry {
   authenticate(clientId: string, username: string, password: string): DeviceSession | number {
     if (username !== clientId) return BAD_USERNAME_OR_PASSWORD;
     const row = this.db.prepare("SELECT * FROM registration_tokens WHERE token_hash = ?").get(hashToken(password)) as
-      | TokenRow
-      | undefined;
+      TokenRow | undefined;
     if (!row || `${row.workspace_id}:${row.device_id}` !== clientId) return BAD_USERNAME_OR_PASSWORD;
     if (this.now() >= validUntil(row)) return NOT_AUTHORIZED;
     return { workspaceId: row.workspace_id, deviceId: row.device_id, tokenId: row.id };
@@ -243,8 +253,12 @@ export class Registry {
     const info = this.device(workspaceId, deviceId);
     this.db.transaction(() => {
       this.withdraw(workspaceId, deviceId);
-      this.db.prepare("DELETE FROM registration_tokens WHERE workspace_id = ? AND device_id = ?").run(workspaceId, deviceId);
-      this.db.prepare("DELETE FROM device_message_ids WHERE workspace_id = ? AND device_id = ?").run(workspaceId, deviceId);
+      this.db
+        .prepare("DELETE FROM registration_tokens WHERE workspace_id = ? AND device_id = ?")
+        .run(workspaceId, deviceId);
+      this.db
+        .prepare("DELETE FROM device_message_ids WHERE workspace_id = ? AND device_id = ?")
+        .run(workspaceId, deviceId);
       this.db.prepare("DELETE FROM devices WHERE workspace_id = ? AND device_id = ?").run(workspaceId, deviceId);
     })();
     return info!;
@@ -284,9 +298,9 @@ export class Registry {
   }
 
   private device(workspaceId: string, deviceId: string): DeviceInfo | undefined {
-    const row = this.db.prepare("SELECT * FROM devices WHERE workspace_id = ? AND device_id = ?").get(workspaceId, deviceId) as
-      | DeviceRow
-      | undefined;
+    const row = this.db
+      .prepare("SELECT * FROM devices WHERE workspace_id = ? AND device_id = ?")
+      .get(workspaceId, deviceId) as DeviceRow | undefined;
     return row && deviceInfo(row);
   }
 }

@@ -27,7 +27,8 @@ export function parseRequest(payload: Uint8Array): ParsedRequest {
   } catch {
     return invalid(null, "request is not UTF-8 JSON");
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return invalid(null, "request is not a JSON object");
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    return invalid(null, "request is not a JSON object");
   const fields = body as Record<string, unknown>;
   const rid = typeof fields.rid === "string" && fields.rid.length <= MAX_RID_LENGTH ? fields.rid : null;
   if (rid === null) return invalid(null, `rid must be a string of at most ${MAX_RID_LENGTH} characters`);

@@ -16,10 +16,13 @@ export const moddableClock: Clock = {
   now: () => Time.ticks,
   setTimer(delayMs, callback): TimerHandle {
     const handle: ModdableTimer = { timer: undefined };
-    handle.timer = Timer.set(() => {
-      handle.timer = undefined;
-      guarded("timer", callback);
-    }, Math.max(0, delayMs));
+    handle.timer = Timer.set(
+      () => {
+        handle.timer = undefined;
+        guarded("timer", callback);
+      },
+      Math.max(0, delayMs),
+    );
     return handle;
   },
   clearTimer(handle) {

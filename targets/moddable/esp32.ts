@@ -9,6 +9,8 @@ import type { CreateStore, PlatformRandom } from "./platform";
 import { preferenceStore } from "./preference-store";
 
 export const createStore: CreateStore = (options = {}) =>
-  options.partition === undefined ? preferenceStore(options) : new FlashRecordStore({ flash: new ModdableFlash(options.partition), log: options.log });
+  options.partition === undefined
+    ? preferenceStore(options)
+    : new FlashRecordStore({ flash: new ModdableFlash(options.partition), log: options.log });
 
 export const random: PlatformRandom = espRandom;

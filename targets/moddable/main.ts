@@ -37,7 +37,7 @@ const sntpRetryMs = 10_000;
 const sntpMaxRetryMs = 300_000;
 
 function readConfig(): AppConfig {
-  const text = (name: string) => (typeof config[name] === "string" && config[name] !== "" ? (config[name]) : undefined);
+  const text = (name: string) => (typeof config[name] === "string" && config[name] !== "" ? config[name] : undefined);
   const number = (name: string, fallback: number) => {
     const value = Number(config[name]);
     return Number.isFinite(value) && value > 0 ? value : fallback;
@@ -57,7 +57,9 @@ function readConfig(): AppConfig {
 }
 
 function showCode(operation: OperationDisplay): void {
-  trace(`\n  verification code ${operation.verificationCode}\n  (operation ${operation.operationId}, valid ${operation.expiresIn} s)\n\n`);
+  trace(
+    `\n  verification code ${operation.verificationCode}\n  (operation ${operation.operationId}, valid ${operation.expiresIn} s)\n\n`,
+  );
 }
 
 /**
@@ -80,8 +82,15 @@ function waitForTime(host: string, then: () => void, retryMs = sntpRetryMs): voi
         Time.set(value!);
         next(then);
       } else if (message === SNTP.error) {
-        trace(`warn sntp-failed host=${host}: TLS cannot check certificate dates yet, asking again in ${retryMs / 1000} s\n`);
-        next(() => Timer.set(() => guarded("sntp", () => waitForTime(host, then, Math.min(retryMs * 2, sntpMaxRetryMs))), retryMs));
+        trace(
+          `warn sntp-failed host=${host}: TLS cannot check certificate dates yet, asking again in ${retryMs / 1000} s\n`,
+        );
+        next(() =>
+          Timer.set(
+            () => guarded("sntp", () => waitForTime(host, then, Math.min(retryMs * 2, sntpMaxRetryMs))),
+            retryMs,
+          ),
+        );
       }
     }),
   );
@@ -90,7 +99,10 @@ function waitForTime(host: string, then: () => void, retryMs = sntpRetryMs): voi
 function startClient(settings: AppConfig): void {
   const log = new TraceLog();
   let sequence = 0;
-  if (!settings.deviceId) trace("no deviceId in mc/config: the technician gives one when approving (provisio ops approve CODE --device-id ID)\n");
+  if (!settings.deviceId)
+    trace(
+      "no deviceId in mc/config: the technician gives one when approving (provisio ops approve CODE --device-id ID)\n",
+    );
   const client: DeviceClient = new DeviceClient({
     provisioningToken: settings.provisioningToken,
     deviceId: settings.deviceId,

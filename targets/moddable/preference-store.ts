@@ -8,5 +8,10 @@ import { PreferenceRecordStore, type RecordStore } from "provisio-sdk";
 import type { ModdableStoreOptions } from "./platform";
 
 export function preferenceStore(options: ModdableStoreOptions): RecordStore {
-  return new PreferenceRecordStore({ preference: ModdablePreference, domain: options.domain ?? "provisio", key: options.key ?? "record", log: options.log });
+  return new PreferenceRecordStore({
+    preference: ModdablePreference,
+    domain: options.domain ?? "provisio",
+    key: options.key ?? "record",
+    log: options.log,
+  });
 }

@@ -8,7 +8,10 @@ import { preferenceStore } from "./preference-store";
 import { urandom } from "./urandom";
 
 export const createStore: CreateStore = (options = {}) => {
-  if (options.partition !== undefined) throw new Error(`storePartition "${options.partition}": flash partitions exist on the ESP32 only; the simulator keeps the identity in preferences`);
+  if (options.partition !== undefined)
+    throw new Error(
+      `storePartition "${options.partition}": flash partitions exist on the ESP32 only; the simulator keeps the identity in preferences`,
+    );
   return preferenceStore(options);
 };
 

@@ -68,11 +68,12 @@ class ModdableConnection implements TransportConnection {
     const address = { host: options.host, port: options.port };
     try {
       // Both constructors throw when no socket is left (4 on an ESP32) or the host is malformed.
-      const socket = (
-        options.certificate
-          ? new SecureSocket({ ...address, secure: { certificate: options.certificate, protocolVersion: tlsProtocolVersion } })
-          : new Socket(address)
-      ) as unknown as ModdableSocket;
+      const socket = (options.certificate
+        ? new SecureSocket({
+            ...address,
+            secure: { certificate: options.certificate, protocolVersion: tlsProtocolVersion },
+          })
+        : new Socket(address)) as unknown as ModdableSocket;
       socket.callback = (message, value) => guarded("socket", () => this.#onSocket(message, value));
       this.#socket = socket;
     } catch (error) {

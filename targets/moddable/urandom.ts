@@ -20,9 +20,13 @@ export const urandom: PlatformRandom = {
         file.close();
       }
     } catch (error) {
-      throw new Error(`no random source: ${source} cannot be read (${error instanceof Error ? error.message : String(error)}), so no key is made`, { cause: error });
+      throw new Error(
+        `no random source: ${source} cannot be read (${error instanceof Error ? error.message : String(error)}), so no key is made`,
+        { cause: error },
+      );
     }
-    if (!(read instanceof ArrayBuffer) || read.byteLength !== bytes.length) throw new Error(`no random source: ${source} gave too few bytes, so no key is made`);
+    if (!(read instanceof ArrayBuffer) || read.byteLength !== bytes.length)
+      throw new Error(`no random source: ${source} gave too few bytes, so no key is made`);
     bytes.set(new Uint8Array(read));
   },
 };

@@ -27,7 +27,11 @@ function load(path: string, sectorSize: number, sectorCount: number): { image?: 
   const wearPath = `${path}.wear.json`;
   if (!existsSync(wearPath)) return { image };
   const eraseCounts: unknown = JSON.parse(readFileSync(wearPath, "utf8"));
-  if (!Array.isArray(eraseCounts) || eraseCounts.length !== sectorCount || !eraseCounts.every((n) => Number.isInteger(n) && n >= 0))
+  if (
+    !Array.isArray(eraseCounts) ||
+    eraseCounts.length !== sectorCount ||
+    !eraseCounts.every((n) => Number.isInteger(n) && n >= 0)
+  )
     throw new Error(`${wearPath} is not a list of ${sectorCount} erase counts`);
   return { image, eraseCounts };
 }

@@ -7,6 +7,7 @@ const CHUNK = 65536;
 
 export const nodeRandom: Random = {
   fill(bytes: Uint8Array): void {
-    for (let offset = 0; offset < bytes.length; offset += CHUNK) webcrypto.getRandomValues(bytes.subarray(offset, offset + CHUNK));
+    for (let offset = 0; offset < bytes.length; offset += CHUNK)
+      webcrypto.getRandomValues(bytes.subarray(offset, offset + CHUNK));
   },
 };

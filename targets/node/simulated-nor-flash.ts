@@ -49,7 +49,9 @@ export class SimulatedNorFlash implements Flash {
     this.size = options.sectorSize * options.sectorCount;
     this.image = new Uint8Array(this.size).fill(0xff);
     if (options.image) this.image.set(options.image);
-    this.eraseCounts = options.eraseCounts ? options.eraseCounts.slice() : new Array<number>(options.sectorCount).fill(0);
+    this.eraseCounts = options.eraseCounts
+      ? options.eraseCounts.slice()
+      : new Array<number>(options.sectorCount).fill(0);
     this.#seed = options.seed ?? 0x2545f491;
   }
 
@@ -104,12 +106,13 @@ export class SimulatedNorFlash implements Flash {
 
   erase(sector: number): void {
     this.#checkPower();
-    if (!Number.isInteger(sector) || sector < 0 || sector >= this.eraseCounts.length) throw new RangeError(`no flash sector ${sector}`);
+    if (!Number.isInteger(sector) || sector < 0 || sector >= this.eraseCounts.length)
+      throw new RangeError(`no flash sector ${sector}`);
     const start = sector * this.sectorSize;
     this.eraseCounts[sector]++;
     this.erases++;
     if (this.#erasesBeforeCut === 0) {
-      const erased = this.#garbageByte() * this.sectorSize >>> 8;
+      const erased = (this.#garbageByte() * this.sectorSize) >>> 8;
       this.image.fill(0xff, start, start + erased);
       const bandEnd = Math.min(erased + garbageBand, this.sectorSize);
       // Erasing only sets bits: the garbage is the old bytes with random bits set.
@@ -130,7 +133,13 @@ export class SimulatedNorFlash implements Flash {
   }
 
   #checkRange(offset: number, length: number): void {
-    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > this.size)
+    if (
+      !Number.isInteger(offset) ||
+      !Number.isInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > this.size
+    )
       throw new RangeError(`flash access ${offset}+${length} is outside 0..${this.size}`);
   }
 

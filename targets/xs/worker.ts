@@ -127,7 +127,8 @@ export class XsWorker {
     this.onCommand = options.onCommand;
     this.meteringLimit = options.meteringLimit;
     this.creation = options.creation;
-    if (this.creation && this.meteringLimit !== undefined) throw new Error("XsWorker: device-worker has no metering limit");
+    if (this.creation && this.meteringLimit !== undefined)
+      throw new Error("XsWorker: device-worker has no metering limit");
   }
 
   /** Spawns the engine; throws at once when the binary is missing. */
@@ -169,8 +170,15 @@ export class XsWorker {
 
   private command(): [string, string[]] {
     const c = this.creation;
-    if (!c) return [xsnapWorkerPath, [this.name, ...(this.meteringLimit === undefined ? [] : ["-l", String(this.meteringLimit)])]];
-    return [deviceWorkerPath, [c.stack, c.chunk.initial, c.chunk.incremental, c.heap.initial, c.heap.incremental, c.keys.available].map(String)];
+    if (!c)
+      return [
+        xsnapWorkerPath,
+        [this.name, ...(this.meteringLimit === undefined ? [] : ["-l", String(this.meteringLimit)])],
+      ];
+    return [
+      deviceWorkerPath,
+      [c.stack, c.chunk.initial, c.chunk.incremental, c.heap.initial, c.heap.incremental, c.keys.available].map(String),
+    ];
   }
 
   /**
@@ -232,7 +240,9 @@ export class XsWorker {
     const kind = message[0];
     if (kind === QUERY) return this.answerCommand(message.subarray(1));
     if (kind !== OK && kind !== ERROR)
-      return this.fail(new Error(`XS ${this.name} sent an unknown message kind ${JSON.stringify(String.fromCharCode(kind))}`));
+      return this.fail(
+        new Error(`XS ${this.name} sent an unknown message kind ${JSON.stringify(String.fromCharCode(kind))}`),
+      );
     this.current = undefined;
     if (kind === ERROR) request.reject(new XsError(Buffer.from(message.subarray(1)).toString("utf8")));
     else request.resolve(parseOk(message));
@@ -281,6 +291,11 @@ function parseOk(message: Uint8Array): XsResult {
   const figures = parseJson<XsMeter>(message.subarray(1, separator));
   return {
     reply: Buffer.from(message.subarray(separator + 1)),
-    meter: { compute: figures.compute, allocate: figures.allocate, currentHeapCount: figures.currentHeapCount, stackPeak: figures.stackPeak },
+    meter: {
+      compute: figures.compute,
+      allocate: figures.allocate,
+      currentHeapCount: figures.currentHeapCount,
+      stackPeak: figures.stackPeak,
+    },
   };
 }

@@ -18,7 +18,11 @@ afterAll(async () => {
 });
 
 test("a platform that never answers fails the request with ETIMEDOUT instead of hanging", async () => {
-  const request = sendApiRequest(`http://127.0.0.1:${port}/api/tokens`, { method: "GET", adminKey: "k", timeoutMs: 300 });
+  const request = sendApiRequest(`http://127.0.0.1:${port}/api/tokens`, {
+    method: "GET",
+    adminKey: "k",
+    timeoutMs: 300,
+  });
   await expect(request).rejects.toMatchObject({ code: "ETIMEDOUT" });
   expect(accepted.length).toBe(1);
 });

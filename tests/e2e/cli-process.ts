@@ -19,7 +19,10 @@ afterAll(() => {
 
 /** `env` is added to this process's environment. */
 export function provisio(args: string[], env: Record<string, string> = {}): CliRun {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [bin, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   running.add(child);
   child.on("exit", () => running.delete(child));
   let out = "";
@@ -30,7 +33,12 @@ export function provisio(args: string[], env: Record<string, string> = {}): CliR
 }
 
 /** Resolves with `value()` once it is defined; undefined when the run exits first. */
-export async function whileRunning<T>(what: string, value: () => T | undefined, run: CliRun, timeoutMs = 30000): Promise<T | undefined> {
+export async function whileRunning<T>(
+  what: string,
+  value: () => T | undefined,
+  run: CliRun,
+  timeoutMs = 30000,
+): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = value();

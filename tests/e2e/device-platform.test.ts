@@ -32,7 +32,8 @@ function device(options: { token: string; deviceId?: string; stateDir?: string; 
 
 const token = (body?: Record<string, unknown>) => createToken(platform, body);
 const codeShown = (display: OperationDisplay) => shownOn(platform, display);
-const decide = (display: OperationDisplay, action: "approve" | "reject", body?: Record<string, unknown>) => decideOn(platform, display, action, body);
+const decide = (display: OperationDisplay, action: "approve" | "reject", body?: Record<string, unknown>) =>
+  decideOn(platform, display, action, body);
 
 async function storedMessages(deviceId: string): Promise<{ stream: string; payloadBase64: string }[]> {
   const { body } = await platform.api("GET", `/api/messages?device=${deviceId}`);
@@ -49,7 +50,9 @@ test("shared token, Device ID chosen by the device: code shown on both sides, ap
   expect([d.client.workspaceId, d.client.deviceId]).toEqual([expect.any(String), "e2e-pump-01"]);
   await d.client.send("telemetry", new TextEncoder().encode("hello"));
   const messages = await storedMessages("e2e-pump-01");
-  expect(messages.map((m) => [m.stream, Buffer.from(m.payloadBase64, "base64").toString()])).toEqual([["telemetry", "hello"]]);
+  expect(messages.map((m) => [m.stream, Buffer.from(m.payloadBase64, "base64").toString()])).toEqual([
+    ["telemetry", "hello"],
+  ]);
 });
 
 test("the technician overrides the Device ID at approval", async () => {
@@ -106,7 +109,8 @@ test("two devices provision on one shared token", async () => {
   await decide(displayA, "approve");
   await Promise.all([a.reaches("connected"), b.reaches("connected")]);
   await Promise.all([a.client.send("s", new Uint8Array([0xa])), b.client.send("s", new Uint8Array([0xb]))]);
-  const bytes = async (deviceId: string) => (await storedMessages(deviceId)).map((m) => [...Buffer.from(m.payloadBase64, "base64")]);
+  const bytes = async (deviceId: string) =>
+    (await storedMessages(deviceId)).map((m) => [...Buffer.from(m.payloadBase64, "base64")]);
   expect(await bytes("e2e-twin-a")).toEqual([[0xa]]);
   expect(await bytes("e2e-twin-b")).toEqual([[0xb]]);
 });

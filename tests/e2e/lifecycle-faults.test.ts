@@ -45,7 +45,10 @@ afterEach(async () => {
 });
 
 /** A device behind the proxy, provisioned with a 20 s registration lifetime and approved. */
-async function registeredDevice(deviceId: string, options: { store?: RecordStore; stateDir?: string } = {}): Promise<TestDevice> {
+async function registeredDevice(
+  deviceId: string,
+  options: { store?: RecordStore; stateDir?: string } = {},
+): Promise<TestDevice> {
   const token = await createToken(platform, { registrationLifetime: lifetimeS });
   const device = new TestDevice({ port: proxy.port, token, deviceId, refresh, ...options });
   devices.push(device);
@@ -77,11 +80,20 @@ async function restartPlatform(): Promise<void> {
 }
 
 const connackWith = (deviceId: string, password: string) =>
-  connackCode(platform.mqttUrl, { clientId: `ws_default:${deviceId}`, username: `ws_default:${deviceId}`, password, clean: false });
+  connackCode(platform.mqttUrl, {
+    clientId: `ws_default:${deviceId}`,
+    username: `ws_default:${deviceId}`,
+    password,
+    clean: false,
+  });
 
 /** Resolves once the device's stored token is no longer `previous` and it is connected; the new token. */
 async function nextToken(device: TestDevice, stored: () => string | undefined, previous: string): Promise<string> {
-  await device.until("a refreshed token in use", () => stored() !== previous && device.client.state === "connected", 25000);
+  await device.until(
+    "a refreshed token in use",
+    () => stored() !== previous && device.client.state === "connected",
+    25000,
+  );
   return stored()!;
 }
 
@@ -117,7 +129,9 @@ test("a platform restart while a refresh is outstanding, then just after its rep
 
   await device.client.send("telemetry", new Uint8Array([1]));
   expect(device.displays).toHaveLength(1);
-  expect(device.states.slice(registeredAt).filter(([state]) => state !== "connecting" && state !== "connected")).toEqual([]);
+  expect(
+    device.states.slice(registeredAt).filter(([state]) => state !== "connecting" && state !== "connected"),
+  ).toEqual([]);
   device.stop();
   expect(await connackWith("fault-restart", first)).toBe(5);
   expect(await connackWith("fault-restart", second)).toBe(5);
@@ -186,7 +200,8 @@ test("a power cut inside the write of the refreshed token: after the reboot the 
   const flash = new WatchedFlash(new NorFlashFile(geometry));
   const device = await registeredDevice("fault-power", { store: new FlashRecordStore({ flash }), stateDir });
   // Read the flash file as the next boot would.
-  const flashToken = () => loadIdentity(new FlashRecordStore({ flash: new NorFlashFile(geometry) }))?.registration?.token;
+  const flashToken = () =>
+    loadIdentity(new FlashRecordStore({ flash: new NorFlashFile(geometry) }))?.registration?.token;
   const old = flashToken()!;
   // The refreshed record is about the size of the registered one: the cut lands mid-entry.
   const registeredEntry = flash.writes[flash.writes.length - 1];

@@ -33,7 +33,8 @@ function device(options: { token: string; deviceId?: string; stateDir?: string }
 }
 
 const token = (body?: Record<string, unknown>) => createToken(platform, body);
-const approve = (display: OperationDisplay, body?: Record<string, unknown>) => decide(platform, display, "approve", body);
+const approve = (display: OperationDisplay, body?: Record<string, unknown>) =>
+  decide(platform, display, "approve", body);
 
 /** The registration token the device has stored. */
 function storedToken(d: TestDevice): string | undefined {
@@ -41,7 +42,12 @@ function storedToken(d: TestDevice): string | undefined {
 }
 
 const refusedWith = (deviceId: string, password: string) =>
-  connackCode(platform.mqttUrl, { clientId: `ws_default:${deviceId}`, username: `ws_default:${deviceId}`, password, clean: false });
+  connackCode(platform.mqttUrl, {
+    clientId: `ws_default:${deviceId}`,
+    username: `ws_default:${deviceId}`,
+    password,
+    clean: false,
+  });
 
 test("a device with a 10 s token refreshes over many lifetimes without a reboot; replaced tokens stop working", async () => {
   const d = device({ token: await token({ registrationLifetime: 10 }), deviceId: "life-refresh" });
@@ -69,7 +75,11 @@ test("revocation: the device reports it, a new operation appears, and after appr
   expect(d.client.deviceId).toBe("life-revoked");
   const revokedAt = Date.now();
   expect((await platform.api("POST", "/api/devices/life-revoked/revoke")).status).toBe(200);
-  await d.until("registration-rejected", () => d.states.some(([s, detail]) => s === "provisioning" && detail === "registration-rejected"), 5000);
+  await d.until(
+    "registration-rejected",
+    () => d.states.some(([s, detail]) => s === "provisioning" && detail === "registration-rejected"),
+    5000,
+  );
   expect(Date.now() - revokedAt).toBeLessThan(5000);
   const again = await d.displayed(2);
   expect(again.operationId).not.toBe(d.displays[0].operationId);

@@ -30,7 +30,11 @@ class RebootedDevice {
   /** The codes the technician approved, over every run. */
   readonly approved: string[] = [];
 
-  constructor(readonly token: string, readonly deviceId: string, readonly engine: "node" | "xs") {
+  constructor(
+    readonly token: string,
+    readonly deviceId: string,
+    readonly engine: "node" | "xs",
+  ) {
     stateDirs.push(this.stateDir);
   }
 
@@ -45,12 +49,20 @@ class RebootedDevice {
    */
   async technician(run: CliRun): Promise<number | null> {
     for (;;) {
-      const code = await whileRunning("exit", () => {
-        const shown = shownCode(run);
-        return shown && run.output().includes("awaiting-approval") && !this.approved.includes(shown) ? shown : undefined;
-      }, run, 120000);
+      const code = await whileRunning(
+        "exit",
+        () => {
+          const shown = shownCode(run);
+          return shown && run.output().includes("awaiting-approval") && !this.approved.includes(shown)
+            ? shown
+            : undefined;
+        },
+        run,
+        120000,
+      );
       if (code === undefined) return run.exited;
-      if (this.approved.length > 0) throw new Error(`a second approval was asked for (${code} after ${this.approved[0]}):\n${run.output()}`);
+      if (this.approved.length > 0)
+        throw new Error(`a second approval was asked for (${code} after ${this.approved[0]}):\n${run.output()}`);
       await approveCode(platform, code);
       this.approved.push(code);
     }
@@ -61,7 +73,8 @@ class RebootedDevice {
     expect(this.approved).toHaveLength(1);
     const { body } = await platform.api("GET", "/api/operations");
     const decided = body.operations.filter(
-      (op: { requestedDeviceId: string; state: string }) => op.requestedDeviceId === this.deviceId && (op.state === "approved" || op.state === "consumed"),
+      (op: { requestedDeviceId: string; state: string }) =>
+        op.requestedDeviceId === this.deviceId && (op.state === "approved" || op.state === "consumed"),
     );
     expect(decided).toHaveLength(1);
     const { body: devices } = await platform.api("GET", "/api/devices");
@@ -101,15 +114,22 @@ test("node engine: a power cut during every flash write of provisioning, then a 
   expect(cutPoints).toBeGreaterThanOrEqual(4);
 });
 
-test.each([1, 3])("xs engine: a power cut after %i flash writes, then a reboot, costs no second approval", async (writes) => {
-  expect(await cutAndReboot("xs", writes)).toBe(true);
-});
+test.each([1, 3])(
+  "xs engine: a power cut after %i flash writes, then a reboot, costs no second approval",
+  async (writes) => {
+    expect(await cutAndReboot("xs", writes)).toBe(true);
+  },
+);
 
 describe("killed process (node engine)", () => {
   test("killed while awaiting approval: the reboot resumes the same operation", async () => {
     const device = new RebootedDevice(await newToken(), "reboot-kill-pending", "node");
     const waiting = device.start();
-    const code = await whileRunning("code", () => (waiting.output().includes("awaiting-approval") ? shownCode(waiting) : undefined), waiting);
+    const code = await whileRunning(
+      "code",
+      () => (waiting.output().includes("awaiting-approval") ? shownCode(waiting) : undefined),
+      waiting,
+    );
     expect(code).toBeDefined();
     waiting.child.kill("SIGKILL");
     await waiting.exited;
@@ -123,7 +143,12 @@ describe("killed process (node engine)", () => {
     const device = new RebootedDevice(await newToken(), "reboot-kill-connected", "node");
     const connecting = device.start();
     const run = async () => {
-      const connected = whileRunning("connected", () => (connecting.output().includes("device: connected") ? true : undefined), connecting, 120000);
+      const connected = whileRunning(
+        "connected",
+        () => (connecting.output().includes("device: connected") ? true : undefined),
+        connecting,
+        120000,
+      );
       await Promise.race([device.technician(connecting), connected]);
       return connected;
     };

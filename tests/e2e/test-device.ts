@@ -45,7 +45,8 @@ export class TestDevice {
   async until(what: string, condition: () => boolean, timeoutMs = 20000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; states: ${JSON.stringify(this.states)}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}; states: ${JSON.stringify(this.states)}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }

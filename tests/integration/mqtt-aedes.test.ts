@@ -2,7 +2,13 @@
 import { MqttConnectError } from "../../sdk/mqtt";
 import { startAedes, type TestAedes } from "../support-node/aedes-broker";
 import { eventually } from "../support-node/eventually";
-import { checkReconnectAfterRestart, checkRoundTrip, clientRig, PASSWORD, texts } from "../support-node/mqtt-client-rig";
+import {
+  checkReconnectAfterRestart,
+  checkRoundTrip,
+  clientRig,
+  PASSWORD,
+  texts,
+} from "../support-node/mqtt-client-rig";
 
 let aedes: TestAedes;
 
@@ -37,7 +43,10 @@ test("persistent session: an unacked QoS 1 publish is resent with dup and the sa
 });
 
 test("a bad password gets CONNACK 4: onStop with MqttConnectError and no reconnect loop", async () => {
-  const rig = clientRig(aedes.port, { password: new TextEncoder().encode("wrong"), reconnect: { initialDelayMs: 10, maxDelayMs: 20 } });
+  const rig = clientRig(aedes.port, {
+    password: new TextEncoder().encode("wrong"),
+    reconnect: { initialDelayMs: 10, maxDelayMs: 20 },
+  });
   rig.client.start();
   await eventually(() => rig.stops.length === 1, "stopped");
   const error = rig.stops[0];

@@ -20,7 +20,11 @@ afterEach(async () => {
 function publishesIn(chunks: Buffer[]): { messageId?: number; dup: boolean; topic: string }[] {
   const found: { messageId?: number; dup: boolean; topic: string }[] = [];
   const parser = mqttPacket.parser({ protocolVersion: 4 });
-  parser.on("packet", (packet) => packet.cmd === "publish" && found.push({ messageId: packet.messageId, dup: packet.dup, topic: packet.topic }));
+  parser.on(
+    "packet",
+    (packet) =>
+      packet.cmd === "publish" && found.push({ messageId: packet.messageId, dup: packet.dup, topic: packet.topic }),
+  );
   for (const chunk of chunks) parser.parse(chunk);
   return found;
 }
@@ -72,7 +76,11 @@ test("persistent session: messages published while the client was away arrive af
 test("a broker that refuses anonymous clients gets CONNACK 5: onStop, no reconnect loop", async () => {
   const closed = await startMosquitto({ allowAnonymous: false });
   try {
-    const rig = clientRig(closed.port, { username: undefined, password: undefined, reconnect: { initialDelayMs: 10, maxDelayMs: 20 } });
+    const rig = clientRig(closed.port, {
+      username: undefined,
+      password: undefined,
+      reconnect: { initialDelayMs: 10, maxDelayMs: 20 },
+    });
     rig.client.start();
     await eventually(() => rig.stops.length === 1, "stopped");
     expect(rig.stops[0]).toBeInstanceOf(MqttConnectError);

@@ -53,7 +53,10 @@ export function addResource(path, base64url) {
  * @param {Record<string, unknown>} secure
  */
 function withResource(secure) {
-  return { ...secure, certificate: typeof secure.certificate === "string" ? new Resource(secure.certificate) : secure.certificate };
+  return {
+    ...secure,
+    certificate: typeof secure.certificate === "string" ? new Resource(secure.certificate) : secure.certificate,
+  };
 }
 
 /**
@@ -92,7 +95,8 @@ export function echo(port, sizes, maxQueuedBytes) {
   const connection = new ModdableTransport({ host: "127.0.0.1", port, maxQueuedBytes }).connect({
     onOpen: () => trace("echo open\n"),
     onData(bytes) {
-      for (let i = 0; i < bytes.length; i++) if (mismatch < 0 && bytes[i] !== ((received + i) & 0xff)) mismatch = received + i;
+      for (let i = 0; i < bytes.length; i++)
+        if (mismatch < 0 && bytes[i] !== ((received + i) & 0xff)) mismatch = received + i;
       received += bytes.length;
       trace(`echo received ${received} mismatch ${mismatch}\n`);
     },

@@ -21,7 +21,7 @@ function storedPublicKey(preferences: Preferences): string | undefined {
     get(domain: string, key: string): PreferenceValue | undefined {
       const stored = preferences.get(domain)?.get(key);
       if (!stored) return undefined;
-      return "buffer" in stored ? (base64urlDecode(stored.buffer)!.slice().buffer) : stored.value;
+      return "buffer" in stored ? base64urlDecode(stored.buffer)!.slice().buffer : stored.value;
     },
     set: () => undefined,
     delete: () => undefined,
@@ -83,7 +83,9 @@ describe("the app on Moddable's Linux simulator (lin)", () => {
 
   async function run(preferences: Preferences, settings: Record<string, unknown>, options: ModdableRigOptions = {}) {
     const rig = await startModdableRig({ speed: 5, platform: "lin", preferences, ...options });
-    await rig.evaluate(`moddableApp.start(${JSON.stringify({ brokerHost: "127.0.0.1", brokerPort: platform.mqttPort, sendIntervalMs: 4000, ...settings })})`);
+    await rig.evaluate(
+      `moddableApp.start(${JSON.stringify({ brokerHost: "127.0.0.1", brokerPort: platform.mqttPort, sendIntervalMs: 4000, ...settings })})`,
+    );
     return rig;
   }
 
@@ -163,7 +165,10 @@ describe("the device's randomness", () => {
   test("on the ESP32 every bit of every byte is 1 about half the time (Math.random gives 31 bits a call)", async () => {
     const rig = await startModdableRig();
     try {
-      const bytes = Buffer.from(JSON.parse(Buffer.from((await rig.evaluate("moddableApp.randomBytes(36000)")).reply).toString("utf8")), "base64url");
+      const bytes = Buffer.from(
+        JSON.parse(Buffer.from((await rig.evaluate("moddableApp.randomBytes(36000)")).reply).toString("utf8")),
+        "base64url",
+      );
       // Buckets by position modulo 12 (words of 3 or 4 bytes) and bit: 3000 draws each, so 5 sigma is under 5 %.
       for (let position = 0; position < 12; position++)
         for (let bit = 0; bit < 8; bit++) {
@@ -181,7 +186,13 @@ test(`the app needs more than 384 stack slots (it overflowed there in mcsim) and
   const platform = await startTestPlatform();
   try {
     const { body } = await platform.api("POST", "/api/tokens", {});
-    const settings = { brokerHost: "127.0.0.1", brokerPort: platform.mqttPort, provisioningToken: body.token, deviceId: "esp32-stack", sendIntervalMs: 4000 };
+    const settings = {
+      brokerHost: "127.0.0.1",
+      brokerPort: platform.mqttPort,
+      provisioningToken: body.token,
+      deviceId: "esp32-stack",
+      sendIntervalMs: 4000,
+    };
     const small = await startModdableRig({ speed: 5, creation: { ...manifest.creation, stack: 384 } });
     await small.evaluate(`moddableApp.start(${JSON.stringify(settings)})`).catch(() => undefined);
     await expect(small.waitForLine(/verification code/, 10_000)).rejects.toThrow(/stack overflow/);

@@ -11,7 +11,13 @@ import { tmpdir } from "node:os";
 import { basename, dirname, extname, join, resolve } from "node:path";
 import { createCa, createServerCert } from "../../simulator/certs/development-ca";
 import ts from "typescript";
-import { buildModdable, bundleModdable, moddableBundles, type BuiltModule, type ModdablePlatform } from "../../scripts/build-moddable";
+import {
+  buildModdable,
+  bundleModdable,
+  moddableBundles,
+  type BuiltModule,
+  type ModdablePlatform,
+} from "../../scripts/build-moddable";
 import { repoRoot } from "../../scripts/build";
 import { topLevelVariables } from "../../scripts/top-level-const";
 import { manifest } from "./manifest";
@@ -43,7 +49,11 @@ interface Resolved {
 
 /** The manifest as mcconfig reads it for `platform`: the platform's section merged into the top level. */
 function resolveFor(platform: ModdablePlatform): Resolved {
-  const section = manifest.platforms[platform] as { include?: string[]; modules?: Record<string, string>; preload?: string[] };
+  const section = manifest.platforms[platform] as {
+    include?: string[];
+    modules?: Record<string, string>;
+    preload?: string[];
+  };
   const modules = { ...manifest.modules, ...section.modules } as Record<string, string | string[]>;
   delete modules["*"];
   return {
@@ -63,7 +73,8 @@ describe("manifest.json", () => {
   });
 
   /** The bundle `name` resolves to on `platform`. */
-  const bundleOf = (platform: ModdablePlatform, name: string) => built.find((m) => m.name === name && m.platforms.includes(platform))!;
+  const bundleOf = (platform: ModdablePlatform, name: string) =>
+    built.find((m) => m.name === name && m.platforms.includes(platform))!;
 
   for (const platform of platforms)
     describe(`for ${platform}`, () => {
@@ -83,7 +94,8 @@ describe("manifest.json", () => {
           for (const imported of bundleOf(platform, name).imports) {
             if (imported in resolved.modules) continue;
             const provider = providers[imported];
-            const provided = !!provider && provider.platforms.includes(platform) && resolved.include.includes(provider.manifest);
+            const provided =
+              !!provider && provider.platforms.includes(platform) && resolved.include.includes(provider.manifest);
             expect({ module: name, imported, provided }).toEqual({ module: name, imported, provided: true });
           }
       });
@@ -91,7 +103,10 @@ describe("manifest.json", () => {
       test("preloaded modules keep no top-level binding in RAM (xsl freezes const only)", () => {
         for (const name of resolved.preload) {
           expect(Object.keys(resolved.modules)).toContain(name);
-          expect({ name, variables: topLevelVariables(bundleOf(platform, name).code) }).toEqual({ name, variables: [] });
+          expect({ name, variables: topLevelVariables(bundleOf(platform, name).code) }).toEqual({
+            name,
+            variables: [],
+          });
         }
       });
     });
@@ -103,9 +118,17 @@ describe("manifest.json", () => {
         if (seen.has(name)) return false;
         seen.add(name);
         const imports = bundleOf(platform, name).imports;
-        return imports.includes("preference") || imports.some((imported) => imported in resolved.modules && reaches(imported, seen));
+        return (
+          imports.includes("preference") ||
+          imports.some((imported) => imported in resolved.modules && reaches(imported, seen))
+        );
       };
-      for (const name of resolved.preload) expect({ platform, name, reachesPreference: reaches(name) }).toEqual({ platform, name, reachesPreference: false });
+      for (const name of resolved.preload)
+        expect({ platform, name, reachesPreference: reaches(name) }).toEqual({
+          platform,
+          name,
+          reachesPreference: false,
+        });
     }
   });
 
@@ -115,8 +138,15 @@ describe("manifest.json", () => {
     // Preloading runs a module at build time: no module bundled into a preloaded one may call
     // anything at its top level (a native call is forbidden then; Math.random or Date.now baked in).
     const adapters = resolve(repoRoot, "targets/moddable");
-    for (const file of readdirSync(adapters).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts") && f !== "main.ts")) {
-      const source = ts.createSourceFile(file, readFileSync(resolve(adapters, file), "utf8"), ts.ScriptTarget.ES2022, true);
+    for (const file of readdirSync(adapters).filter(
+      (f) => f.endsWith(".ts") && !f.endsWith(".d.ts") && f !== "main.ts",
+    )) {
+      const source = ts.createSourceFile(
+        file,
+        readFileSync(resolve(adapters, file), "utf8"),
+        ts.ScriptTarget.ES2022,
+        true,
+      );
       const callsAtTopLevel = source.statements
         .filter((statement) => !ts.isFunctionDeclaration(statement) && !ts.isClassDeclaration(statement))
         .filter((statement) => {
@@ -136,16 +166,27 @@ describe("manifest.json", () => {
   test("the core imports nothing; the rest imports only siblings and Moddable modules", () => {
     expect(built.find((m) => m.name === "provisio-sdk")!.imports).toEqual([]);
     const names = new Set(moddableBundles.map((b) => b.name as string));
-    for (const module of built) for (const imported of module.imports) expect(names.has(imported) || imported in providers).toBe(true);
+    for (const module of built)
+      for (const imported of module.imports) expect(names.has(imported) || imported in providers).toBe(true);
   });
 
   test("includes are Moddable SDK manifests", () => {
-    for (const platform of platforms) for (const include of resolveFor(platform).include) expect(include).toMatch(/^\$\(MODDABLE\)\/[\w/.-]+\.json$/);
+    for (const platform of platforms)
+      for (const include of resolveFor(platform).include) expect(include).toMatch(/^\$\(MODDABLE\)\/[\w/.-]+\.json$/);
   });
 
   test("config holds the app's settings with the right types", () => {
     const { config } = manifest;
-    for (const key of ["brokerHost", "provisioningToken", "deviceId", "caCertificate", "sntp", "storePartition", "stream"]) expect(typeof config[key]).toBe("string");
+    for (const key of [
+      "brokerHost",
+      "provisioningToken",
+      "deviceId",
+      "caCertificate",
+      "sntp",
+      "storePartition",
+      "stream",
+    ])
+      expect(typeof config[key]).toBe("string");
     expect(Number.isInteger(config.brokerPort) && (config.brokerPort as number) < 65536).toBe(true);
     expect(positiveInteger(config.sendIntervalMs) && positiveInteger(config.restartDelayMs)).toBe(true);
     expect(config.deviceId === "" || /^[0-9A-Za-z_.-]{4,90}$/.test(config.deviceId as string)).toBe(true);
@@ -153,7 +194,8 @@ describe("manifest.json", () => {
 
   test("creation sizes are well-formed and fit an ESP32's JS heap, the stack included", () => {
     const { creation } = manifest;
-    for (const size of [creation.chunk.initial, creation.heap.initial, creation.stack]) expect(positiveInteger(size)).toBe(true);
+    for (const size of [creation.chunk.initial, creation.heap.initial, creation.stack])
+      expect(positiveInteger(size)).toBe(true);
     // About 160 KB of JS heap on common ESP32 targets: chunks, plus 16-byte slots for the heap and the stack.
     expect(creation.chunk.initial + (creation.heap.initial + creation.stack) * 16).toBeLessThanOrEqual(160 * 1024);
     expect(Object.keys(manifest.modules)).toContain(creation.main);

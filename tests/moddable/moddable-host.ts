@@ -19,7 +19,9 @@ import { moddableTlsConnect } from "./moddable-tls";
 /** The fakes of Moddable's modules, and of what XS itself does differently on each platform. */
 function moddableFakes(platform: ModdablePlatform): Record<string, string> {
   const board = platform === "esp32";
-  const platformModule = moddableBundles.find((b) => b.name === "provisio-platform" && (b.platforms as readonly string[]).includes(platform))!;
+  const platformModule = moddableBundles.find(
+    (b) => b.name === "provisio-platform" && (b.platforms as readonly string[]).includes(platform),
+  )!;
   return {
     socket: "tests/support-moddable/socket.ts",
     securesocket: "tests/support-moddable/securesocket.ts",
@@ -144,7 +146,8 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
       case "socket-connect": {
         const id = nextId++;
         // A TLS socket is "connected" once its handshake is done and Moddable would accept it.
-        const event = (name: string, fields: Record<string, unknown> = {}) => void push({ kind: "socket", id, event: name, ...fields });
+        const event = (name: string, fields: Record<string, unknown> = {}) =>
+          void push({ kind: "socket", id, event: name, ...fields });
         const socket: Socket = request.tls
           ? moddableTlsConnect(request.host, request.port, request.tls, tlsSessions, {
               onConnected: () => event("connected"),
@@ -161,7 +164,9 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
       }
       case "socket-write": {
         const bytes = Buffer.from(request.bytes, "base64url");
-        sockets.get(request.id)?.write(bytes, () => void push({ kind: "socket", id: request.id, event: "sent", sent: bytes.length }));
+        sockets
+          .get(request.id)
+          ?.write(bytes, () => void push({ kind: "socket", id: request.id, event: "sent", sent: bytes.length }));
         return null;
       }
       case "socket-close": {
@@ -227,7 +232,9 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           clearInterval(check);
-          reject(failure ?? new Error(`no trace line matching ${pattern} in ${timeoutMs} ms; lines:\n${lines.join("\n")}`));
+          reject(
+            failure ?? new Error(`no trace line matching ${pattern} in ${timeoutMs} ms; lines:\n${lines.join("\n")}`),
+          );
         }, timeoutMs);
         const check = setInterval(() => {
           if (!failure) return;
@@ -255,7 +262,9 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
   };
 
   worker.start();
-  await rig.evaluate(await bundleModdableOnFakes("tests/moddable/app-entry.js", entryGlobal, moddableFakes(platform), options.plugins));
+  await rig.evaluate(
+    await bundleModdableOnFakes("tests/moddable/app-entry.js", entryGlobal, moddableFakes(platform), options.plugins),
+  );
   // From here the stack is the device's, and its peak counts from the app's start.
   rig.peakStackSlots = 0;
   await worker.limitStackToDevice().then(record);

@@ -65,7 +65,8 @@ export class ServerFlight {
     while (this.#handshake.length >= 4) {
       const length = this.#handshake.readUIntBE(1, 3);
       if (this.#handshake.length < 4 + length) return;
-      if (this.#handshake[0] === handshakeCertificate) this.certificates = certificateList(this.#handshake.subarray(4, 4 + length));
+      if (this.#handshake[0] === handshakeCertificate)
+        this.certificates = certificateList(this.#handshake.subarray(4, 4 + length));
       this.#handshake = this.#handshake.subarray(4 + length);
     }
   }
@@ -81,7 +82,7 @@ export class ServerFlight {
 function certificateList(body: Buffer): Buffer[] {
   const certificates: Buffer[] = [];
   const end = Math.min(body.length, 3 + body.readUIntBE(0, 3));
-  for (let at = 3; at + 3 <= end; ) {
+  for (let at = 3; at + 3 <= end;) {
     const length = body.readUIntBE(at, 3);
     certificates.push(Buffer.from(body.subarray(at + 3, at + 3 + length)));
     at += 3 + length;
@@ -96,7 +97,8 @@ function certificateList(body: Buffer): Buffer[] {
 export function moddableCertificateRefusal(sent: Buffer[] | undefined, serverName: string): string | undefined {
   if (!sent) return undefined;
   if (sent.length < 2) return `subjectAltName match failed for ${serverName} (the server sent no chain)`;
-  if (sent.some((der) => !hasAuthorityKeyIdentifier(der))) return "ssl_cert.js threw: a certificate of the chain has no authorityKeyIdentifier";
+  if (sent.some((der) => !hasAuthorityKeyIdentifier(der)))
+    return "ssl_cert.js threw: a certificate of the chain has no authorityKeyIdentifier";
   const leaf = new X509Certificate(sent[0]);
   const named = isIP(serverName) ? leaf.checkIP(serverName) : leaf.checkHost(serverName, { subject: "never" });
   return named ? undefined : `subjectAltName match failed for ${serverName}`;
@@ -110,7 +112,13 @@ export interface ModdableTlsEvents {
 }
 
 /** Connects as Moddable's TLS client. */
-export function moddableTlsConnect(host: string, port: number, tls: TlsRequest, sessions: Map<string, Buffer>, events: ModdableTlsEvents): TLSSocket {
+export function moddableTlsConnect(
+  host: string,
+  port: number,
+  tls: TlsRequest,
+  sessions: Map<string, Buffer>,
+  events: ModdableTlsEvents,
+): TLSSocket {
   const flight = new ServerFlight();
   const tcp = tcpConnect(port, host);
   // The TLS layer runs over this pass-through, which lets the server's first flight be read.
@@ -152,7 +160,10 @@ export function moddableTlsConnect(host: string, port: number, tls: TlsRequest, 
     if (tls.cache && accepted) sessions.set(tls.serverName, session);
   });
   socket.once("secureConnect", () => {
-    const refusal = moddableCertificateRefusal(socket.isSessionReused() ? undefined : flight.certificates, tls.serverName);
+    const refusal = moddableCertificateRefusal(
+      socket.isSessionReused() ? undefined : flight.certificates,
+      tls.serverName,
+    );
     if (refusal) {
       events.onRefused(refusal);
       socket.destroy(new Error(refusal));

@@ -66,7 +66,7 @@ class RecordingRelay {
 /** The TLS records in `bytes`: [content type, first body byte] each; fails on a truncated or non-TLS stream. */
 function tlsRecords(bytes: Buffer): [number, number][] {
   const records: [number, number][] = [];
-  for (let offset = 0; offset < bytes.length; ) {
+  for (let offset = 0; offset < bytes.length;) {
     expect(bytes[offset + 1]).toBe(0x03); // major version of every TLS record
     records.push([bytes[offset], bytes[offset + 5]]);
     offset += 5 + bytes.readUInt16BE(offset + 3);
@@ -84,8 +84,13 @@ let relay: RecordingRelay;
 let relayPort: number;
 
 /** A platform serving MQTT over TLS with `server`'s chain, behind a recording relay. */
-async function relayedPlatform(server: { cert: string; key: string }, trusted: CaFiles = ca): Promise<{ platform: TestPlatform; relay: RecordingRelay; port: number }> {
-  const started = await startTestPlatform({ tls: { certFile: server.cert, keyFile: server.key, caFile: trusted.cert } });
+async function relayedPlatform(
+  server: { cert: string; key: string },
+  trusted: CaFiles = ca,
+): Promise<{ platform: TestPlatform; relay: RecordingRelay; port: number }> {
+  const started = await startTestPlatform({
+    tls: { certFile: server.cert, keyFile: server.key, caFile: trusted.cert },
+  });
   const recording = new RecordingRelay(started.mqttsPort);
   return { platform: started, relay: recording, port: await recording.listen() };
 }
@@ -94,8 +99,15 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "provisio-moddable-tls-"));
   ca = createCa({ dir: join(dir, "ca") });
   otherCa = createCa({ dir: join(dir, "other-ca") });
-  expiredCa = createCa({ dir: join(dir, "expired-ca"), validity: { notBefore: new Date(Date.now() - 30 * day), notAfter: new Date(Date.now() - day) } });
-  ({ platform, relay, port: relayPort } = await relayedPlatform(createServerCert({ ca, dir, hosts: ["localhost", "127.0.0.1"] })));
+  expiredCa = createCa({
+    dir: join(dir, "expired-ca"),
+    validity: { notBefore: new Date(Date.now() - 30 * day), notAfter: new Date(Date.now() - day) },
+  });
+  ({
+    platform,
+    relay,
+    port: relayPort,
+  } = await relayedPlatform(createServerCert({ ca, dir, hosts: ["localhost", "127.0.0.1"] })));
 });
 
 afterAll(async () => {
@@ -111,7 +123,9 @@ beforeEach(() => {
 /** A rig whose `ca.der` resource holds `caFiles`' DER certificate. */
 async function rigWithCa(caFiles: CaFiles, sntpFailures = 0): Promise<ModdableRig> {
   const rig = await startModdableRig({ speed: 5, sntpFailures });
-  await rig.evaluate(`moddableApp.addResource("ca.der", ${JSON.stringify(readFileSync(caFiles.der).toString("base64url"))})`);
+  await rig.evaluate(
+    `moddableApp.addResource("ca.der", ${JSON.stringify(readFileSync(caFiles.der).toString("base64url"))})`,
+  );
   return rig;
 }
 
@@ -249,7 +263,21 @@ function legacyChain(): { ca: CaFiles; server: { cert: string; key: string } } {
     "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = Legacy CA\n[ca]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = none\n",
   );
   execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", files.key]);
-  execFileSync("openssl", ["req", "-new", "-x509", "-key", files.key, "-days", "30", "-config", config, "-extensions", "ca", "-out", files.cert]);
+  execFileSync("openssl", [
+    "req",
+    "-new",
+    "-x509",
+    "-key",
+    files.key,
+    "-days",
+    "30",
+    "-config",
+    config,
+    "-extensions",
+    "ca",
+    "-out",
+    files.cert,
+  ]);
   writeFileSync(files.der, pemToDer(readFileSync(files.cert, "utf8")));
   return { ca: files, server: createServerCert({ ca: files, dir: legacy, hosts: ["localhost", "127.0.0.1"] }) };
 }
@@ -270,9 +298,18 @@ describe("Moddable checks the host name along the chain the server sends (ssl_ce
   }
 
   /** Starts the app against `port` as `localhost` and waits for two refused handshakes. */
-  async function refusedTwice(rig: ModdableRig, target: { platform: TestPlatform; relay: RecordingRelay; port: number }): Promise<void> {
+  async function refusedTwice(
+    rig: ModdableRig,
+    target: { platform: TestPlatform; relay: RecordingRelay; port: number },
+  ): Promise<void> {
     const { body } = await target.platform.api("POST", "/api/tokens", {});
-    const settings = { brokerHost: "localhost", brokerPort: target.port, provisioningToken: body.token, caCertificate: "ca.der", sendIntervalMs: 4000 };
+    const settings = {
+      brokerHost: "localhost",
+      brokerPort: target.port,
+      provisioningToken: body.token,
+      caCertificate: "ca.der",
+      sendIntervalMs: 4000,
+    };
     await rig.evaluate(`moddableApp.start(${JSON.stringify(settings)})`);
     await until("two link losses", () => linkLosses(rig).length >= 2);
     for (const [error, retryInMs] of linkLosses(rig)) {
@@ -287,12 +324,17 @@ describe("Moddable checks the host name along the chain the server sends (ssl_ce
 
   test("the platform serves the full chain, each certificate with an authorityKeyIdentifier", () => {
     const chain = pemChain(readFileSync(join(dir, "server.pem")));
-    expect(chain.map((c) => c.subject)).toEqual([expect.stringContaining("localhost"), new X509Certificate(readFileSync(ca.cert)).subject]);
+    expect(chain.map((c) => c.subject)).toEqual([
+      expect.stringContaining("localhost"),
+      new X509Certificate(readFileSync(ca.cert)).subject,
+    ]);
     expect(moddableChainProblem(readFileSync(join(dir, "server.pem")))).toBeUndefined();
   });
 
   test("a certificate for another host, signed by the right CA, is refused before anything is written", async () => {
-    const target = await platformServing(createServerCert({ ca, dir, name: "other-host", hosts: ["platform.example.org", "127.0.0.1"] }));
+    const target = await platformServing(
+      createServerCert({ ca, dir, name: "other-host", hosts: ["platform.example.org", "127.0.0.1"] }),
+    );
     const rig = await rigWithCa(ca);
     try {
       await refusedTwice(rig, target);
@@ -308,7 +350,9 @@ describe("Moddable checks the host name along the chain the server sends (ssl_ce
     writeFileSync(leafOnly, pemChain(readFileSync(server))[0].toString());
     expect(moddableChainProblem(readFileSync(leafOnly))).toMatch(/server certificate alone/);
     const target = await platformServing({ cert: leafOnly, key: join(dir, "server.key") });
-    expect(target.platform.logLines().join("\n")).toMatch(/warning: the TLS certificate file holds the server certificate alone/);
+    expect(target.platform.logLines().join("\n")).toMatch(
+      /warning: the TLS certificate file holds the server certificate alone/,
+    );
     const rig = await rigWithCa(ca);
     try {
       await refusedTwice(rig, target);
@@ -337,7 +381,13 @@ test("an IP address as brokerHost is matched against the certificate's IP entrie
   const rig = await rigWithCa(ca);
   try {
     const { body } = await platform.api("POST", "/api/tokens", {});
-    const settings = { brokerHost: "127.0.0.1", brokerPort: relayPort, provisioningToken: body.token, caCertificate: "ca.der", sendIntervalMs: 4000 };
+    const settings = {
+      brokerHost: "127.0.0.1",
+      brokerPort: relayPort,
+      provisioningToken: body.token,
+      caCertificate: "ca.der",
+      sendIntervalMs: 4000,
+    };
     await rig.evaluate(`moddableApp.start(${JSON.stringify(settings)})`);
     await rig.waitForLine(/verification code \w{4}-\w{4}/);
     expect(linkLosses(rig)).toEqual([]);
@@ -364,16 +414,34 @@ describe("the securesocket fake keeps the real constructor's rules", () => {
   let rig: ModdableRig;
   beforeAll(async () => {
     rig = await rigWithCa(ca);
-    await rig.evaluate(`moddableApp.addResource("not-der", ${JSON.stringify(Buffer.from("not a certificate").toString("base64url"))})`);
+    await rig.evaluate(
+      `moddableApp.addResource("not-der", ${JSON.stringify(Buffer.from("not a certificate").toString("base64url"))})`,
+    );
   });
   afterAll(() => rig.stop());
 
   const cases: [string, Record<string, unknown>, string][] = [
-    ["the CA as DER in an ArrayBuffer", { certificate: "ca.der", protocolVersion: 0x303, serverName: "localhost" }, "constructed"],
-    ["no certificate", { protocolVersion: 0x303 }, "threw securesocket: secure.certificate must be DER in an ArrayBuffer"],
-    ["bytes that are not a certificate", { certificate: "not-der" }, "threw securesocket: secure.certificate is not a DER X.509 certificate"],
+    [
+      "the CA as DER in an ArrayBuffer",
+      { certificate: "ca.der", protocolVersion: 0x303, serverName: "localhost" },
+      "constructed",
+    ],
+    [
+      "no certificate",
+      { protocolVersion: 0x303 },
+      "threw securesocket: secure.certificate must be DER in an ArrayBuffer",
+    ],
+    [
+      "bytes that are not a certificate",
+      { certificate: "not-der" },
+      "threw securesocket: secure.certificate is not a DER X.509 certificate",
+    ],
     ["TLS 1.3", { certificate: "ca.der", protocolVersion: 0x304 }, "threw SSL: protocolVersion: not supported"],
-    ["a serverName key without a name", { certificate: "ca.der", serverName: null }, "threw securesocket: secure.serverName must be a string"],
+    [
+      "a serverName key without a name",
+      { certificate: "ca.der", serverName: null },
+      "threw securesocket: secure.serverName must be a string",
+    ],
   ];
   for (const [what, secure, outcome] of cases)
     test(what, async () => {

@@ -10,7 +10,16 @@ import { join } from "node:path";
 import { generate } from "mqtt-packet";
 import { INIT_LIMITS } from "../../simulator/platform/operations";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { connackCode, connect, DeviceKeys, newToken, provision, ProvisioningDevice, provisioningLogin, registeredLogin } from "./mqtt-device";
+import {
+  connackCode,
+  connect,
+  DeviceKeys,
+  newToken,
+  provision,
+  ProvisioningDevice,
+  provisioningLogin,
+  registeredLogin,
+} from "./mqtt-device";
 
 jest.setTimeout(60_000);
 
@@ -35,7 +44,11 @@ function rawSocket(localAddress?: string): Promise<Socket> {
 }
 
 /** Writes `bytes` in pieces until the platform closes the connection; the bytes it took before that. */
-async function writeUntilClosed(socket: Socket, header: Buffer, bytes: number): Promise<{ written: number; closed: boolean }> {
+async function writeUntilClosed(
+  socket: Socket,
+  header: Buffer,
+  bytes: number,
+): Promise<{ written: number; closed: boolean }> {
   let written = 0;
   const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
   socket.on("error", () => undefined);
@@ -69,7 +82,9 @@ describe("memory before login", () => {
   test("a CONNECT announcing 256 MB is refused from its header: nothing near that is buffered", async () => {
     const before = residentBytes(platform.pid);
     const sockets = await Promise.all(Array.from({ length: 6 }, () => rawSocket()));
-    const results = await Promise.all(sockets.map((socket) => writeUntilClosed(socket, fixedHeader(1, 256 * 1024 * 1024 - 10), 8 * 1024 * 1024)));
+    const results = await Promise.all(
+      sockets.map((socket) => writeUntilClosed(socket, fixedHeader(1, 256 * 1024 * 1024 - 10), 8 * 1024 * 1024)),
+    );
     for (const { closed, written } of results) {
       expect(closed).toBe(true);
       // Closed from the header: what the socket had already taken in before the close, no more.
@@ -80,7 +95,14 @@ describe("memory before login", () => {
 
   test("a CONNECT over 4 KB is refused; a normal one still logs in", async () => {
     const socket = await rawSocket();
-    const huge = generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 60, clientId: "x".repeat(5000) });
+    const huge = generate({
+      cmd: "connect",
+      protocolId: "MQTT",
+      protocolVersion: 4,
+      clean: true,
+      keepalive: 60,
+      clientId: "x".repeat(5000),
+    });
     const { closed } = await writeUntilClosed(socket, huge, 0);
     expect(closed).toBe(true);
     expect(platform.logLines().join("\n")).toMatch(/sent a packet of \d+ bytes, over the 4096 allowed before login/);
@@ -110,7 +132,12 @@ describe("memory before login", () => {
     });
     expect(refused).toBe(true);
     const token = await newToken(platform);
-    expect(await connackCode(platform.mqttUrl, { ...provisioningLogin(new DeviceKeys(), token), localAddress: "127.0.0.8" } as never)).toBe(0);
+    expect(
+      await connackCode(platform.mqttUrl, {
+        ...provisioningLogin(new DeviceKeys(), token),
+        localAddress: "127.0.0.8",
+      } as never),
+    ).toBe(0);
     for (const socket of held) socket.destroy();
   });
 });
@@ -124,7 +151,9 @@ describe("provisioning sessions cannot be taken over", () => {
 
     // The attacker has the fleet's token and read the client ID off the wire, not the key.
     expect(await connackCode(platform.mqttUrl, provisioningLogin(victim.keys, token))).toBe(2);
-    expect(platform.logLines().join("\n")).toMatch(/connect refused: client p-\w+ \(code 2: a provisioning session with this client ID is live\)/);
+    expect(platform.logLines().join("\n")).toMatch(
+      /connect refused: client p-\w+ \(code 2: a provisioning session with this client ID is live\)/,
+    );
 
     const approved = await platform.api("POST", `/api/operations/${init.operationId}/approve`, {});
     expect(approved.status).toBe(200);
@@ -144,8 +173,11 @@ describe("provisioning sessions cannot be taken over", () => {
 
   test("a provisioning CONNECT without keep-alive, or with a long one, is refused", async () => {
     const token = await newToken(platform);
-    for (const keepalive of [0, 301]) expect(await connackCode(platform.mqttUrl, { ...provisioningLogin(new DeviceKeys(), token), keepalive })).toBe(5);
-    expect(await connackCode(platform.mqttUrl, { ...provisioningLogin(new DeviceKeys(), token), keepalive: 300 })).toBe(0);
+    for (const keepalive of [0, 301])
+      expect(await connackCode(platform.mqttUrl, { ...provisioningLogin(new DeviceKeys(), token), keepalive })).toBe(5);
+    expect(await connackCode(platform.mqttUrl, { ...provisioningLogin(new DeviceKeys(), token), keepalive: 300 })).toBe(
+      0,
+    );
   });
 });
 
@@ -175,7 +207,10 @@ describe("numbers the API accepts", () => {
   test("a token lifetime beyond what a date holds is refused with a clear error, and the list stays whole", async () => {
     for (const expiresIn of [2 ** 53 - 1, 200_000_000 * 86_400, 100 * 365 * 24 * 3600 + 1]) {
       const { status, body } = await platform.api("POST", "/api/tokens", { expiresIn });
-      expect({ status, body }).toMatchObject({ status: 400, body: { error: "invalid-request", message: expect.stringMatching(/expiresIn must be an integer from 1 to/) } });
+      expect({ status, body }).toMatchObject({
+        status: 400,
+        body: { error: "invalid-request", message: expect.stringMatching(/expiresIn must be an integer from 1 to/) },
+      });
     }
     expect((await platform.api("POST", "/api/tokens", { registrationLifetime: 2 ** 31 })).status).toBe(400);
 
@@ -211,7 +246,10 @@ describe("logs", () => {
 describe("a device that never stops publishing", () => {
   let own: TestPlatform;
   beforeAll(async () => {
-    own = await startTestPlatform({ deviceRate: { messagesPerSecond: 50, bytesPerSecond: 4 * 1024 * 1024, burstSeconds: 1 }, quotaBytesPerDevice: 256 * 1024 });
+    own = await startTestPlatform({
+      deviceRate: { messagesPerSecond: 50, bytesPerSecond: 4 * 1024 * 1024, burstSeconds: 1 },
+      quotaBytesPerDevice: 256 * 1024,
+    });
   });
   afterAll(() => own.stop());
 
@@ -224,7 +262,11 @@ describe("a device that never stops publishing", () => {
     const flooder = await registered("flooder-0001");
     const quiet = await registered("quiet-00001");
     const started = Date.now();
-    const flood = Promise.all(Array.from({ length: 150 }, (_, i) => flooder.client.publishAsync("ws/ws_default/dev/flooder-0001/msg/f", `f${i}`, { qos: 1 })));
+    const flood = Promise.all(
+      Array.from({ length: 150 }, (_, i) =>
+        flooder.client.publishAsync("ws/ws_default/dev/flooder-0001/msg/f", `f${i}`, { qos: 1 }),
+      ),
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     const quietStarted = Date.now();
     await quiet.client.publishAsync("ws/ws_default/dev/quiet-00001/msg/q", "hello", { qos: 1 });
@@ -241,10 +283,17 @@ describe("a device that never stops publishing", () => {
   test("keeps at most its quota of bytes stored: its oldest messages go first", async () => {
     const device = await registered("quota-00001");
     const chunk = Buffer.alloc(16 * 1024, 0x42);
-    for (let i = 0; i < 40; i++) await device.client.publishAsync("ws/ws_default/dev/quota-00001/msg/q", Buffer.concat([Buffer.from(`${i}:`), chunk]), { qos: 1 });
+    for (let i = 0; i < 40; i++)
+      await device.client.publishAsync(
+        "ws/ws_default/dev/quota-00001/msg/q",
+        Buffer.concat([Buffer.from(`${i}:`), chunk]),
+        { qos: 1 },
+      );
     await device.client.endAsync();
     const { body } = await own.api("GET", "/api/messages?device=quota-00001&limit=1000");
-    const kept = body.messages.map((m: { payloadBase64: string }) => Number(Buffer.from(m.payloadBase64, "base64").toString("latin1").split(":")[0]));
+    const kept = body.messages.map((m: { payloadBase64: string }) =>
+      Number(Buffer.from(m.payloadBase64, "base64").toString("latin1").split(":")[0]),
+    );
     const bytes = body.messages.reduce((sum: number, m: { size: number }) => sum + m.size, 0);
     expect(bytes).toBeLessThanOrEqual(256 * 1024);
     expect(kept[0]).toBe(39);

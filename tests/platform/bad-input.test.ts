@@ -37,7 +37,12 @@ describe.each(["prov-init", "prov-complete", "token"])("on %s", (where) => {
     const [client, inbox, topic, res] =
       where === "token"
         ? [registered.client, registered.inbox, `${root}/req/token`, `${root}/res/token`]
-        : [device.client, device.inbox, `prov/${device.keys.clientId}/req/${where.slice(5)}`, `prov/${device.keys.clientId}/res/${where.slice(5)}`];
+        : [
+            device.client,
+            device.inbox,
+            `prov/${device.keys.clientId}/req/${where.slice(5)}`,
+            `prov/${device.keys.clientId}/res/${where.slice(5)}`,
+          ];
     await client.publishAsync(topic, payload, { qos: 1 });
     const reply = await inbox.next((m) => m.topic === res);
     expect(reply.body).toMatchObject({ rid, status: 400, error: "invalid-request" });
@@ -50,14 +55,23 @@ test("bad fields get their errors and the sessions keep working", async () => {
   expect(await device.init({ publicKey: "short" })).toMatchObject({ status: 400, error: "invalid-request" });
   const many = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, "v"]));
   expect(await device.init({ attributes: many })).toMatchObject({ status: 400, error: "invalid-request" });
-  expect(await device.init({ attributes: { long: "x".repeat(65) } })).toMatchObject({ status: 400, error: "invalid-request" });
+  expect(await device.init({ attributes: { long: "x".repeat(65) } })).toMatchObject({
+    status: 400,
+    error: "invalid-request",
+  });
   expect(await device.init({ attributes: { n: 5 } })).toMatchObject({ status: 400, error: "invalid-request" });
-  expect(await device.complete("op_doesnotexist")).toMatchObject({ status: 404, error: "unknown-operation", operationId: "op_doesnotexist" });
+  expect(await device.complete("op_doesnotexist")).toMatchObject({
+    status: 404,
+    error: "unknown-operation",
+    operationId: "op_doesnotexist",
+  });
   expect(await device.request("complete", {})).toMatchObject({ status: 400, error: "invalid-request" });
   expect(await device.request("unknown", {})).toMatchObject({ status: 404, error: "unknown-request" });
   // Still serving: a good request after all of that.
   expect((await device.init({ deviceId: "good-device" })).status).toBe(200);
-  await registered.client.publishAsync(`${root}/req/token`, JSON.stringify({ v: 1, rid: "s", op: "status" }), { qos: 1 });
+  await registered.client.publishAsync(`${root}/req/token`, JSON.stringify({ v: 1, rid: "s", op: "status" }), {
+    qos: 1,
+  });
   expect((await registered.inbox.next((m) => m.body?.rid === "s")).body.status).toBe(200);
 });
 
@@ -100,17 +114,38 @@ describe("HTTP API", () => {
     expect(await raw("GET", "/api/tokens", { authorization: "Bearer nope" })).toMatchObject({ status: 401 });
   });
   test("bad JSON, oversized body, unknown route, wrong method, bad parameters", async () => {
-    expect(await raw("POST", "/api/tokens", auth(), "{bad")).toMatchObject({ status: 400, body: { error: "invalid-json" } });
-    expect(await raw("POST", "/api/tokens", auth(), "x".repeat(20_000))).toMatchObject({ status: 413, body: { error: "body-too-large" } });
+    expect(await raw("POST", "/api/tokens", auth(), "{bad")).toMatchObject({
+      status: 400,
+      body: { error: "invalid-json" },
+    });
+    expect(await raw("POST", "/api/tokens", auth(), "x".repeat(20_000))).toMatchObject({
+      status: 413,
+      body: { error: "body-too-large" },
+    });
     expect(await raw("GET", "/api/nothing", auth())).toMatchObject({ status: 404, body: { error: "not-found" } });
-    expect(await raw("DELETE", "/api/tokens", auth())).toMatchObject({ status: 405, body: { error: "method-not-allowed" } });
-    expect(await raw("POST", "/api/tokens", auth(), JSON.stringify({ maxUses: -1 }))).toMatchObject({ status: 400, body: { error: "invalid-request" } });
-    expect(await raw("POST", "/api/tokens", auth(), JSON.stringify({ deviceId: "a" }))).toMatchObject({ status: 400, body: { error: "invalid-device-id" } });
+    expect(await raw("DELETE", "/api/tokens", auth())).toMatchObject({
+      status: 405,
+      body: { error: "method-not-allowed" },
+    });
+    expect(await raw("POST", "/api/tokens", auth(), JSON.stringify({ maxUses: -1 }))).toMatchObject({
+      status: 400,
+      body: { error: "invalid-request" },
+    });
+    expect(await raw("POST", "/api/tokens", auth(), JSON.stringify({ deviceId: "a" }))).toMatchObject({
+      status: 400,
+      body: { error: "invalid-device-id" },
+    });
     expect(await raw("GET", "/api/operations?state=weird", auth())).toMatchObject({ status: 400 });
     expect(await raw("GET", "/api/messages?limit=0", auth())).toMatchObject({ status: 400 });
-    expect(await raw("POST", "/api/operations/op_none/approve", auth(), "{}")).toMatchObject({ status: 404, body: { error: "unknown-operation" } });
+    expect(await raw("POST", "/api/operations/op_none/approve", auth(), "{}")).toMatchObject({
+      status: 404,
+      body: { error: "unknown-operation" },
+    });
     expect(await raw("POST", "/api/tokens/%E0%A4%A/revoke", auth())).toMatchObject({ status: 400 });
-    expect(await raw("POST", "/api/tokens/ptk_none/revoke", auth())).toMatchObject({ status: 404, body: { error: "unknown-token" } });
+    expect(await raw("POST", "/api/tokens/ptk_none/revoke", auth())).toMatchObject({
+      status: 404,
+      body: { error: "unknown-token" },
+    });
     expect((await raw("GET", "/api/tokens", auth())).status).toBe(200);
   });
 });

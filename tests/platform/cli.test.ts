@@ -15,9 +15,14 @@ interface Run {
 function provisio(args: string[], env: Record<string, string> = {}): Promise<Run> {
   const bin = join(__dirname, "../../bin/provisio.js");
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: { ...process.env, PROVISIO_ADMIN_KEY: "", ...env } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: { ...process.env, PROVISIO_ADMIN_KEY: "", ...env } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (error.code as number) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -31,7 +36,17 @@ afterAll(async () => {
 });
 
 test("tokens create prints only the token, which a device can use; list shows it", async () => {
-  const created = await provisio(["tokens", "create", "--name", "line-3", "--max-uses", "5", "--lifetime", "7d", ...api()]);
+  const created = await provisio([
+    "tokens",
+    "create",
+    "--name",
+    "line-3",
+    "--max-uses",
+    "5",
+    "--lifetime",
+    "7d",
+    ...api(),
+  ]);
   expect(created).toMatchObject({ code: 0, stderr: "" });
   const token = created.stdout.trim();
   expect(token).toMatch(/^pt_[A-Za-z0-9_-]{32}$/);
@@ -68,7 +83,9 @@ test("ops list shows the verification code; ops approve by code; devices list sh
   const devices = await provisio(["devices", "list", "--json", "--platform", platform.apiUrl], env);
   expect(devices.code).toBe(0);
   expect(JSON.parse(devices.stdout)).toEqual([expect.objectContaining({ deviceId: "cli-device-2", attributes: {} })]);
-  expect((await provisio(["devices", "list", "--platform", platform.apiUrl], env)).stdout).toMatch(/ws_default +cli-device-2/);
+  expect((await provisio(["devices", "list", "--platform", platform.apiUrl], env)).stdout).toMatch(
+    /ws_default +cli-device-2/,
+  );
   const ops = await provisio(["ops", "list", "--json", "--platform", platform.apiUrl], env);
   expect(JSON.parse(ops.stdout)).toEqual([expect.objectContaining({ id: init.operationId, state: "approved" })]);
   const messages = await provisio(["messages", "list", "--device", "cli-device-2", "--json", ...api()]);
@@ -80,7 +97,10 @@ test("devices revoke closes the device's session; devices delete removes it", as
   const { token: registration } = await provision(platform, token, "cli-revoke-1");
   const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "cli-revoke-1", registration);
   const closed = closedByBroker(session.client);
-  expect(await provisio(["devices", "revoke", "cli-revoke-1", ...api()])).toMatchObject({ code: 0, stdout: "revoked cli-revoke-1\n" });
+  expect(await provisio(["devices", "revoke", "cli-revoke-1", ...api()])).toMatchObject({
+    code: 0,
+    stdout: "revoked cli-revoke-1\n",
+  });
   expect(await closed).toBe(true);
   await session.end();
   expect((await provisio(["devices", "list", ...api()])).stdout).toMatch(/cli-revoke-1 .* \d{4}-\d\d-\d\dT/);
@@ -102,7 +122,10 @@ test("errors are one line on stderr with a non-zero exit", async () => {
     [["tokens", "list", "--bogus", ...api()], /^provisio: unknown option --bogus .+\n$/],
     [["nope"], /^provisio: unknown command "nope".+\n$/],
     [["tokens", "list", "--data", "/nonexistent-dir"], /^provisio: no admin key: .+\n$/],
-    [["tokens", "list", "--platform", "http://127.0.0.1:1", ...api().slice(2)], /^provisio: cannot reach the platform .+\n$/],
+    [
+      ["tokens", "list", "--platform", "http://127.0.0.1:1", ...api().slice(2)],
+      /^provisio: cannot reach the platform .+\n$/,
+    ],
   ];
   for (const [args, stderr] of cases) {
     const run = await provisio(args);

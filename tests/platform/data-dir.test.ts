@@ -39,7 +39,10 @@ test("when the wrapper that started it dies (npx sent SIGTERM passes nothing on)
   // A parent that starts the CLI as npm exec does, then is killed without a word to its child.
   const wrapper = spawn(
     process.execPath,
-    ["-e", `require("child_process").spawn(process.execPath, ${JSON.stringify([bin, "platform", "--data", dataDir, "--mqtt-port", "0", "--http-port", "0"])}, { stdio: "inherit" }); setInterval(() => {}, 1000);`],
+    [
+      "-e",
+      `require("child_process").spawn(process.execPath, ${JSON.stringify([bin, "platform", "--data", dataDir, "--mqtt-port", "0", "--http-port", "0"])}, { stdio: "inherit" }); setInterval(() => {}, 1000);`,
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let output = "";
@@ -49,7 +52,8 @@ test("when the wrapper that started it dies (npx sent SIGTERM passes nothing on)
     for (let i = 0; i < 200 && !output.includes("ready"); i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(existsSync(join(dataDir, "platform.lock"))).toBe(true);
     wrapper.kill("SIGKILL");
-    for (let i = 0; i < 100 && existsSync(join(dataDir, "platform.lock")); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let i = 0; i < 100 && existsSync(join(dataDir, "platform.lock")); i++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     expect(existsSync(join(dataDir, "platform.lock"))).toBe(false);
     expect(output).toContain("SIGTERM: shutting down");
   } finally {

@@ -24,7 +24,9 @@ afterAll(async () => {
 
 async function stored(deviceId: string): Promise<string[]> {
   const { body } = await platform.api("GET", `/api/messages?device=${deviceId}`);
-  return body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString()).reverse();
+  return body.messages
+    .map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString())
+    .reverse();
 }
 
 /** The PUBLISH packets in the bytes a client sent on one connection. */
@@ -60,11 +62,17 @@ test("the SDK's resend after a lost PUBACK is stored once and its send resolves"
 
     await send;
     expect(await stored("dup-sdk-0001")).toEqual(["once"]);
-    const [original] = publishesIn(proxy.sent[firstLink]).filter((p) => p.cmd === "publish" && p.topic.endsWith("/msg/telemetry"));
+    const [original] = publishesIn(proxy.sent[firstLink]).filter(
+      (p) => p.cmd === "publish" && p.topic.endsWith("/msg/telemetry"),
+    );
     const resent = proxy.sent.slice(firstLink + 1).flatMap(publishesIn);
     expect(original).toMatchObject({ dup: false, qos: 1 });
     expect(resent).toContainEqual(
-      expect.objectContaining({ topic: "ws/ws_default/dev/dup-sdk-0001/msg/telemetry", dup: true, messageId: (original as { messageId: number }).messageId }),
+      expect.objectContaining({
+        topic: "ws/ws_default/dev/dup-sdk-0001/msg/telemetry",
+        dup: true,
+        messageId: (original as { messageId: number }).messageId,
+      }),
     );
   } finally {
     device.stop();
@@ -83,7 +91,13 @@ const messageIdSeven: NonNullable<mqtt.IClientOptions["messageIdProvider"]> = {
 
 async function connectWithIdSeven(deviceId: string, token: string): Promise<Connected> {
   const clientId = `ws_default:${deviceId}`;
-  return connect(platform.mqttUrl, { clientId, username: clientId, password: token, clean: false, messageIdProvider: messageIdSeven });
+  return connect(platform.mqttUrl, {
+    clientId,
+    username: clientId,
+    password: token,
+    clean: false,
+    messageIdProvider: messageIdSeven,
+  });
 }
 
 test("only a DUP resend of the same id and bytes is skipped; ids are reused, and each device has its own", async () => {
@@ -144,7 +158,13 @@ test("with 64 messages in flight every DUP resend is recognised (no window of 16
   const { token: registration } = await provision(platform, token, "dup-window-01");
   const ids = countingIds();
   const clientId = "ws_default:dup-window-01";
-  const device = await connect(platform.mqttUrl, { clientId, username: clientId, password: registration, clean: false, messageIdProvider: ids });
+  const device = await connect(platform.mqttUrl, {
+    clientId,
+    username: clientId,
+    password: registration,
+    clean: false,
+    messageIdProvider: ids,
+  });
   const topic = "ws/ws_default/dev/dup-window-01/msg/log";
   const bodies = Array.from({ length: 64 }, (_, i) => `m${i}`);
   await Promise.all(bodies.map((body) => device.client.publishAsync(topic, body, { qos: 1 })));
@@ -161,7 +181,13 @@ test("a DUP resend after a platform restart is recognised", async () => {
     const token = await newToken(own);
     const { token: registration } = await provision(own, token, "dup-restart-1");
     const clientId = "ws_default:dup-restart-1";
-    const login = { clientId, username: clientId, password: registration, clean: false, messageIdProvider: messageIdSeven };
+    const login = {
+      clientId,
+      username: clientId,
+      password: registration,
+      clean: false,
+      messageIdProvider: messageIdSeven,
+    };
     const topic = "ws/ws_default/dev/dup-restart-1/msg/log";
     const before = await connect(own.mqttUrl, login);
     await before.client.publishAsync(topic, "kept", { qos: 1 });
@@ -173,7 +199,9 @@ test("a DUP resend after a platform restart is recognised", async () => {
     await after.client.publishAsync(topic, "kept", { qos: 1, dup: true });
     await after.client.endAsync();
     const { body } = await restarted.api("GET", "/api/messages?device=dup-restart-1");
-    expect(body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString())).toEqual(["kept"]);
+    expect(
+      body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString()),
+    ).toEqual(["kept"]);
   } finally {
     await (restarted ?? own).stop();
   }

@@ -15,7 +15,11 @@ const devices = 8;
 const rounds = 3;
 
 /** Publishes `prefix-N` for N = 0, 1, … until the connection dies; the acknowledged payloads. */
-function publishFlatOut(client: MqttClient, topic: string, prefix: string): { acked: Set<string>; stopped: Promise<void> } {
+function publishFlatOut(
+  client: MqttClient,
+  topic: string,
+  prefix: string,
+): { acked: Set<string>; stopped: Promise<void> } {
   const acked = new Set<string>();
   const stopped = new Promise<void>((resolve) => {
     let sequence = 0;
@@ -49,9 +53,17 @@ test("no acknowledged message is lost, and none is stored twice, when the platfo
       registered.push({ deviceId, token: (await provision(platform, token, deviceId)).token });
     }
     for (let round = 0; round < rounds; round++) {
-      const sessions = await Promise.all(registered.map(({ deviceId, token: t }) => connect(platform.mqttUrl, registeredLogin("ws_default", deviceId, t))));
+      const sessions = await Promise.all(
+        registered.map(({ deviceId, token: t }) =>
+          connect(platform.mqttUrl, registeredLogin("ws_default", deviceId, t)),
+        ),
+      );
       const publishing = sessions.map(({ client }, i) =>
-        publishFlatOut(client, `ws/ws_default/dev/${registered[i].deviceId}/msg/load`, `r${round}-${registered[i].deviceId}`),
+        publishFlatOut(
+          client,
+          `ws/ws_default/dev/${registered[i].deviceId}/msg/load`,
+          `r${round}-${registered[i].deviceId}`,
+        ),
       );
       await new Promise((resolve) => setTimeout(resolve, 300 + round * 350));
       process.kill(platform.pid, "SIGKILL");
@@ -63,7 +75,9 @@ test("no acknowledged message is lost, and none is stored twice, when the platfo
       const db = new Database(join(platform.dataDir, "provisio.sqlite"));
       let stored: string[];
       try {
-        stored = (db.prepare("SELECT payload FROM messages WHERE stream = 'load'").pluck().all() as Buffer[]).map((b) => b.toString());
+        stored = (db.prepare("SELECT payload FROM messages WHERE stream = 'load'").pluck().all() as Buffer[]).map((b) =>
+          b.toString(),
+        );
       } finally {
         db.close();
       }

@@ -73,12 +73,18 @@ test("a refresh repeated before the new token is used replaces it; refreshes are
   const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "refresh-0003", token);
   const issued: string[] = [];
   for (let i = 0; i < 6; i++) issued.push(keys.open((await session.token("refresh")).registration)!);
-  expect(await session.token("refresh")).toMatchObject({ status: 429, error: "rate-limited", retryAfter: expect.any(Number) });
+  expect(await session.token("refresh")).toMatchObject({
+    status: 429,
+    error: "rate-limited",
+    retryAfter: expect.any(Number),
+  });
   expect(await session.token("status")).toMatchObject({ status: 200, expiresIn: GRACE_MS / 1000 }); // the grace never grows
   await session.end();
 
   const db = new Database(join(platform.dataDir, "provisio.sqlite"), { readonly: true });
-  const rows = db.prepare("SELECT COUNT(*) AS n FROM registration_tokens WHERE device_id = ?").get("refresh-0003") as { n: number };
+  const rows = db.prepare("SELECT COUNT(*) AS n FROM registration_tokens WHERE device_id = ?").get("refresh-0003") as {
+    n: number;
+  };
   db.close();
   expect(rows.n).toBe(2);
   for (const replaced of [issued[0], issued[4]]) expect(await registeredCode("refresh-0003", replaced)).toBe(4);
@@ -115,7 +121,10 @@ test("after revocation the device provisions again and may keep its Device ID; a
   const again = await provision(platform, sharedToken, "again-0001", first.keys);
   expect(await registeredCode("again-0001", again.token)).toBe(0);
   const devices = (await platform.api("GET", "/api/devices")).body.devices;
-  expect(devices.find((d: any) => d.deviceId === "again-0001")).toMatchObject({ revokedAt: null, publicKey: first.keys.publicKey });
+  expect(devices.find((d: any) => d.deviceId === "again-0001")).toMatchObject({
+    revokedAt: null,
+    publicKey: first.keys.publicKey,
+  });
 
   // Active: another key is refused the ID. Revoked: the technician may give it to another key.
   const other = await ProvisioningDevice.connect(platform.mqttUrl, sharedToken);
@@ -139,14 +148,20 @@ test("devices delete closes the session, refuses the token and frees the Device 
   const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "delete-0001", token);
   await session.client.publishAsync(`${session.root}/msg/log`, "kept", { qos: 1 });
   const closed = closedByBroker(session.client);
-  expect(await platform.api("DELETE", "/api/devices/delete-0001")).toMatchObject({ status: 200, body: { deviceId: "delete-0001" } });
+  expect(await platform.api("DELETE", "/api/devices/delete-0001")).toMatchObject({
+    status: 200,
+    body: { deviceId: "delete-0001" },
+  });
   expect(await closed).toBe(true);
   await session.end();
   expect(await registeredCode("delete-0001", token)).toBe(4);
   const devices = (await platform.api("GET", "/api/devices")).body.devices;
   expect(devices.map((d: any) => d.deviceId)).not.toContain("delete-0001");
   expect((await platform.api("GET", "/api/messages?device=delete-0001")).body.messages).toHaveLength(1);
-  expect(await platform.api("DELETE", "/api/devices/delete-0001")).toMatchObject({ status: 404, body: { error: "unknown-device" } });
+  expect(await platform.api("DELETE", "/api/devices/delete-0001")).toMatchObject({
+    status: 404,
+    body: { error: "unknown-device" },
+  });
 
   const newcomer = await provision(platform, sharedToken, "delete-0001");
   expect(await registeredCode("delete-0001", newcomer.token)).toBe(0);
@@ -175,7 +190,9 @@ test("tokens revoke closes the token's provisioning sessions and stops new ones"
 });
 
 test("a token's pending operations are capped; a device resuming its operation is not refused", async () => {
-  const own = await startTestPlatform({ initLimits: { pendingPerToken: 5, perAddress: { limit: 1000, windowMs: 60_000 } } });
+  const own = await startTestPlatform({
+    initLimits: { pendingPerToken: 5, perAddress: { limit: 1000, windowMs: 60_000 } },
+  });
   try {
     const token = await newToken(own);
     const first = await ProvisioningDevice.connect(own.mqttUrl, token);
@@ -187,7 +204,10 @@ test("a token's pending operations are capped; a device resuming its operation i
       await device.end();
     }
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
-    expect(await first.init({ operationId: kept.operationId })).toMatchObject({ status: 200, operationId: kept.operationId });
+    expect(await first.init({ operationId: kept.operationId })).toMatchObject({
+      status: 200,
+      operationId: kept.operationId,
+    });
     const refused = await (await ProvisioningDevice.connect(own.mqttUrl, token)).init();
     expect(refused).toMatchObject({ status: 429, error: "too-many-pending", retryAfter: expect.any(Number) });
     await first.end();
@@ -210,7 +230,9 @@ test("failed CONNECTs from one client ID are slowed down; its real device and ot
   const order: string[] = [];
   const slowed = attempt(order, "guess", registeredCode("abused-0001", "rt_guess5"));
   expect(await attempt(order, "device", registeredCode("abused-0001", victim.token))).toBe(0);
-  expect(await attempt(order, "other", connackCode(platform.mqttUrl, provisioningLogin(new DeviceKeys(), sharedToken)))).toBe(0);
+  expect(
+    await attempt(order, "other", connackCode(platform.mqttUrl, provisioningLogin(new DeviceKeys(), sharedToken))),
+  ).toBe(0);
   expect(await slowed).toBe(4);
   expect(order).toEqual(["device", "other", "guess"]);
 });

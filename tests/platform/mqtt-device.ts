@@ -80,7 +80,10 @@ export async function connect(url: string, options: ConnectOptions): Promise<Con
   if (localAddress === undefined) client = await mqtt.connectAsync(url, settings);
   else {
     const { hostname, port } = new URL(url);
-    client = new mqtt.MqttClient(() => createConnection({ host: hostname, port: Number(port), localAddress }), settings);
+    client = new mqtt.MqttClient(
+      () => createConnection({ host: hostname, port: Number(port), localAddress }),
+      settings,
+    );
     await new Promise<void>((resolve, reject) => {
       client.once("connect", () => resolve());
       client.once("error", reject);
@@ -128,7 +131,12 @@ export class DeviceKeys {
   readonly clientId = "p-" + createHash("sha512").update(this.keyPair.publicKey).digest("hex").slice(0, 20);
   readonly publicKey = b64(this.keyPair.publicKey);
   readonly commitment = b64(
-    createHash("sha512").update("commitment/v1").update(this.keyPair.publicKey).update(this.deviceNonce).digest().subarray(0, 32),
+    createHash("sha512")
+      .update("commitment/v1")
+      .update(this.keyPair.publicKey)
+      .update(this.deviceNonce)
+      .digest()
+      .subarray(0, 32),
   );
 
   open(registration: { sealed: string; nonce: string; serverPublicKey: string }): string | undefined {
@@ -152,7 +160,12 @@ export class ProvisioningDevice {
     readonly inbox: Inbox,
   ) {}
 
-  static async connect(url: string, token: string, keys = new DeviceKeys(), localAddress?: string): Promise<ProvisioningDevice> {
+  static async connect(
+    url: string,
+    token: string,
+    keys = new DeviceKeys(),
+    localAddress?: string,
+  ): Promise<ProvisioningDevice> {
     const { client, inbox } = await connect(url, { ...provisioningLogin(keys, token), localAddress });
     const granted = await client.subscribeAsync(`prov/${keys.clientId}/res/+`, { qos: 1 });
     if (granted[0].qos !== 1) throw new Error("subscription refused");
@@ -162,8 +175,11 @@ export class ProvisioningDevice {
   /** Publishes a request on req/{kind} and waits for the reply with the same rid. */
   async request(kind: string, body: Record<string, unknown>): Promise<any> {
     const rid = String(++this.rid);
-    await this.client.publishAsync(`prov/${this.keys.clientId}/req/${kind}`, JSON.stringify({ v: 1, rid, ...body }), { qos: 1 });
-    return (await this.inbox.next((m) => m.topic === `prov/${this.keys.clientId}/res/${kind}` && m.body?.rid === rid)).body;
+    await this.client.publishAsync(`prov/${this.keys.clientId}/req/${kind}`, JSON.stringify({ v: 1, rid, ...body }), {
+      qos: 1,
+    });
+    return (await this.inbox.next((m) => m.topic === `prov/${this.keys.clientId}/res/${kind}` && m.body?.rid === rid))
+      .body;
   }
 
   init(extra: Record<string, unknown> = {}): Promise<any> {
@@ -171,7 +187,10 @@ export class ProvisioningDevice {
   }
 
   complete(operationId: string, reveal = true): Promise<any> {
-    return this.request("complete", reveal ? { operationId, deviceNonce: b64(this.keys.deviceNonce) } : { operationId });
+    return this.request(
+      "complete",
+      reveal ? { operationId, deviceNonce: b64(this.keys.deviceNonce) } : { operationId },
+    );
   }
 
   /** Waits for a pushed reply (`rid: null`) about an operation. */
@@ -197,7 +216,12 @@ export function registeredLogin(workspaceId: string, deviceId: string, token: st
 }
 
 /** Connects a registered session with the credentials an approval gave. */
-export async function connectRegistered(url: string, workspaceId: string, deviceId: string, token: string): Promise<Connected> {
+export async function connectRegistered(
+  url: string,
+  workspaceId: string,
+  deviceId: string,
+  token: string,
+): Promise<Connected> {
   return connect(url, registeredLogin(workspaceId, deviceId, token));
 }
 

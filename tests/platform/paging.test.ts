@@ -17,20 +17,29 @@ async function publish(deviceId: string, payloads: (string | Buffer)[]): Promise
   const token = await newToken(platform);
   const { token: registration } = await provision(platform, token, deviceId);
   const device = await connect(platform.mqttUrl, registeredLogin("ws_default", deviceId, registration));
-  for (const payload of payloads) await device.client.publishAsync(`ws/ws_default/dev/${deviceId}/msg/s`, payload, { qos: 1 });
+  for (const payload of payloads)
+    await device.client.publishAsync(`ws/ws_default/dev/${deviceId}/msg/s`, payload, { qos: 1 });
   await device.client.endAsync();
 }
 
 test("messages come newest first, a page at a time, each once, until next is null", async () => {
-  await publish("paged-0001", Array.from({ length: 250 }, (_, i) => `m${i}`));
+  await publish(
+    "paged-0001",
+    Array.from({ length: 250 }, (_, i) => `m${i}`),
+  );
   const seen: string[] = [];
   let after: string | null = "";
   let pages = 0;
   while (after !== null) {
-    const { status, body } = await platform.api("GET", `/api/messages?device=paged-0001&limit=100${after ? `&after=${after}` : ""}`);
+    const { status, body } = await platform.api(
+      "GET",
+      `/api/messages?device=paged-0001&limit=100${after ? `&after=${after}` : ""}`,
+    );
     expect(status).toBe(200);
     expect(body.messages.length).toBeLessThanOrEqual(100);
-    seen.push(...body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString()));
+    seen.push(
+      ...body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString()),
+    );
     after = body.next;
     pages++;
   }
@@ -40,7 +49,10 @@ test("messages come newest first, a page at a time, each once, until next is nul
 
 test("a page of large messages stops at 4 MiB of payload, whatever the limit", async () => {
   const big = Buffer.alloc(256 * 1024, 0x41);
-  await publish("paged-0002", Array.from({ length: 20 }, () => big));
+  await publish(
+    "paged-0002",
+    Array.from({ length: 20 }, () => big),
+  );
   const { body } = await platform.api("GET", "/api/messages?device=paged-0002&limit=1000");
   expect(body.messages.length).toBe(16);
   expect(body.next).not.toBeNull();

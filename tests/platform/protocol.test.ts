@@ -47,7 +47,8 @@ test("a token the platform seals opens only with the device's secret key", () =>
   const device = nacl.box.keyPair.fromSecretKey(bytes(s.deviceSecretKey));
   const sealed = sealToken(s.registrationToken, device.publicKey);
   expect(bytes(sealed.nonce)).toHaveLength(24);
-  const open = (secretKey: Uint8Array) => nacl.box.open(bytes(sealed.sealed), bytes(sealed.nonce), bytes(sealed.serverPublicKey), secretKey);
+  const open = (secretKey: Uint8Array) =>
+    nacl.box.open(bytes(sealed.sealed), bytes(sealed.nonce), bytes(sealed.serverPublicKey), secretKey);
   expect(Buffer.from(open(device.secretKey)!).toString("utf8")).toBe(s.registrationToken);
   expect(open(nacl.box.keyPair().secretKey)).toBeNull();
   // A fresh ephemeral server key each time.

@@ -1,7 +1,15 @@
 /** Provisioning end to end: real platform process, devices played by MQTT.js + tweetnacl. */
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import { verificationCode } from "../../simulator/platform/protocol";
-import { ProvisioningDevice, b64, connectRegistered, connackCode, newToken, provisioningLogin, unb64 } from "./mqtt-device";
+import {
+  ProvisioningDevice,
+  b64,
+  connectRegistered,
+  connackCode,
+  newToken,
+  provisioningLogin,
+  unb64,
+} from "./mqtt-device";
 
 let platform: TestPlatform;
 
@@ -16,15 +24,29 @@ afterAll(async () => {
 async function startOperation(device: ProvisioningDevice, init: Record<string, unknown> = {}) {
   const reply = await device.init(init);
   expect(reply).toMatchObject({ status: 200, expiresIn: 900, pollInterval: 5 });
-  const code = verificationCode(device.keys.keyPair.publicKey, device.keys.deviceNonce, unb64(reply.nonce), reply.operationId);
+  const code = verificationCode(
+    device.keys.keyPair.publicKey,
+    device.keys.deviceNonce,
+    unb64(reply.nonce),
+    reply.operationId,
+  );
   const revealed = await device.complete(reply.operationId);
-  expect(revealed).toEqual({ rid: expect.any(String), status: 202, operationId: reply.operationId, retryAfter: 5, verificationCode: code });
+  expect(revealed).toEqual({
+    rid: expect.any(String),
+    status: 202,
+    operationId: reply.operationId,
+    retryAfter: 5,
+    verificationCode: code,
+  });
   return { operationId: reply.operationId as string, code };
 }
 
 test("full provisioning: approve by code, push, registered session, status, message stored", async () => {
   const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken(platform));
-  const { operationId, code } = await startOperation(device, { deviceId: "pump-0042", attributes: { model: "esp32-devkitc" } });
+  const { operationId, code } = await startOperation(device, {
+    deviceId: "pump-0042",
+    attributes: { model: "esp32-devkitc" },
+  });
 
   const listed = await platform.api("GET", "/api/operations?state=pending");
   expect(listed.body.operations.find((o: any) => o.id === operationId)).toMatchObject({
@@ -37,7 +59,14 @@ test("full provisioning: approve by code, push, registered session, status, mess
   expect(approved.body).toMatchObject({ id: operationId, state: "approved", deviceId: "pump-0042" });
 
   const push = await pushed;
-  expect(push).toMatchObject({ rid: null, status: 200, operationId, workspaceId: "ws_default", deviceId: "pump-0042", expiresIn: 2592000 });
+  expect(push).toMatchObject({
+    rid: null,
+    status: 200,
+    operationId,
+    workspaceId: "ws_default",
+    deviceId: "pump-0042",
+    expiresIn: 2592000,
+  });
   expect(unb64(push.registration.nonce)).toHaveLength(24);
   const token = device.keys.open(push.registration)!;
   expect(token).toMatch(/^rt_/);
@@ -46,7 +75,9 @@ test("full provisioning: approve by code, push, registered session, status, mess
   const registered = await connectRegistered(platform.mqttUrl, "ws_default", "pump-0042", token);
   const root = "ws/ws_default/dev/pump-0042";
   await registered.client.subscribeAsync(`${root}/res/+`, { qos: 1 });
-  await registered.client.publishAsync(`${root}/req/token`, JSON.stringify({ v: 1, rid: "7", op: "status" }), { qos: 1 });
+  await registered.client.publishAsync(`${root}/req/token`, JSON.stringify({ v: 1, rid: "7", op: "status" }), {
+    qos: 1,
+  });
   const status = await registered.inbox.next((m) => m.topic === `${root}/res/token`);
   expect(status.body).toEqual({ rid: "7", status: 200, expiresIn: expect.any(Number) });
   expect(status.body.expiresIn).toBeGreaterThan(2592000 - 60);
@@ -80,11 +111,15 @@ test("the technician overrides the Device ID at approval; a taken ID is refused"
     status: 400,
     error: "device-id-required",
   });
-  expect((await platform.api("POST", `/api/operations/${op2.operationId}/approve`, { deviceId: "given-1" })).body).toMatchObject({
+  expect(
+    (await platform.api("POST", `/api/operations/${op2.operationId}/approve`, { deviceId: "given-1" })).body,
+  ).toMatchObject({
     status: 409,
     error: "device-id-taken",
   });
-  expect((await platform.api("POST", `/api/operations/${op2.operationId}/approve`, { deviceId: "no" })).body).toMatchObject({
+  expect(
+    (await platform.api("POST", `/api/operations/${op2.operationId}/approve`, { deviceId: "no" })).body,
+  ).toMatchObject({
     status: 400,
     error: "invalid-device-id",
   });
@@ -104,7 +139,12 @@ test("a device-specific token fixes the Device ID", async () => {
   const repeated = await again.complete(operationId);
   await again.end();
   // ...until it has connected with it.
-  const registered = await connectRegistered(platform.mqttUrl, "ws_default", "fixed-0001", device.keys.open(repeated.registration)!);
+  const registered = await connectRegistered(
+    platform.mqttUrl,
+    "ws_default",
+    "fixed-0001",
+    device.keys.open(repeated.registration)!,
+  );
   await registered.client.endAsync();
   expect(await connackCode(platform.mqttUrl, provisioningLogin(device.keys, token))).toBe(5);
 });
@@ -116,7 +156,9 @@ test("rejection is pushed as 410 and polls answer the same", async () => {
   expect((await platform.api("POST", `/api/operations/${code}/reject`)).body.state).toBe("rejected");
   expect(await pushed).toMatchObject({ rid: null, status: 410, error: "operation-rejected", operationId });
   expect(await device.complete(operationId)).toMatchObject({ status: 410, error: "operation-rejected", operationId });
-  expect((await platform.api("POST", `/api/operations/${operationId}/approve`, {})).body.error).toBe("operation-not-pending");
+  expect((await platform.api("POST", `/api/operations/${operationId}/approve`, {})).body.error).toBe(
+    "operation-not-pending",
+  );
   await device.end();
 });
 
@@ -125,7 +167,9 @@ test("an operation expires on the platform's clock", async () => {
   const { operationId } = await startOperation(device, { deviceId: "late-device" });
   await platform.advanceClock(901_000);
   expect(await device.complete(operationId)).toMatchObject({ status: 410, error: "operation-expired", operationId });
-  expect((await platform.api("GET", "/api/operations?state=expired")).body.operations.map((o: any) => o.id)).toContain(operationId);
+  expect((await platform.api("GET", "/api/operations?state=expired")).body.operations.map((o: any) => o.id)).toContain(
+    operationId,
+  );
   await device.end();
 });
 
@@ -177,9 +221,9 @@ test("a poll faster than pollInterval gets 429 slow-down; a poll before the reve
   const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken(platform));
   const init = await device.init();
   expect(await device.complete(init.operationId, false)).toMatchObject({ status: 409, error: "reveal-required" });
-  expect((await platform.api("POST", `/api/operations/${init.operationId}/approve`, { deviceId: "early-0001" })).body.error).toBe(
-    "waiting-for-device",
-  );
+  expect(
+    (await platform.api("POST", `/api/operations/${init.operationId}/approve`, { deviceId: "early-0001" })).body.error,
+  ).toBe("waiting-for-device");
   expect((await device.complete(init.operationId)).status).toBe(202);
   expect(await device.complete(init.operationId)).toMatchObject({ status: 429, error: "slow-down", retryAfter: 5 });
   await platform.advanceClock(5000);
@@ -190,7 +234,10 @@ test("a poll faster than pollInterval gets 429 slow-down; a poll before the reve
 test("a reveal that does not match the commitment is refused and changes nothing", async () => {
   const device = await ProvisioningDevice.connect(platform.mqttUrl, await newToken(platform));
   const init = await device.init();
-  const wrong = await device.request("complete", { operationId: init.operationId, deviceNonce: b64(new Uint8Array(16)) });
+  const wrong = await device.request("complete", {
+    operationId: init.operationId,
+    deviceNonce: b64(new Uint8Array(16)),
+  });
   expect(wrong).toMatchObject({ status: 400, error: "commitment-mismatch", operationId: init.operationId });
   expect(await device.complete(init.operationId)).toMatchObject({ status: 202, operationId: init.operationId });
   await device.end();

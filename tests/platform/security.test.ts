@@ -31,7 +31,13 @@ afterAll(async () => {
 
 test("a provisioning session cannot subscribe to another client's replies or anything else", async () => {
   const attacker = await ProvisioningDevice.connect(platform.mqttUrl, sharedToken);
-  for (const topic of [`prov/${a.keys.clientId}/res/+`, "prov/+/res/+", "#", "ws/ws_default/dev/device-a/res/+", `prov/${attacker.keys.clientId}/req/+`]) {
+  for (const topic of [
+    `prov/${a.keys.clientId}/res/+`,
+    "prov/+/res/+",
+    "#",
+    "ws/ws_default/dev/device-a/res/+",
+    `prov/${attacker.keys.clientId}/req/+`,
+  ]) {
     expect([topic, await subackCode(attacker.client, topic)]).toEqual([topic, 128]);
   }
   await attacker.end();
@@ -51,7 +57,12 @@ test.each([
 
 test("device A cannot subscribe to or publish on device B's topics", async () => {
   const deviceA = await connectRegistered(platform.mqttUrl, "ws_default", "device-a", a.token);
-  for (const topic of ["ws/ws_default/dev/device-b/res/+", "ws/ws_default/dev/device-b/cmd/#", "ws/ws_default/dev/+/res/+", "ws/#"]) {
+  for (const topic of [
+    "ws/ws_default/dev/device-b/res/+",
+    "ws/ws_default/dev/device-b/cmd/#",
+    "ws/ws_default/dev/+/res/+",
+    "ws/#",
+  ]) {
     expect([topic, await subackCode(deviceA.client, topic)]).toEqual([topic, 128]);
   }
   expect(await subackCode(deviceA.client, "ws/ws_default/dev/device-a/cmd/#")).toBe(1);
@@ -80,7 +91,9 @@ test("bad passwords and mixed-up credentials are refused at CONNECT", async () =
   expect(await connackCode(platform.mqttUrl, { clientId, username: clientId, password: sharedToken })).toBe(4);
   expect(await connackCode(platform.mqttUrl, { clientId, username: clientId, password: bToken })).toBe(4); // B's token as A
   expect(await connackCode(platform.mqttUrl, { clientId, username: "ws_default:device-b", password: a.token })).toBe(4);
-  expect(await connackCode(platform.mqttUrl, { clientId: "not-a-p-id", username: "provisioning", password: sharedToken })).toBe(5);
+  expect(
+    await connackCode(platform.mqttUrl, { clientId: "not-a-p-id", username: "provisioning", password: sharedToken }),
+  ).toBe(5);
   expect(await connackCode(platform.mqttUrl, { clientId, username: clientId, password: a.token })).toBe(0);
 });
 
@@ -121,5 +134,11 @@ test("another client cannot complete (or learn about) someone else's operation",
 test("a registered session is refused once its client ID does not match the username", async () => {
   const { client } = await connectRegistered(platform.mqttUrl, "ws_default", "device-a", a.token);
   await client.endAsync();
-  expect(await connackCode(platform.mqttUrl, { clientId: "ws_default:device-x", username: "ws_default:device-a", password: a.token })).toBe(4);
+  expect(
+    await connackCode(platform.mqttUrl, {
+      clientId: "ws_default:device-x",
+      username: "ws_default:device-a",
+      password: a.token,
+    }),
+  ).toBe(4);
 });

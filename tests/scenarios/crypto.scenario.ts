@@ -71,8 +71,16 @@ scenario("crypto: the same Random gives the same key pair, another Random a diff
   check.equal(first.publicKey.length, 32, "public key length");
   check.equal(first.secretKey.length, 32, "secret key length");
   check.deepEqual(again, first, "same seed, same key pair");
-  check.equal(base64urlEncode(other.secretKey) === base64urlEncode(first.secretKey), false, "other seed, other secret key");
-  check.equal(base64urlEncode(other.publicKey) === base64urlEncode(first.publicKey), false, "other seed, other public key");
+  check.equal(
+    base64urlEncode(other.secretKey) === base64urlEncode(first.secretKey),
+    false,
+    "other seed, other secret key",
+  );
+  check.equal(
+    base64urlEncode(other.publicKey) === base64urlEncode(first.publicKey),
+    false,
+    "other seed, other public key",
+  );
 });
 
 scenario("crypto: a key pair takes exactly 32 bytes from the Random port", (check) => {
@@ -100,7 +108,17 @@ scenario("crypto: a reply's registration field opens only when it is a well-form
   const secretKey = decoded(check, t.deviceSecretKey);
   const good = { sealed: t.sealed, nonce: t.nonce, serverPublicKey: t.serverPublicKey };
   check.equal(openRegistrationReply(good, secretKey), t.registrationToken);
-  for (const bad of [undefined, null, "x", 7, [], {}, { ...good, sealed: 5 }, { ...good, nonce: null }, { ...good, serverPublicKey: [1] }])
+  for (const bad of [
+    undefined,
+    null,
+    "x",
+    7,
+    [],
+    {},
+    { ...good, sealed: 5 },
+    { ...good, nonce: null },
+    { ...good, serverPublicKey: [1] },
+  ])
     check.equal(openRegistrationReply(bad, secretKey), undefined, `refuses ${JSON.stringify(bad)}`);
 });
 
@@ -115,24 +133,48 @@ scenario("crypto: a tampered sealed token, a wrong key or a bad encoding does no
   };
   const sealedLength = decoded(check, t.sealed).length;
   for (const index of [0, 15, 16, sealedLength - 1]) {
-    check.equal(openRegistrationToken({ ...good, sealed: flipped(t.sealed, index) }, secretKey), undefined, `sealed byte ${index}`);
+    check.equal(
+      openRegistrationToken({ ...good, sealed: flipped(t.sealed, index) }, secretKey),
+      undefined,
+      `sealed byte ${index}`,
+    );
   }
   check.equal(openRegistrationToken({ ...good, nonce: flipped(t.nonce, 23) }, secretKey), undefined, "nonce");
-  check.equal(openRegistrationToken({ ...good, serverPublicKey: flipped(t.serverPublicKey, 5) }, secretKey), undefined, "server key");
-  check.equal(openRegistrationToken(good, decoded(check, vectors.provisioning[1].secretKey)), undefined, "another device's key");
+  check.equal(
+    openRegistrationToken({ ...good, serverPublicKey: flipped(t.serverPublicKey, 5) }, secretKey),
+    undefined,
+    "server key",
+  );
+  check.equal(
+    openRegistrationToken(good, decoded(check, vectors.provisioning[1].secretKey)),
+    undefined,
+    "another device's key",
+  );
   check.equal(openRegistrationToken(good, secretKey.subarray(0, 31)), undefined, "short device key");
   check.equal(openRegistrationToken({ ...good, sealed: t.sealed.slice(0, 20) }, secretKey), undefined, "truncated");
   check.equal(openRegistrationToken({ ...good, sealed: "" }, secretKey), undefined, "empty");
   check.equal(openRegistrationToken({ ...good, sealed: t.sealed + "=" }, secretKey), undefined, "padded");
   check.equal(openRegistrationToken({ ...good, nonce: t.nonce.slice(0, 28) }, secretKey), undefined, "short nonce");
-  check.equal(openRegistrationToken({ ...good, serverPublicKey: t.serverPublicKey + "AA" }, secretKey), undefined, "long key");
+  check.equal(
+    openRegistrationToken({ ...good, serverPublicKey: t.serverPublicKey + "AA" }, secretKey),
+    undefined,
+    "long key",
+  );
   const notAString = 42 as unknown as string;
   check.equal(openRegistrationToken({ ...good, nonce: notAString }, secretKey), undefined, "number for nonce");
 });
 
 scenario("crypto: base64url matches RFC 4648 and round trips every byte value and length", (check) => {
   const ascii = (text: string) => Uint8Array.from(text, (c) => c.charCodeAt(0));
-  const rfc: [string, string][] = [["", ""], ["f", "Zg"], ["fo", "Zm8"], ["foo", "Zm9v"], ["foob", "Zm9vYg"], ["fooba", "Zm9vYmE"], ["foobar", "Zm9vYmFy"]];
+  const rfc: [string, string][] = [
+    ["", ""],
+    ["f", "Zg"],
+    ["fo", "Zm8"],
+    ["foo", "Zm9v"],
+    ["foob", "Zm9vYg"],
+    ["fooba", "Zm9vYmE"],
+    ["foobar", "Zm9vYmFy"],
+  ];
   for (const [plain, encoded] of rfc) {
     check.equal(base64urlEncode(ascii(plain)), encoded, `encode ${plain}`);
     check.deepEqual(base64urlDecode(encoded), ascii(plain), `decode ${encoded}`);
@@ -151,10 +193,23 @@ scenario("crypto: base64url matches RFC 4648 and round trips every byte value an
 
 scenario("crypto: base64url rejects padding, '+', '/', foreign characters and impossible lengths", (check) => {
   const rejected = [
-    "Zg==", "Zm8=", "Zg=", "=", // padding
-    "-+8", "-/8", "Zm 9v", "Zm9v\n", "Zm.v", "Zé9v", "Zm9v😀", // characters outside [A-Za-z0-9_-]
-    "Z", "Zm9vY", "Zm9vYmFyZ", // a length no encoder makes
-    "Zh", "Zm9", "-_9", // unused bits set: only "Zg", "Zm8", "-_8" encode those bytes
+    "Zg==",
+    "Zm8=",
+    "Zg=",
+    "=", // padding
+    "-+8",
+    "-/8",
+    "Zm 9v",
+    "Zm9v\n",
+    "Zm.v",
+    "Zé9v",
+    "Zm9v😀", // characters outside [A-Za-z0-9_-]
+    "Z",
+    "Zm9vY",
+    "Zm9vYmFyZ", // a length no encoder makes
+    "Zh",
+    "Zm9",
+    "-_9", // unused bits set: only "Zg", "Zm8", "-_8" encode those bytes
   ];
   for (const text of rejected) check.equal(base64urlDecode(text), undefined, JSON.stringify(text));
   check.equal(base64urlDecode(null as unknown as string), undefined, "null");

@@ -15,7 +15,12 @@ function client(rig: DeviceRig, extra: Partial<DeviceClientOptions> = {}) {
   const states: [DeviceClientState, string | undefined][] = [];
   const displays: OperationDisplay[] = [];
   const device = new DeviceClient({
-    provisioningToken, transport: rig.broker, clock: rig.clock, random: rig.random, log: rig.log, store: rig.store,
+    provisioningToken,
+    transport: rig.broker,
+    clock: rig.clock,
+    random: rig.random,
+    log: rig.log,
+    store: rig.store,
     onDisplay: (op) => displays.push(op),
     onStateChange: (state, detail) => states.push([state, detail]),
     ...extra,
@@ -32,7 +37,15 @@ scenario("device client: reuses a stored registration without provisioning", asy
   const { device, states } = client(rig);
   device.start();
   rig.advance();
-  check.deepEqual(rig.broker.connects, [{ clientId: "ws_main:pump-0042", username: "ws_main:pump-0042", password: "rt_stored-token", clean: false, keepalive: 60 }]);
+  check.deepEqual(rig.broker.connects, [
+    {
+      clientId: "ws_main:pump-0042",
+      username: "ws_main:pump-0042",
+      password: "rt_stored-token",
+      clean: false,
+      keepalive: 60,
+    },
+  ]);
   check.deepEqual(rig.broker.current!.subscriptions, [`${root}/res/+`, `${root}/cmd/#`]);
   check.equal(rig.requests("init").length, 0, "no provisioning");
   const status = rig.broker.received.find((p) => p.topic === `${root}/req/token`)!;
@@ -41,7 +54,10 @@ scenario("device client: reuses a stored registration without provisioning", asy
   check.equal(device.deviceId, "pump-0042");
   check.equal(device.workspaceId, "ws_main");
   check.equal(device.state, "connected");
-  check.deepEqual(states, [["connecting", undefined], ["connected", undefined]]);
+  check.deepEqual(states, [
+    ["connecting", undefined],
+    ["connected", undefined],
+  ]);
 
   rig.broker.holdPubacks = true;
   let acknowledged = false;
@@ -64,52 +80,67 @@ scenario("device client: reuses a stored registration without provisioning", asy
 scenario("device client: send rejects a bad stream name, and before registration", async (check) => {
   const rig = new DeviceRig();
   const { device } = client(rig);
-  const early = await device.send("telemetry", Uint8Array.of(1)).then(() => "sent", (e: { code?: string }) => e.code);
+  const early = await device.send("telemetry", Uint8Array.of(1)).then(
+    () => "sent",
+    (e: { code?: string }) => e.code,
+  );
   check.equal(early, "not-registered");
   saveIdentity(rig.store, { version: 1, keyPair: rig.keyPair, registration });
   device.start();
   rig.advance();
-  const bad = await device.send("a/b", Uint8Array.of(1)).then(() => "sent", (e: { code?: string }) => e.code);
+  const bad = await device.send("a/b", Uint8Array.of(1)).then(
+    () => "sent",
+    (e: { code?: string }) => e.code,
+  );
   check.equal(bad, "invalid-stream");
 });
 
-scenario("device client: provisions when no registration is stored, then connects the registered session", async (check) => {
-  const rig = new DeviceRig();
-  saveIdentity(rig.store, { version: 1, keyPair: rig.keyPair });
-  const { device, states, displays } = client(rig, { deviceId: "pump-0042" });
-  device.start();
-  rig.advance();
-  check.equal(rig.last("init").deviceId, "pump-0042");
-  rig.reply("init", rig.initReply("op_1"));
-  check.equal(device.state, "awaiting-approval");
-  check.equal(displays[0].verificationCode, rig.codeFor("op_1"));
-  rig.reply("complete", rig.approval("op_1", "rt_new", null, "pump-0042"));
-  rig.advance();
-  check.equal(device.state, "connected");
-  check.equal(device.deviceId, "pump-0042");
-  check.equal(rig.broker.connects[1].clientId, "ws_main:pump-0042");
-  check.equal(rig.broker.connects[1].password, "rt_new");
-  check.deepEqual(states.map(([s]) => s), ["provisioning", "awaiting-approval", "connecting", "connected"]);
-  let delivered = false;
-  void device.send("s", utf8Encode("hello")).then(() => (delivered = true));
-  rig.advance();
-  await settle();
-  check.ok(delivered, "message acknowledged");
-});
+scenario(
+  "device client: provisions when no registration is stored, then connects the registered session",
+  async (check) => {
+    const rig = new DeviceRig();
+    saveIdentity(rig.store, { version: 1, keyPair: rig.keyPair });
+    const { device, states, displays } = client(rig, { deviceId: "pump-0042" });
+    device.start();
+    rig.advance();
+    check.equal(rig.last("init").deviceId, "pump-0042");
+    rig.reply("init", rig.initReply("op_1"));
+    check.equal(device.state, "awaiting-approval");
+    check.equal(displays[0].verificationCode, rig.codeFor("op_1"));
+    rig.reply("complete", rig.approval("op_1", "rt_new", null, "pump-0042"));
+    rig.advance();
+    check.equal(device.state, "connected");
+    check.equal(device.deviceId, "pump-0042");
+    check.equal(rig.broker.connects[1].clientId, "ws_main:pump-0042");
+    check.equal(rig.broker.connects[1].password, "rt_new");
+    check.deepEqual(
+      states.map(([s]) => s),
+      ["provisioning", "awaiting-approval", "connecting", "connected"],
+    );
+    let delivered = false;
+    void device.send("s", utf8Encode("hello")).then(() => (delivered = true));
+    rig.advance();
+    await settle();
+    check.ok(delivered, "message acknowledged");
+  },
+);
 
-scenario("device client: with the stop policy a refused registration token fails with registration-rejected", (check) => {
-  const rig = new DeviceRig();
-  saveIdentity(rig.store, { version: 1, keyPair: rig.keyPair, registration });
-  rig.broker.connackCode = 5;
-  const { device, states } = client(rig, { onRejected: "stop" });
-  device.start();
-  rig.advance();
-  rig.advance();
-  check.equal(device.state, "failed");
-  check.deepEqual(states[states.length - 1], ["failed", "registration-rejected"]);
-  rig.advance(3600000);
-  check.equal(rig.broker.connects.length, 1, "no retry loop");
-});
+scenario(
+  "device client: with the stop policy a refused registration token fails with registration-rejected",
+  (check) => {
+    const rig = new DeviceRig();
+    saveIdentity(rig.store, { version: 1, keyPair: rig.keyPair, registration });
+    rig.broker.connackCode = 5;
+    const { device, states } = client(rig, { onRejected: "stop" });
+    device.start();
+    rig.advance();
+    rig.advance();
+    check.equal(device.state, "failed");
+    check.deepEqual(states[states.length - 1], ["failed", "registration-rejected"]);
+    rig.advance(3600000);
+    check.equal(rig.broker.connects.length, 1, "no retry loop");
+  },
+);
 
 scenario("device client: an invalid Device ID is refused before use", (check) => {
   const rig = new DeviceRig();
@@ -132,7 +163,11 @@ scenario("device client: a corrupt record reads as none and a fresh key is store
   check.equal(device.state, "provisioning");
   const stored = loadIdentity(rig.store);
   check.ok(stored !== undefined, "a fresh identity was stored");
-  check.equal(rig.broker.connects[0].clientId, provisioningClientId(stored!.keyPair.publicKey), "the key was stored before the first CONNECT");
+  check.equal(
+    rig.broker.connects[0].clientId,
+    provisioningClientId(stored!.keyPair.publicKey),
+    "the key was stored before the first CONNECT",
+  );
   check.equal(rig.broker.connects[0].username, "provisioning");
 });
 

@@ -61,7 +61,11 @@ export function firstDifference(a: unknown, b: unknown, path = "$"): string | un
   const keysB = Object.keys(b).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
   if (keysA.length !== keysB.length) return `${path}{keys: ${keysA.sort()} vs ${keysB.sort()}}`;
   for (const key of keysA) {
-    const diff = firstDifference((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${path}.${key}`);
+    const diff = firstDifference(
+      (a as Record<string, unknown>)[key],
+      (b as Record<string, unknown>)[key],
+      `${path}.${key}`,
+    );
     if (diff !== undefined) return diff;
   }
   return undefined;

@@ -305,14 +305,22 @@ scenario("mqtt client: publish QoS 1 completes on its PUBACK, ids skip those in 
 scenario("mqtt client: the in-flight window is bounded, connected or not", (check) => {
   const s = setup({ maxInflight: 2 });
   const results: unknown[] = [];
-  const publish = (name: string) => s.client.publish(name, Uint8Array.of(), { qos: 1 }, (e) => results.push([name, errorCode(e)]));
+  const publish = (name: string) =>
+    s.client.publish(name, Uint8Array.of(), { qos: 1 }, (e) => results.push([name, errorCode(e)]));
   publish("q1");
   publish("q2");
   publish("q3");
   check.deepEqual(results, [["q3", "inflight-full"]], "queued while stopped, within the window");
   const connection = connect(check, s);
   const sent = connection.take().map(publishOf);
-  check.deepEqual(sent.map((p) => [p.topic, p.dup]), [["q1", false], ["q2", false]], "queued ones sent on connect");
+  check.deepEqual(
+    sent.map((p) => [p.topic, p.dup]),
+    [
+      ["q1", false],
+      ["q2", false],
+    ],
+    "queued ones sent on connect",
+  );
   publish("q4");
   check.deepEqual(results[1], ["q4", "inflight-full"]);
   send(connection, { cmd: "puback", messageId: sent[0].messageId! });
@@ -343,7 +351,10 @@ scenario("mqtt client: persistent session resends unacked QoS 1 with dup and the
   check.ok(s.calls.indexOf("connect true") > s.calls.indexOf("state connected"));
   send(connection, { cmd: "puback", messageId: first.messageId! });
   send(connection, { cmd: "puback", messageId: resent[1].messageId! });
-  check.deepEqual(results, [["m/1", undefined], ["m/2", undefined]]);
+  check.deepEqual(results, [
+    ["m/1", undefined],
+    ["m/2", undefined],
+  ]);
 });
 
 scenario("mqtt client: reconnect() uses new credentials at once and resends unacked QoS 1 with dup", (check) => {
@@ -376,7 +387,15 @@ scenario("mqtt client: incoming QoS 0 and 1, PUBACK after onMessage, duplicates 
   connection = connect(check, s);
   connection.take();
   const before = connection.packets().length;
-  const qos1: PublishPacket = { cmd: "publish", topic: "in/1", payload: Uint8Array.of(7), qos: 1, dup: false, retain: false, messageId: 42 };
+  const qos1: PublishPacket = {
+    cmd: "publish",
+    topic: "in/1",
+    payload: Uint8Array.of(7),
+    qos: 1,
+    dup: false,
+    retain: false,
+    messageId: 42,
+  };
   send(connection, qos1);
   check.equal(writtenDuringMessage, before, "PUBACK not written before onMessage returns");
   check.deepEqual(connection.take(), [{ cmd: "puback", messageId: 42 }]);
@@ -389,9 +408,20 @@ scenario("mqtt client: incoming QoS 0 and 1, PUBACK after onMessage, duplicates 
 scenario("mqtt client: onMessage receives topic, payload and packet", (check) => {
   const s = setup();
   const connection = connect(check, s);
-  const packet: PublishPacket = { cmd: "publish", topic: "ünï/1", payload: Uint8Array.of(0, 255), qos: 1, dup: true, retain: true, messageId: 65535 };
+  const packet: PublishPacket = {
+    cmd: "publish",
+    topic: "ünï/1",
+    payload: Uint8Array.of(0, 255),
+    qos: 1,
+    dup: true,
+    retain: true,
+    messageId: 65535,
+  };
   // Two packets in one delivery, the second split over two.
-  const both = new Uint8Array([...serverBytes(packet), ...serverBytes({ ...packet, qos: 0, dup: false, messageId: undefined })]);
+  const both = new Uint8Array([
+    ...serverBytes(packet),
+    ...serverBytes({ ...packet, qos: 0, dup: false, messageId: undefined }),
+  ]);
   connection.deliver(both.subarray(0, both.length - 2));
   connection.deliver(both.subarray(both.length - 2));
   check.deepEqual(s.messages, [packet, { ...packet, qos: 0, dup: false, messageId: undefined }]);
@@ -401,7 +431,19 @@ scenario("mqtt client: onMessage receives topic, payload and packet", (check) =>
 scenario("mqtt client: malformed or unexpected server bytes close the link and reconnect", (check) => {
   const cases: [string, Uint8Array, string][] = [
     ["reserved packet type", Uint8Array.of(0x00, 0x00), "MqttProtocolError"],
-    ["QoS 2 publish", serverBytes({ cmd: "publish", topic: "t", payload: Uint8Array.of(), qos: 2, dup: false, retain: false, messageId: 1 }), "unexpected-packet"],
+    [
+      "QoS 2 publish",
+      serverBytes({
+        cmd: "publish",
+        topic: "t",
+        payload: Uint8Array.of(),
+        qos: 2,
+        dup: false,
+        retain: false,
+        messageId: 1,
+      }),
+      "unexpected-packet",
+    ],
     ["second CONNACK", serverBytes({ cmd: "connack", sessionPresent: false, returnCode: 0 }), "unexpected-packet"],
     ["oversized", Uint8Array.of(0x30, 0xff, 0xff, 0x03), "packet-too-large"],
   ];
@@ -451,7 +493,11 @@ scenario("mqtt client: stop() while connecting or waiting cancels everything", (
   s.client.start();
   s.transport.last.open();
   s.client.stop();
-  check.deepEqual(s.transport.last.take().map((p) => p.cmd), ["connect"], "no DISCONNECT before CONNACK");
+  check.deepEqual(
+    s.transport.last.take().map((p) => p.cmd),
+    ["connect"],
+    "no DISCONNECT before CONNACK",
+  );
   check.ok(s.transport.last.closedByClient);
   check.equal(s.clock.pendingTimers, 0);
   send(s.transport.last, { cmd: "connack", sessionPresent: false, returnCode: 0 });
@@ -482,7 +528,15 @@ scenario("mqtt client: an application callback that throws is logged and contain
     throw new Error("callback boom");
   });
   connection.take();
-  send(connection, { cmd: "publish", topic: "in", payload: Uint8Array.of(), qos: 1, dup: false, retain: false, messageId: 3 });
+  send(connection, {
+    cmd: "publish",
+    topic: "in",
+    payload: Uint8Array.of(),
+    qos: 1,
+    dup: false,
+    retain: false,
+    messageId: 3,
+  });
   check.deepEqual(connection.take(), [{ cmd: "puback", messageId: 3 }], "PUBACK still sent");
   check.equal(s.client.state, "connected");
   const threw = s.log.events("callback-threw").map((e) => e.fields.callback);
@@ -494,7 +548,15 @@ scenario("mqtt client: the application may stop the client from inside a callbac
   const s = setup({ onMessage: () => client!.stop() });
   client = s.client;
   const connection = connect(check, s);
-  const publish: PublishPacket = { cmd: "publish", topic: "in", payload: Uint8Array.of(), qos: 1, dup: false, retain: false, messageId: 5 };
+  const publish: PublishPacket = {
+    cmd: "publish",
+    topic: "in",
+    payload: Uint8Array.of(),
+    qos: 1,
+    dup: false,
+    retain: false,
+    messageId: 5,
+  };
   connection.deliver(new Uint8Array([...serverBytes(publish), ...serverBytes({ ...publish, messageId: 6 })]));
   check.equal(s.client.state, "stopped");
   check.deepEqual(connection.take(), [{ cmd: "disconnect" }], "no PUBACK after stop, second packet ignored");
@@ -524,7 +586,11 @@ scenario("mqtt client: deadlines hold across the 32-bit tick wrap", (check) => {
 scenario("backoff: full jitter under a ceiling that doubles up to the maximum, reset after success", (check) => {
   const highest: Random = { fill: (bytes) => bytes.fill(0xff) };
   const backoff = new Backoff(highest, { initialDelayMs: 1000, maxDelayMs: 5000 });
-  check.deepEqual([1, 2, 3, 4, 5].map(() => backoff.next()), [1000, 2000, 4000, 5000, 5000], "the top of each window");
+  check.deepEqual(
+    [1, 2, 3, 4, 5].map(() => backoff.next()),
+    [1000, 2000, 4000, 5000, 5000],
+    "the top of each window",
+  );
   backoff.reset();
   check.equal(backoff.next(), 1000);
   check.equal(new Backoff({ fill: (bytes) => bytes.fill(0) }).next(), 0, "the bottom of the window is 0");

@@ -6,7 +6,12 @@ import { utf8Encode } from "../../sdk/utf8";
 import { scenario, type Check } from "./harness";
 
 function hex(text: string): Uint8Array {
-  return new Uint8Array(text.split(" ").filter((h) => h).map((h) => parseInt(h, 16)));
+  return new Uint8Array(
+    text
+      .split(" ")
+      .filter((h) => h)
+      .map((h) => parseInt(h, 16)),
+  );
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -49,7 +54,10 @@ const none = new Uint8Array(0);
 // Variable headers and payloads from the examples of the MQTT 3.1.1 specification (figures 3.6,
 // 3.11, 3.22, 3.26, 3.29), with the fixed headers counted by hand.
 const clientCases: [ClientPacket, string][] = [
-  [{ cmd: "connect", clientId: "dev1", clean: true, keepalive: 60 }, "10 10 00 04 4d 51 54 54 04 02 00 3c 00 04 64 65 76 31"],
+  [
+    { cmd: "connect", clientId: "dev1", clean: true, keepalive: 60 },
+    "10 10 00 04 4d 51 54 54 04 02 00 3c 00 04 64 65 76 31",
+  ],
   [
     // Figure 3.6: flags CE = username, password, will QoS 1, will, clean session; keepalive 10.
     {
@@ -64,10 +72,20 @@ const clientCases: [ClientPacket, string][] = [
     "10 1a 00 04 4d 51 54 54 04 ce 00 0a 00 01 63 00 01 77 00 02 01 02 00 01 75 00 01 70",
   ],
   [
-    { cmd: "connect", clientId: "c", clean: false, keepalive: 0, will: { topic: "w", payload: none, qos: 2, retain: true }, username: "" },
+    {
+      cmd: "connect",
+      clientId: "c",
+      clean: false,
+      keepalive: 0,
+      will: { topic: "w", payload: none, qos: 2, retain: true },
+      username: "",
+    },
     "10 14 00 04 4d 51 54 54 04 b4 00 00 00 01 63 00 01 77 00 00 00 00",
   ],
-  [{ cmd: "publish", topic: "a/b", payload: hex("68 69"), qos: 0, dup: false, retain: false }, "30 07 00 03 61 2f 62 68 69"],
+  [
+    { cmd: "publish", topic: "a/b", payload: hex("68 69"), qos: 0, dup: false, retain: false },
+    "30 07 00 03 61 2f 62 68 69",
+  ],
   [
     { cmd: "publish", topic: "a/b", payload: none, qos: 1, dup: true, retain: true, messageId: 10 },
     "3b 07 00 03 61 2f 62 00 0a",
@@ -75,7 +93,14 @@ const clientCases: [ClientPacket, string][] = [
   [{ cmd: "publish", topic: "é", payload: none, qos: 0, dup: false, retain: true }, "31 04 00 02 c3 a9"],
   [{ cmd: "puback", messageId: 0x1234 }, "40 02 12 34"],
   [
-    { cmd: "subscribe", messageId: 10, subscriptions: [{ topic: "a/b", qos: 1 }, { topic: "c/d", qos: 2 }] },
+    {
+      cmd: "subscribe",
+      messageId: 10,
+      subscriptions: [
+        { topic: "a/b", qos: 1 },
+        { topic: "c/d", qos: 2 },
+      ],
+    },
     "82 0e 00 0a 00 03 61 2f 62 01 00 03 63 2f 64 02",
   ],
   [{ cmd: "unsubscribe", messageId: 10, unsubscriptions: ["a/b", "c/d"] }, "a2 0c 00 0a 00 03 61 2f 62 00 03 63 2f 64"],
@@ -101,10 +126,22 @@ scenario("mqtt codec: encode refuses packets MQTT cannot represent", (check) => 
   expectEncodeError(check, { ...publish, qos: 0, topic: "a/#" }, "multi-level wildcard in a topic name");
   // 32768 characters but 65536 bytes: the limit is on encoded bytes.
   expectEncodeError(check, { ...publish, qos: 0, topic: "é".repeat(32768) }, "topic of 65536 bytes");
-  check.equal(encode({ ...publish, qos: 0, topic: "é".repeat(32767) + "a" }).length, 2 + 4 + 65535 + 0, "topic of 65535 bytes");
+  check.equal(
+    encode({ ...publish, qos: 0, topic: "é".repeat(32767) + "a" }).length,
+    2 + 4 + 65535 + 0,
+    "topic of 65535 bytes",
+  );
   expectEncodeError(check, { cmd: "subscribe", messageId: 1, subscriptions: [] }, "no subscriptions");
-  expectEncodeError(check, { cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "a", qos: 3 as 0 }] }, "subscription QoS 3");
-  expectEncodeError(check, { cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "", qos: 0 }] }, "empty topic filter");
+  expectEncodeError(
+    check,
+    { cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "a", qos: 3 as 0 }] },
+    "subscription QoS 3",
+  );
+  expectEncodeError(
+    check,
+    { cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "", qos: 0 }] },
+    "empty topic filter",
+  );
   expectEncodeError(check, { cmd: "unsubscribe", messageId: 1, unsubscriptions: [] }, "no unsubscriptions");
   expectEncodeError(check, { cmd: "unsubscribe", messageId: 0, unsubscriptions: ["a"] }, "unsubscribe messageId 0");
   expectEncodeError(check, { cmd: "puback", messageId: 0 }, "puback messageId 0");
@@ -113,8 +150,16 @@ scenario("mqtt codec: encode refuses packets MQTT cannot represent", (check) => 
   expectEncodeError(check, { ...connect, password: hex("01") }, "password without username");
   expectEncodeError(check, { ...connect, clientId: "", clean: false }, "empty clientId with a persistent session");
   expectEncodeError(check, { ...connect, username: "u", password: new Uint8Array(65536) }, "password of 65536 bytes");
-  expectEncodeError(check, { ...connect, will: { topic: "w", payload: none, qos: 3 as 0, retain: false } }, "will QoS 3");
-  expectEncodeError(check, { ...connect, will: { topic: "w/#", payload: none, qos: 0, retain: false } }, "wildcard in will topic");
+  expectEncodeError(
+    check,
+    { ...connect, will: { topic: "w", payload: none, qos: 3 as 0, retain: false } },
+    "will QoS 3",
+  );
+  expectEncodeError(
+    check,
+    { ...connect, will: { topic: "w/#", payload: none, qos: 0, retain: false } },
+    "wildcard in will topic",
+  );
   expectEncodeError(check, { cmd: "pubrec" } as unknown as ClientPacket, "a packet type a client does not send");
 });
 
@@ -122,7 +167,10 @@ const serverCases: [string, ServerPacket][] = [
   ["20 02 00 00", { cmd: "connack", sessionPresent: false, returnCode: 0 }],
   ["20 02 01 00", { cmd: "connack", sessionPresent: true, returnCode: 0 }],
   ["20 02 00 05", { cmd: "connack", sessionPresent: false, returnCode: 5 }],
-  ["30 07 00 03 61 2f 62 68 69", { cmd: "publish", topic: "a/b", payload: hex("68 69"), qos: 0, dup: false, retain: false }],
+  [
+    "30 07 00 03 61 2f 62 68 69",
+    { cmd: "publish", topic: "a/b", payload: hex("68 69"), qos: 0, dup: false, retain: false },
+  ],
   [
     "3b 09 00 03 61 2f 62 00 0a 00 ff",
     { cmd: "publish", topic: "a/b", payload: hex("00 ff"), qos: 1, dup: true, retain: true, messageId: 10 },
@@ -235,10 +283,18 @@ scenario("mqtt codec: a failed decoder stays failed until reset", (check) => {
   const packets: ServerPacket[] = [];
   const error = decoder.push(hex("40 02 00 00 d0 00"), (p) => packets.push(p));
   check.equal(error?.code, "invalid-field");
-  check.equal(decoder.push(hex("d0 00"), (p) => packets.push(p)), error, "the same error on a later push");
+  check.equal(
+    decoder.push(hex("d0 00"), (p) => packets.push(p)),
+    error,
+    "the same error on a later push",
+  );
   check.equal(packets.length, 0, "nothing decoded after the error");
   decoder.reset();
-  check.equal(decoder.push(hex("d0 00"), (p) => packets.push(p)), undefined, "after reset");
+  check.equal(
+    decoder.push(hex("d0 00"), (p) => packets.push(p)),
+    undefined,
+    "after reset",
+  );
   check.deepEqual(packets, [{ cmd: "pingresp" }]);
 });
 
@@ -249,7 +305,10 @@ scenario("mqtt codec: reset forgets a partial packet", (check) => {
   check.equal(decoder.bufferedBytes, 7, "the body buffer, sized once the remaining length is known");
   decoder.reset();
   check.equal(decoder.bufferedBytes, 0);
-  check.equal(decoder.push(hex("b0 02 00 0a"), (p) => packets.push(p)), undefined);
+  check.equal(
+    decoder.push(hex("b0 02 00 0a"), (p) => packets.push(p)),
+    undefined,
+  );
   check.deepEqual(packets, [{ cmd: "unsuback", messageId: 10 }]);
 });
 
@@ -302,7 +361,14 @@ scenario("mqtt codec: remaining length at each boundary of its encoding", (check
       continue;
     }
     // Topic "t" takes 3 bytes; the payload fills the rest.
-    const packet: ServerPacket = { cmd: "publish", topic: "t", payload: new Uint8Array(remaining - 3), qos: 0, dup: false, retain: false };
+    const packet: ServerPacket = {
+      cmd: "publish",
+      topic: "t",
+      payload: new Uint8Array(remaining - 3),
+      qos: 0,
+      dup: false,
+      retain: false,
+    };
     packet.payload.fill(0x5a);
     const bytes = encode(packet);
     const header = hex(lengthBytes);

@@ -38,9 +38,14 @@ scenario("nacl: X25519 gives RFC 7748 section 5.2's outputs, and its first itera
       "95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957",
     ],
   ];
-  for (const [scalar, u, expected] of vectors) check.deepEqual(x25519(bytes(scalar), bytes(u)), bytes(expected), scalar);
+  for (const [scalar, u, expected] of vectors)
+    check.deepEqual(x25519(bytes(scalar), bytes(u)), bytes(expected), scalar);
   const nine = bytes("09".padEnd(64, "0"));
-  check.deepEqual(x25519(nine, nine), bytes("422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079"), "1 iteration");
+  check.deepEqual(
+    x25519(nine, nine),
+    bytes("422c8e7a6227d7bca1350b3e2bb7279f7897b87bb6854b783c60e80311ae3079"),
+    "1 iteration",
+  );
 });
 
 scenario("nacl: X25519 reproduces RFC 7748 section 6.1's key agreement between Alice and Bob", (check) => {
@@ -53,14 +58,21 @@ scenario("nacl: X25519 reproduces RFC 7748 section 6.1's key agreement between A
 
 scenario("nacl: SHA-512 gives FIPS 180-4's example digests", (check) => {
   const vectors: [string, string][] = [
-    ["abc", "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f"],
-    ["", "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e"],
+    [
+      "abc",
+      "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+    ],
+    [
+      "",
+      "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
+    ],
     [
       "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
       "8e959b75dae313da8cf4f72814fc143f8f7779c6eb9f7fa17299aeadb6889018501d289e4900f7e4331b99dec4b5433ac7d329eeb6dd26545e96e55b874be909",
     ],
   ];
-  for (const [message, digest] of vectors) check.deepEqual(sha512(utf8Encode(message)), bytes(digest), JSON.stringify(message));
+  for (const [message, digest] of vectors)
+    check.deepEqual(sha512(utf8Encode(message)), bytes(digest), JSON.stringify(message));
 });
 
 scenario("nacl: Bob opens the crypto_box example of 'Cryptography in NaCl', and refuses it altered", (check) => {

@@ -18,11 +18,20 @@ const day = 86400;
 const root = "ws/ws_main/dev/pump-0042";
 const stored: Registration = { workspaceId: "ws_main", deviceId: "pump-0042", token: "rt_first", lifetime: 30 * day };
 
-function registeredDevice(rig: DeviceRig, registration: Registration = stored, extra: Partial<DeviceClientOptions> = {}) {
+function registeredDevice(
+  rig: DeviceRig,
+  registration: Registration = stored,
+  extra: Partial<DeviceClientOptions> = {},
+) {
   saveIdentity(rig.store, { version: 1, keyPair: rig.keyPair, registration });
   const states: [DeviceClientState, string | undefined][] = [];
   const device = new DeviceClient({
-    provisioningToken: "pt_lifecycle", transport: rig.broker, clock: rig.clock, random: rig.random, log: rig.log, store: rig.store,
+    provisioningToken: "pt_lifecycle",
+    transport: rig.broker,
+    clock: rig.clock,
+    random: rig.random,
+    log: rig.log,
+    store: rig.store,
     onDisplay: () => {},
     onStateChange: (state, detail) => states.push([state, detail]),
     ...extra,
@@ -34,11 +43,15 @@ function registeredDevice(rig: DeviceRig, registration: Registration = stored, e
 
 /** The token requests the device published, oldest first. */
 function tokenRequests(rig: DeviceRig): Json[] {
-  return rig.broker.received.filter((p) => p.topic === `${root}/req/token`).map((p) => JSON.parse(utf8Decode(p.payload)!) as Json);
+  return rig.broker.received
+    .filter((p) => p.topic === `${root}/req/token`)
+    .map((p) => JSON.parse(utf8Decode(p.payload)!) as Json);
 }
 
 function lastTokenRequest(rig: DeviceRig, op: "status" | "refresh"): Json | undefined {
-  return tokenRequests(rig).filter((r) => r.op === op).pop();
+  return tokenRequests(rig)
+    .filter((r) => r.op === op)
+    .pop();
 }
 
 /** Answers the newest `op` request on the device's current connection. */
@@ -50,19 +63,28 @@ function answer(rig: DeviceRig, op: "status" | "refresh", body: Json): void {
 }
 
 function refreshReply(rig: DeviceRig, token: string, extra: Json = {}): Json {
-  return { status: 200, registration: sealRegistration(token, rig.keyPair.publicKey), expiresIn: 30 * day, graceIn: 300, ...extra };
+  return {
+    status: 200,
+    registration: sealRegistration(token, rig.keyPair.publicKey),
+    expiresIn: 30 * day,
+    graceIn: 300,
+    ...extra,
+  };
 }
 
 const count = (rig: DeviceRig, op: "status" | "refresh") => tokenRequests(rig).filter((r) => r.op === op).length;
 
-scenario("registration: refresh moment is min(expiry - 10 min, issue + lifetime / 2), and a margin longer than the lifetime is ignored", (check) => {
-  check.equal(refreshDelayMs(30 * day, 30 * day), 15 * day * 1000, "half a fresh 30-day token");
-  check.equal(refreshDelayMs(20 * day, 30 * day), 5 * day * 1000, "10 days after issue");
-  check.equal(refreshDelayMs(1000, 1000), 400 * 1000, "a 1000 s token: 10 min before expiry comes first");
-  check.equal(refreshDelayMs(300, 1000), 0, "already past the moment: at once");
-  check.equal(refreshDelayMs(60, 60), 30 * 1000, "a 60 s token: the 10 min margin is ignored");
-  check.equal(refreshDelayMs(3600, 3600, { beforeExpiryS: 60, lifetimeFraction: 0.9 }), 3240 * 1000, "configured");
-});
+scenario(
+  "registration: refresh moment is min(expiry - 10 min, issue + lifetime / 2), and a margin longer than the lifetime is ignored",
+  (check) => {
+    check.equal(refreshDelayMs(30 * day, 30 * day), 15 * day * 1000, "half a fresh 30-day token");
+    check.equal(refreshDelayMs(20 * day, 30 * day), 5 * day * 1000, "10 days after issue");
+    check.equal(refreshDelayMs(1000, 1000), 400 * 1000, "a 1000 s token: 10 min before expiry comes first");
+    check.equal(refreshDelayMs(300, 1000), 0, "already past the moment: at once");
+    check.equal(refreshDelayMs(60, 60), 30 * 1000, "a 60 s token: the 10 min margin is ignored");
+    check.equal(refreshDelayMs(3600, 3600, { beforeExpiryS: 60, lifetimeFraction: 0.9 }), 3240 * 1000, "configured");
+  },
+);
 
 scenario("registration: status after connect schedules the refresh at the exact moment", (check) => {
   const rig = new DeviceRig();
@@ -73,29 +95,36 @@ scenario("registration: status after connect schedules the refresh at the exact 
   check.equal(count(rig, "refresh"), 0, "not a millisecond early");
   rig.advance(1);
   check.equal(count(rig, "refresh"), 1, "refreshed at expiry - 10 min");
-  check.deepEqual(lastTokenRequest(rig, "refresh"), { v: 1, rid: lastTokenRequest(rig, "refresh")!.rid, op: "refresh" });
+  check.deepEqual(lastTokenRequest(rig, "refresh"), {
+    v: 1,
+    rid: lastTokenRequest(rig, "refresh")!.rid,
+    op: "refresh",
+  });
 });
 
-scenario("registration: the refreshed token is stored before the switch, then the device reconnects with it", (check) => {
-  const rig = new DeviceRig();
-  const { device, states } = registeredDevice(rig);
-  answer(rig, "status", { status: 200, expiresIn: 30 * day });
-  rig.advance(15 * day * 1000);
-  let connectsAtWrite = -1;
-  rig.store.onWrite = () => (connectsAtWrite = rig.broker.connects.length);
-  answer(rig, "refresh", refreshReply(rig, "rt_second", { expiresIn: 29 * day }));
-  check.equal(connectsAtWrite, 1, "stored while still on the first connection");
-  const identity = loadIdentity(rig.store)!;
-  check.equal(identity.registration!.token, "rt_second");
-  check.equal(identity.registration!.lifetime, 29 * day);
-  check.deepEqual(identity.keyPair, rig.keyPair, "same key pair");
-  check.equal(rig.broker.connects.length, 2, "reconnected");
-  check.equal(rig.broker.connects[1].password, "rt_second");
-  check.equal(device.state, "connected");
-  check.equal(count(rig, "status"), 2, "status asked again on the new connection");
-  check.equal(states[states.length - 1][0], "connected");
-  check.ok(!rig.log.text().includes("rt_second") && !rig.log.text().includes("rt_first"), "no token logged");
-});
+scenario(
+  "registration: the refreshed token is stored before the switch, then the device reconnects with it",
+  (check) => {
+    const rig = new DeviceRig();
+    const { device, states } = registeredDevice(rig);
+    answer(rig, "status", { status: 200, expiresIn: 30 * day });
+    rig.advance(15 * day * 1000);
+    let connectsAtWrite = -1;
+    rig.store.onWrite = () => (connectsAtWrite = rig.broker.connects.length);
+    answer(rig, "refresh", refreshReply(rig, "rt_second", { expiresIn: 29 * day }));
+    check.equal(connectsAtWrite, 1, "stored while still on the first connection");
+    const identity = loadIdentity(rig.store)!;
+    check.equal(identity.registration!.token, "rt_second");
+    check.equal(identity.registration!.lifetime, 29 * day);
+    check.deepEqual(identity.keyPair, rig.keyPair, "same key pair");
+    check.equal(rig.broker.connects.length, 2, "reconnected");
+    check.equal(rig.broker.connects[1].password, "rt_second");
+    check.equal(device.state, "connected");
+    check.equal(count(rig, "status"), 2, "status asked again on the new connection");
+    check.equal(states[states.length - 1][0], "connected");
+    check.ok(!rig.log.text().includes("rt_second") && !rig.log.text().includes("rt_first"), "no token logged");
+  },
+);
 
 scenario("registration: the switch to a new token resends messages in flight on the new link", async (check) => {
   const rig = new DeviceRig();
@@ -103,11 +132,16 @@ scenario("registration: the switch to a new token resends messages in flight on 
   answer(rig, "status", { status: 200, expiresIn: 30 * day });
   rig.broker.holdPubacks = true;
   let outcome = "pending";
-  const sent = device.send("telemetry", Uint8Array.of(7)).then(() => (outcome = "stored"), () => (outcome = "failed"));
+  const sent = device.send("telemetry", Uint8Array.of(7)).then(
+    () => (outcome = "stored"),
+    () => (outcome = "failed"),
+  );
   rig.advance();
   rig.advance(15 * day * 1000);
   const refresh = lastTokenRequest(rig, "refresh")!;
-  const refreshPublish = rig.broker.received.find((p) => p.topic === `${root}/req/token` && JSON.parse(utf8Decode(p.payload)!).rid === refresh.rid)!;
+  const refreshPublish = rig.broker.received.find(
+    (p) => p.topic === `${root}/req/token` && JSON.parse(utf8Decode(p.payload)!).rid === refresh.rid,
+  )!;
   rig.broker.current!.puback(refreshPublish.messageId!);
   answer(rig, "refresh", refreshReply(rig, "rt_second"));
   rig.advance();
@@ -152,8 +186,15 @@ scenario("registration: a refresh reply that does not open with the device key i
   rig.advance(15 * day * 1000);
   const writes = rig.store.writes;
   const attacker = generateDeviceKeyPair(rig.random);
-  answer(rig, "refresh", { ...refreshReply(rig, "rt_stolen"), registration: sealRegistration("rt_stolen", attacker.publicKey) });
-  answer(rig, "refresh", { status: 200, registration: { sealed: "!!", nonce: "x", serverPublicKey: "y" }, expiresIn: 30 * day });
+  answer(rig, "refresh", {
+    ...refreshReply(rig, "rt_stolen"),
+    registration: sealRegistration("rt_stolen", attacker.publicKey),
+  });
+  answer(rig, "refresh", {
+    status: 200,
+    registration: { sealed: "!!", nonce: "x", serverPublicKey: "y" },
+    expiresIn: 30 * day,
+  });
   check.equal(rig.store.writes, writes, "nothing stored");
   check.equal(loadIdentity(rig.store)!.registration!.token, "rt_first");
   check.equal(rig.broker.connects.length, 1, "no switch");
@@ -208,7 +249,13 @@ scenario("registration: a refused registration provisions again in the backgroun
   check.equal(rig.broker.connects.length, 1, "waits a backoff delay first");
   rig.advance(1000);
   check.equal(rig.broker.connects.length, 2);
-  check.deepEqual(rig.broker.connects[1], { clientId: rig.clientId, username: "provisioning", password: "pt_lifecycle", clean: true, keepalive: 60 });
+  check.deepEqual(rig.broker.connects[1], {
+    clientId: rig.clientId,
+    username: "provisioning",
+    password: "pt_lifecycle",
+    clean: true,
+    keepalive: 60,
+  });
   check.equal(rig.last("init").deviceId, "pump-0042", "asks for the Device ID it had");
   check.equal(loadIdentity(rig.store)!.registration, undefined, "the refused token is gone from the store");
   rig.reply("init", rig.initReply("op_again"));
@@ -227,7 +274,10 @@ scenario("registration: expired while powered off, the device provisions again o
   const { states } = registeredDevice(rig);
   rig.broker.connackCode = 0;
   rig.advance(1000);
-  check.deepEqual(states.map(([s]) => s), ["connecting", "provisioning"]);
+  check.deepEqual(
+    states.map(([s]) => s),
+    ["connecting", "provisioning"],
+  );
   check.equal(rig.broker.connects[1].username, "provisioning");
 });
 

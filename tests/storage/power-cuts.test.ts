@@ -22,11 +22,14 @@ test.each([
   [sectorSize, sectorCount],
   [sectorSize, 2],
   [224, 4],
-])("flash store (%i-byte sectors x %i): a power cut at any byte or erase leaves the old record or the new one", (size, count) => {
-  const report = sweepPowerCuts(flashRig(size, count), saves, extras);
-  // Every save writes at least one entry (12 bytes of overhead) and 60 saves rotate many times.
-  expect(report.cutPoints).toBeGreaterThan(saves.length * 12);
-});
+])(
+  "flash store (%i-byte sectors x %i): a power cut at any byte or erase leaves the old record or the new one",
+  (size, count) => {
+    const report = sweepPowerCuts(flashRig(size, count), saves, extras);
+    // Every save writes at least one entry (12 bytes of overhead) and 60 saves rotate many times.
+    expect(report.cutPoints).toBeGreaterThan(saves.length * 12);
+  },
+);
 
 test("preference store: a power cut at any step leaves the old record or the new one", () => {
   const report = sweepPowerCuts(preferenceRig(), saves, extras);

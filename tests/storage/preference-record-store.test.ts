@@ -116,9 +116,11 @@ test("a value that does not read back as written gives a typed error and keeps t
 
 test("names the preference module cannot hold are refused up front", () => {
   const preference = new FakePreference();
-  expect(storageErrorCode(() => new PreferenceRecordStore({ preference, domain: "provisio", key: "k".repeat(15) }))).toBe(
+  expect(
+    storageErrorCode(() => new PreferenceRecordStore({ preference, domain: "provisio", key: "k".repeat(15) })),
+  ).toBe("invalid-options");
+  expect(storageErrorCode(() => new PreferenceRecordStore({ preference, domain: "d".repeat(16), key: "id" }))).toBe(
     "invalid-options",
   );
-  expect(storageErrorCode(() => new PreferenceRecordStore({ preference, domain: "d".repeat(16), key: "id" }))).toBe("invalid-options");
   expect(new PreferenceRecordStore({ preference, domain: "d".repeat(15), key: "k".repeat(14) }).read()).toBeUndefined();
 });

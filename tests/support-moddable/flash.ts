@@ -28,7 +28,8 @@ export default class Flash {
   }
 
   erase(block: number): void {
-    if (!Number.isInteger(block) || block < 0 || (block + 1) * blockSize > this.#bytes.length) throw new RangeError("flash: invalid block");
+    if (!Number.isInteger(block) || block < 0 || (block + 1) * blockSize > this.#bytes.length)
+      throw new RangeError("flash: invalid block");
     this.#bytes.fill(0xff, block * blockSize, (block + 1) * blockSize);
   }
 
@@ -45,7 +46,13 @@ export default class Flash {
   }
 
   #check(offset: number, byteLength: number): void {
-    if (!Number.isInteger(offset) || !Number.isInteger(byteLength) || offset < 0 || byteLength < 0 || offset + byteLength > this.#bytes.length)
+    if (
+      !Number.isInteger(offset) ||
+      !Number.isInteger(byteLength) ||
+      offset < 0 ||
+      byteLength < 0 ||
+      offset + byteLength > this.#bytes.length
+    )
       throw new RangeError("flash: out of range");
   }
 }

@@ -43,4 +43,5 @@ export function onHostEvent(kind: string, handler: (event: HostEvent) => unknown
   return jsonBuffer(handler(event) ?? null);
 };
 
-(globalThis as unknown as { trace(text: string): void }).trace = (text) => void askHost({ op: "trace", text: String(text) });
+(globalThis as unknown as { trace(text: string): void }).trace = (text) =>
+  void askHost({ op: "trace", text: String(text) });

@@ -39,10 +39,13 @@ export default class SecureSocket extends Socket {
 
 function tlsRequest(dictionary: Dictionary): TlsRequest {
   const secure = dictionary.secure ?? {};
-  if (!(secure.certificate instanceof ArrayBuffer)) throw new TypeError("securesocket: secure.certificate must be DER in an ArrayBuffer");
-  if (secure.protocolVersion !== undefined && !(secure.protocolVersion <= maxProtocolVersion)) throw new Error("SSL: protocolVersion: not supported");
+  if (!(secure.certificate instanceof ArrayBuffer))
+    throw new TypeError("securesocket: secure.certificate must be DER in an ArrayBuffer");
+  if (secure.protocolVersion !== undefined && !(secure.protocolVersion <= maxProtocolVersion))
+    throw new Error("SSL: protocolVersion: not supported");
   // ssl_session.js takes serverName whenever the key exists; its ClientHello then reads `.length`.
-  if ("serverName" in secure && typeof secure.serverName !== "string") throw new TypeError("securesocket: secure.serverName must be a string");
+  if ("serverName" in secure && typeof secure.serverName !== "string")
+    throw new TypeError("securesocket: secure.serverName must be a string");
   if (secure.verify === false) throw new Error("securesocket fake: only verified TLS is bridged");
   const certificate = base64urlEncode(new Uint8Array(secure.certificate));
   const validity = askHost<{ notBefore: number; notAfter: number } | null>({ op: "certificate-validity", certificate });

@@ -27,7 +27,10 @@ const open = new Map<number, Socket>();
  */
 const freedUnderCallback = new FinalizationRegistry<{ id: number; crank: number }>(({ id, crank }) => {
   if (crank === currentCrank())
-    askHost({ op: "fault", message: `socket ${id} closed in its own callback was left unreferenced: on the simulator Moddable frees it under the callback and mcsim crashes` });
+    askHost({
+      op: "fault",
+      message: `socket ${id} closed in its own callback was left unreferenced: on the simulator Moddable frees it under the callback and mcsim crashes`,
+    });
 });
 let collectAfterCallback = false;
 
@@ -51,7 +54,10 @@ export class Socket {
   constructor(dictionary: { host?: string; address?: string; port?: number }, tls?: TlsRequest) {
     if (open.size >= maxSockets) throw new Error("socket: no socket available");
     const host = dictionary.host ?? dictionary.address;
-    if (typeof host !== "string" || !(typeof dictionary.port === "number" && dictionary.port > 0 && dictionary.port < 65536))
+    if (
+      typeof host !== "string" ||
+      !(typeof dictionary.port === "number" && dictionary.port > 0 && dictionary.port < 65536)
+    )
       throw new Error("socket: host and port required");
     this.#id = askHost<number>({ op: "socket-connect", host, port: dictionary.port, tls });
     open.set(this.#id, this);
@@ -121,7 +127,9 @@ export function openSockets(): number {
 
 onHostEvent("socket", (event) => {
   // No local holds the socket: after the callback only the app's references keep it.
-  open.get(event.id as number)?.deliver(event.event as string, base64urlDecode((event.bytes as string) ?? ""), event.sent as number);
+  open
+    .get(event.id as number)
+    ?.deliver(event.event as string, base64urlDecode((event.bytes as string) ?? ""), event.sent as number);
   if (collectAfterCallback) {
     collectAfterCallback = false;
     collectGarbage();

@@ -41,11 +41,16 @@ function accepts(port: number): Promise<boolean> {
 
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<TestMosquitto> {
   if (!existsSync(MOSQUITTO))
-    throw new Error(`Mosquitto is not installed (${MOSQUITTO} is missing): install the Debian package \`mosquitto\` (apt-get install mosquitto)`);
+    throw new Error(
+      `Mosquitto is not installed (${MOSQUITTO} is missing): install the Debian package \`mosquitto\` (apt-get install mosquitto)`,
+    );
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "provisio-mosquitto-"));
   const config = join(dir, "mosquitto.conf");
-  writeFileSync(config, `listener ${port} 127.0.0.1\nallow_anonymous ${options.allowAnonymous ?? true}\npersistence false\nlog_dest stderr\n`);
+  writeFileSync(
+    config,
+    `listener ${port} 127.0.0.1\nallow_anonymous ${options.allowAnonymous ?? true}\npersistence false\nlog_dest stderr\n`,
+  );
   let child: ChildProcess;
   let output = "";
 
@@ -54,7 +59,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Te
     child.stdout!.on("data", (d) => (output += d));
     child.stderr!.on("data", (d) => (output += d));
     for (let waited = 0; !(await accepts(port)); waited += 50) {
-      if (child.exitCode !== null || waited > 10000) throw new Error(`mosquitto did not start on port ${port}:\n${output}`);
+      if (child.exitCode !== null || waited > 10000)
+        throw new Error(`mosquitto did not start on port ${port}:\n${output}`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };

@@ -22,7 +22,14 @@ export interface ClientRig {
 }
 
 export function clientRig(port: number, options: Partial<MqttClientOptions> = {}): ClientRig {
-  const rig: Omit<ClientRig, "client" | "publish" | "subscribe" | "stop"> = { states: [], connects: [], messages: [], lost: [], stops: [], logLines: [] };
+  const rig: Omit<ClientRig, "client" | "publish" | "subscribe" | "stop"> = {
+    states: [],
+    connects: [],
+    messages: [],
+    lost: [],
+    stops: [],
+    logLines: [],
+  };
   const client = new MqttClient({
     transport: new TcpTransport({ host: "127.0.0.1", port }),
     clock: nodeClock,
@@ -44,9 +51,13 @@ export function clientRig(port: number, options: Partial<MqttClientOptions> = {}
     ...rig,
     client,
     publish: (topic, text, qos) =>
-      new Promise((resolve, reject) => client.publish(topic, new TextEncoder().encode(text), { qos }, (e) => (e ? reject(e) : resolve()))),
+      new Promise((resolve, reject) =>
+        client.publish(topic, new TextEncoder().encode(text), { qos }, (e) => (e ? reject(e) : resolve())),
+      ),
     subscribe: (topic) =>
-      new Promise((resolve, reject) => client.subscribe([{ topic, qos: 1 }], (e, granted) => (e ? reject(e) : resolve(granted!)))),
+      new Promise((resolve, reject) =>
+        client.subscribe([{ topic, qos: 1 }], (e, granted) => (e ? reject(e) : resolve(granted!))),
+      ),
     stop: async () => {
       client.stop();
       // Let the DISCONNECT and the close reach the broker before it is shut down.
@@ -55,7 +66,8 @@ export function clientRig(port: number, options: Partial<MqttClientOptions> = {}
   };
 }
 
-export const texts = (rig: ClientRig) => rig.messages.map((m) => `${m.topic} ${new TextDecoder().decode(m.payload)} q${m.qos}`);
+export const texts = (rig: ClientRig) =>
+  rig.messages.map((m) => `${m.topic} ${new TextDecoder().decode(m.payload)} q${m.qos}`);
 
 /** Connect, subscribe, publish QoS 0 and 1 and receive both back; stop cleanly; no secret logged. */
 export async function checkRoundTrip(port: number): Promise<void> {

@@ -42,7 +42,11 @@ startPlatform({
   initLimits: listeners.initLimits,
   quotaBytesPerDevice: listeners.quotaBytesPerDevice,
   deviceRate: listeners.deviceRate,
-  tls: listeners.tls && { cert: readFileSync(listeners.tls.certFile), key: readFileSync(listeners.tls.keyFile), port: 0 },
+  tls: listeners.tls && {
+    cert: readFileSync(listeners.tls.certFile),
+    key: readFileSync(listeners.tls.keyFile),
+    port: 0,
+  },
   httpPort: 0,
   now: () => Date.now() + offsetMs,
   log: (line) => {

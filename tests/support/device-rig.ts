@@ -40,7 +40,9 @@ export class DeviceRig {
   /** The JSON bodies the device published to `prov/{clientId}/req/{kind}`, oldest first. */
   requests(kind: "init" | "complete"): Json[] {
     const topic = `prov/${this.clientId}/req/${kind}`;
-    return this.broker.received.filter((p) => p.topic === topic).map((p) => JSON.parse(utf8Decode(p.payload) ?? "null") as Json);
+    return this.broker.received
+      .filter((p) => p.topic === topic)
+      .map((p) => JSON.parse(utf8Decode(p.payload) ?? "null") as Json);
   }
 
   last(kind: "init" | "complete"): Json {
@@ -53,12 +55,23 @@ export class DeviceRig {
   reply(kind: "init" | "complete", body: Json | Uint8Array): void {
     const connection = this.broker.current;
     if (!connection) throw new Error("no connection");
-    connection.deliver(`prov/${this.clientId}/res/${kind}`, body instanceof Uint8Array ? body : utf8Encode(JSON.stringify(body)));
+    connection.deliver(
+      `prov/${this.clientId}/res/${kind}`,
+      body instanceof Uint8Array ? body : utf8Encode(JSON.stringify(body)),
+    );
     this.advance();
   }
 
   initReply(operationId: string, extra: Json = {}): Json {
-    return { rid: this.last("init").rid, status: 200, operationId, nonce: base64urlEncode(this.platformNonce), expiresIn: 900, pollInterval: 5, ...extra };
+    return {
+      rid: this.last("init").rid,
+      status: 200,
+      operationId,
+      nonce: base64urlEncode(this.platformNonce),
+      expiresIn: 900,
+      pollInterval: 5,
+      ...extra,
+    };
   }
 
   /** The code the platform computes from the last reveal. */
@@ -67,10 +80,20 @@ export class DeviceRig {
     return verificationCode(this.keyPair.publicKey, deviceNonce, this.platformNonce, operationId);
   }
 
-  approval(operationId: string, token: string, rid: string | null = this.last("complete").rid as string, deviceId = "pump-0042"): Json {
+  approval(
+    operationId: string,
+    token: string,
+    rid: string | null = this.last("complete").rid as string,
+    deviceId = "pump-0042",
+  ): Json {
     return {
-      rid, status: 200, operationId, workspaceId: "ws_main", deviceId,
-      registration: sealRegistration(token, this.keyPair.publicKey), expiresIn: 2592000,
+      rid,
+      status: 200,
+      operationId,
+      workspaceId: "ws_main",
+      deviceId,
+      registration: sealRegistration(token, this.keyPair.publicKey),
+      expiresIn: 2592000,
     };
   }
 }

@@ -85,7 +85,13 @@ export class FakeBrokerConnection implements TransportConnection {
     switch (packet.cmd) {
       case "connect": {
         const password = packet.password && utf8Decode(packet.password);
-        const info: ConnectInfo = { clientId: packet.clientId, username: packet.username, password, clean: packet.clean, keepalive: packet.keepalive };
+        const info: ConnectInfo = {
+          clientId: packet.clientId,
+          username: packet.username,
+          password,
+          clean: packet.clean,
+          keepalive: packet.keepalive,
+        };
         this.connect = info;
         this.#broker.connects.push(info);
         const returnCode = this.#broker.connackCode;
@@ -94,7 +100,14 @@ export class FakeBrokerConnection implements TransportConnection {
         break;
       }
       case "publish": {
-        const publish = { connection: this, topic: packet.topic, payload: packet.payload, qos: packet.qos, dup: packet.dup, messageId: packet.messageId };
+        const publish = {
+          connection: this,
+          topic: packet.topic,
+          payload: packet.payload,
+          qos: packet.qos,
+          dup: packet.dup,
+          messageId: packet.messageId,
+        };
         this.#broker.received.push(publish);
         if (packet.qos && !this.#broker.holdPubacks) this.puback(packet.messageId!);
         this.#broker.onPublish?.(publish);

@@ -78,7 +78,8 @@ export class FakePreference implements Preference {
   #name(domain: string, key: string): string {
     if (this.#powerCut) throw new PowerCutError();
     for (const name of [domain, key])
-      if (name.length === 0 || utf8ByteLength(name) > maxNameBytes) throw new RangeError(`preference name "${name}" is not 1-${maxNameBytes} bytes`);
+      if (name.length === 0 || utf8ByteLength(name) > maxNameBytes)
+        throw new RangeError(`preference name "${name}" is not 1-${maxNameBytes} bytes`);
     return `${domain}\u0000${key}`;
   }
 

@@ -58,7 +58,7 @@ export function parseClientPackets(bytes: Uint8Array): ClientPacket[] {
     const end = at + length;
     if (end > bytes.length) throw new Error("truncated client packet");
     let p = at;
-    const readU16 = () => (p += 2, (bytes[p - 2] << 8) | bytes[p - 1]);
+    const readU16 = () => ((p += 2), (bytes[p - 2] << 8) | bytes[p - 1]);
     const readBytes = () => {
       const n = readU16();
       p += n;
@@ -77,16 +77,39 @@ export function parseClientPackets(bytes: Uint8Array): ClientPacket[] {
       const clientId = readString();
       const will =
         flags & 4
-          ? { topic: readString(), payload: readBytes(), qos: ((flags >> 3) & 3) as 0 | 1 | 2, retain: !!(flags & 0x20) }
+          ? {
+              topic: readString(),
+              payload: readBytes(),
+              qos: ((flags >> 3) & 3) as 0 | 1 | 2,
+              retain: !!(flags & 0x20),
+            }
           : undefined;
       const username = flags & 0x80 ? readString() : undefined;
       const password = flags & 0x40 ? readBytes() : undefined;
-      packets.push({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clientId, clean: !!(flags & 2), keepalive, username, password, will });
+      packets.push({
+        cmd: "connect",
+        protocolId: "MQTT",
+        protocolVersion: 4,
+        clientId,
+        clean: !!(flags & 2),
+        keepalive,
+        username,
+        password,
+        will,
+      });
     } else if (type === 3) {
       const qos = ((header >> 1) & 3) as 0 | 1 | 2;
       const topic = readString();
       const messageId = qos > 0 ? readU16() : undefined;
-      packets.push({ cmd: "publish", topic, payload: bytes.slice(p, end), qos, dup: !!(header & 8), retain: !!(header & 1), messageId });
+      packets.push({
+        cmd: "publish",
+        topic,
+        payload: bytes.slice(p, end),
+        qos,
+        dup: !!(header & 8),
+        retain: !!(header & 1),
+        messageId,
+      });
       p = end;
     } else if (type === 4) {
       packets.push({ cmd: "puback", messageId: readU16() });

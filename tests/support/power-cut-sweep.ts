@@ -73,7 +73,11 @@ export function planSaves(count: number, maxSize: number, seed = 7): Save[] {
   return saves;
 }
 
-export function sweepPowerCuts<M extends { restorePower(): void }>(rig: PowerCutRig<M>, saves: readonly Save[], extras: readonly Uint8Array[]): SweepReport {
+export function sweepPowerCuts<M extends { restorePower(): void }>(
+  rig: PowerCutRig<M>,
+  saves: readonly Save[],
+  extras: readonly Uint8Array[],
+): SweepReport {
   const medium = rig.create();
   const store = rig.open(medium);
   let previous: Save = undefined;
@@ -100,7 +104,9 @@ export function sweepPowerCuts<M extends { restorePower(): void }>(rig: PowerCut
       const rebooted = rig.open(trial);
       const found = rebooted.read();
       if (!same(found, previous) && !same(found, save))
-        throw new Error(`${context}: after reboot read ${describe(found)}, neither ${describe(previous)} nor ${describe(save)}`);
+        throw new Error(
+          `${context}: after reboot read ${describe(found)}, neither ${describe(previous)} nor ${describe(save)}`,
+        );
       for (const extra of extras) {
         rebooted.write(extra);
         expectRecord(rebooted, extra, `${context}, a later save`);

@@ -57,7 +57,10 @@ async function platformWith(cert: ServerCertFiles): Promise<TestPlatform> {
   return platform;
 }
 
-async function provisioningToken(platform: TestPlatform, options: { registrationLifetime?: number } = {}): Promise<string> {
+async function provisioningToken(
+  platform: TestPlatform,
+  options: { registrationLifetime?: number } = {},
+): Promise<string> {
   const { status, body } = await platform.api("POST", "/api/tokens", options);
   expect(status).toBe(200);
   return body.token;
@@ -72,7 +75,14 @@ async function until(what: string, condition: () => boolean, timeoutMs = 20000):
 }
 
 /** A DeviceClient on the Node TLS transport, recording its states and log events. */
-function tlsDevice(options: { port: number; token: string; deviceId: string; host?: string; caFile?: string; refresh?: RefreshPolicy }) {
+function tlsDevice(options: {
+  port: number;
+  token: string;
+  deviceId: string;
+  host?: string;
+  caFile?: string;
+  refresh?: RefreshPolicy;
+}) {
   const events: { level: LogLevel; event: string; fields?: LogFields }[] = [];
   const displays: string[] = [];
   const states: DeviceClientState[] = [];
@@ -80,7 +90,11 @@ function tlsDevice(options: { port: number; token: string; deviceId: string; hos
   const client = new DeviceClient({
     provisioningToken: options.token,
     deviceId: options.deviceId,
-    transport: new TcpTransport({ host: options.host ?? "127.0.0.1", port: options.port, tls: { ca: readFileSync(options.caFile ?? ca.cert) } }),
+    transport: new TcpTransport({
+      host: options.host ?? "127.0.0.1",
+      port: options.port,
+      tls: { ca: readFileSync(options.caFile ?? ca.cert) },
+    }),
     clock: nodeClock,
     random: nodeRandom,
     log: { write: (level, event, fields) => void events.push({ level, event, fields }) },
@@ -102,18 +116,30 @@ test("a device provisions, sends messages and refreshes its token over TLS, veri
   const platform = await platformWith(server);
   // 20 s tokens refreshed a quarter of the way in: the refresh comes about 5 s after connecting.
   const token = await provisioningToken(platform, { registrationLifetime: 20 });
-  const device = tlsDevice({ port: platform.mqttsPort, token, deviceId: "tls-pump-01", refresh: { lifetimeFraction: 0.25 } });
+  const device = tlsDevice({
+    port: platform.mqttsPort,
+    token,
+    deviceId: "tls-pump-01",
+    refresh: { lifetimeFraction: 0.25 },
+  });
   await until("the verification code", () => device.displays.length > 0);
   await approveCode(platform, device.displays[0]);
   await until("connected", () => device.client.state === "connected");
   await device.client.send("telemetry", new TextEncoder().encode("over tls"));
   const { body } = await platform.api("GET", "/api/messages?device=tls-pump-01");
-  expect(body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString())).toEqual(["over tls"]);
+  expect(
+    body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString()),
+  ).toEqual(["over tls"]);
   await until("a refreshed token", () => device.events.some((e) => e.event === "token-refreshed"), 20000);
-  await until("the session on the new token", () => device.states.filter((s) => s === "connected").length >= 2 && device.client.state === "connected");
+  await until(
+    "the session on the new token",
+    () => device.states.filter((s) => s === "connected").length >= 2 && device.client.state === "connected",
+  );
   await device.client.send("telemetry", new TextEncoder().encode("after refresh"));
   const after = await platform.api("GET", "/api/messages?device=tls-pump-01");
-  expect(after.body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString()).sort()).toEqual(["after refresh", "over tls"]);
+  expect(
+    after.body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString()).sort(),
+  ).toEqual(["after refresh", "over tls"]);
   expect(device.linkLosses()).toEqual([]);
 });
 
@@ -142,7 +168,12 @@ async function noOperations(platform: TestPlatform): Promise<void> {
 
 test("a device given the wrong CA refuses the platform and says the CA is unknown", async () => {
   const platform = await platformWith(server);
-  const device = tlsDevice({ port: platform.mqttsPort, token: await provisioningToken(platform), deviceId: "tls-wrong-ca", caFile: otherCa.cert });
+  const device = tlsDevice({
+    port: platform.mqttsPort,
+    token: await provisioningToken(platform),
+    deviceId: "tls-wrong-ca",
+    caFile: otherCa.cert,
+  });
   await refusedWith(device, /not signed by a trusted CA \(unknown CA/);
   await noOperations(platform);
 });
@@ -155,7 +186,12 @@ test("a device refuses a certificate that does not name the host it connects to"
 
 test("a device checks the name it was given: localhost is not in a certificate for platform.example.org", async () => {
   const platform = await platformWith(wrongHost);
-  const device = tlsDevice({ host: "localhost", port: platform.mqttsPort, token: unusedToken, deviceId: "tls-wrong-name" });
+  const device = tlsDevice({
+    host: "localhost",
+    port: platform.mqttsPort,
+    token: unusedToken,
+    deviceId: "tls-wrong-name",
+  });
   await refusedWith(device, /does not name the host localhost \(wrong host\)/);
 });
 
@@ -183,7 +219,7 @@ test("before the handshake succeeds the device sends only a TLS ClientHello, nev
   const bytes = Buffer.concat(received);
   expect(bytes.length).toBeGreaterThan(5);
   // One handshake record (type 22) holding a ClientHello (type 1), and nothing after it, per attempt.
-  for (let offset = 0; offset < bytes.length; ) {
+  for (let offset = 0; offset < bytes.length;) {
     expect(bytes[offset]).toBe(0x16);
     expect(bytes[offset + 5]).toBe(0x01);
     offset += 5 + bytes.readUInt16BE(offset + 3);
@@ -193,28 +229,31 @@ test("before the handshake succeeds the device sends only a TLS ClientHello, nev
   expect(bytes.includes(Buffer.from("provisioning"))).toBe(false);
 });
 
-test.each(["mqttsPort", "httpPort"] as const)("the platform's %s offers TLS 1.2 with ECDHE-ECDSA on P-256, as Moddable's securesocket speaks it", async (listener) => {
-  const platform = await platformWith(server);
-  const socket: TLSSocket = tlsConnect({
-    host: "127.0.0.1",
-    port: platform[listener],
-    ca: readFileSync(ca.cert),
-    minVersion: "TLSv1.2",
-    maxVersion: "TLSv1.2",
-    ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256",
-    ecdhCurve: "P-256",
-  });
-  cleanups.push(() => socket.destroy());
-  await new Promise<void>((resolve, reject) => {
-    socket.once("secureConnect", resolve);
-    socket.once("error", reject);
-  });
-  expect(socket.authorized).toBe(true);
-  expect(socket.getProtocol()).toBe("TLSv1.2");
-  expect(socket.getCipher().name).toBe("ECDHE-ECDSA-AES128-GCM-SHA256");
-  expect(socket.getEphemeralKeyInfo()).toMatchObject({ type: "ECDH", name: "prime256v1" });
-  expect(socket.getPeerX509Certificate()?.publicKey.asymmetricKeyDetails?.namedCurve).toBe("prime256v1");
-});
+test.each(["mqttsPort", "httpPort"] as const)(
+  "the platform's %s offers TLS 1.2 with ECDHE-ECDSA on P-256, as Moddable's securesocket speaks it",
+  async (listener) => {
+    const platform = await platformWith(server);
+    const socket: TLSSocket = tlsConnect({
+      host: "127.0.0.1",
+      port: platform[listener],
+      ca: readFileSync(ca.cert),
+      minVersion: "TLSv1.2",
+      maxVersion: "TLSv1.2",
+      ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256",
+      ecdhCurve: "P-256",
+    });
+    cleanups.push(() => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      socket.once("secureConnect", resolve);
+      socket.once("error", reject);
+    });
+    expect(socket.authorized).toBe(true);
+    expect(socket.getProtocol()).toBe("TLSv1.2");
+    expect(socket.getCipher().name).toBe("ECDHE-ECDSA-AES128-GCM-SHA256");
+    expect(socket.getEphemeralKeyInfo()).toMatchObject({ type: "ECDH", name: "prime256v1" });
+    expect(socket.getPeerX509Certificate()?.publicKey.asymmetricKeyDetails?.namedCurve).toBe("prime256v1");
+  },
+);
 
 test("plain MQTT and the API without TLS are refused on a non-loopback address unless allowed explicitly; TLS alone is fine there", async () => {
   const tls = { certFile: server.cert, keyFile: server.key, caFile: ca.cert };
@@ -222,10 +261,16 @@ test("plain MQTT and the API without TLS are refused on a non-loopback address u
     /plain MQTT over TCP and the HTTP API without TLS on 0\.0\.0\.0 would send every token and the admin key readably over the network: /,
   );
   // With a certificate the API is HTTPS: only plain MQTT is left to refuse.
-  await expect(startTestPlatform({ host: "0.0.0.0", tls })).rejects.toThrow(/failed: Error: plain MQTT over TCP on 0\.0\.0\.0 would send every token readably/);
+  await expect(startTestPlatform({ host: "0.0.0.0", tls })).rejects.toThrow(
+    /failed: Error: plain MQTT over TCP on 0\.0\.0\.0 would send every token readably/,
+  );
   const tlsOnly = await startTestPlatform({ host: "0.0.0.0", plain: false, tls });
   cleanups.push(() => tlsOnly.stop());
-  expect([tlsOnly.mqttPort, tlsOnly.mqttsPort > 0, tlsOnly.apiUrl]).toEqual([0, true, `https://127.0.0.1:${tlsOnly.httpPort}`]);
+  expect([tlsOnly.mqttPort, tlsOnly.mqttsPort > 0, tlsOnly.apiUrl]).toEqual([
+    0,
+    true,
+    `https://127.0.0.1:${tlsOnly.httpPort}`,
+  ]);
   expect((await tlsOnly.api("GET", "/api/tokens")).status).toBe(200);
   const allowed = await startTestPlatform({ host: "0.0.0.0", allowPlainOnNetwork: true });
   cleanups.push(() => allowed.stop());
@@ -233,7 +278,17 @@ test("plain MQTT and the API without TLS are refused on a non-loopback address u
   expect((await allowed.api("GET", "/api/tokens")).status).toBe(200);
 
   // The CLI applies the same rule before starting anything, naming its own flags.
-  const refused = provisio(["platform", "--host", "0.0.0.0", "--mqtt-port", "0", "--http-port", "0", "--data", join(dir, "refused")]);
+  const refused = provisio([
+    "platform",
+    "--host",
+    "0.0.0.0",
+    "--mqtt-port",
+    "0",
+    "--http-port",
+    "0",
+    "--data",
+    join(dir, "refused"),
+  ]);
   expect(await refused.exited).toBe(2);
   expect(refused.output()).toBe(
     "provisio: plain MQTT over TCP and the HTTP API without TLS on 0.0.0.0 would send every token and the admin key readably over the network: " +
@@ -243,12 +298,24 @@ test("plain MQTT and the API without TLS are refused on a non-loopback address u
 
 describe("the technician API over HTTPS", () => {
   /** The real CLI, run to its end: exit code and everything it printed. */
-  async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; output: string }> {
+  async function cli(
+    args: string[],
+    env: Record<string, string> = {},
+  ): Promise<{ code: number | null; output: string }> {
     const run = provisio(args, { PROVISIO_ADMIN_KEY: "", PROVISIO_CA: "", ...env });
     const code = await run.exited;
     return { code, output: run.output() };
   }
-  const listTokens = (platform: TestPlatform, ...extra: string[]) => ["tokens", "list", "--json", "--platform", platform.apiUrl, "--data", platform.dataDir, ...extra];
+  const listTokens = (platform: TestPlatform, ...extra: string[]) => [
+    "tokens",
+    "list",
+    "--json",
+    "--platform",
+    platform.apiUrl,
+    "--data",
+    platform.dataDir,
+    ...extra,
+  ];
 
   test("with a certificate the API is HTTPS only; TestPlatform.api and the CLI trust the CA from --ca or PROVISIO_CA", async () => {
     const platform = await platformWith(server);
@@ -263,13 +330,18 @@ describe("the technician API over HTTPS", () => {
 
   test("without the platform's CA the request fails closed and the CLI says to pass --ca", async () => {
     const platform = await platformWith(server);
-    const untrusted = /^provisio: the platform's certificate is not trusted: pass --ca FILE \(or set PROVISIO_CA\) .*\n$/;
+    const untrusted =
+      /^provisio: the platform's certificate is not trusted: pass --ca FILE \(or set PROVISIO_CA\) .*\n$/;
     for (const extra of [[], ["--ca", otherCa.cert]]) {
       const run = await cli(listTokens(platform, ...extra));
       expect([extra.join(" "), run.code, run.output]).toEqual([extra.join(" "), 2, expect.stringMatching(untrusted)]);
     }
     // Without a CA the system's are trusted, which never signed a development certificate: nothing is sent.
-    const request = sendApiRequest(`${platform.apiUrl}/api/tokens`, { method: "POST", adminKey: platform.adminKey, body: { name: "never" } });
+    const request = sendApiRequest(`${platform.apiUrl}/api/tokens`, {
+      method: "POST",
+      adminKey: platform.adminKey,
+      body: { name: "never" },
+    });
     // The platform sends its whole chain, so the untrusted root is in it.
     await expect(request).rejects.toMatchObject({ code: "SELF_SIGNED_CERT_IN_CHAIN" });
     expect((await platform.api("GET", "/api/tokens")).body.tokens).toEqual([]);
@@ -277,24 +349,52 @@ describe("the technician API over HTTPS", () => {
 
   test("the CLI refuses a certificate for another host name, and an expired one", async () => {
     const misnamed = await cli(listTokens(await platformWith(wrongHost), "--ca", ca.cert));
-    expect([misnamed.code, misnamed.output]).toEqual([2, expect.stringMatching(/^provisio: the platform's certificate does not name 127\.0\.0\.1 \(host name does not match\)/)]);
+    expect([misnamed.code, misnamed.output]).toEqual([
+      2,
+      expect.stringMatching(
+        /^provisio: the platform's certificate does not name 127\.0\.0\.1 \(host name does not match\)/,
+      ),
+    ]);
     const stale = await cli(listTokens(await platformWith(expired), "--ca", ca.cert));
-    expect([stale.code, stale.output]).toEqual([2, "provisio: the platform's certificate has expired (CERT_HAS_EXPIRED)\n"]);
+    expect([stale.code, stale.output]).toEqual([
+      2,
+      "provisio: the platform's certificate has expired (CERT_HAS_EXPIRED)\n",
+    ]);
   });
 
   test("plain HTTP to the HTTPS port gets no answer; the CLI suggests https://", async () => {
     const platform = await platformWith(server);
     const plainUrl = platform.apiUrl.replace(/^https:/, "http:");
-    const request = sendApiRequest(`${plainUrl}/api/tokens`, { method: "POST", adminKey: platform.adminKey, body: { name: "plain" } });
+    const request = sendApiRequest(`${plainUrl}/api/tokens`, {
+      method: "POST",
+      adminKey: platform.adminKey,
+      body: { name: "plain" },
+    });
     await expect(request).rejects.toMatchObject({ code: "ECONNRESET" });
     expect((await platform.api("GET", "/api/tokens")).body.tokens).toEqual([]);
     const run = await cli(["tokens", "list", "--platform", plainUrl, "--data", platform.dataDir]);
-    expect([run.code, run.output]).toEqual([2, `provisio: cannot reach the platform at ${plainUrl} (ECONNRESET); if it serves https, use an https:// URL\n`]);
+    expect([run.code, run.output]).toEqual([
+      2,
+      `provisio: cannot reach the platform at ${plainUrl} (ECONNRESET); if it serves https, use an https:// URL\n`,
+    ]);
   });
 
   test("provisio platform with --tls-cert prints its https URL, which the CLI uses with --ca", async () => {
     const dataDir = join(dir, "cli-platform");
-    const platform = provisio(["platform", "--tls-cert", server.cert, "--tls-key", server.key, "--no-plain", "--mqtts-port", "0", "--http-port", "0", "--data", dataDir]);
+    const platform = provisio([
+      "platform",
+      "--tls-cert",
+      server.cert,
+      "--tls-key",
+      server.key,
+      "--no-plain",
+      "--mqtts-port",
+      "0",
+      "--http-port",
+      "0",
+      "--data",
+      dataDir,
+    ]);
     cleanups.push(() => platform.child.kill("SIGKILL"));
     const ready = /provisio platform ready: mqtts:\/\/127\.0\.0\.1:\d+ (https:\/\/127\.0\.0\.1:\d+)\n/;
     const apiUrl = await whileRunning("the ready line", () => ready.exec(platform.output())?.[1], platform);

@@ -20,9 +20,16 @@ beforeAll(() => {
 
 afterAll(() => worker?.close());
 
-
 test("inside XS, the build encodes a PUBLISH and decodes a PUBACK as mqtt-packet does", async () => {
-  const publish = { cmd: "publish", topic: "devices/d1/telemetry", payload: new Uint8Array([0, 1, 0xfe, 0xff]), qos: 1, dup: false, retain: false, messageId: 513 } as const;
+  const publish = {
+    cmd: "publish",
+    topic: "devices/d1/telemetry",
+    payload: new Uint8Array([0, 1, 0xfe, 0xff]),
+    qos: 1,
+    dup: false,
+    retain: false,
+    messageId: 513,
+  } as const;
   const puback = generate({ cmd: "puback", messageId: 513 });
 
   await worker.evaluate(await bundleXsScript(distPath, "provisio"));
@@ -35,7 +42,18 @@ test("inside XS, the build encodes a PUBLISH and decodes a PUBACK as mqtt-packet
   })()`);
   const result = parseJson<{ exported: string[]; encoded: number[]; packets: unknown[]; error?: string }>(reply);
 
-  expect(result.exported).toEqual(expect.arrayContaining(["Backoff", "DeviceClient", "FlashRecordStore", "MqttClient", "PacketDecoder", "encode", "ticksAdd", "silentLog"]));
+  expect(result.exported).toEqual(
+    expect.arrayContaining([
+      "Backoff",
+      "DeviceClient",
+      "FlashRecordStore",
+      "MqttClient",
+      "PacketDecoder",
+      "encode",
+      "ticksAdd",
+      "silentLog",
+    ]),
+  );
   expect(result.encoded).toEqual([...generate({ ...publish, payload: Buffer.from(publish.payload) })]);
   expect(result.error).toBeUndefined();
   expect(result.packets).toEqual([{ cmd: "puback", messageId: 513 }]);
@@ -45,7 +63,11 @@ test("the device module loads as an ES module, its top-level bindings const (fro
   // Node evaluates the module as Moddable's xsl does at build time: a binding read before its
   // const is initialized would throw here.
   const script = `import(${JSON.stringify(`file://${distPath}`)}).then((m) => console.log(Object.keys(m).sort().join(",")))`;
-  const exported = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" }).trim().split(",");
-  expect(exported).toEqual(expect.arrayContaining(["DeviceClient", "FlashRecordStore", "MqttClient", "PreferenceRecordStore"]));
+  const exported = execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" })
+    .trim()
+    .split(",");
+  expect(exported).toEqual(
+    expect.arrayContaining(["DeviceClient", "FlashRecordStore", "MqttClient", "PreferenceRecordStore"]),
+  );
   expect(topLevelVariables(readFileSync(distPath, "utf8"))).toEqual([]);
 });

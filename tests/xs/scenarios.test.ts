@@ -58,19 +58,27 @@ beforeAll(() => {
   xsRun.catch(() => {});
 });
 
-test("XS runs exactly the scenarios registered in Node", async () => {
-  const { names } = await xsRun;
-  expect(nodeNames.length).toBeGreaterThan(0);
-  expect([...names].sort()).toEqual([...nodeNames].sort());
-}, timeoutMs);
+test(
+  "XS runs exactly the scenarios registered in Node",
+  async () => {
+    const { names } = await xsRun;
+    expect(nodeNames.length).toBeGreaterThan(0);
+    expect([...names].sort()).toEqual([...nodeNames].sort());
+  },
+  timeoutMs,
+);
 
 for (const name of nodeNames) {
-  test(`XS: ${name}`, async () => {
-    const { names, reports, stoppedAt } = await xsRun;
-    if (!names.includes(name)) throw new Error(`scenario "${name}" is not registered in the XS bundle`);
-    const report = reports.get(name);
-    if (!report && stoppedAt) throw new Error(`not run: the XS engine failed during "${stoppedAt}"`);
-    if (!report) throw new Error(`scenario "${name}" never settled in XS: it awaits something no one triggers`);
-    if (report.error !== undefined) throw new Error(`failed in XS: ${report.error}`);
-  }, timeoutMs);
+  test(
+    `XS: ${name}`,
+    async () => {
+      const { names, reports, stoppedAt } = await xsRun;
+      if (!names.includes(name)) throw new Error(`scenario "${name}" is not registered in the XS bundle`);
+      const report = reports.get(name);
+      if (!report && stoppedAt) throw new Error(`not run: the XS engine failed during "${stoppedAt}"`);
+      if (!report) throw new Error(`scenario "${name}" never settled in XS: it awaits something no one triggers`);
+      if (report.error !== undefined) throw new Error(`failed in XS: ${report.error}`);
+    },
+    timeoutMs,
+  );
 }

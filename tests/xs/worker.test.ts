@@ -9,18 +9,22 @@ const bytes = (value: string) => new Uint8Array(Buffer.from(value));
 describe("netstrings", () => {
   test("messages come out whole and in order, whatever the chunking", () => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 10 }), (messages, cuts) => {
-        const stream = Buffer.concat(messages.map((m) => encodeNetstring(m)));
-        const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
-        const reader = new NetstringReader(1000);
-        const out: Uint8Array[] = [];
-        let from = 0;
-        for (const to of [...points, stream.length]) {
-          reader.push(stream.subarray(from, to), (m) => out.push(Uint8Array.from(m)));
-          from = to;
-        }
-        expect(out).toEqual(messages.map((m) => Uint8Array.from(m)));
-      }),
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (messages, cuts) => {
+          const stream = Buffer.concat(messages.map((m) => encodeNetstring(m)));
+          const points = [...new Set(cuts.map((c) => c % (stream.length + 1)))].sort((a, b) => a - b);
+          const reader = new NetstringReader(1000);
+          const out: Uint8Array[] = [];
+          let from = 0;
+          for (const to of [...points, stream.length]) {
+            reader.push(stream.subarray(from, to), (m) => out.push(Uint8Array.from(m)));
+            from = to;
+          }
+          expect(out).toEqual(messages.map((m) => Uint8Array.from(m)));
+        },
+      ),
     );
   });
 

@@ -72,7 +72,11 @@ export function primeField(limbs: number, bits: number, fold: number): PrimeFiel
     multiply(out, a, b) {
       columns.fill(0);
       for (let j = 0; j < limbs; j += 5) {
-        const b0 = b[j], b1 = b[j + 1], b2 = b[j + 2], b3 = b[j + 3], b4 = b[j + 4];
+        const b0 = b[j],
+          b1 = b[j + 1],
+          b2 = b[j + 2],
+          b3 = b[j + 3],
+          b4 = b[j + 4];
         for (let i = 0, k = j; i < limbs; i++, k++) {
           const ai = a[i];
           columns[k] += ai * b0;

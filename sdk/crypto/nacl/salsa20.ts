@@ -43,7 +43,8 @@ function doubleRounds(x: Int32Array, state: Int32Array): void {
   for (let round = 0; round < 10; round++) {
     // Column j starts on the diagonal (word 5j) and goes down its column; row j starts there and goes right.
     for (let j = 0; j < 4; j++) quarterRound(x, 5 * j, (5 * j + 4) & 15, (5 * j + 8) & 15, (5 * j + 12) & 15);
-    for (let j = 0; j < 4; j++) quarterRound(x, 5 * j, 4 * j + ((j + 1) & 3), 4 * j + ((j + 2) & 3), 4 * j + ((j + 3) & 3));
+    for (let j = 0; j < 4; j++)
+      quarterRound(x, 5 * j, 4 * j + ((j + 1) & 3), 4 * j + ((j + 2) & 3), 4 * j + ((j + 3) & 3));
   }
 }
 
@@ -68,7 +69,13 @@ export function hsalsa20(out: Uint8Array, key: Uint8Array, input: Uint8Array, of
  * every i < out.length (out may be input). The subkey is HSalsa20(key, nonce[0..16)); the Salsa20
  * nonce is nonce[16..24) and the block counter starts at 0.
  */
-export function xsalsa20Xor(out: Uint8Array, input: Uint8Array, key: Uint8Array, nonce: Uint8Array, position: number): void {
+export function xsalsa20Xor(
+  out: Uint8Array,
+  input: Uint8Array,
+  key: Uint8Array,
+  nonce: Uint8Array,
+  position: number,
+): void {
   const subkey = new Uint8Array(32);
   hsalsa20(subkey, key, nonce, 0);
   const state = new Int32Array(16);
