@@ -4,7 +4,7 @@
  */
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
 import type { OperationDisplay } from "../../sdk/provisioning/provisioner";
-import { TcpProxy } from "./tcp-proxy";
+import { TcpProxy } from "../support-node/tcp-proxy";
 import { codeShown as shownOn, createToken, decide as decideOn } from "./technician";
 import { TestDevice } from "./test-device";
 
@@ -142,7 +142,7 @@ test("a platform restart in the middle of an operation loses nothing", async () 
   await codeShown(display);
   const dataDir = platform.dataDir;
   await platform.stop({ keepData: true });
-  proxy.dropConnections();
+  proxy.cut();
   platform = await startTestPlatform({ dataDir });
   proxy.upstreamPort = platform.mqttPort;
   await decide(display, "approve");

@@ -20,7 +20,7 @@ import { FileRecordStore } from "../../targets/node/file-store";
 import { NorFlashFile, PowerCutError } from "../../targets/node/nor-flash-file";
 import { connackCode } from "../platform/mqtt-device";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { TcpProxy } from "./tcp-proxy";
+import { TcpProxy } from "../support-node/tcp-proxy";
 import { createToken, decide } from "./technician";
 import { TestDevice } from "./test-device";
 
@@ -150,7 +150,7 @@ test("the link drops with the refresh reply on it: the device reconnects on its 
     proxy.rewrite = undefined;
     dropped = true;
     lost = openRegistrationReply(reply.registration, keyPair.secretKey);
-    proxy.dropConnections();
+    proxy.cut();
     return Buffer.alloc(0);
   };
   await device.until("the dropped refresh reply", () => dropped, 15000);

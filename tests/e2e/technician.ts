@@ -1,5 +1,6 @@
 /** The technician's side of the end-to-end tests: the platform's HTTP API, as the CLI uses it. */
 import type { OperationDisplay } from "../../sdk/provisioning/provisioner";
+import { eventually } from "../support-node/eventually";
 import type { TestPlatform } from "../support-node/platform";
 
 export async function createToken(platform: TestPlatform, body: Record<string, unknown> = {}): Promise<string> {
@@ -10,17 +11,17 @@ export async function createToken(platform: TestPlatform, body: Record<string, u
 
 /** Waits until the platform shows the operation's code (after the reveal) and checks it is the device's. */
 export async function codeShown(platform: TestPlatform, display: OperationDisplay): Promise<void> {
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    const { body: list } = await platform.api("GET", "/api/operations?state=pending");
-    const op = list.operations.find((o: { id: string }) => o.id === display.operationId);
-    if (op?.verificationCode) {
-      expect(op.verificationCode).toBe(display.verificationCode);
-      return;
-    }
-    if (Date.now() > deadline) throw new Error(`operation ${display.operationId} never showed a code`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  let shown: string | undefined;
+  await eventually(
+    async () => {
+      const { body: list } = await platform.api("GET", "/api/operations?state=pending");
+      shown = list.operations.find((o: { id: string }) => o.id === display.operationId)?.verificationCode ?? undefined;
+      return shown !== undefined;
+    },
+    `operation ${display.operationId} to show a code`,
+    { timeoutMs: 20_000, intervalMs: 50 },
+  );
+  expect(shown).toBe(display.verificationCode);
 }
 
 /** Approves or rejects the operation once its code is shown, as a technician comparing codes would. */
@@ -40,13 +41,14 @@ export async function decide(
  * as the init reply arrives, a moment before the platform has checked its reveal and knows the code.
  */
 export async function approveCode(platform: TestPlatform, code: string): Promise<void> {
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    const { body: list } = await platform.api("GET", "/api/operations?state=pending");
-    if (list.operations.some((o: { verificationCode: string | null }) => o.verificationCode === code)) break;
-    if (Date.now() > deadline) throw new Error(`no pending operation ever showed ${code}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await eventually(
+    async () => {
+      const { body: list } = await platform.api("GET", "/api/operations?state=pending");
+      return list.operations.some((o: { verificationCode: string | null }) => o.verificationCode === code);
+    },
+    `a pending operation showing ${code}`,
+    { timeoutMs: 20_000, intervalMs: 50 },
+  );
   const { status, body } = await platform.api("POST", `/api/operations/${code}/approve`, {});
   expect({ status, body }).toMatchObject({ status: 200 });
 }

@@ -1,4 +1,5 @@
 /** A DeviceClient on the desktop ports and a file store, with waits for what the tests look at. */
+import { eventually } from "../support-node/eventually";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,13 +43,8 @@ export class TestDevice {
   }
 
   /** Resolves once `condition` holds; fails the test with `what` after `timeoutMs`. */
-  async until(what: string, condition: () => boolean, timeoutMs = 20000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!condition()) {
-      if (Date.now() > deadline)
-        throw new Error(`timed out waiting for ${what}; states: ${JSON.stringify(this.states)}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+  until(what: string, condition: () => boolean, timeoutMs = 20000): Promise<void> {
+    return eventually(condition, what, { timeoutMs, detail: () => `states: ${JSON.stringify(this.states)}` });
   }
 
   async displayed(count = 1): Promise<OperationDisplay> {

@@ -4,7 +4,7 @@ import { MqttConnectError } from "../../sdk/mqtt";
 import { eventually } from "../support-node/eventually";
 import { startMosquitto, type TestMosquitto } from "../support-node/mosquitto";
 import { checkReconnectAfterRestart, checkRoundTrip, clientRig, texts } from "../support-node/mqtt-client-rig";
-import { startTcpProxy } from "../support-node/tcp-proxy";
+import { TcpProxy } from "../support-node/tcp-proxy";
 
 let mosquitto: TestMosquitto;
 
@@ -34,7 +34,7 @@ test("connects, subscribes, publishes QoS 0 and 1 and receives its own messages"
 });
 
 test("persistent session: a QoS 1 publish lost with the link is resent with dup and the same id", async () => {
-  const proxy = await startTcpProxy(mosquitto.port);
+  const proxy = await TcpProxy.start(mosquitto.port);
   const rig = clientRig(proxy.port, { clean: false });
   rig.client.start();
   await eventually(() => rig.client.state === "connected", "connected");

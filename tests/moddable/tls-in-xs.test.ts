@@ -7,6 +7,7 @@
  * recording TCP relay in front of the listener shows what crossed the wire: TLS records only, and
  * without a verified server no application data at all.
  */
+import { eventually } from "../support-node/eventually";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
@@ -148,13 +149,7 @@ async function status(rig: ModdableRig): Promise<{ sockets: number }> {
   return JSON.parse(Buffer.from((await rig.evaluate("moddableApp.status()")).reply).toString("utf8"));
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = (what: string, condition: () => boolean) => eventually(condition, what, { timeoutMs: 20_000 });
 
 /** Every operation the platform has started, whatever its state: one per provisioning CONNECT. */
 async function operationCount(): Promise<number> {

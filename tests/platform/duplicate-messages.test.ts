@@ -7,8 +7,9 @@ import type mqtt from "mqtt";
 import { parser, type Packet } from "mqtt-packet";
 import { decide } from "../e2e/technician";
 import { TestDevice } from "../e2e/test-device";
+import { eventually } from "../support-node/eventually";
 import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { startTcpProxy } from "../support-node/tcp-proxy";
+import { TcpProxy } from "../support-node/tcp-proxy";
 import { connect, newToken, provision, type Connected } from "./mqtt-device";
 
 jest.setTimeout(30_000);
@@ -41,7 +42,7 @@ function publishesIn(chunks: Buffer[]): Packet[] {
 }
 
 test("the SDK's resend after a lost PUBACK is stored once and its send resolves", async () => {
-  const proxy = await startTcpProxy(platform.mqttPort);
+  const proxy = await TcpProxy.start(platform.mqttPort);
   const device = new TestDevice({ port: proxy.port, token: await newToken(platform), deviceId: "dup-sdk-0001" });
   try {
     await decide(platform, await device.displayed(), "approve");
@@ -51,11 +52,9 @@ test("the SDK's resend after a lost PUBACK is stored once and its send resolves"
     proxy.swallowReplies = true;
     let sent = false;
     const send = device.client.send("telemetry", new TextEncoder().encode("once")).then(() => (sent = true));
-    const deadline = Date.now() + 10_000;
-    while ((await stored("dup-sdk-0001")).length === 0) {
-      if (Date.now() > deadline) throw new Error("the platform never stored the message");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await eventually(async () => (await stored("dup-sdk-0001")).length > 0, "the platform to store the message", {
+      timeoutMs: 10_000,
+    });
     proxy.cut();
     proxy.swallowReplies = false;
     expect(sent).toBe(false); // the PUBACK was lost

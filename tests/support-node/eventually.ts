@@ -1,8 +1,16 @@
-/** Waits, in real time, until `condition()` holds; fails with `what` after `timeoutMs`. */
-export async function eventually(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+/**
+ * The one polling wait of the tests: until `condition()` holds (it may be async), in real time,
+ * every `intervalMs`; after `timeoutMs` it fails naming `what`, with `detail()` when given.
+ */
+export async function eventually(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  options: { timeoutMs?: number; intervalMs?: number; detail?: () => string } = {},
+): Promise<void> {
+  const { timeoutMs = 5000, intervalMs = 20, detail } = options;
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `; ${detail()}` : ""}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

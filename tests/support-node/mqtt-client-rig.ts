@@ -99,7 +99,7 @@ export async function checkReconnectAfterRestart(port: number, restart: () => Pr
   rig.client.start();
   await eventually(() => subscribed === 1, "first connect and subscription");
   await restart();
-  await eventually(() => subscribed === 2, "reconnected and subscribed again after the restart", 10000);
+  await eventually(() => subscribed === 2, "reconnected and subscribed again after the restart", { timeoutMs: 10_000 });
   expect(rig.lost.length).toBeGreaterThanOrEqual(1);
   expect(rig.states).toContain("waiting");
   await rig.publish("rig/again", "back", 1);

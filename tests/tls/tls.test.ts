@@ -3,6 +3,7 @@
  * development CA, the device SDK on the Node TLS transport, and the ways verification must fail.
  * Then the technician's side: the HTTP API over HTTPS, with TestPlatform.api and the real CLI.
  */
+import { eventually } from "../support-node/eventually";
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
@@ -66,13 +67,7 @@ async function provisioningToken(
   return body.token;
 }
 
-async function until(what: string, condition: () => boolean, timeoutMs = 20000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const until = (what: string, condition: () => boolean) => eventually(condition, what, { timeoutMs: 20_000 });
 
 /** A DeviceClient on the Node TLS transport, recording its states and log events. */
 function tlsDevice(options: {
@@ -130,7 +125,7 @@ test("a device provisions, sends messages and refreshes its token over TLS, veri
   expect(
     body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString()),
   ).toEqual(["over tls"]);
-  await until("a refreshed token", () => device.events.some((e) => e.event === "token-refreshed"), 20000);
+  await until("a refreshed token", () => device.events.some((e) => e.event === "token-refreshed"));
   await until(
     "the session on the new token",
     () => device.states.filter((s) => s === "connected").length >= 2 && device.client.state === "connected",
