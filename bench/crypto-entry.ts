@@ -7,7 +7,7 @@ import naclFast from "tweetnacl";
 import naclSmall from "tweetnacl/nacl.js";
 import { openBox, sha512, x25519 } from "../sdk/crypto/nacl/index";
 import { collectGarbage, jsonBuffer } from "../targets/xs/inside";
-import { SeededRandom } from "../tests/support/seeded-random";
+import { SeededRandom } from "../testkit/device/seeded-random";
 
 interface Implementation {
   x25519(scalar: Uint8Array, u: Uint8Array): Uint8Array;

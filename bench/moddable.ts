@@ -1,7 +1,7 @@
 /**
  * Budgets of the Moddable build: minified size of the device side for the ESP32 (core with its
  * crypto + adapters + its platform module), the XS heap of the example app on the fakes of
- * tests/support-moddable at the provisioning peak and in steady state, the most XS stack slots it
+ * testkit/moddable/fakes at the provisioning peak and in steady state, the most XS stack slots it
  * used (in a machine with manifest.json's creation; the fakes add a few frames, so an upper bound)
  * and the X25519 scalar multiplications one provisioning costs (counted by instrumenting
  * sdk/crypto/nacl/x25519.ts).
@@ -20,9 +20,9 @@ import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { sizeBudgets } from "../scripts/budgets";
 import { bundleModdable } from "../scripts/build-moddable";
-import { manifest } from "../tests/moddable/manifest";
-import { startModdableRig } from "../tests/moddable/moddable-host";
-import { startTestPlatform } from "../tests/support-node/platform";
+import { manifest } from "../testkit/moddable/manifest";
+import { startModdableRig } from "../testkit/moddable/moddable-host";
+import { startTestPlatform } from "../testkit/node/platform";
 import type { BenchReport } from "./run";
 
 const sizeGoalBytes = sizeBudgets.deviceSideBytes;

@@ -16,9 +16,9 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
 import { performance } from "node:perf_hooks";
-import { startAedes } from "../tests/support-node/aedes-broker";
-import { startTestPlatform, type TestPlatform } from "../tests/support-node/platform";
-import { connect, newToken, provision, registeredLogin } from "../tests/platform/mqtt-device";
+import { startAedes } from "../testkit/node/aedes-broker";
+import { startTestPlatform, type TestPlatform } from "../testkit/node/platform";
+import { connect, newToken, provision, registeredLogin } from "../testkit/platform/mqtt-device";
 import type { BenchReport } from "./run";
 
 const messagesPerRun = 20_000;

@@ -13,7 +13,7 @@ import { performance } from "node:perf_hooks";
 import { DeviceClient, type DeviceClientState } from "../sdk/device-client";
 import type { Transport, TransportEvents } from "../sdk/ports";
 import { FileRecordStore, nodeClock, nodeRandom, TcpTransport } from "../targets/node";
-import { startTestPlatform, type TestPlatform } from "../tests/support-node/platform";
+import { startTestPlatform, type TestPlatform } from "../testkit/node/platform";
 import type { BenchReport } from "./run";
 
 const runs = 5;

@@ -1,14 +1,14 @@
 /**
  * Runs inside xsnap for bench/refresh.ts, bundled into the global `refreshBench`: a registered
- * DeviceClient on the fake broker and virtual clock of tests/support, brought to its refresh
+ * DeviceClient on the fake broker and virtual clock of testkit/device, brought to its refresh
  * moment, so that `refresh()` is one measured crank handling the platform's refresh reply.
  */
 import { x25519 } from "../sdk/crypto/nacl/x25519";
 import { DeviceClient } from "../sdk/device-client";
 import { saveIdentity } from "../sdk/identity";
 import { utf8Decode, utf8Encode } from "../sdk/utf8";
-import { DeviceRig } from "../tests/support/device-rig";
-import { sealRegistration } from "../tests/support/sealed-registration";
+import { DeviceRig } from "../testkit/device/device-rig";
+import { sealRegistration } from "../testkit/device/sealed-registration";
 import { collectGarbage, jsonBuffer } from "../targets/xs/inside";
 
 const root = "ws/ws_main/dev/pump-0042";

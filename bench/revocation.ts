@@ -6,8 +6,8 @@
  * limit). Run alone: `npm run bench -- revocation`.
  */
 import { performance } from "node:perf_hooks";
-import { startTestPlatform } from "../tests/support-node/platform";
-import { RegisteredDevice, closedByBroker, provision } from "../tests/platform/mqtt-device";
+import { startTestPlatform } from "../testkit/node/platform";
+import { RegisteredDevice, closedByBroker, provision } from "../testkit/platform/mqtt-device";
 import type { BenchReport } from "./run";
 
 const runs = 7;

@@ -9,8 +9,8 @@ import { gzipSync } from "node:zlib";
 import { FlashRecordStore } from "../sdk/storage/flash-record-store";
 import { PreferenceRecordStore } from "../sdk/storage/preference-record-store";
 import { bundleSdk } from "../scripts/build";
-import { FakePreference } from "../tests/support/fake-preference";
-import { SimulatedNorFlash } from "../tests/support/simulated-nor-flash";
+import { FakePreference } from "../testkit/device/fake-preference";
+import { SimulatedNorFlash } from "../testkit/device/simulated-nor-flash";
 import type { BenchReport } from "./run";
 
 const sectorSize = 4096;

@@ -1,13 +1,13 @@
 /**
  * Runs inside xsnap for bench/xs-session.ts, bundled into the global `xsSession`: an MqttClient on
- * the scripted transport and virtual clock of tests/support, answered packet by packet, so each
+ * the scripted transport and virtual clock of testkit/device, answered packet by packet, so each
  * call is one measured crank. The host reads the meter figures of each call.
  */
 import { MqttClient } from "../sdk/mqtt/index";
-import { serverBytes } from "../tests/support/mqtt-wire";
-import { ScriptedTransport } from "../tests/support/scripted-transport";
-import { SeededRandom } from "../tests/support/seeded-random";
-import { VirtualClock } from "../tests/support/virtual-clock";
+import { serverBytes } from "../testkit/device/mqtt-wire";
+import { ScriptedTransport } from "../testkit/device/scripted-transport";
+import { SeededRandom } from "../testkit/device/seeded-random";
+import { VirtualClock } from "../testkit/device/virtual-clock";
 
 import { collectGarbage, jsonBuffer } from "../targets/xs/inside";
 

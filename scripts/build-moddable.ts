@@ -2,7 +2,7 @@
  * The JavaScript that manifest.json names: the core, the Moddable adapters and the example app,
  * each one minified ES module in dist/moddable/, importing each other and Moddable's own modules
  * by name. Also the one-script build of the same sources that tests and benches run inside xsnap
- * on the fakes of tests/support-moddable.
+ * on the fakes of testkit/moddable/fakes.
  */
 import { build as esbuild, type Plugin } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";

@@ -33,9 +33,6 @@ export const moddableModules: readonly string[] = [
   "wifi",
 ];
 
-/** The global the scenario bundle defines inside XS (see tests/xs/scenario-entry.ts). */
-export const scenarioGlobal = "provisioScenarios";
-
 /** What every XS bundle shares: the device build and the test and bench bundles alike. */
 export const esbuildOptions: BuildOptions = {
   absWorkingDir: repoRoot,
@@ -71,9 +68,4 @@ export function bundleXsScript(entry: string, globalName: string): Promise<strin
     globalName,
     footer: { js: `globalThis.${globalName}=${globalName};` },
   });
-}
-
-/** Every portable scenario, runnable inside XS through the global `scenarioGlobal`. */
-export function bundleScenarios(): Promise<string> {
-  return bundleXsScript("tests/xs/scenario-entry.ts", scenarioGlobal);
 }

@@ -2,9 +2,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { provisio, shownCode, whileRunning, type CliRun } from "./cli-process";
-import { approveCode } from "./technician";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
+import { provisio, shownCode, whileRunning, type CliRun } from "../../testkit/e2e/cli-process";
+import { approveCode } from "../../testkit/e2e/technician";
 
 jest.setTimeout(90000);
 

@@ -2,11 +2,11 @@
  * The device SDK against the real platform (aedes, SQLite, HTTP API in a child process) over
  * real TCP: every provisioning path a technician sees.
  */
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 import type { OperationDisplay } from "../../sdk/provisioning/provisioner";
-import { TcpProxy } from "../support-node/tcp-proxy";
-import { codeShown as shownOn, createToken, decide as decideOn } from "./technician";
-import { TestDevice } from "./test-device";
+import { TcpProxy } from "../../testkit/node/tcp-proxy";
+import { codeShown as shownOn, createToken, decide as decideOn } from "../../testkit/e2e/technician";
+import { TestDevice } from "../../testkit/e2e/test-device";
 
 jest.setTimeout(60000);
 

@@ -18,11 +18,11 @@ import { FlashRecordStore } from "../../sdk/storage/flash-record-store";
 import type { RecordStore } from "../../sdk/ports";
 import { FileRecordStore } from "../../targets/node/file-store";
 import { NorFlashFile, PowerCutError } from "../../targets/node/nor-flash-file";
-import { connackCode } from "../platform/mqtt-device";
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { TcpProxy } from "../support-node/tcp-proxy";
-import { createToken, decide } from "./technician";
-import { TestDevice } from "./test-device";
+import { connackCode } from "../../testkit/platform/mqtt-device";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
+import { TcpProxy } from "../../testkit/node/tcp-proxy";
+import { createToken, decide } from "../../testkit/e2e/technician";
+import { TestDevice } from "../../testkit/e2e/test-device";
 
 jest.setTimeout(60000);
 

@@ -6,11 +6,11 @@
 import { join } from "node:path";
 import { loadIdentity } from "../../sdk/identity";
 import { FileRecordStore } from "../../targets/node/file-store";
-import { connackCode } from "../platform/mqtt-device";
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { connackCode } from "../../testkit/platform/mqtt-device";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 import type { OperationDisplay } from "../../sdk/provisioning/provisioner";
-import { createToken, decide } from "./technician";
-import { TestDevice } from "./test-device";
+import { createToken, decide } from "../../testkit/e2e/technician";
+import { TestDevice } from "../../testkit/e2e/test-device";
 
 jest.setTimeout(60000);
 

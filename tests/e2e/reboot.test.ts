@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { powerCutExitCode } from "../../simulator/cli/device";
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { provisio, shownCode, whileRunning, type CliRun } from "./cli-process";
-import { approveCode, createToken } from "./technician";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
+import { provisio, shownCode, whileRunning, type CliRun } from "../../testkit/e2e/cli-process";
+import { approveCode, createToken } from "../../testkit/e2e/technician";
 
 jest.setTimeout(300000);
 

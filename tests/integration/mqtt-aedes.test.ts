@@ -1,14 +1,14 @@
 /** The SDK's MQTT client on the Node ports against a real aedes broker. */
 import { MqttConnectError } from "../../sdk/mqtt";
-import { startAedes, type TestAedes } from "../support-node/aedes-broker";
-import { eventually } from "../support-node/eventually";
+import { startAedes, type TestAedes } from "../../testkit/node/aedes-broker";
+import { eventually } from "../../testkit/node/eventually";
 import {
   checkReconnectAfterRestart,
   checkRoundTrip,
   clientRig,
   PASSWORD,
   texts,
-} from "../support-node/mqtt-client-rig";
+} from "../../testkit/node/mqtt-client-rig";
 
 let aedes: TestAedes;
 

@@ -1,10 +1,10 @@
 /** The SDK's MQTT client on the Node ports against the real Mosquitto broker. */
 import mqttPacket from "mqtt-packet";
 import { MqttConnectError } from "../../sdk/mqtt";
-import { eventually } from "../support-node/eventually";
-import { startMosquitto, type TestMosquitto } from "../support-node/mosquitto";
-import { checkReconnectAfterRestart, checkRoundTrip, clientRig, texts } from "../support-node/mqtt-client-rig";
-import { TcpProxy } from "../support-node/tcp-proxy";
+import { eventually } from "../../testkit/node/eventually";
+import { startMosquitto, type TestMosquitto } from "../../testkit/node/mosquitto";
+import { checkReconnectAfterRestart, checkRoundTrip, clientRig, texts } from "../../testkit/node/mqtt-client-rig";
+import { TcpProxy } from "../../testkit/node/tcp-proxy";
 
 let mosquitto: TestMosquitto;
 

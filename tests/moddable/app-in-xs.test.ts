@@ -1,6 +1,6 @@
 /**
  * The example app, the Moddable adapters and the bundled core run inside the real XS engine, with
- * the stack manifest.json gives the device, on the fakes of tests/support-moddable (built for the
+ * the stack manifest.json gives the device, on the fakes of testkit/moddable/fakes (built for the
  * ESP32 or for Moddable's Linux simulator), the fake socket bridged to a real platform (aedes,
  * SQLite, HTTP API): a whole provisioning approved through the technician API, then readings sent.
  * What the real toolchain showed (Moddable 8.2.3) is here as tests: no `flash` on the simulator,
@@ -10,10 +10,10 @@ import { createServer, type Server } from "node:net";
 import { decodeIdentity } from "../../sdk/identity";
 import { PreferenceRecordStore, type PreferenceValue } from "../../sdk/storage/preference-record-store";
 import { base64urlDecode } from "../../sdk/crypto/base64url";
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { approveAndCollectReadings } from "./app-flow";
-import { manifest } from "./manifest";
-import { startModdableRig, type ModdableRigOptions, type Preferences } from "./moddable-host";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
+import { approveAndCollectReadings } from "../../testkit/moddable/app-flow";
+import { manifest } from "../../testkit/moddable/manifest";
+import { startModdableRig, type ModdableRigOptions, type Preferences } from "../../testkit/moddable/moddable-host";
 
 /** The public key of the identity the app stored in `preferences`, hex; undefined before it stored one. */
 function storedPublicKey(preferences: Preferences): string | undefined {

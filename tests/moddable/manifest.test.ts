@@ -20,7 +20,7 @@ import {
 } from "../../scripts/build-moddable";
 import { repoRoot } from "../../scripts/build";
 import { topLevelVariables } from "../../scripts/top-level-const";
-import { manifest } from "./manifest";
+import { manifest } from "../../testkit/moddable/manifest";
 
 const platforms: ModdablePlatform[] = ["esp32", "lin", "mac"];
 

@@ -7,7 +7,7 @@
  * recording TCP relay in front of the listener shows what crossed the wire: TLS records only, and
  * without a verified server no application data at all.
  */
-import { eventually } from "../support-node/eventually";
+import { eventually } from "../../testkit/node/eventually";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
@@ -16,9 +16,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCa, createServerCert, pemToDer, type CaFiles } from "../../simulator/certs/development-ca";
 import { moddableChainProblem, pemChain } from "../../simulator/certs/served-chain";
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { approveAndCollectReadings } from "./app-flow";
-import { startModdableRig, type ModdableRig } from "./moddable-host";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
+import { approveAndCollectReadings } from "../../testkit/moddable/app-flow";
+import { startModdableRig, type ModdableRig } from "../../testkit/moddable/moddable-host";
 
 jest.setTimeout(90_000);
 

@@ -9,7 +9,7 @@ import { connect as tcpConnect, type Socket } from "node:net";
 import { join } from "node:path";
 import { generate } from "mqtt-packet";
 import { INIT_LIMITS } from "../../simulator/platform/operations";
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 import {
   connackCode,
   connect,
@@ -19,7 +19,7 @@ import {
   ProvisioningDevice,
   provisioningLogin,
   registeredLogin,
-} from "./mqtt-device";
+} from "../../testkit/platform/mqtt-device";
 
 jest.setTimeout(60_000);
 
@@ -105,7 +105,7 @@ describe("memory before login", () => {
     });
     const { closed } = await writeUntilClosed(socket, huge, 0);
     expect(closed).toBe(true);
-    expect(platform.logLines().join("\n")).toMatch(/sent a packet of \d+ bytes, over the 4096 allowed before login/);
+    await platform.logged(/sent a packet of 5\d{3} bytes, over the 4096 allowed before login/);
     const token = await newToken(platform);
     expect(await connackCode(platform.mqttUrl, provisioningLogin(new DeviceKeys(), token))).toBe(0);
   });
@@ -151,7 +151,7 @@ describe("provisioning sessions cannot be taken over", () => {
 
     // The attacker has the fleet's token and read the client ID off the wire, not the key.
     expect(await connackCode(platform.mqttUrl, provisioningLogin(victim.keys, token))).toBe(2);
-    expect(platform.logLines().join("\n")).toMatch(
+    await platform.logged(
       /connect refused: client p-\w+ \(code 2: a provisioning session with this client ID is live\)/,
     );
 
@@ -237,9 +237,8 @@ describe("logs", () => {
     device.client.publish(`prov/${keys.clientId}/elsewhere/x\nforged line`, "{}", { qos: 1 });
     await closed;
     await device.end();
-    const lines = platform.logLines();
-    expect(lines.some((line) => line.startsWith("forged line"))).toBe(false);
-    expect(lines.join("\n")).toContain("x\\u000aforged line");
+    await platform.logged(/x\\u000aforged line/);
+    expect(platform.logLines().some((line) => line.startsWith("forged line"))).toBe(false);
   });
 });
 

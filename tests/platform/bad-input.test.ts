@@ -1,7 +1,13 @@
 /** Malformed and hostile input: each gets the protocol's error and the platform keeps serving. */
 import { request } from "node:http";
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { ProvisioningDevice, RegisteredDevice, connectRegistered, newToken, provision } from "./mqtt-device";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
+import {
+  ProvisioningDevice,
+  RegisteredDevice,
+  connectRegistered,
+  newToken,
+  provision,
+} from "../../testkit/platform/mqtt-device";
 
 let platform: TestPlatform;
 let device: ProvisioningDevice;

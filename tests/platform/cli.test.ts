@@ -1,8 +1,8 @@
 /** The real CLI (node bin/provisio.js) against a running platform. */
 import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { ProvisioningDevice, RegisteredDevice, closedByBroker, provision } from "./mqtt-device";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
+import { ProvisioningDevice, RegisteredDevice, closedByBroker, provision } from "../../testkit/platform/mqtt-device";
 
 let platform: TestPlatform;
 

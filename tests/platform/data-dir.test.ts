@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startTestPlatform } from "../support-node/platform";
+import { startTestPlatform } from "../../testkit/node/platform";
 
 jest.setTimeout(30_000);
 

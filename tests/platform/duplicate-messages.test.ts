@@ -5,12 +5,12 @@
  */
 import type mqtt from "mqtt";
 import { parser, type Packet } from "mqtt-packet";
-import { decide } from "../e2e/technician";
-import { TestDevice } from "../e2e/test-device";
-import { eventually } from "../support-node/eventually";
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { TcpProxy } from "../support-node/tcp-proxy";
-import { connect, newToken, provision, type Connected } from "./mqtt-device";
+import { decide } from "../../testkit/e2e/technician";
+import { TestDevice } from "../../testkit/e2e/test-device";
+import { eventually } from "../../testkit/node/eventually";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
+import { TcpProxy } from "../../testkit/node/tcp-proxy";
+import { connect, newToken, provision, type Connected } from "../../testkit/platform/mqtt-device";
 
 jest.setTimeout(30_000);
 

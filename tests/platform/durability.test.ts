@@ -6,8 +6,8 @@
 import Database from "better-sqlite3";
 import type { MqttClient } from "mqtt";
 import { join } from "node:path";
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { connect, newToken, provision, registeredLogin } from "./mqtt-device";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
+import { connect, newToken, provision, registeredLogin } from "../../testkit/platform/mqtt-device";
 
 jest.setTimeout(90_000);
 

@@ -5,7 +5,7 @@
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 import {
   DeviceKeys,
   ProvisioningDevice,
@@ -18,7 +18,7 @@ import {
   provision,
   provisioningLogin,
   registeredLogin,
-} from "./mqtt-device";
+} from "../../testkit/platform/mqtt-device";
 
 const GRACE_MS = 300_000;
 let platform: TestPlatform;

@@ -2,8 +2,8 @@
  * Every list of the API is paged with a cursor, bodies are bounded, and ended operations do not
  * pile up: a chatty device cannot make one request build a body of hundreds of megabytes.
  */
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
-import { connect, newToken, provision, ProvisioningDevice, registeredLogin } from "./mqtt-device";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
+import { connect, newToken, provision, ProvisioningDevice, registeredLogin } from "../../testkit/platform/mqtt-device";
 
 jest.setTimeout(60_000);
 

@@ -1,5 +1,5 @@
 /** Provisioning end to end: real platform process, devices played by MQTT.js + tweetnacl. */
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 import { verificationCode } from "../../simulator/platform/protocol";
 import {
   ProvisioningDevice,
@@ -9,7 +9,7 @@ import {
   newToken,
   provisioningLogin,
   unb64,
-} from "./mqtt-device";
+} from "../../testkit/platform/mqtt-device";
 
 let platform: TestPlatform;
 

@@ -1,6 +1,6 @@
 /** A platform restart mid-operation loses nothing: the pending operation resumes and completes. */
-import { startTestPlatform } from "../support-node/platform";
-import { ProvisioningDevice, connectRegistered, newToken } from "./mqtt-device";
+import { startTestPlatform } from "../../testkit/node/platform";
+import { ProvisioningDevice, connectRegistered, newToken } from "../../testkit/platform/mqtt-device";
 
 test("restart between init and approval, then between approval and connect", async () => {
   const first = await startTestPlatform();

@@ -1,5 +1,5 @@
 /** The broker's ACLs and credential checks, attacked with MQTT.js. */
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 import {
   DeviceKeys,
   ProvisioningDevice,
@@ -11,7 +11,7 @@ import {
   provision,
   provisioningLogin,
   subackCode,
-} from "./mqtt-device";
+} from "../../testkit/platform/mqtt-device";
 
 let platform: TestPlatform;
 let sharedToken: string;
@@ -98,21 +98,27 @@ test("bad passwords and mixed-up credentials are refused at CONNECT", async () =
 });
 
 test("revoked, expired and used-up provisioning tokens are refused at CONNECT", async () => {
-  const keys = new DeviceKeys();
-  const revoked = await platform.api("POST", "/api/tokens", {});
-  await platform.api("POST", `/api/tokens/${revoked.body.id}/revoke`);
-  expect(await connackCode(platform.mqttUrl, provisioningLogin(keys, revoked.body.token))).toBe(5);
+  // Its own platform: it moves the clock, which must not age the other tests' tokens.
+  const own = await startTestPlatform();
+  try {
+    const keys = new DeviceKeys();
+    const revoked = await own.api("POST", "/api/tokens", {});
+    await own.api("POST", `/api/tokens/${revoked.body.id}/revoke`);
+    expect(await connackCode(own.mqttUrl, provisioningLogin(keys, revoked.body.token))).toBe(5);
 
-  const expiring = await newToken(platform, { expiresIn: 60 });
-  expect(await connackCode(platform.mqttUrl, provisioningLogin(keys, expiring))).toBe(0);
-  await platform.advanceClock(61_000);
-  expect(await connackCode(platform.mqttUrl, provisioningLogin(keys, expiring))).toBe(5);
+    const expiring = await newToken(own, { expiresIn: 60 });
+    expect(await connackCode(own.mqttUrl, provisioningLogin(keys, expiring))).toBe(0);
+    await own.advanceClock(61_000);
+    expect(await connackCode(own.mqttUrl, provisioningLogin(keys, expiring))).toBe(5);
 
-  const single = await newToken(platform, { maxUses: 1 });
-  await (await approvedOperation(platform, single, "single-use")).device.end();
-  expect(await connackCode(platform.mqttUrl, provisioningLogin(keys, single))).toBe(5); // another device
-  const list = (await platform.api("GET", "/api/tokens")).body.tokens;
-  expect(list.find((t: any) => t.id === revoked.body.id).state).toBe("revoked");
+    const single = await newToken(own, { maxUses: 1 });
+    await (await approvedOperation(own, single, "single-use")).device.end();
+    expect(await connackCode(own.mqttUrl, provisioningLogin(keys, single))).toBe(5); // another device
+    const list = (await own.api("GET", "/api/tokens")).body.tokens;
+    expect(list.find((t: any) => t.id === revoked.body.id).state).toBe("revoked");
+  } finally {
+    await own.stop();
+  }
 });
 
 test("a provisioning session may not claim another key's client ID in init", async () => {

@@ -4,7 +4,7 @@ import { loadIdentity, saveIdentity } from "../../sdk/identity";
 import { provisioningClientId } from "../../sdk/crypto/verification";
 import type { OperationDisplay } from "../../sdk/provisioning/provisioner";
 import { utf8Decode, utf8Encode } from "../../sdk/utf8";
-import { DeviceRig } from "../support/device-rig";
+import { DeviceRig } from "../../testkit/device/device-rig";
 import { scenario } from "./harness";
 
 const provisioningToken = "pt_device-client-token";

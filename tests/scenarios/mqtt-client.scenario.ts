@@ -4,11 +4,11 @@ import { MqttClient, type MqttClientOptions, type MqttClientState } from "../../
 import { MqttConnectError, MqttProtocolError } from "../../sdk/mqtt/errors";
 import type { ClientPacket, PublishPacket, ServerPacket } from "../../sdk/mqtt/packets";
 import { utf8Encode } from "../../sdk/utf8";
-import { serverBytes } from "../support/mqtt-wire";
-import { RecordingLog } from "../support/recording-log";
-import { ScriptedTransport, type ScriptedConnection } from "../support/scripted-transport";
-import { SeededRandom } from "../support/seeded-random";
-import { VirtualClock } from "../support/virtual-clock";
+import { serverBytes } from "../../testkit/device/mqtt-wire";
+import { RecordingLog } from "../../testkit/device/recording-log";
+import { ScriptedTransport, type ScriptedConnection } from "../../testkit/device/scripted-transport";
+import { SeededRandom } from "../../testkit/device/seeded-random";
+import { VirtualClock } from "../../testkit/device/virtual-clock";
 import { scenario, type Check } from "./harness";
 
 const PASSWORD = "s3cret-token-value";

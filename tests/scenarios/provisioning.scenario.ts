@@ -9,7 +9,7 @@ import {
   type ProvisioningError,
 } from "../../sdk/provisioning/provisioner";
 import { utf8Encode } from "../../sdk/utf8";
-import { DeviceRig } from "../support/device-rig";
+import { DeviceRig } from "../../testkit/device/device-rig";
 import { scenario, type Check } from "./harness";
 
 const token = "pt_scenario-provisioning-token";

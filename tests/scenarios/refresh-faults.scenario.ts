@@ -10,10 +10,10 @@ import type { RecordStore } from "../../sdk/ports";
 import { entryOverheadBytes } from "../../sdk/storage/entry";
 import { FlashRecordStore } from "../../sdk/storage/flash-record-store";
 import { utf8Decode, utf8Encode } from "../../sdk/utf8";
-import { DeviceRig, type Json } from "../support/device-rig";
-import type { ReceivedPublish } from "../support/fake-broker";
-import { sealRegistration } from "../support/sealed-registration";
-import { SimulatedNorFlash } from "../support/simulated-nor-flash";
+import { DeviceRig, type Json } from "../../testkit/device/device-rig";
+import type { ReceivedPublish } from "../../testkit/device/fake-broker";
+import { sealRegistration } from "../../testkit/device/sealed-registration";
+import { SimulatedNorFlash } from "../../testkit/device/simulated-nor-flash";
 import { scenario } from "./harness";
 
 const root = "ws/ws_main/dev/valve-0007";

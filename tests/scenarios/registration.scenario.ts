@@ -10,8 +10,8 @@ import { loadIdentity, saveIdentity, type Registration } from "../../sdk/identit
 import { maxTimerStepMs } from "../../sdk/registration/long-timer";
 import { refreshDelayMs } from "../../sdk/registration/refresh-policy";
 import { utf8Decode, utf8Encode } from "../../sdk/utf8";
-import { sealRegistration } from "../support/sealed-registration";
-import { DeviceRig, type Json } from "../support/device-rig";
+import { sealRegistration } from "../../testkit/device/sealed-registration";
+import { DeviceRig, type Json } from "../../testkit/device/device-rig";
 import { scenario } from "./harness";
 
 const day = 86400;

@@ -4,10 +4,10 @@
  */
 import { FlashRecordStore } from "../../sdk/storage/flash-record-store";
 import { PreferenceRecordStore } from "../../sdk/storage/preference-record-store";
-import { FakePreference } from "../support/fake-preference";
-import { flashRig, planSaves, preferenceRig, sweepPowerCuts } from "../support/power-cut-sweep";
-import { RecordingLog } from "../support/recording-log";
-import { SimulatedNorFlash } from "../support/simulated-nor-flash";
+import { FakePreference } from "../../testkit/device/fake-preference";
+import { flashRig, planSaves, preferenceRig, sweepPowerCuts } from "../../testkit/device/power-cut-sweep";
+import { RecordingLog } from "../../testkit/device/recording-log";
+import { SimulatedNorFlash } from "../../testkit/device/simulated-nor-flash";
 import { scenario } from "./harness";
 
 const extras = [new Uint8Array(90).fill(1), new Uint8Array(90).fill(2)];

@@ -3,9 +3,9 @@ import { crc32 } from "../../sdk/storage/crc32";
 import { StorageError } from "../../sdk/storage/errors";
 import type { Flash } from "../../sdk/storage/flash";
 import { FlashRecordStore } from "../../sdk/storage/flash-record-store";
-import { RecordingLog } from "../support/recording-log";
-import { SeededRandom } from "../support/seeded-random";
-import { SimulatedNorFlash } from "../support/simulated-nor-flash";
+import { RecordingLog } from "../../testkit/device/recording-log";
+import { SeededRandom } from "../../testkit/device/seeded-random";
+import { SimulatedNorFlash } from "../../testkit/device/simulated-nor-flash";
 
 const bytes = (length: number, fill: number) => new Uint8Array(length).fill(fill);
 const flash = (sectorCount = 3, sectorSize = 256) => new SimulatedNorFlash({ sectorSize, sectorCount });

@@ -2,7 +2,7 @@
  * The exhaustive power-cut checks: every byte written and every erase of 60 saves over small
  * sectors for the flash store, every step of 60 saves for the preference store.
  */
-import { flashRig, planSaves, preferenceRig, sweepPowerCuts } from "../support/power-cut-sweep";
+import { flashRig, planSaves, preferenceRig, sweepPowerCuts } from "../../testkit/device/power-cut-sweep";
 
 const sectorSize = 256;
 const sectorCount = 3;

@@ -1,7 +1,7 @@
 import { StorageError } from "../../sdk/storage/errors";
 import { PreferenceRecordStore } from "../../sdk/storage/preference-record-store";
-import { FakePreference } from "../support/fake-preference";
-import { RecordingLog } from "../support/recording-log";
+import { FakePreference } from "../../testkit/device/fake-preference";
+import { RecordingLog } from "../../testkit/device/recording-log";
 
 const bytes = (length: number, fill: number) => new Uint8Array(length).fill(fill);
 const open = (preference: FakePreference, log?: RecordingLog) =>

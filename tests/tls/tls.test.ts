@@ -3,7 +3,7 @@
  * development CA, the device SDK on the Node TLS transport, and the ways verification must fail.
  * Then the technician's side: the HTTP API over HTTPS, with TestPlatform.api and the real CLI.
  */
-import { eventually } from "../support-node/eventually";
+import { eventually } from "../../testkit/node/eventually";
 import { X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
@@ -16,9 +16,9 @@ import type { LogFields, LogLevel } from "../../sdk/ports";
 import { createCa, createServerCert, type CaFiles, type ServerCertFiles } from "../../simulator/certs/development-ca";
 import { FileRecordStore, TcpTransport, nodeClock, nodeRandom } from "../../targets/node";
 import { sendApiRequest } from "../../simulator/cli/api-request";
-import { provisio, whileRunning } from "../e2e/cli-process";
-import { approveCode } from "../e2e/technician";
-import { startTestPlatform, type TestPlatform } from "../support-node/platform";
+import { provisio, whileRunning } from "../../testkit/e2e/cli-process";
+import { approveCode } from "../../testkit/e2e/technician";
+import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 
 jest.setTimeout(60000);
 

@@ -1,5 +1,5 @@
 /**
- * Runs inside xsnap, bundled by bundleScenarios() (scripts/build.ts) into the global
+ * Runs inside xsnap, bundled by tests/xs/scenarios.test.ts into the global
  * `provisioScenarios`. The host evaluates `provisioScenarios.run(name)` once per scenario; the
  * outcome comes up through xsnap's issueCommand as JSON, so a scenario that never settles (it
  * awaits a timer nobody fires) is seen by the host as a missing report, not as a pass.

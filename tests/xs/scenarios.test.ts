@@ -3,9 +3,12 @@
  * Node (tests/scenarios.test.ts runs the same ones in Node). A missing engine fails every test.
  */
 import { allScenarios } from "../scenarios/index";
-import { bundleScenarios, scenarioGlobal } from "../../scripts/build";
+import { bundleXsScript } from "../../scripts/build";
 import { XsWorker, parseJson } from "../../targets/xs/worker";
 import type { ScenarioReport } from "./scenario-entry";
+
+/** The global scenario-entry.ts defines inside XS. */
+const scenarioGlobal = "provisioScenarios";
 
 /** Far above any scenario's need (the heaviest use about 2.5e8), low enough to stop a runaway loop. */
 const meteringLimit = 1e9;
@@ -32,7 +35,7 @@ async function runScenariosInXs(): Promise<XsRun> {
   });
   worker.start();
   try {
-    await worker.evaluate(await bundleScenarios());
+    await worker.evaluate(await bundleXsScript("tests/xs/scenario-entry.ts", scenarioGlobal));
     const { reply } = await worker.evaluate(`${scenarioGlobal}.names()`);
     const names = parseJson<string[]>(reply);
     for (const name of names) {

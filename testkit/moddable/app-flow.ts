@@ -1,6 +1,6 @@
 /** The technician's half of an example-app run: shared by the plain and the TLS tests. */
 import { approveCode } from "../e2e/technician";
-import type { TestPlatform } from "../support-node/platform";
+import type { TestPlatform } from "../node/platform";
 import type { ModdableRig } from "./moddable-host";
 
 /**

@@ -3,7 +3,7 @@
  * `read(ArrayBuffer, count)`, bridged to the host's random bytes. The host can make it fail to
  * open, as on a system without /dev/urandom.
  */
-import { base64urlDecode } from "../../sdk/crypto/base64url";
+import { base64urlDecode } from "../../../sdk/crypto/base64url";
 import { askHost } from "./host";
 
 export class File {

@@ -1,5 +1,5 @@
 /**
- * Child process of tests/support-node/platform.ts: runs a real platform with a clock the parent
+ * Child process of testkit/node/platform.ts: runs a real platform with a clock the parent
  * can move forward. Jest cannot load aedes (an ES module) in its own module system on Node 20,
  * so tests run the platform in a process of its own, as users do.
  *

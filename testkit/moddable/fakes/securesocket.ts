@@ -1,6 +1,6 @@
 /**
  * Fake of Moddable's `securesocket`: the fake `socket` bridged to a TLS connection that the Node
- * host makes as Moddable's TLS client would (see tests/moddable/moddable-host.ts): chain and dates
+ * host makes as Moddable's TLS client would (see testkit/moddable/moddable-host.ts): chain and dates
  * checked against the one CA, and the server certificate's subjectAltName matched against the
  * server name (the host unless `serverName` says otherwise) only along a chain the server sent, as
  * ssl_cert.js does. The constructor keeps the real one's rules: the CA is DER in an ArrayBuffer,
@@ -9,7 +9,7 @@
  * Unlike the fake before it, it keeps no `ssl.peerCert`: Moddable deletes it when it processes the
  * server's Finished, before the socket reports "connected".
  */
-import { base64urlEncode } from "../../sdk/crypto/base64url";
+import { base64urlEncode } from "../../../sdk/crypto/base64url";
 import { askHost } from "./host";
 import { Socket, type TlsRequest } from "./socket";
 

@@ -7,8 +7,8 @@
  * On the simulator a socket closed inside its own callback must stay referenced until the callback
  * is over (freedUnderCallback checks that).
  */
-import { base64urlDecode, base64urlEncode } from "../../sdk/crypto/base64url";
-import { collectGarbage } from "../../targets/xs/inside";
+import { base64urlDecode, base64urlEncode } from "../../../sdk/crypto/base64url";
+import { collectGarbage } from "../../../targets/xs/inside";
 import { askHost, currentCrank, onHostEvent } from "./host";
 
 export const maxSockets = 4;

@@ -11,7 +11,7 @@ import { randomBytes, randomInt, X509Certificate } from "node:crypto";
 import type { Plugin } from "esbuild";
 import { connect, type Socket } from "node:net";
 import { bundleModdableOnFakes, moddableBundles, type ModdablePlatform } from "../../scripts/build-moddable";
-import type { StoredPreference } from "../support-moddable/preference";
+import type { StoredPreference } from "./fakes/preference";
 import { XsWorker, type DeviceCreation, type XsResult } from "../../targets/xs/worker";
 import { manifest } from "./manifest";
 import { moddableTlsConnect } from "./moddable-tls";
@@ -23,17 +23,17 @@ function moddableFakes(platform: ModdablePlatform): Record<string, string> {
     (b) => b.name === "provisio-platform" && (b.platforms as readonly string[]).includes(platform),
   )!;
   return {
-    socket: "tests/support-moddable/socket.ts",
-    securesocket: "tests/support-moddable/securesocket.ts",
-    timer: "tests/support-moddable/timer.ts",
-    time: "tests/support-moddable/time.ts",
-    preference: "tests/support-moddable/preference.ts",
-    sntp: "tests/support-moddable/sntp.ts",
-    Resource: "tests/support-moddable/resource.ts",
-    "mc/config": "tests/support-moddable/config.ts",
+    socket: "testkit/moddable/fakes/socket.ts",
+    securesocket: "testkit/moddable/fakes/securesocket.ts",
+    timer: "testkit/moddable/fakes/timer.ts",
+    time: "testkit/moddable/fakes/time.ts",
+    preference: "testkit/moddable/fakes/preference.ts",
+    sntp: "testkit/moddable/fakes/sntp.ts",
+    Resource: "testkit/moddable/fakes/resource.ts",
+    "mc/config": "testkit/moddable/fakes/config.ts",
     // Moddable's `flash` exists for esp, esp32 and nrf52 only; `file` is what the simulator reads /dev/urandom with.
-    ...(board ? { flash: "tests/support-moddable/flash.ts" } : { file: "tests/support-moddable/file.ts" }),
-    "moddable-runtime": board ? "tests/support-moddable/runtime-esp32.ts" : "tests/support-moddable/runtime-lin.ts",
+    ...(board ? { flash: "testkit/moddable/fakes/flash.ts" } : { file: "testkit/moddable/fakes/file.ts" }),
+    "moddable-runtime": board ? "testkit/moddable/fakes/runtime-esp32.ts" : "testkit/moddable/fakes/runtime-lin.ts",
     "provisio-platform": platformModule.entry,
   };
 }
@@ -263,7 +263,7 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
 
   worker.start();
   await rig.evaluate(
-    await bundleModdableOnFakes("tests/moddable/app-entry.js", entryGlobal, moddableFakes(platform), options.plugins),
+    await bundleModdableOnFakes("testkit/moddable/app-entry.js", entryGlobal, moddableFakes(platform), options.plugins),
   );
   // From here the stack is the device's, and its peak counts from the app's start.
   rig.peakStackSlots = 0;

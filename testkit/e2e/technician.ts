@@ -1,7 +1,7 @@
 /** The technician's side of the end-to-end tests: the platform's HTTP API, as the CLI uses it. */
 import type { OperationDisplay } from "../../sdk/provisioning/provisioner";
-import { eventually } from "../support-node/eventually";
-import type { TestPlatform } from "../support-node/platform";
+import { eventually } from "../node/eventually";
+import type { TestPlatform } from "../node/platform";
 
 export async function createToken(platform: TestPlatform, body: Record<string, unknown> = {}): Promise<string> {
   const { status, body: created } = await platform.api("POST", "/api/tokens", body);

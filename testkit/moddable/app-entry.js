@@ -1,22 +1,22 @@
 /**
  * Runs inside xsnap: the example app (targets/moddable/main.ts) with the real adapters and core on
- * the fakes of tests/support-moddable. The host fills `mc/config` and calls main() through start().
+ * the fakes of testkit/moddable/fakes. The host fills `mc/config` and calls main() through start().
  * JavaScript so the repo's Node tsconfig does not follow it into targets/moddable, whose modules
  * only @moddable/typings declares (targets/moddable/tsconfig.json checks those).
  */
-import "../support-moddable/host";
+import "./fakes/host";
 import { base64urlDecode, base64urlEncode } from "../../sdk/crypto/base64url";
 import { ModdableTransport } from "../../targets/moddable/index";
 import main from "../../targets/moddable/main";
 import { random } from "provisio-platform";
 import { collectGarbage, jsonBuffer } from "../../targets/xs/inside";
-import config from "../support-moddable/config";
-import { definePartition } from "../support-moddable/flash";
-import Resource, { defineResource } from "../support-moddable/resource";
-import SecureSocket from "../support-moddable/securesocket";
-import { openSockets } from "../support-moddable/socket";
-import Time from "../support-moddable/time";
-import { pendingTimers } from "../support-moddable/timer";
+import config from "./fakes/config";
+import { definePartition } from "./fakes/flash";
+import Resource, { defineResource } from "./fakes/resource";
+import SecureSocket from "./fakes/securesocket";
+import { openSockets } from "./fakes/socket";
+import Time from "./fakes/time";
+import { pendingTimers } from "./fakes/timer";
 
 /**
  * Fills mc/config and runs the app's main(), as Moddable does at boot, with the flash partition

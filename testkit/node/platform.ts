@@ -9,6 +9,7 @@
  *   await platform.stop();
  */
 import { fork, type ChildProcess } from "node:child_process";
+import { eventually } from "./eventually";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -69,6 +70,8 @@ export interface TestPlatform {
   adminKey: string;
   /** The platform's log lines so far. */
   logLines(): string[];
+  /** Resolves with the first log line matching `pattern`, past or within `timeoutMs` (they arrive by IPC). */
+  logged(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Current offset of the platform clock from wall time. */
   clockOffsetMs: number;
   /** Moves the platform's clock forward by `ms`. */
@@ -153,6 +156,13 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     apiUrl,
     adminKey: ready!.adminKey,
     logLines: () => [...logLines],
+    async logged(pattern, timeoutMs = 5000) {
+      await eventually(() => logLines.some((line) => pattern.test(line)), `a log line matching ${pattern}`, {
+        timeoutMs,
+        detail: () => `log:\n${logLines.join("\n")}`,
+      });
+      return logLines.find((line) => pattern.test(line))!;
+    },
     get clockOffsetMs() {
       return clockOffsetMs;
     },

@@ -4,7 +4,7 @@
  * bytes; `get` returns a copy. The values live on the host (NVS on a board, a JSON file on the
  * simulator), so they outlive the XS machine: a test restarts the app on the same preferences.
  */
-import { base64urlDecode, base64urlEncode } from "../../sdk/crypto/base64url";
+import { base64urlDecode, base64urlEncode } from "../../../sdk/crypto/base64url";
 import { askHost } from "./host";
 
 export const maxNameLength = 15;

@@ -1,5 +1,5 @@
 /** A DeviceClient on the desktop ports and a file store, with waits for what the tests look at. */
-import { eventually } from "../support-node/eventually";
+import { eventually } from "../node/eventually";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -14,7 +14,7 @@ import { connect as tcpConnect, isIP } from "node:net";
 import { Duplex } from "node:stream";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { hasAuthorityKeyIdentifier } from "../../simulator/certs/served-chain";
-import type { TlsRequest } from "../support-moddable/socket";
+import type { TlsRequest } from "./fakes/socket";
 
 /** What Moddable's TLS client offers with config.tls.ECDHE_RSA, as tls_common.json sets it. */
 const moddableTlsProfile = {
