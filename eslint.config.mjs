@@ -97,4 +97,9 @@ export default tseslint.config(
     files: ["simulator/cli/**/*.ts"],
     rules: { "no-restricted-imports": ["error", { patterns: into("tests", "bench") }] },
   },
+  {
+    // What tests and benchmarks share lives in testkit/: neither reaches into the other.
+    files: ["testkit/**/*.ts", "bench/**/*.ts"],
+    rules: { "no-restricted-imports": ["error", { patterns: into("tests") }] },
+  },
 );
