@@ -3,6 +3,7 @@
  * recording what it reports, with promise wrappers; and the checks both broker tests share.
  */
 import { MqttClient, type MqttClientOptions, type MqttClientState, type PublishPacket } from "../../sdk/mqtt";
+import type { Clock } from "../../sdk/ports";
 import { nodeClock, nodeRandom, StdoutLog, TcpTransport } from "../../targets/node";
 import { eventually } from "./eventually";
 
@@ -16,13 +17,33 @@ export interface ClientRig {
   lost: Error[];
   stops: (Error | undefined)[];
   logLines: string[];
+  /** Wake-ups the client has scheduled and not yet had: none once it stopped means it never retries. */
+  pendingTimers(): number;
   publish(topic: string, text: string, qos: 0 | 1): Promise<void>;
   subscribe(topic: string): Promise<number[]>;
   stop(): Promise<void>;
 }
 
 export function clientRig(port: number, options: Partial<MqttClientOptions> = {}): ClientRig {
+  // nodeClock, with the timers it has pending counted.
+  const pending = new Set<unknown>();
+  const clock: Clock = {
+    now: () => nodeClock.now(),
+    setTimer(delayMs, callback) {
+      const handle = nodeClock.setTimer(delayMs, () => {
+        pending.delete(handle);
+        callback();
+      });
+      pending.add(handle);
+      return handle;
+    },
+    clearTimer(handle) {
+      pending.delete(handle);
+      nodeClock.clearTimer(handle);
+    },
+  };
   const rig: Omit<ClientRig, "client" | "publish" | "subscribe" | "stop"> = {
+    pendingTimers: () => pending.size,
     states: [],
     connects: [],
     messages: [],
@@ -32,7 +53,7 @@ export function clientRig(port: number, options: Partial<MqttClientOptions> = {}
   };
   const client = new MqttClient({
     transport: new TcpTransport({ host: "127.0.0.1", port }),
-    clock: nodeClock,
+    clock,
     random: nodeRandom,
     log: new StdoutLog({ level: "debug", write: (line) => rig.logLines.push(line) }),
     clientId: `rig-${Math.random().toString(36).slice(2, 10)}`,
