@@ -6,7 +6,7 @@
 import naclFast from "tweetnacl";
 import naclSmall from "tweetnacl/nacl.js";
 import { openBox, sha512, x25519 } from "../sdk/crypto/nacl/index";
-import { collectGarbage, jsonBuffer } from "../targets/xs/inside";
+import { collectGarbage, jsonBuffer } from "../simulator/xs-engine/inside";
 import { SeededRandom } from "../testkit/device/seeded-random";
 
 interface Implementation {

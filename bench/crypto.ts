@@ -5,7 +5,7 @@
  * options of the device build. Run alone: `npm run bench -- crypto`.
  */
 import { bundleSdk, bundleXsScript } from "../scripts/build";
-import { XsWorker, parseJson } from "../targets/xs/worker";
+import { XsWorker, parseJson } from "../simulator/xs-engine/worker";
 import type { BenchReport } from "./run";
 
 const names = ["ours", "naclFast", "naclSmall"] as const;

@@ -6,7 +6,7 @@
  * and the X25519 scalar multiplications one provisioning costs (counted by instrumenting
  * sdk/crypto/nacl/x25519.ts).
  * Heap figures are slot counts over the idle app, in an XS machine with manifest.json's creation
- * sizes (targets/xs/device-worker.c). Steady: after a full collection. Peak: every crank starts
+ * sizes (simulator/xs-engine/device-worker.c). Steady: after a full collection. Peak: every crank starts
  * from a full collection and, the heap being the device's size, XS also collects within a crank
  * when it runs out, as the device would: so the highest count after any crank is what stays live
  * at a crank's end, not an upper bound of a crank's high-water mark. The machine's growth is that

@@ -9,7 +9,7 @@ import { saveIdentity } from "../sdk/identity";
 import { utf8Decode, utf8Encode } from "../sdk/utf8";
 import { DeviceRig } from "../testkit/device/device-rig";
 import { sealRegistration } from "../testkit/device/sealed-registration";
-import { collectGarbage, jsonBuffer } from "../targets/xs/inside";
+import { collectGarbage, jsonBuffer } from "../simulator/xs-engine/inside";
 
 const root = "ws/ws_main/dev/pump-0042";
 let rig: DeviceRig | undefined;

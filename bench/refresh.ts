@@ -5,7 +5,7 @@
  * allows one per refresh: the ratio shows it. Run alone: `npm run bench -- refresh`.
  */
 import { bundleXsScript } from "../scripts/build";
-import { XsWorker, parseJson } from "../targets/xs/worker";
+import { XsWorker, parseJson } from "../simulator/xs-engine/worker";
 import type { BenchReport } from "./run";
 
 interface RefreshOutcome {

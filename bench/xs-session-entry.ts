@@ -9,7 +9,7 @@ import { ScriptedTransport } from "../testkit/device/scripted-transport";
 import { SeededRandom } from "../testkit/device/seeded-random";
 import { VirtualClock } from "../testkit/device/virtual-clock";
 
-import { collectGarbage, jsonBuffer } from "../targets/xs/inside";
+import { collectGarbage, jsonBuffer } from "../simulator/xs-engine/inside";
 
 /** Kept between calls so the retained heap after the session includes a live, connected client. */
 let live: MqttClient | undefined;

@@ -4,7 +4,7 @@
  * against an idle crank that only collects garbage. Run alone: `npm run bench -- xs-session`.
  */
 import { bundleXsScript } from "../scripts/build";
-import { XsWorker, parseJson, type XsMeter } from "../targets/xs/worker";
+import { XsWorker, parseJson, type XsMeter } from "../simulator/xs-engine/worker";
 import type { BenchReport } from "./run";
 
 const publishes = 100;

@@ -1,5 +1,5 @@
 /**
- * Compiles targets/xs/device-worker.c (an XS machine with a device's creation sizes) at install,
+ * Compiles simulator/xs-engine/device-worker.c (an XS machine with a device's creation sizes) at install,
  * linking the engine objects @agoric/xsnap compiled at its own install. The defines are the ones
  * its xsnap-worker build uses: the machine's structure depends on them, so they must match.
  * Fails loudly: the tests that run the app at the manifest's stack size need this binary.
@@ -55,7 +55,7 @@ function build() {
       "-UmxInstrument",
       ...defines.map((define) => `-D${define}`),
       ...includes,
-      resolve(root, "targets/xs/device-worker.c"),
+      resolve(root, "simulator/xs-engine/device-worker.c"),
       ...engine,
       "-rdynamic",
       "-ldl",

@@ -2,7 +2,7 @@
  * The esbuild settings of every XS bundle (`npm run build` makes the device build with them, in
  * scripts/build-moddable.ts), and the bundles tests and benchmarks load into the
  * desktop XS engine. Everything goes through esbuild with the same target and module rules, so
- * what runs in targets/xs is what ships to the ESP32.
+ * what runs in simulator/xs-engine is what ships to the ESP32.
  */
 import { build as esbuild, type BuildOptions } from "esbuild";
 import { resolve } from "node:path";

@@ -18,7 +18,7 @@ import {
   sha512,
   verificationCode,
 } from "../sdk/crypto/index";
-import { XsWorker } from "../targets/xs/worker";
+import { XsWorker } from "../simulator/xs-engine/worker";
 
 const nodeRandom = { fill: (bytes: Uint8Array) => void randomFillSync(bytes) };
 const bytesOf = (length: number) => fc.uint8Array({ minLength: length, maxLength: length });

@@ -10,7 +10,7 @@ import type { Clock, Log, Random, TimerHandle, Transport, TransportEvents } from
 import { FlashRecordStore } from "../../sdk/storage/flash-record-store";
 import type { Flash } from "../../sdk/storage/flash";
 import { utf8Decode, utf8Encode } from "../../sdk/utf8";
-import { jsonBuffer, sendToHost } from "../../targets/xs/inside";
+import { jsonBuffer, sendToHost } from "../xs-engine/inside";
 
 export interface XsDeviceConfig {
   provisioningToken: string;

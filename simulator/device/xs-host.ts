@@ -7,7 +7,7 @@
 import type { DeviceClientState } from "../../sdk/device-client";
 import type { LogFields, LogLevel, TimerHandle, TransportConnection } from "../../sdk/ports";
 import { bundleXsScript } from "../../scripts/build";
-import { XsWorker } from "../../targets/xs/worker";
+import { XsWorker } from "../xs-engine/worker";
 import { openDeviceFlash } from "./device-flash";
 import { codeBanner, stateLine, type SimulatedDevice, type SimulatedDeviceOptions } from "./simulated-device";
 

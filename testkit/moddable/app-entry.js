@@ -9,7 +9,7 @@ import { base64urlDecode, base64urlEncode } from "../../sdk/crypto/base64url";
 import { ModdableTransport } from "../../targets/moddable/index";
 import main from "../../targets/moddable/main";
 import { random } from "provisio-platform";
-import { collectGarbage, jsonBuffer } from "../../targets/xs/inside";
+import { collectGarbage, jsonBuffer } from "../../simulator/xs-engine/inside";
 import config from "./fakes/config";
 import { definePartition } from "./fakes/flash";
 import Resource, { defineResource } from "./fakes/resource";

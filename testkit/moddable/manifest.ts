@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { repoRoot } from "../../scripts/build";
-import type { DeviceCreation } from "../../targets/xs/worker";
+import type { DeviceCreation } from "../../simulator/xs-engine/worker";
 
 export interface Manifest {
   include: string[];

@@ -1,6 +1,6 @@
 /**
  * The Node half of the Moddable-on-fakes rig: an XS machine with manifest.json's creation
- * (targets/xs/device-worker.c) running a bundle built by bundleModdableOnFakes for one Moddable
+ * (simulator/xs-engine/device-worker.c) running a bundle built by bundleModdableOnFakes for one Moddable
  * platform, whose fake `socket` is bridged to real TCP sockets here (and fake `securesocket` to TLS
  * connections made as Moddable's TLS client makes them, see moddable-tls.ts), whose preferences
  * live here (so an app restarted on the same `preferences` finds what it stored), and whose time
@@ -12,7 +12,7 @@ import type { Plugin } from "esbuild";
 import { connect, type Socket } from "node:net";
 import { bundleModdableOnFakes, moddableBundles, type ModdablePlatform } from "../../scripts/build-moddable";
 import type { StoredPreference } from "./fakes/preference";
-import { XsWorker, type DeviceCreation, type XsResult } from "../../targets/xs/worker";
+import { XsWorker, type DeviceCreation, type XsResult } from "../../simulator/xs-engine/worker";
 import { manifest } from "./manifest";
 import { moddableTlsConnect } from "./moddable-tls";
 

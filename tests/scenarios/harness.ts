@@ -1,6 +1,6 @@
 /**
  * Scenarios are tests that run unchanged in Node (under jest) and inside the XS engine (bundled
- * by esbuild, driven by targets/xs). They may import only sdk/ and testkit/device/ code that is
+ * by esbuild, driven by simulator/xs-engine). They may import only sdk/ and testkit/device/ code that is
  * itself portable: no Node modules, no jest globals, no setTimeout/console/Buffer.
  */
 

@@ -1,4 +1,4 @@
-/** Every portable scenario file; both runners (jest in Node, targets/xs in XS) load this. */
+/** Every portable scenario file; both runners (jest in Node, simulator/xs-engine in XS) load this. */
 import "./mqtt-codec.scenario";
 import "./utf8.scenario";
 import "./mqtt-client.scenario";

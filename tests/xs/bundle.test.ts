@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { generate } from "mqtt-packet";
 import { bundleXsScript, distPath, repoRoot } from "../../scripts/build";
 import { topLevelVariables } from "../../scripts/top-level-const";
-import { XsWorker, parseJson } from "../../targets/xs/worker";
+import { XsWorker, parseJson } from "../../simulator/xs-engine/worker";
 
 let worker: XsWorker;
 

@@ -6,7 +6,7 @@
  */
 import { allScenarios } from "../scenarios/index";
 import { strictCheck } from "../scenarios/harness";
-import { jsonBuffer, sendToHost } from "../../targets/xs/inside";
+import { jsonBuffer, sendToHost } from "../../simulator/xs-engine/inside";
 
 export interface ScenarioReport {
   name: string;

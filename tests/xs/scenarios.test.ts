@@ -4,7 +4,7 @@
  */
 import { allScenarios } from "../scenarios/index";
 import { bundleXsScript } from "../../scripts/build";
-import { XsWorker, parseJson } from "../../targets/xs/worker";
+import { XsWorker, parseJson } from "../../simulator/xs-engine/worker";
 import type { ScenarioReport } from "./scenario-entry";
 
 /** The global scenario-entry.ts defines inside XS. */

@@ -1,7 +1,7 @@
 /** The XS host against the real engine, and its netstring framing. */
 import fc from "fast-check";
-import { NetstringReader, encodeNetstring } from "../../targets/xs/netstring";
-import { XsError, XsWorker } from "../../targets/xs/worker";
+import { NetstringReader, encodeNetstring } from "../../simulator/xs-engine/netstring";
+import { XsError, XsWorker } from "../../simulator/xs-engine/worker";
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString("utf8");
 const bytes = (value: string) => new Uint8Array(Buffer.from(value));

@@ -3,7 +3,7 @@
  * through issueCommand, and the host's events (time passing, socket bytes) come down through
  * handleCommand to the fake that registered for them. Also installs `trace`, a Moddable global.
  */
-import { collectGarbage, jsonBuffer, sendToHost } from "../../../targets/xs/inside";
+import { collectGarbage, jsonBuffer, sendToHost } from "../../../simulator/xs-engine/inside";
 
 /** An event the host pushes down; `kind` names the fake that handles it. */
 export interface HostEvent {

@@ -8,7 +8,7 @@
  * is over (freedUnderCallback checks that).
  */
 import { base64urlDecode, base64urlEncode } from "../../../sdk/crypto/base64url";
-import { collectGarbage } from "../../../targets/xs/inside";
+import { collectGarbage } from "../../../simulator/xs-engine/inside";
 import { askHost, currentCrank, onHostEvent } from "./host";
 
 export const maxSockets = 4;

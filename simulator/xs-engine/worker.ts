@@ -26,7 +26,7 @@ export const xsnapWorkerPath = resolve(
   "release/xsnap-worker",
 );
 
-/** The XS machine with a device's creation sizes (targets/xs/device-worker.c), compiled at install. */
+/** The XS machine with a device's creation sizes (simulator/xs-engine/device-worker.c), compiled at install. */
 export const deviceWorkerPath = resolve(__dirname, "../../dist/xs/device-worker");
 
 /** A Moddable manifest's `creation`: the sizes an XS machine starts with on the device. */
@@ -280,7 +280,7 @@ export class XsWorker {
   }
 }
 
-/** Reads a reply or command that code inside XS made with targets/xs/inside.ts's jsonBuffer. */
+/** Reads a reply or command that code inside XS made with simulator/xs-engine/inside.ts's jsonBuffer. */
 export function parseJson<T>(bytes: Uint8Array): T {
   return JSON.parse(Buffer.from(bytes).toString("utf8")) as T;
 }

@@ -3,7 +3,7 @@
  * the board. xsnap-worker (from @agoric/xsnap) fixes its creation at 4096 stack slots and 32 MB of
  * chunks, so a stack overflow at a manifest's `creation.stack` would never show there. This host
  * links the same compiled engine (XS and xsnap's platform layer), takes every creation size from
- * its arguments and speaks the protocol targets/xs/worker.ts drives (netstrings on fds 3 and 4):
+ * its arguments and speaks the protocol simulator/xs-engine/worker.ts drives (netstrings on fds 3 and 4):
  *   in:  e<script> evaluate, ?<bytes> call handleCommand(ArrayBuffer), /<bytes> answer to issueCommand, q quit
  *   out: .<meter JSON>\1<reply> done, !<message> uncaught exception, ?<bytes> issueCommand
  *   in:  L: the code is loaded, the device's stack limit applies from now on
