@@ -1,4 +1,5 @@
 /** Reading the messages devices sent (message-writer.ts stores them). */
+import { isoTime } from "./iso-time";
 import { toPage, type Page, type PageQuery } from "./paging";
 import type { Db } from "./store";
 
@@ -48,7 +49,7 @@ export function listMessages(db: Db, query: MessageQuery): Page<MessageInfo> {
     stream: row.stream,
     payloadBase64: row.payload.toString("base64"),
     size: row.payload.length,
-    receivedAt: new Date(row.received_at).toISOString(),
+    receivedAt: isoTime(row.received_at)!,
   });
   return toPage(rows, query.limit, message, { sizeOf: (m) => m.size, maxBytes: MAX_MESSAGE_PAGE_BYTES });
 }

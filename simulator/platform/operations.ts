@@ -2,6 +2,7 @@
  * Provisioning operations (docs/protocol.md 1a-1c): init, complete (reveal and poll), and the
  * technician's approval or rejection, which is pushed to the device.
  */
+import { isoTime } from "./iso-time";
 import { PlatformError, errorBody } from "./errors";
 import {
   DEVICE_ID_PATTERN,
@@ -478,8 +479,8 @@ export class Operations {
       requestedDeviceId: op.requested_device_id,
       deviceId: op.device_id,
       attributes: JSON.parse(op.attributes) as Record<string, string>,
-      createdAt: new Date(op.created_at).toISOString(),
-      expiresAt: new Date(op.expires_at).toISOString(),
+      createdAt: isoTime(op.created_at)!,
+      expiresAt: isoTime(op.expires_at)!,
       reason: op.reason,
     };
   }

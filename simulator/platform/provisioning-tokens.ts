@@ -2,6 +2,7 @@
  * Provisioning tokens: made by the technician, embedded in firmware, presented at the CONNECT of
  * a provisioning session. Only a SHA-256 hash and a short hint are stored.
  */
+import { isoTime } from "./iso-time";
 import { PlatformError } from "./errors";
 import { DEVICE_ID_PATTERN, hashToken, randomId } from "./protocol";
 import { toPage, type Page, type PageQuery } from "./paging";
@@ -74,12 +75,6 @@ function positiveInteger(value: unknown, field: string, max: number): number | u
     throw new PlatformError(400, "invalid-request", `${field} must be an integer from 1 to ${max}`);
   }
   return value;
-}
-
-/** A stored time as ISO 8601; null for a value no date can hold (one bad row never breaks a list). */
-function isoOrNull(ms: number | null): string | null {
-  const date = ms === null ? undefined : new Date(ms);
-  return date && Number.isFinite(date.getTime()) ? date.toISOString() : null;
 }
 
 export class ProvisioningTokens {
@@ -163,12 +158,12 @@ export class ProvisioningTokens {
       hint: row.hint,
       deviceId: row.device_id,
       registrationLifetime: row.registration_lifetime_s,
-      expiresAt: isoOrNull(row.expires_at),
+      expiresAt: isoTime(row.expires_at),
       maxUses: row.max_uses,
       uses: row.uses,
       revoked: row.revoked !== 0,
       state: tokenRefusal(row, this.now()) ?? "active",
-      createdAt: isoOrNull(row.created_at)!,
+      createdAt: isoTime(row.created_at)!,
     };
   }
 }

@@ -7,6 +7,7 @@
  * only its SHA-256 hash, yet the platform can seal the same token again for an idempotent
  * `complete` (docs/protocol.md 1c) without keeping it anywhere. The secret lives in the data directory.
  */
+import { isoTime } from "./iso-time";
 import { createHmac } from "node:crypto";
 import { PlatformError } from "./errors";
 import { hashToken, randomId, sealToken, secondsUntil, type SealedRegistration } from "./protocol";
@@ -55,8 +56,6 @@ interface TokenRow {
 export const BAD_USERNAME_OR_PASSWORD = 4;
 export const NOT_AUTHORIZED = 5;
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
 /**
  * When a token stops opening sessions: at expiry, or at the end of its grace once a refresh
  * replaced it (the grace ends early when the device first connects with the new token).
@@ -82,9 +81,9 @@ function deviceInfo(row: DeviceRow): DeviceInfo {
     deviceId: row.device_id,
     publicKey: row.public_key.toString("base64url"),
     attributes: JSON.parse(row.attributes) as Record<string, string>,
-    createdAt: iso(row.created_at)!,
-    lastSeenAt: iso(row.last_seen_at),
-    revokedAt: iso(row.revoked_at),
+    createdAt: isoTime(row.created_at)!,
+    lastSeenAt: isoTime(row.last_seen_at),
+    revokedAt: isoTime(row.revoked_at),
   };
 }
 
