@@ -19,6 +19,8 @@ const unit = [
 ];
 
 module.exports = {
+  // A global option: jest reads no testTimeout from a project.
+  testTimeout: common.testTimeout,
   projects: [
     { ...common, displayName: "unit", testMatch: unit },
     {
