@@ -19,7 +19,7 @@ import type { Plugin } from "esbuild";
 import { readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { sizeBudgets } from "../scripts/budgets";
-import { bundleModdable } from "../scripts/build-moddable";
+import { bundleModdable, esp32DeviceSide } from "../scripts/build-moddable";
 import { manifest } from "../testkit/moddable/manifest";
 import { startModdableRig } from "../testkit/moddable/moddable-host";
 import { startTestPlatform } from "../testkit/node/platform";
@@ -33,8 +33,7 @@ const esp32SlotBytes = 16;
 
 async function deviceSide() {
   const modules = await bundleModdable();
-  const device = modules
-    .filter((m) => m.name !== "main" && m.platforms.includes("esp32"))
+  const device = esp32DeviceSide(modules)
     .map((m) => m.code)
     .join("\n");
   const app = modules.find((m) => m.name === "main")!.code;

@@ -76,6 +76,11 @@ export async function bundleModdable(): Promise<BuiltModule[]> {
   );
 }
 
+/** What the ESP32 loads besides the app: the modules its size budget (scripts/budgets.ts) counts. */
+export function esp32DeviceSide(modules: BuiltModule[]): BuiltModule[] {
+  return modules.filter((m) => m.name !== "main" && m.platforms.includes("esp32"));
+}
+
 /** Writes dist/moddable/*.js for mcconfig; returns the bytes of each. */
 export async function buildModdable(): Promise<Record<string, number>> {
   mkdirSync(moddableDistDir, { recursive: true });

@@ -189,9 +189,6 @@ export class Broker {
       conn.authenticated = true;
       done(null, true);
     };
-    aedes.on("clientDisconnect", (client) => {
-      if (this.live.get(client.id)?.client === client) this.live.delete(client.id);
-    });
     this.sweeper = setInterval(() => this.closeInvalidSessions(), options.sweepIntervalMs ?? 1000);
     this.sweeper.unref();
     aedes.authorizeSubscribe = (client, sub: Subscription, done) => {

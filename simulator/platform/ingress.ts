@@ -113,7 +113,7 @@ export class IngressStream extends Duplex {
       }
       if (oversize) {
         onRefused(
-          `a packet of ${oversize} bytes, over the ${limit()} allowed ${this.authenticated ? "" : "before login"}`.trimEnd(),
+          `a packet of ${oversize} bytes, over the ${limit()} allowed${this.authenticated ? "" : " before login"}`,
         );
         return this.destroy();
       }

@@ -56,12 +56,12 @@ function digestOf(message: IncomingMessage): Buffer {
   return createHash("sha256").update(message.stream).update("\0").update(message.payload).digest();
 }
 
-const writeBatch = db.transaction((messages: IncomingMessage[]): boolean[] => {
+const writeBatch = db.transaction((messages: IncomingMessage[]): void => {
   const devices = new Map<string, { workspaceId: string; deviceId: string; seen: number; added: number }>();
-  const stored = messages.map((message) => {
+  for (const message of messages) {
     const digest = message.messageId === undefined ? undefined : digestOf(message);
     const key = [message.workspaceId, message.deviceId, message.messageId] as const;
-    if (message.dup && digest && (lastId.get(...key) as Buffer | undefined)?.equals(digest)) return false;
+    if (message.dup && digest && (lastId.get(...key) as Buffer | undefined)?.equals(digest)) continue;
     insert.run(message.workspaceId, message.deviceId, message.stream, message.payload, message.receivedAt);
     if (digest) remember.run(...key, digest);
     const name = `${message.workspaceId}:${message.deviceId}`;
@@ -74,28 +74,24 @@ const writeBatch = db.transaction((messages: IncomingMessage[]): boolean[] => {
     device.seen = Math.max(device.seen, message.receivedAt);
     device.added += message.payload.length;
     devices.set(name, device);
-    return true;
-  });
+  }
   for (const { workspaceId, deviceId, seen, added } of devices.values()) {
     touch.run(seen, workspaceId, deviceId);
     const bytes = addBytes.get(workspaceId, deviceId, added) as number;
     if (bytes > quotaBytesPerDevice) trim(workspaceId, deviceId, bytes);
   }
-  return stored;
 });
 
 parentPort!.on("message", (messages: IncomingMessage[]) => {
-  let result: BatchResult;
+  let result: BatchResult = {};
   try {
     // Buffers arrive as Uint8Array through the structured clone.
-    result = {
-      stored: writeBatch(
-        messages.map((m) => ({
-          ...m,
-          payload: Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength),
-        })),
-      ),
-    };
+    writeBatch(
+      messages.map((m) => ({
+        ...m,
+        payload: Buffer.from(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength),
+      })),
+    );
   } catch (error) {
     result = { error: (error as Error).message };
   }

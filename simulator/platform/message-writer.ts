@@ -23,8 +23,8 @@ export interface IncomingMessage {
   dup?: boolean;
 }
 
-/** Called once the message is durable (`stored` false: a resend of one already stored), or with the error. */
-export type StoredCallback = (error: Error | null, stored?: boolean) => void;
+/** Called once the message is durable (or was a DUP resend of one already stored), or with the error. */
+export type StoredCallback = (error: Error | null) => void;
 
 export interface MessageWriterOptions {
   /** The SQLite file (its schema made by store.ts). */
@@ -40,8 +40,10 @@ interface Batch {
   callbacks: StoredCallback[];
 }
 
-/** What the worker answers for a batch: one flag a message, or the reason it failed as a whole. */
-export type BatchResult = { stored: boolean[] } | { error: string };
+/** What the worker answers for a batch: nothing when it committed, else why it failed as a whole. */
+export interface BatchResult {
+  error?: string;
+}
 
 export class MessageWriter {
   readonly #worker: Worker;
@@ -62,11 +64,6 @@ export class MessageWriter {
     this.#worker.on("message", (result: BatchResult) => this.#written(result));
     this.#worker.on("error", (error) => this.#fail(error));
     this.#worker.on("exit", (code) => this.#fail(new Error(`the message writer stopped (exit ${code})`)));
-  }
-
-  /** Messages waiting for a transaction or in one. */
-  get pending(): number {
-    return this.#queue.items.length + (this.#writing?.items.length ?? 0);
   }
 
   store(message: IncomingMessage, callback: StoredCallback): void {
@@ -103,10 +100,8 @@ export class MessageWriter {
   #written(result: BatchResult): void {
     const batch = this.#writing!;
     this.#writing = undefined;
-    const error = "error" in result ? new Error(`messages not stored: ${result.error}`) : null;
-    batch.callbacks.forEach((callback, i) =>
-      callback(error, error ? undefined : (result as { stored: boolean[] }).stored[i]),
-    );
+    const error = result.error === undefined ? null : new Error(`messages not stored: ${result.error}`);
+    for (const callback of batch.callbacks) callback(error);
     this.#next();
     if (this.#closing && !this.#writing) this.#closing();
   }
