@@ -64,6 +64,15 @@ export default tseslint.config(
         "error",
         { allowNumber: true, allowBoolean: true, allowArray: true, allowNullish: true },
       ],
+      // One way to keep a member private: JavaScript's own `#`, private at run time too.
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector:
+            ":matches(PropertyDefinition, TSParameterProperty)[accessibility='private'], MethodDefinition[accessibility='private'][kind!='constructor']",
+          message: "private members are #name (a TypeScript `private` is public at run time)",
+        },
+      ],
     },
   },
   {

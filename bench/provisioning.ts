@@ -22,10 +22,14 @@ const runs = 5;
 class CountingTransport implements Transport {
   sent = 0;
   received = 0;
-  constructor(private readonly inner: Transport) {}
+  readonly #inner: Transport;
+
+  constructor(inner: Transport) {
+    this.#inner = inner;
+  }
 
   connect(events: TransportEvents) {
-    const connection = this.inner.connect({
+    const connection = this.#inner.connect({
       ...events,
       onData: (bytes) => {
         this.received += bytes.length;

@@ -122,12 +122,3 @@ export async function bundleModdableOnFakes(
   });
   return result.outputFiles![0].text;
 }
-
-if (require.main === module)
-  buildModdable().then(
-    (sizes) => console.log(`wrote ${moddableDistDir}: ${JSON.stringify(sizes)}`),
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );

@@ -85,11 +85,15 @@ function unreachable(baseUrl: string, error: NodeJS.ErrnoException): CliError {
 }
 
 export class ApiClient {
-  private constructor(
-    private readonly baseUrl: string,
-    private readonly adminKey: string,
-    private readonly ca: Buffer | undefined,
-  ) {}
+  readonly #baseUrl: string;
+  readonly #adminKey: string;
+  readonly #ca: Buffer | undefined;
+
+  private constructor(baseUrl: string, adminKey: string, ca: Buffer | undefined) {
+    this.#baseUrl = baseUrl;
+    this.#adminKey = adminKey;
+    this.#ca = ca;
+  }
 
   static fromArgs(args: ParsedArgs): ApiClient {
     const baseUrl = (stringOption(args, "platform") ?? DEFAULT_PLATFORM_URL).replace(/\/+$/, "");
@@ -117,9 +121,9 @@ export class ApiClient {
   async request(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<any> {
     let response: ApiResponse;
     try {
-      response = await sendApiRequest(this.baseUrl + path, { method, adminKey: this.adminKey, body, ca: this.ca });
+      response = await sendApiRequest(this.#baseUrl + path, { method, adminKey: this.#adminKey, body, ca: this.#ca });
     } catch (error) {
-      throw unreachable(this.baseUrl, error as NodeJS.ErrnoException);
+      throw unreachable(this.#baseUrl, error as NodeJS.ErrnoException);
     }
     let result: any;
     try {

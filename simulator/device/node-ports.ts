@@ -1,8 +1,7 @@
 /** The desktop ports a simulated device runs on, pointed at one broker. */
 import { readFileSync } from "node:fs";
-import { silentLog } from "../../sdk/ports";
+import { silentLog, type DevicePorts } from "../../sdk/ports";
 import { nodeClock, nodeRandom, StdoutLog, TcpTransport } from "../../targets/node";
-import type { DevicePorts } from "./simulated-device";
 
 /** A broker URL or CA file the device cannot use: the command line reports it as a usage error. */
 export class DeviceSettingsError extends Error {
@@ -41,7 +40,7 @@ function readCa(file: string): Buffer {
 }
 
 /** With `verbose`, the SDK's log events go to stderr, so stdout stays the device's "display". */
-export function devicePorts(address: BrokerAddress, verbose: boolean): DevicePorts {
+export function devicePorts(address: BrokerAddress, verbose: boolean): Required<DevicePorts> {
   return {
     transport: new TcpTransport({
       host: address.host,

@@ -1,40 +1,26 @@
 /**
- * `provisio device --engine xs`: the SDK core runs inside the real XS engine (xsnap), as on a
- * device, while this Node host serves its ports: the socket, the clock, randomness, the log and
- * the flash image (the record store itself runs in XS, as on a device). simulator/device/xs-entry.ts
- * is the other half.
+ * `provisio device --engine xs`: the device application runs inside the real XS engine (xsnap),
+ * as on a device, while this Node host serves its ports: the socket, the clock, randomness, the
+ * log, the flash image and the display. xs-entry.ts is the other half, prebuilt by `npm run build`.
  */
-import type { DeviceClientState } from "../../sdk/device-client";
-import type { LogFields, LogLevel, TimerHandle, TransportConnection } from "../../sdk/ports";
-import { bundleXsScript } from "../../scripts/build";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { TimerHandle, TransportConnection } from "../../sdk/ports";
 import { XsWorker } from "../xs-engine/worker";
 import { openDeviceFlash } from "./device-flash";
-import { codeBanner, stateLine, type SimulatedDevice, type SimulatedDeviceOptions } from "./simulated-device";
+import { deviceAppConfig, type SimulatedDevice, type SimulatedDeviceOptions } from "./simulated-device";
+import { xsDeviceGlobal, type DeviceCall, type DeviceCalls, type HostEvent, type XsDeviceStart } from "./xs-bridge";
 
-const globalName = "provisioXsDevice";
+/** The application bundled for XS (scripts/build-dist.ts writes it). */
+export const xsDeviceBundlePath = resolve(__dirname, "../../dist/xs/simulated-device.js");
 
-/** A request from XS: `op` names the port call (see xs-entry.ts). */
-interface XsRequest {
-  op: string;
-  id?: number;
-  bytes?: string;
-  delayMs?: number;
-  length?: number;
-  offset?: number;
-  sector?: number;
-  level?: LogLevel;
-  event?: string;
-  fields?: LogFields;
-  line?: string;
-  code?: number;
-  state?: DeviceClientState;
-  detail?: string | null;
-  deviceId?: string | null;
-  workspaceId?: string | null;
-  operationId?: string;
-  verificationCode?: string;
-  expiresIn?: number;
+function readBundle(): string {
+  if (!existsSync(xsDeviceBundlePath))
+    throw new Error(`the XS device application is not built (${xsDeviceBundlePath}): run npm run build`);
+  return readFileSync(xsDeviceBundlePath, "utf8");
 }
+
+const base64url = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64url");
 
 export async function startXsDevice(options: SimulatedDeviceOptions): Promise<SimulatedDevice> {
   const { ports, print } = options;
@@ -42,12 +28,11 @@ export async function startXsDevice(options: SimulatedDeviceOptions): Promise<Si
   const connections = new Map<number, TransportConnection>();
   const timers = new Map<number, TimerHandle>();
   let nextId = 1;
-  let sampleTimer: NodeJS.Timeout | undefined;
   let stopped = false;
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
 
-  const push = (event: Record<string, unknown>) => {
+  const push = (event: HostEvent) => {
     if (stopped) return;
     worker.issueCommand(Buffer.from(JSON.stringify(event))).catch((error: Error) => {
       print(`device: the XS engine failed: ${error.message}`);
@@ -55,23 +40,22 @@ export async function startXsDevice(options: SimulatedDeviceOptions): Promise<Si
     });
   };
 
-  /** A flash call's result as `{ bytes }` (reads) or `{}`, or its failure as `{ error }`: XS rethrows it. */
-  const flashReply = (call: () => string | void) => {
+  const flashReply = (call: () => Uint8Array | void): DeviceCalls["flashRead"]["reply"] => {
     try {
       const bytes = call();
-      return bytes === undefined ? {} : { bytes };
+      return bytes ? { bytes: base64url(bytes) } : {};
     } catch (error) {
       return { error: (error as Error).message };
     }
   };
 
-  const serve = (request: XsRequest): unknown => {
-    switch (request.op) {
+  const serve = (call: DeviceCall): DeviceCalls[keyof DeviceCalls]["reply"] => {
+    switch (call.op) {
       case "connect": {
         const id = nextId++;
         const connection = ports.transport.connect({
           onOpen: () => push({ event: "open", id }),
-          onData: (bytes) => push({ event: "data", id, bytes: Buffer.from(bytes).toString("base64url") }),
+          onData: (bytes) => push({ event: "data", id, bytes: base64url(bytes) }),
           onClose: () => {
             connections.delete(id);
             push({ event: "close", id });
@@ -81,75 +65,69 @@ export async function startXsDevice(options: SimulatedDeviceOptions): Promise<Si
         return id;
       }
       case "write":
-        connections.get(request.id!)?.write(Buffer.from(request.bytes!, "base64url"));
+        connections.get(call.id)?.write(Buffer.from(call.bytes, "base64url"));
         return null;
       case "close":
-        connections.get(request.id!)?.close();
+        connections.get(call.id)?.close();
         return null;
       case "now":
         return ports.clock.now();
       case "setTimer": {
         const id = nextId++;
-        timers.set(
-          id,
-          ports.clock.setTimer(request.delayMs!, () => {
-            timers.delete(id);
-            push({ event: "timer", id });
-          }),
-        );
+        const fired = () => {
+          timers.delete(id);
+          push({ event: "timer", id });
+        };
+        timers.set(id, ports.clock.setTimer(call.delayMs, fired));
         return id;
       }
       case "clearTimer":
-        ports.clock.clearTimer(timers.get(request.id!));
-        timers.delete(request.id!);
+        ports.clock.clearTimer(timers.get(call.id));
+        timers.delete(call.id);
         return null;
       case "random": {
-        const bytes = new Uint8Array(request.length!);
+        const bytes = new Uint8Array(call.length);
         ports.random.fill(bytes);
-        return Buffer.from(bytes).toString("base64url");
+        return base64url(bytes);
       }
       case "log":
-        ports.log.write(request.level!, request.event!, request.fields);
+        ports.log.write(call.level, call.event, call.fields);
         return null;
       case "flashRead":
-        return flashReply(() => Buffer.from(flash.read(request.offset!, request.length!)).toString("base64url"));
+        return flashReply(() => flash.read(call.offset, call.length));
       case "flashWrite":
-        return flashReply(() => flash.write(request.offset!, Buffer.from(request.bytes!, "base64url")));
+        return flashReply(() => flash.write(call.offset, Buffer.from(call.bytes, "base64url")));
       case "flashErase":
-        return flashReply(() => flash.erase(request.sector!));
+        return flashReply(() => flash.erase(call.sector));
+      case "print":
+        print(call.line);
+        return null;
       case "display":
-        for (const line of codeBanner(request.verificationCode!, request.operationId!, request.expiresIn!)) print(line);
-        options.onDisplay?.(request.verificationCode!);
+        options.onDisplay?.(call.verificationCode);
         return null;
       case "state":
-        print(stateLine(request.state!, request.detail ?? undefined, `${request.workspaceId}:${request.deviceId}`));
-        options.onStateChange?.(request.state!, request.detail ?? undefined);
-        if (request.state === "failed") setImmediate(() => stop(1));
-        else if (request.state === "connected" && options.send === undefined && !sampleTimer)
-          sampleTimer = setInterval(() => push({ event: "sample", id: 0 }), options.sampleIntervalMs ?? 5000);
-        return null;
-      case "print":
-        print(request.line!);
+        options.onStateChange?.(call.state, call.detail);
         return null;
       case "finished":
-        if (request.line) print(request.line);
-        setImmediate(() => stop(request.code!));
+        setImmediate(() => stop(call.code));
         return null;
     }
-    throw new Error(`unknown request from XS: ${request.op}`);
   };
 
   const worker = new XsWorker({
     name: "provisio-device",
-    onCommand: (bytes) =>
-      Buffer.from(JSON.stringify(serve(JSON.parse(Buffer.from(bytes).toString("utf8")) as XsRequest) ?? null)),
+    onCommand: (bytes) => {
+      const call = JSON.parse(Buffer.from(bytes).toString("utf8")) as DeviceCall;
+      const reply = serve(call);
+      if (reply === undefined) throw new Error(`unknown call from XS: ${JSON.stringify(call).slice(0, 80)}`);
+      return Buffer.from(JSON.stringify(reply));
+    },
   });
 
   const stop = (code: number) => {
     if (stopped) return;
-    if (sampleTimer) clearInterval(sampleTimer);
     // The SDK says goodbye (DISCONNECT) from inside XS before the engine quits.
-    const said = worker.evaluate(`${globalName}.stop()`).catch(() => undefined);
+    const said = worker.evaluate(`${xsDeviceGlobal}.stop()`).catch(() => undefined);
     stopped = true;
     said
       .then(() => worker.close())
@@ -160,15 +138,13 @@ export async function startXsDevice(options: SimulatedDeviceOptions): Promise<Si
     for (const timer of timers.values()) ports.clock.clearTimer(timer);
   };
 
+  const bundle = readBundle();
   worker.start();
-  await worker.evaluate(await bundleXsScript("simulator/device/xs-entry.ts", globalName));
-  const config = {
-    provisioningToken: options.provisioningToken,
-    deviceId: options.deviceId,
-    send: options.send,
-    stream: options.stream ?? "telemetry",
+  await worker.evaluate(bundle);
+  const start: XsDeviceStart = {
+    config: deviceAppConfig(options, "provisio-simulator-xs"),
     flash: { sectorSize: flash.sectorSize, size: flash.size },
   };
-  await worker.evaluate(`${globalName}.start(${JSON.stringify(config)})`);
+  await worker.evaluate(`${xsDeviceGlobal}.start(${JSON.stringify(start)})`);
   return { finished, stop: () => stop(0) };
 }

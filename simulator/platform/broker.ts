@@ -142,57 +142,56 @@ function isDeviceToPlatform(topic: string): boolean {
 
 export class Broker {
   readonly aedes: Aedes;
-  private readonly sessions = new WeakMap<Client, Session>();
+  readonly #sessions = new WeakMap<Client, Session>();
   /** What each client's CONNECT asked for, kept from preConnect for authenticate. */
-  private readonly keepalives = new WeakMap<Client, number>();
-  private readonly connections: ConnectionsPerAddress;
-  private readonly ingress: IngressLimits;
-  private readonly deviceRate: DeviceRate;
+  readonly #keepalives = new WeakMap<Client, number>();
+  readonly #connections: ConnectionsPerAddress;
+  readonly #ingress: IngressLimits;
+  readonly #deviceRate: DeviceRate;
   /** Connected clients by client ID, as aedes registered them (a takeover replaces the entry). */
-  private readonly live = new Map<string, { client: Client; session: Session }>();
-  private readonly refreshes: RateLimiter;
-  private readonly failedConnects: RateLimiter;
-  private delayedRefusals = 0;
-  private readonly sweeper: NodeJS.Timeout;
+  readonly #live = new Map<string, { client: Client; session: Session }>();
+  readonly #refreshes: RateLimiter;
+  readonly #failedConnects: RateLimiter;
+  #delayedRefusals = 0;
+  readonly #sweeper: NodeJS.Timeout;
+  readonly #options: BrokerOptions;
 
-  private constructor(
-    aedes: Aedes,
-    private readonly options: BrokerOptions,
-  ) {
+  private constructor(aedes: Aedes, options: BrokerOptions) {
+    this.#options = options;
     this.aedes = aedes;
     const now = options.now;
-    this.ingress = { ...DEFAULT_INGRESS_LIMITS, ...options.ingress };
-    this.connections = new ConnectionsPerAddress(this.ingress.connectionsPerAddress);
-    this.deviceRate = new DeviceRate(options.deviceRate, now);
-    this.refreshes = new RateLimiter({ ...REFRESH_LIMIT, maxKeys: MAX_TRACKED_KEYS, now });
-    this.failedConnects = new RateLimiter({ ...FAILED_CONNECT_LIMIT, maxKeys: MAX_TRACKED_KEYS, now });
+    this.#ingress = { ...DEFAULT_INGRESS_LIMITS, ...options.ingress };
+    this.#connections = new ConnectionsPerAddress(this.#ingress.connectionsPerAddress);
+    this.#deviceRate = new DeviceRate(options.deviceRate, now);
+    this.#refreshes = new RateLimiter({ ...REFRESH_LIMIT, maxKeys: MAX_TRACKED_KEYS, now });
+    this.#failedConnects = new RateLimiter({ ...FAILED_CONNECT_LIMIT, maxKeys: MAX_TRACKED_KEYS, now });
     aedes.preConnect = (client, packet: ConnectPacket, done) => {
-      this.keepalives.set(client, packet.keepalive ?? 0);
+      this.#keepalives.set(client, packet.keepalive ?? 0);
       done(null, true);
     };
     aedes.authenticate = (client, username, password, done) => {
       const conn = client.conn as unknown as IngressStream;
-      const verdict = this.authenticate(
+      const verdict = this.#authenticate(
         client,
         username ?? "",
         password?.toString("utf8") ?? "",
         conn.remoteAddress ?? "",
       );
-      if ("returnCode" in verdict) return this.refuseConnect(client.id, verdict, (error) => done(error, false));
-      this.sessions.set(client, verdict);
+      if ("returnCode" in verdict) return this.#refuseConnect(client.id, verdict, (error) => done(error, false));
+      this.#sessions.set(client, verdict);
       // Live from now on: a second provisioning CONNECT with this client ID is refused until it ends.
-      this.live.set(client.id, { client, session: verdict });
+      this.#live.set(client.id, { client, session: verdict });
       conn.once("close", () => {
-        if (this.live.get(client.id)?.client === client) this.live.delete(client.id);
+        if (this.#live.get(client.id)?.client === client) this.#live.delete(client.id);
       });
       if (verdict.kind === "registered") options.registry.connected(verdict);
       conn.authenticated = true;
       done(null, true);
     };
-    this.sweeper = setInterval(() => this.closeInvalidSessions(), options.sweepIntervalMs ?? 1000);
-    this.sweeper.unref();
+    this.#sweeper = setInterval(() => this.#closeInvalidSessions(), options.sweepIntervalMs ?? 1000);
+    this.#sweeper.unref();
     aedes.authorizeSubscribe = (client, sub: Subscription, done) => {
-      const session = this.sessions.get(client);
+      const session = this.#sessions.get(client);
       const allowed = session !== undefined && maySubscribe(session, sub.topic);
       if (!allowed) options.log(`subscribe refused: client ${printable(client.id)} topic ${printable(sub.topic)}`);
       done(null, allowed ? sub : null);
@@ -200,7 +199,7 @@ export class Broker {
     aedes.authorizePublish = (client, packet, done) => {
       let message: IncomingMessage | undefined;
       try {
-        message = this.authorizePublish(client, packet);
+        message = this.#authorizePublish(client, packet);
       } catch (error) {
         options.log(
           `publish refused, session closed: client ${printable(client?.id)} topic ${printable(packet.topic)}: ${(error as Error).message}`,
@@ -216,16 +215,16 @@ export class Broker {
             options.log(`message not stored, session closed: client ${printable(client?.id)}: ${error.message}`);
           done(error);
         });
-      const delayMs = this.deviceRate.delayMs(`${message.workspaceId}:${message.deviceId}`, message.payload.length);
+      const delayMs = this.#deviceRate.delayMs(`${message.workspaceId}:${message.deviceId}`, message.payload.length);
       if (delayMs > 0) setTimeout(store, delayMs);
       else store();
     };
     aedes.authorizeForward = (_client, packet: AedesPublishPacket) =>
       isDeviceToPlatform(packet.topic) ? null : packet;
     aedes.published = (packet, client, done) => {
-      const session = client ? this.sessions.get(client) : undefined;
+      const session = client ? this.#sessions.get(client) : undefined;
       if (session && levelUnder(packet.topic, `${rootOf(session)}/req`) !== undefined)
-        this.handleRequest(session, packet);
+        this.#handleRequest(session, packet);
       done(null);
     };
   }
@@ -242,28 +241,28 @@ export class Broker {
   /** Serves one accepted TCP or TLS connection: bounded per address, its packets checked before aedes buffers them. */
   handle(socket: Socket): void {
     const address = printable(socket.remoteAddress);
-    if (!this.connections.admit(socket)) {
-      this.options.log(
-        `connection refused: ${address} holds ${this.ingress.connectionsPerAddress} connections already`,
+    if (!this.#connections.admit(socket)) {
+      this.#options.log(
+        `connection refused: ${address} holds ${this.#ingress.connectionsPerAddress} connections already`,
       );
       socket.destroy();
       return;
     }
     socket.on("error", () => undefined);
-    const stream = new IngressStream(socket, this.ingress, (reason) =>
-      this.options.log(`connection closed: ${address} sent ${reason}`),
+    const stream = new IngressStream(socket, this.#ingress, (reason) =>
+      this.#options.log(`connection closed: ${address} sent ${reason}`),
     );
     this.aedes.handle(stream);
   }
 
   /** Publishes a reply (QoS 1) to a provisioning client: used for pushes, with `rid: null`. */
   pushToProvisioningClient(clientId: string, reply: Reply): void {
-    this.publish(`prov/${clientId}/res/complete`, { rid: null, ...reply });
+    this.#publish(`prov/${clientId}/res/complete`, { rid: null, ...reply });
   }
 
   /** Closes a device's registered session at once, if it has one (after revocation or deletion). */
   closeDevice(workspaceId: string, deviceId: string): void {
-    this.closeWhere(
+    this.#closeWhere(
       (session) =>
         session.kind === "registered" && session.workspaceId === workspaceId && session.deviceId === deviceId,
     );
@@ -271,65 +270,65 @@ export class Broker {
 
   /** Closes the provisioning sessions opened with a provisioning token (after its revocation). */
   closeProvisioningToken(provisioningTokenId: string): void {
-    this.closeWhere(
+    this.#closeWhere(
       (session) => session.kind === "provisioning" && session.provisioningTokenId === provisioningTokenId,
     );
   }
 
   close(): Promise<void> {
-    clearInterval(this.sweeper);
+    clearInterval(this.#sweeper);
     return new Promise((resolve) => this.aedes.close(() => resolve()));
   }
 
-  private closeWhere(match: (session: Session) => boolean): void {
-    for (const [clientId, { client, session }] of this.live) {
+  #closeWhere(match: (session: Session) => boolean): void {
+    for (const [clientId, { client, session }] of this.#live) {
       if (!match(session)) continue;
-      this.live.delete(clientId);
-      this.options.log(`session closed: client ${printable(clientId)}`);
+      this.#live.delete(clientId);
+      this.#options.log(`session closed: client ${printable(clientId)}`);
       client.close();
     }
   }
 
   /** Ends registered sessions whose token expired, was revoked, or ran out of grace. */
-  private closeInvalidSessions(): void {
-    const now = this.options.now();
-    this.closeWhere(
-      (session) => session.kind === "registered" && now >= this.options.registry.validUntil(session.tokenId),
+  #closeInvalidSessions(): void {
+    const now = this.#options.now();
+    this.#closeWhere(
+      (session) => session.kind === "registered" && now >= this.#options.registry.validUntil(session.tokenId),
     );
   }
 
-  private refuseConnect(clientId: string, refusal: Refusal, done: (error: ReturnType<typeof refuse>) => void): void {
+  #refuseConnect(clientId: string, refusal: Refusal, done: (error: ReturnType<typeof refuse>) => void): void {
     const keys = [`client:${clientId}`];
     if (refusal.provisioningTokenId !== undefined) keys.push(`token:${refusal.provisioningTokenId}`);
     // Every key counts the failure, so take them all before deciding.
-    const overLimit = keys.map((key) => this.failedConnects.take(key)).some((retryAfter) => retryAfter > 0);
-    this.options.log(
+    const overLimit = keys.map((key) => this.#failedConnects.take(key)).some((retryAfter) => retryAfter > 0);
+    this.#options.log(
       `connect refused: client ${printable(clientId)} (code ${refusal.returnCode}${refusal.reason ? `: ${refusal.reason}` : ""})${overLimit ? ", delayed" : ""}`,
     );
-    if (!overLimit || this.delayedRefusals >= MAX_DELAYED_REFUSALS) return done(refuse(refusal.returnCode));
-    this.delayedRefusals++;
+    if (!overLimit || this.#delayedRefusals >= MAX_DELAYED_REFUSALS) return done(refuse(refusal.returnCode));
+    this.#delayedRefusals++;
     setTimeout(() => {
-      this.delayedRefusals--;
+      this.#delayedRefusals--;
       done(refuse(refusal.returnCode));
     }, FAILED_CONNECT_DELAY_MS).unref();
   }
 
-  private authenticate(client: Client, username: string, password: string, address: string): Session | Refusal {
+  #authenticate(client: Client, username: string, password: string, address: string): Session | Refusal {
     const clientId = client.id;
     if (username !== "provisioning") {
-      const registered = this.options.registry.authenticate(clientId, username, password);
+      const registered = this.#options.registry.authenticate(clientId, username, password);
       return typeof registered === "number" ? { returnCode: registered } : { kind: "registered", ...registered };
     }
     if (!PROVISIONING_CLIENT_ID_PATTERN.test(clientId))
       return { returnCode: NOT_AUTHORIZED, reason: "not a provisioning client ID" };
-    const token = this.options.tokens.byToken(password);
+    const token = this.#options.tokens.byToken(password);
     if (!token) return { returnCode: BAD_USERNAME_OR_PASSWORD, reason: "unknown provisioning token" };
-    const refusal = tokenRefusal(token, this.options.now());
+    const refusal = tokenRefusal(token, this.#options.now());
     // A device whose approval took the token's last use may still come back to fetch it.
-    const mayFetch = refusal !== "revoked" && this.options.operations.hasUnfetchedApproval(clientId, token.id);
+    const mayFetch = refusal !== "revoked" && this.#options.operations.hasUnfetchedApproval(clientId, token.id);
     if (refusal && !mayFetch)
       return { returnCode: NOT_AUTHORIZED, reason: `provisioning token ${refusal}`, provisioningTokenId: token.id };
-    const keepalive = this.keepalives.get(client) ?? 0;
+    const keepalive = this.#keepalives.get(client) ?? 0;
     if (keepalive < PROVISIONING_KEEPALIVE_S.min || keepalive > PROVISIONING_KEEPALIVE_S.max)
       return {
         returnCode: NOT_AUTHORIZED,
@@ -338,14 +337,14 @@ export class Broker {
     // Anyone with the fleet's token can compute nothing about a device, but can read its client ID
     // off plain MQTT: taking its session over would let them answer for it. The device's own
     // reconnect after a silent link loss waits until the old session's keep-alive runs out.
-    if (this.live.get(clientId)?.session.kind === "provisioning")
+    if (this.#live.get(clientId)?.session.kind === "provisioning")
       return { returnCode: IDENTIFIER_REJECTED_CODE, reason: "a provisioning session with this client ID is live" };
     return { kind: "provisioning", clientId, provisioningTokenId: token.id, address };
   }
 
   /** Checks a PUBLISH against the session's rights: the message to store, or undefined for a request. Throws to refuse. */
-  private authorizePublish(client: Client | null, packet: PublishPacket): IncomingMessage | undefined {
-    const session = client ? this.sessions.get(client) : undefined;
+  #authorizePublish(client: Client | null, packet: PublishPacket): IncomingMessage | undefined {
+    const session = client ? this.#sessions.get(client) : undefined;
     if (!session) throw new Error("no session");
     if (packet.retain) throw new Error("retained messages are not allowed");
     const root = rootOf(session);
@@ -360,50 +359,50 @@ export class Broker {
       deviceId: session.deviceId,
       stream,
       payload,
-      receivedAt: this.options.now(),
+      receivedAt: this.#options.now(),
     };
     if (packet.messageId !== undefined) Object.assign(message, { messageId: packet.messageId, dup: packet.dup });
     return message;
   }
 
-  private handleRequest(session: Session, packet: AedesPublishPacket): void {
+  #handleRequest(session: Session, packet: AedesPublishPacket): void {
     const kind = packet.topic.slice(packet.topic.lastIndexOf("/") + 1);
     const resTopic = `${rootOf(session)}/res/${kind}`;
     const parsed = parseRequest(packet.payload as Buffer);
-    if (!parsed.ok) return this.publish(resTopic, { rid: parsed.rid, ...errorBody(parsed.error) });
+    if (!parsed.ok) return this.#publish(resTopic, { rid: parsed.rid, ...errorBody(parsed.error) });
     const { rid, body } = parsed.request;
     let reply: Reply;
     try {
-      reply = this.serve(session, kind, body);
+      reply = this.#serve(session, kind, body);
     } catch (error) {
       if (!(error instanceof PlatformError)) {
-        this.options.log(`internal error on ${kind} from ${packet.topic}: ${(error as Error).stack}`);
+        this.#options.log(`internal error on ${kind} from ${packet.topic}: ${(error as Error).stack}`);
       }
       reply = errorBody(
         error instanceof PlatformError ? error : new PlatformError(500, "internal-error", "internal error"),
       );
     }
-    this.publish(resTopic, { rid, ...reply });
+    this.#publish(resTopic, { rid, ...reply });
   }
 
-  private serve(session: Session, kind: string, body: Record<string, unknown>): Reply {
-    const { operations, registry } = this.options;
+  #serve(session: Session, kind: string, body: Record<string, unknown>): Reply {
+    const { operations, registry } = this.#options;
     if (session.kind === "provisioning") {
       if (kind === "init") return operations.init(session, body);
       if (kind === "complete") return operations.complete(session, body);
     } else if (kind === "token") {
       if (body.op === "status") return { status: 200, expiresIn: registry.expiresIn(session.tokenId) };
       if (body.op === "refresh") {
-        const retryAfter = this.refreshes.take(`${session.workspaceId}:${session.deviceId}`);
+        const retryAfter = this.#refreshes.take(`${session.workspaceId}:${session.deviceId}`);
         if (retryAfter) throw new PlatformError(429, "rate-limited", "too many refreshes", retryAfter);
-        return { status: 200, ...registry.refresh(session, this.options.tokenGraceS ?? DEFAULT_TOKEN_GRACE_S) };
+        return { status: 200, ...registry.refresh(session, this.#options.tokenGraceS ?? DEFAULT_TOKEN_GRACE_S) };
       }
       throw new PlatformError(400, "invalid-request", `unsupported token op ${JSON.stringify(body.op)?.slice(0, 40)}`);
     }
     throw new PlatformError(404, "unknown-request", `no request ${kind}`);
   }
 
-  private publish(topic: string, body: Record<string, unknown>): void {
+  #publish(topic: string, body: Record<string, unknown>): void {
     const packet = {
       cmd: "publish",
       topic,
@@ -413,7 +412,7 @@ export class Broker {
       dup: false,
     } as const;
     this.aedes.publish(packet, (error) => {
-      if (error) this.options.log(`reply on ${topic} failed: ${error.message}`);
+      if (error) this.#options.log(`reply on ${topic} failed: ${error.message}`);
     });
   }
 }

@@ -24,17 +24,17 @@ export class DeviceRate {
   /** Per device: when, in platform ms, its messages so far would all have been taken at its rate. */
   readonly #until = new Map<string, number>();
 
-  constructor(
-    limits: Partial<DeviceRateLimits> | undefined,
-    private readonly now: () => number,
-  ) {
+  readonly #now: () => number;
+
+  constructor(limits: Partial<DeviceRateLimits> | undefined, now: () => number) {
+    this.#now = now;
     this.#limits = { ...DEFAULT_DEVICE_RATE, ...limits };
   }
 
   /** Counts a message of `bytes` for `device`; the milliseconds it must wait first (0 within its rate). */
   delayMs(device: string, bytes: number): number {
     const { messagesPerSecond, bytesPerSecond, burstSeconds } = this.#limits;
-    const now = this.now();
+    const now = this.#now();
     const costMs = Math.max(1000 / messagesPerSecond, (1000 * bytes) / bytesPerSecond);
     const until = Math.max(this.#until.get(device) ?? now, now) + costMs;
     this.#until.delete(device);

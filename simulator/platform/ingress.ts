@@ -149,12 +149,16 @@ export class IngressStream extends Duplex {
 export class ConnectionsPerAddress {
   readonly #counts = new Map<string, number>();
 
-  constructor(private readonly limit: number) {}
+  readonly #limit: number;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
 
   admit(socket: Socket): boolean {
     const address = socket.remoteAddress ?? "";
     const count = this.#counts.get(address) ?? 0;
-    if (count >= this.limit) return false;
+    if (count >= this.#limit) return false;
     this.#counts.set(address, count + 1);
     socket.once("close", () => {
       const left = (this.#counts.get(address) ?? 1) - 1;

@@ -141,22 +141,22 @@ function validDeviceId(value: unknown): string {
 }
 
 export class Operations {
-  private readonly db: Db;
-  private readonly tokens: ProvisioningTokens;
-  private readonly registry: Registry;
-  private readonly now: () => number;
-  private readonly push: OperationsOptions["push"];
-  private readonly initsPerAddress: RateLimiter;
-  private readonly initsPerClient: RateLimiter;
-  private readonly pendingPerToken: number;
+  readonly #db: Db;
+  readonly #tokens: ProvisioningTokens;
+  readonly #registry: Registry;
+  readonly #now: () => number;
+  readonly #push: OperationsOptions["push"];
+  readonly #initsPerAddress: RateLimiter;
+  readonly #initsPerClient: RateLimiter;
+  readonly #pendingPerToken: number;
 
   constructor(options: OperationsOptions) {
-    ({ db: this.db, tokens: this.tokens, registry: this.registry, now: this.now, push: this.push } = options);
-    const now = this.now;
+    ({ db: this.#db, tokens: this.#tokens, registry: this.#registry, now: this.#now, push: this.#push } = options);
+    const now = this.#now;
     const limits = { ...INIT_LIMITS, ...options.initLimits };
-    this.initsPerAddress = new RateLimiter({ ...limits.perAddress, maxKeys: 10_000, now });
-    this.initsPerClient = new RateLimiter({ ...limits.perClient, maxKeys: 10_000, now });
-    this.pendingPerToken = limits.pendingPerToken;
+    this.#initsPerAddress = new RateLimiter({ ...limits.perAddress, maxKeys: 10_000, now });
+    this.#initsPerClient = new RateLimiter({ ...limits.perClient, maxKeys: 10_000, now });
+    this.#pendingPerToken = limits.pendingPerToken;
   }
 
   init(session: ProvisioningSession, body: Record<string, unknown>): Reply {
@@ -170,35 +170,35 @@ export class Operations {
     }
     const requested = body.deviceId === undefined ? null : validDeviceId(body.deviceId);
     const attributes = validateAttributes(body.attributes);
-    const token = this.tokens.row(session.provisioningTokenId)!;
-    const workspace = this.db.prepare("SELECT disabled FROM workspaces WHERE id = ?").get(token.workspace_id) as {
+    const token = this.#tokens.row(session.provisioningTokenId)!;
+    const workspace = this.#db.prepare("SELECT disabled FROM workspaces WHERE id = ?").get(token.workspace_id) as {
       disabled: number;
     };
     if (workspace.disabled) throw new PlatformError(423, "workspace-disabled", "the workspace is disabled");
 
     if (typeof body.operationId === "string") {
-      const resumed = this.resumable(session, body.operationId, publicKey, commitment);
-      if (resumed) return this.initReply(resumed);
+      const resumed = this.#resumable(session, body.operationId, publicKey, commitment);
+      if (resumed) return this.#initReply(resumed);
     }
     if (token.device_id !== null && requested !== null && requested !== token.device_id) {
       throw new PlatformError(403, "device-id-not-allowed", "this provisioning token fixes the Device ID");
     }
     const deviceId = token.device_id ?? requested;
-    if (deviceId !== null) this.checkDeviceIdFree(token.workspace_id, deviceId, publicKey);
+    if (deviceId !== null) this.#checkDeviceIdFree(token.workspace_id, deviceId, publicKey);
     for (const [limiter, key] of [
-      [this.initsPerAddress, session.address],
-      [this.initsPerClient, session.clientId],
+      [this.#initsPerAddress, session.address],
+      [this.#initsPerClient, session.clientId],
     ] as const) {
       const retryAfter = limiter.take(key);
       if (retryAfter) throw new PlatformError(429, "rate-limited", "too many operations started", retryAfter);
     }
-    const now = this.now();
-    const pending = this.db
+    const now = this.#now();
+    const pending = this.#db
       .prepare(
         "SELECT COUNT(*) AS n FROM operations WHERE provisioning_token_id = ? AND state = 'pending' AND expires_at > ?",
       )
       .get(token.id, now) as { n: number };
-    if (pending.n >= this.pendingPerToken)
+    if (pending.n >= this.#pendingPerToken)
       throw new PlatformError(
         429,
         "too-many-pending",
@@ -207,7 +207,7 @@ export class Operations {
       );
 
     const id = randomId("op_", 16);
-    this.db
+    this.#db
       .prepare(
         `INSERT INTO operations (id, workspace_id, provisioning_token_id, client_id, public_key, commitment,
            nonce, requested_device_id, attributes, state, poll_interval_s, created_at, expires_at)
@@ -227,7 +227,7 @@ export class Operations {
         now,
         now + OPERATION_LIFETIME_S * 1000,
       );
-    return this.initReply(this.row(id)!);
+    return this.#initReply(this.#row(id)!);
   }
 
   complete(session: ProvisioningSession, body: Record<string, unknown>): Reply {
@@ -236,55 +236,55 @@ export class Operations {
     const operationId = body.operationId;
     const deviceNonce = body.deviceNonce === undefined ? undefined : fromBase64url(body.deviceNonce, 16);
     if (body.deviceNonce !== undefined && !deviceNonce) {
-      throw this.withOperation(
+      throw this.#withOperation(
         operationId,
         new PlatformError(400, "invalid-request", "deviceNonce must be base64url of 16 bytes"),
       );
     }
-    const found = this.row(operationId);
+    const found = this.#row(operationId);
     if (!found || found.client_id !== session.clientId) {
-      throw this.withOperation(
+      throw this.#withOperation(
         operationId,
         new PlatformError(404, "unknown-operation", "no such operation: start a new one"),
       );
     }
-    const op = this.expireIfDue(found);
-    if (op.state !== "pending" && op.state !== "approved") throw this.withOperation(op.id, this.endedError(op));
+    const op = this.#expireIfDue(found);
+    if (op.state !== "pending" && op.state !== "approved") throw this.#withOperation(op.id, this.#endedError(op));
 
-    const now = this.now();
+    const now = this.#now();
     if (deviceNonce) {
       // A wrong reveal is refused and changes nothing: only the device knows the nonce, so it
       // cannot be the device's, and cancelling would let anyone end another device's operation.
       if (!commitmentMatches(op.commitment, op.public_key, deviceNonce)) {
-        throw this.withOperation(
+        throw this.#withOperation(
           op.id,
           new PlatformError(400, "commitment-mismatch", "the reveal does not match the commitment"),
         );
       }
       if (!op.device_nonce) {
         const code = verificationCode(op.public_key, deviceNonce, op.nonce, op.id);
-        this.db
+        this.#db
           .prepare("UPDATE operations SET device_nonce = ?, verification_code = ?, last_poll_at = ? WHERE id = ?")
           .run(deviceNonce, code, now, op.id);
         return { status: 202, operationId: op.id, retryAfter: op.poll_interval_s, verificationCode: code };
       }
     } else if (!op.device_nonce) {
-      throw this.withOperation(op.id, new PlatformError(409, "reveal-required", "send deviceNonce first"));
+      throw this.#withOperation(op.id, new PlatformError(409, "reveal-required", "send deviceNonce first"));
     }
 
-    if (op.state === "approved") return this.approvedReply(op);
+    if (op.state === "approved") return this.#approvedReply(op);
     if (op.last_poll_at !== null && now - op.last_poll_at < op.poll_interval_s * 1000 - POLL_TOLERANCE_MS) {
-      throw this.withOperation(
+      throw this.#withOperation(
         op.id,
         new PlatformError(429, "slow-down", "polled faster than pollInterval", op.poll_interval_s),
       );
     }
-    this.db.prepare("UPDATE operations SET last_poll_at = ? WHERE id = ?").run(now, op.id);
+    this.#db.prepare("UPDATE operations SET last_poll_at = ? WHERE id = ?").run(now, op.id);
     return { status: 202, operationId: op.id, retryAfter: op.poll_interval_s, verificationCode: op.verification_code };
   }
 
   approve(idOrCode: string, deviceIdOverride?: unknown): OperationInfo {
-    const op = this.expireIfDue(this.find(idOrCode));
+    const op = this.#expireIfDue(this.#find(idOrCode));
     if (op.state !== "pending") {
       throw new PlatformError(409, "operation-not-pending", `operation ${op.id} is ${op.state}`);
     }
@@ -295,17 +295,17 @@ export class Operations {
         "the device has not revealed its nonce yet: no verification code to compare",
       );
     }
-    const token = this.tokens.row(op.provisioning_token_id)!;
+    const token = this.#tokens.row(op.provisioning_token_id)!;
     const deviceId =
       deviceIdOverride !== undefined ? validDeviceId(deviceIdOverride) : (token.device_id ?? op.requested_device_id);
     if (deviceId === null) {
       throw new PlatformError(400, "device-id-required", "the device asked for no Device ID: give one");
     }
-    this.db.transaction(() => {
-      const refusal = tokenRefusal(this.tokens.row(token.id) as TokenRow, this.now());
+    this.#db.transaction(() => {
+      const refusal = tokenRefusal(this.#tokens.row(token.id) as TokenRow, this.#now());
       if (refusal) throw new PlatformError(409, `token-${refusal}`, `the provisioning token is ${refusal}`);
-      this.checkDeviceIdFree(op.workspace_id, deviceId, op.public_key);
-      const tokenId = this.registry.register(
+      this.#checkDeviceIdFree(op.workspace_id, deviceId, op.public_key);
+      const tokenId = this.#registry.register(
         {
           workspaceId: op.workspace_id,
           deviceId,
@@ -315,29 +315,29 @@ export class Operations {
         },
         token.registration_lifetime_s,
       );
-      this.db.prepare("UPDATE provisioning_tokens SET uses = uses + 1 WHERE id = ?").run(token.id);
-      this.db
+      this.#db.prepare("UPDATE provisioning_tokens SET uses = uses + 1 WHERE id = ?").run(token.id);
+      this.#db
         .prepare(
           "UPDATE operations SET state = 'approved', device_id = ?, registration_token_id = ?, decided_at = ? WHERE id = ?",
         )
-        .run(deviceId, tokenId, this.now(), op.id);
+        .run(deviceId, tokenId, this.#now(), op.id);
     })();
-    const approved = this.row(op.id)!;
-    this.push(approved.client_id, this.approvedReply(approved));
-    return this.info(approved);
+    const approved = this.#row(op.id)!;
+    this.#push(approved.client_id, this.#approvedReply(approved));
+    return this.#info(approved);
   }
 
   reject(idOrCode: string): OperationInfo {
-    const op = this.expireIfDue(this.find(idOrCode));
+    const op = this.#expireIfDue(this.#find(idOrCode));
     if (op.state !== "pending") {
       throw new PlatformError(409, "operation-not-pending", `operation ${op.id} is ${op.state}`);
     }
-    this.db
+    this.#db
       .prepare("UPDATE operations SET state = 'rejected', reason = 'technician', decided_at = ? WHERE id = ?")
-      .run(this.now(), op.id);
-    const rejected = this.row(op.id)!;
-    this.push(rejected.client_id, errorBody(this.withOperation(op.id, this.endedError(rejected))));
-    return this.info(rejected);
+      .run(this.#now(), op.id);
+    const rejected = this.#row(op.id)!;
+    this.#push(rejected.client_id, errorBody(this.#withOperation(op.id, this.#endedError(rejected))));
+    return this.#info(rejected);
   }
 
   /**
@@ -346,7 +346,7 @@ export class Operations {
    * write lock, which the message writer holds while it syncs).
    */
   list(page: PageQuery, state?: string): Page<OperationInfo> {
-    const rows = this.db
+    const rows = this.#db
       .prepare(
         `SELECT rowid AS cursor, * FROM operations WHERE rowid > @after AND (@state IS NULL OR
            CASE WHEN state = 'pending' AND expires_at <= @now THEN 'expired' ELSE state END = @state)
@@ -355,10 +355,10 @@ export class Operations {
       .all({
         after: page.after ?? 0,
         state: state ?? null,
-        now: this.now(),
+        now: this.#now(),
         limit: page.limit + 1,
       }) as (OperationRow & { cursor: number })[];
-    return toPage(rows, page.limit, (row) => this.info(row));
+    return toPage(rows, page.limit, (row) => this.#info(row));
   }
 
   /**
@@ -367,8 +367,8 @@ export class Operations {
    * Returns how many went.
    */
   prune(retentionMs: number): number {
-    const before = this.now() - retentionMs;
-    return this.db
+    const before = this.#now() - retentionMs;
+    return this.#db
       .prepare(
         "DELETE FROM operations WHERE state IN ('consumed', 'rejected', 'expired') AND COALESCE(decided_at, expires_at) < ?",
       )
@@ -377,40 +377,40 @@ export class Operations {
 
   /** Whether a client holds an approved operation it has not yet fetched: its token stays usable for that. */
   hasUnfetchedApproval(clientId: string, provisioningTokenId: string): boolean {
-    return !!this.db
+    return !!this.#db
       .prepare("SELECT 1 FROM operations WHERE client_id = ? AND provisioning_token_id = ? AND state = 'approved'")
       .get(clientId, provisioningTokenId);
   }
 
-  private resumable(
+  #resumable(
     session: ProvisioningSession,
     id: string,
     publicKey: Buffer,
     commitment: Buffer,
   ): OperationRow | undefined {
-    const found = this.row(id);
+    const found = this.#row(id);
     if (!found || found.client_id !== session.clientId) return undefined;
-    const op = this.expireIfDue(found);
+    const op = this.#expireIfDue(found);
     const same = op.public_key.equals(publicKey) && op.commitment.equals(commitment);
     return op.state === "pending" && same ? op : undefined;
   }
 
-  private checkDeviceIdFree(workspaceId: string, deviceId: string, publicKey: Buffer): void {
-    const key = this.registry.registeredKey(workspaceId, deviceId);
+  #checkDeviceIdFree(workspaceId: string, deviceId: string, publicKey: Buffer): void {
+    const key = this.#registry.registeredKey(workspaceId, deviceId);
     // The same key asking again is that device provisioning anew, not a clash.
     if (key && !key.equals(publicKey)) {
       throw new PlatformError(409, "device-id-taken", `a registered device already has the ID ${deviceId}`);
     }
   }
 
-  private find(idOrCode: string): OperationRow {
+  #find(idOrCode: string): OperationRow {
     const code = idOrCode.startsWith("op_") ? undefined : normalizeVerificationCode(idOrCode);
     if (code === undefined) {
-      const op = this.row(idOrCode);
+      const op = this.#row(idOrCode);
       if (!op) throw new PlatformError(404, "unknown-operation", `no operation ${idOrCode}`);
       return op;
     }
-    const rows = this.db
+    const rows = this.#db
       .prepare("SELECT * FROM operations WHERE verification_code = ? AND state = 'pending'")
       .all(code) as OperationRow[];
     if (rows.length === 0)
@@ -420,17 +420,17 @@ export class Operations {
     return rows[0];
   }
 
-  private row(id: string): OperationRow | undefined {
-    return this.db.prepare("SELECT * FROM operations WHERE id = ?").get(id) as OperationRow | undefined;
+  #row(id: string): OperationRow | undefined {
+    return this.#db.prepare("SELECT * FROM operations WHERE id = ?").get(id) as OperationRow | undefined;
   }
 
-  private expireIfDue(op: OperationRow): OperationRow {
-    if (op.state !== "pending" || this.now() < op.expires_at) return op;
-    this.db.prepare("UPDATE operations SET state = 'expired', decided_at = expires_at WHERE id = ?").run(op.id);
+  #expireIfDue(op: OperationRow): OperationRow {
+    if (op.state !== "pending" || this.#now() < op.expires_at) return op;
+    this.#db.prepare("UPDATE operations SET state = 'expired', decided_at = expires_at WHERE id = ?").run(op.id);
     return { ...op, state: "expired" };
   }
 
-  private endedError(op: OperationRow): PlatformError {
+  #endedError(op: OperationRow): PlatformError {
     if (op.state === "expired") return new PlatformError(410, "operation-expired", "the operation expired");
     if (op.state === "consumed")
       return new PlatformError(410, "operation-consumed", "the device already connected with its token");
@@ -441,39 +441,39 @@ export class Operations {
     );
   }
 
-  private withOperation(operationId: string, error: PlatformError): PlatformError {
+  #withOperation(operationId: string, error: PlatformError): PlatformError {
     error.operationId = operationId;
     return error;
   }
 
-  private initReply(op: OperationRow): Reply {
+  #initReply(op: OperationRow): Reply {
     return {
       status: 200,
       operationId: op.id,
       nonce: toBase64url(op.nonce),
-      expiresIn: secondsUntil(op.expires_at, this.now()),
+      expiresIn: secondsUntil(op.expires_at, this.#now()),
       pollInterval: op.poll_interval_s,
     };
   }
 
-  private approvedReply(op: OperationRow): Reply {
+  #approvedReply(op: OperationRow): Reply {
     const tokenId = op.registration_token_id!;
     return {
       status: 200,
       operationId: op.id,
       workspaceId: op.workspace_id,
       deviceId: op.device_id,
-      registration: sealToken(this.registry.tokenFor(tokenId), op.public_key),
-      expiresIn: this.registry.expiresIn(tokenId),
+      registration: sealToken(this.#registry.tokenFor(tokenId), op.public_key),
+      expiresIn: this.#registry.expiresIn(tokenId),
     };
   }
 
-  private info(op: OperationRow): OperationInfo {
+  #info(op: OperationRow): OperationInfo {
     return {
       id: op.id,
       workspaceId: op.workspace_id,
       provisioningTokenId: op.provisioning_token_id,
-      state: op.state === "pending" && op.expires_at <= this.now() ? "expired" : op.state,
+      state: op.state === "pending" && op.expires_at <= this.#now() ? "expired" : op.state,
       revealed: op.device_nonce !== null,
       verificationCode: op.verification_code,
       requestedDeviceId: op.requested_device_id,

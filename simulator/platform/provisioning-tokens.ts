@@ -78,15 +78,18 @@ function positiveInteger(value: unknown, field: string, max: number): number | u
 }
 
 export class ProvisioningTokens {
-  constructor(
-    private readonly db: Db,
-    private readonly now: () => number,
-  ) {}
+  readonly #db: Db;
+  readonly #now: () => number;
+
+  constructor(db: Db, now: () => number) {
+    this.#db = db;
+    this.#now = now;
+  }
 
   /** Returns the token itself (shown once) and its stored description. */
   create(options: CreateTokenOptions): { token: string; info: TokenInfo } {
     const workspaceId = options.workspaceId ?? DEFAULT_WORKSPACE_ID;
-    if (!this.db.prepare("SELECT 1 FROM workspaces WHERE id = ?").get(workspaceId)) {
+    if (!this.#db.prepare("SELECT 1 FROM workspaces WHERE id = ?").get(workspaceId)) {
       throw new PlatformError(404, "unknown-workspace", `no workspace ${workspaceId}`);
     }
     if (
@@ -103,10 +106,10 @@ export class ProvisioningTokens {
       DEFAULT_REGISTRATION_LIFETIME_S;
     const expiresIn = positiveInteger(options.expiresInS, "expiresIn", TOKEN_LIMITS.expiresInS);
     const maxUses = positiveInteger(options.maxUses, "maxUses", TOKEN_LIMITS.maxUses);
-    const now = this.now();
+    const now = this.#now();
     const token = randomId("pt_", 24);
     const id = randomId("ptk_", 9);
-    this.db
+    this.#db
       .prepare(
         `INSERT INTO provisioning_tokens (id, workspace_id, token_hash, hint, name, device_id,
            registration_lifetime_s, expires_at, max_uses, created_at)
@@ -128,24 +131,24 @@ export class ProvisioningTokens {
   }
 
   row(id: string): TokenRow | undefined {
-    return this.db.prepare("SELECT * FROM provisioning_tokens WHERE id = ?").get(id) as TokenRow | undefined;
+    return this.#db.prepare("SELECT * FROM provisioning_tokens WHERE id = ?").get(id) as TokenRow | undefined;
   }
 
   byToken(token: string): TokenRow | undefined {
-    return this.db.prepare("SELECT * FROM provisioning_tokens WHERE token_hash = ?").get(hashToken(token)) as
+    return this.#db.prepare("SELECT * FROM provisioning_tokens WHERE token_hash = ?").get(hashToken(token)) as
       TokenRow | undefined;
   }
 
   /** Oldest first. */
   list(page: PageQuery): Page<TokenInfo> {
-    const rows = this.db
+    const rows = this.#db
       .prepare("SELECT rowid AS cursor, * FROM provisioning_tokens WHERE rowid > ? ORDER BY rowid LIMIT ?")
       .all(page.after ?? 0, page.limit + 1) as (TokenRow & { cursor: number })[];
     return toPage(rows, page.limit, (row) => this.info(row));
   }
 
   revoke(id: string): TokenInfo {
-    const changed = this.db.prepare("UPDATE provisioning_tokens SET revoked = 1 WHERE id = ?").run(id).changes;
+    const changed = this.#db.prepare("UPDATE provisioning_tokens SET revoked = 1 WHERE id = ?").run(id).changes;
     if (!changed) throw new PlatformError(404, "unknown-token", `no provisioning token ${id}`);
     return this.info(this.row(id)!);
   }
@@ -162,7 +165,7 @@ export class ProvisioningTokens {
       maxUses: row.max_uses,
       uses: row.uses,
       revoked: row.revoked !== 0,
-      state: tokenRefusal(row, this.now()) ?? "active",
+      state: tokenRefusal(row, this.#now()) ?? "active",
       createdAt: isoTime(row.created_at)!,
     };
   }

@@ -11,20 +11,24 @@ export interface RateLimitOptions {
 }
 
 export class RateLimiter {
-  private readonly windows = new Map<string, { start: number; count: number }>();
+  readonly #windows = new Map<string, { start: number; count: number }>();
 
-  constructor(private readonly options: RateLimitOptions) {}
+  readonly #options: RateLimitOptions;
+
+  constructor(options: RateLimitOptions) {
+    this.#options = options;
+  }
 
   /** Counts one request for `key`; returns 0 when allowed, else the seconds until it would be. */
   take(key: string): number {
-    const { limit, windowMs, maxKeys, now } = this.options;
+    const { limit, windowMs, maxKeys, now } = this.#options;
     const t = now();
-    for (const [k, w] of this.windows) if (t - w.start >= windowMs) this.windows.delete(k);
-    let window = this.windows.get(key);
+    for (const [k, w] of this.#windows) if (t - w.start >= windowMs) this.#windows.delete(k);
+    let window = this.#windows.get(key);
     if (!window) {
-      if (this.windows.size >= maxKeys) return Math.ceil(windowMs / 1000);
+      if (this.#windows.size >= maxKeys) return Math.ceil(windowMs / 1000);
       window = { start: t, count: 0 };
-      this.windows.set(key, window);
+      this.#windows.set(key, window);
     }
     if (window.count >= limit) return Math.max(1, Math.ceil((window.start + windowMs - t) / 1000));
     window.count++;

@@ -88,14 +88,18 @@ function deviceInfo(row: DeviceRow): DeviceInfo {
 }
 
 export class Registry {
-  constructor(
-    private readonly db: Db,
-    private readonly secret: Buffer,
-    private readonly now: () => number,
-  ) {}
+  readonly #db: Db;
+  readonly #secret: Buffer;
+  readonly #now: () => number;
+
+  constructor(db: Db, secret: Buffer, now: () => number) {
+    this.#db = db;
+    this.#secret = secret;
+    this.#now = now;
+  }
 
   tokenFor(tokenId: string): string {
-    return "rt_" + createHmac("sha256", this.secret).update(tokenId, "utf8").digest("base64url");
+    return "rt_" + createHmac("sha256", this.#secret).update(tokenId, "utf8").digest("base64url");
   }
 
   /** Registers (or re-registers, with its new key) a device and issues its first token. Call in a transaction. */
@@ -103,8 +107,8 @@ export class Registry {
     op: { workspaceId: string; deviceId: string; publicKey: Buffer; attributes: string; operationId: string },
     lifetimeS: number,
   ): string {
-    const now = this.now();
-    this.db
+    const now = this.#now();
+    this.#db
       .prepare(
         `INSERT INTO devices (workspace_id, device_id, public_key, attributes, operation_id, created_at)
          VALUES (?, ?, ?, ?, ?, ?)
@@ -115,18 +119,18 @@ export class Registry {
       .run(op.workspaceId, op.deviceId, op.publicKey, op.attributes, op.operationId, now);
     // A device provisioned again starts over: whatever it held before stops working, and the
     // message ids it used before are not its resends.
-    this.db
+    this.#db
       .prepare("UPDATE registration_tokens SET revoked = 1 WHERE workspace_id = ? AND device_id = ?")
       .run(op.workspaceId, op.deviceId);
-    this.db
+    this.#db
       .prepare("DELETE FROM device_message_ids WHERE workspace_id = ? AND device_id = ?")
       .run(op.workspaceId, op.deviceId);
-    return this.issue(op.workspaceId, op.deviceId, now, lifetimeS * 1000);
+    return this.#issue(op.workspaceId, op.deviceId, now, lifetimeS * 1000);
   }
 
-  private issue(workspaceId: string, deviceId: string, now: number, lifetimeMs: number): string {
+  #issue(workspaceId: string, deviceId: string, now: number, lifetimeMs: number): string {
     const tokenId = randomId("rtk_", 12);
-    this.db
+    this.#db
       .prepare(
         `INSERT INTO registration_tokens (id, workspace_id, device_id, token_hash, issued_at, expires_at)
          VALUES (?, ?, ?, ?, ?, ?)`,
@@ -140,7 +144,7 @@ export class Registry {
    * more: the technician who approves a new operation decides who gets it (docs/protocol.md 2c).
    */
   registeredKey(workspaceId: string, deviceId: string): Buffer | undefined {
-    const row = this.db
+    const row = this.#db
       .prepare("SELECT public_key FROM devices WHERE workspace_id = ? AND device_id = ? AND revoked_at IS NULL")
       .get(workspaceId, deviceId) as { public_key: Buffer } | undefined;
     return row?.public_key;
@@ -148,12 +152,12 @@ export class Registry {
 
   /** The platform-clock time (ms) at which a token stops being valid; 0 when revoked or unknown. */
   validUntil(tokenId: string): number {
-    const row = this.tokenRow(tokenId);
+    const row = this.#tokenRow(tokenId);
     return row ? validUntil(row) : 0;
   }
 
   expiresIn(tokenId: string): number {
-    return secondsUntil(this.validUntil(tokenId), this.now());
+    return secondsUntil(this.validUntil(tokenId), this.#now());
   }
 
   /**
@@ -163,23 +167,23 @@ export class Registry {
    * and never extends the grace of older ones, so tokens do not pile up.
    */
   refresh(session: DeviceSession, graceS: number): Refreshed {
-    const now = this.now();
-    return this.db.transaction((): Refreshed => {
-      const current = this.tokenRow(session.tokenId);
+    const now = this.#now();
+    return this.#db.transaction((): Refreshed => {
+      const current = this.#tokenRow(session.tokenId);
       if (!current || now >= validUntil(current)) {
         throw new PlatformError(403, "registration-rejected", "this session's token is no longer valid");
       }
-      const device = this.db
+      const device = this.#db
         .prepare("SELECT public_key FROM devices WHERE workspace_id = ? AND device_id = ?")
         .get(session.workspaceId, session.deviceId) as { public_key: Buffer };
-      this.db
+      this.#db
         .prepare(
           `DELETE FROM registration_tokens
            WHERE workspace_id = ? AND device_id = ? AND first_used_at IS NULL AND revoked = 0 AND id != ?`,
         )
         .run(session.workspaceId, session.deviceId, current.id);
-      const tokenId = this.issue(session.workspaceId, session.deviceId, now, current.expires_at - current.issued_at);
-      this.db
+      const tokenId = this.#issue(session.workspaceId, session.deviceId, now, current.expires_at - current.issued_at);
+      this.#db
         .prepare(
           `UPDATE registration_tokens SET replaced_by = @tokenId, grace_until = COALESCE(grace_until, @graceUntil)
            WHERE workspace_id = @workspaceId AND device_id = @deviceId AND revoked = 0
@@ -203,10 +207,10 @@ export class Registry {
   /** Checks a registered CONNECT: a session, or the CONNACK return code to refuse it with. */
   authenticate(clientId: string, username: string, password: string): DeviceSession | number {
     if (username !== clientId) return BAD_USERNAME_OR_PASSWORD;
-    const row = this.db.prepare("SELECT * FROM registration_tokens WHERE token_hash = ?").get(hashToken(password)) as
+    const row = this.#db.prepare("SELECT * FROM registration_tokens WHERE token_hash = ?").get(hashToken(password)) as
       TokenRow | undefined;
     if (!row || `${row.workspace_id}:${row.device_id}` !== clientId) return BAD_USERNAME_OR_PASSWORD;
-    if (this.now() >= validUntil(row)) return NOT_AUTHORIZED;
+    if (this.#now() >= validUntil(row)) return NOT_AUTHORIZED;
     return { workspaceId: row.workspace_id, deviceId: row.device_id, tokenId: row.id };
   }
 
@@ -215,20 +219,20 @@ export class Registry {
    * and the tokens this one replaced end their grace now.
    */
   connected(session: DeviceSession): void {
-    const now = this.now();
-    this.db.transaction(() => {
-      const firstUse = this.db
+    const now = this.#now();
+    this.#db.transaction(() => {
+      const firstUse = this.#db
         .prepare("UPDATE registration_tokens SET first_used_at = ? WHERE id = ? AND first_used_at IS NULL")
         .run(now, session.tokenId).changes;
       if (firstUse) {
-        this.db
+        this.#db
           .prepare("UPDATE registration_tokens SET grace_until = MIN(grace_until, ?) WHERE replaced_by = ?")
           .run(now, session.tokenId);
       }
-      this.db
+      this.#db
         .prepare("UPDATE operations SET state = 'consumed' WHERE registration_token_id = ? AND state = 'approved'")
         .run(session.tokenId);
-      this.touch(session, now);
+      this.#touch(session, now);
     })();
   }
 
@@ -237,67 +241,67 @@ export class Registry {
    * The caller closes its session. The device may provision again (a technician approves).
    */
   revokeDevice(workspaceId: string, deviceId: string): DeviceInfo {
-    const now = this.now();
-    this.db.transaction(() => {
-      this.withdraw(workspaceId, deviceId);
-      this.db
+    const now = this.#now();
+    this.#db.transaction(() => {
+      this.#withdraw(workspaceId, deviceId);
+      this.#db
         .prepare("UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE workspace_id = ? AND device_id = ?")
         .run(now, workspaceId, deviceId);
     })();
-    return this.device(workspaceId, deviceId)!;
+    return this.#device(workspaceId, deviceId)!;
   }
 
   /** Removes a device and its tokens (its messages stay); its Device ID is free again. */
   deleteDevice(workspaceId: string, deviceId: string): DeviceInfo {
-    const info = this.device(workspaceId, deviceId);
-    this.db.transaction(() => {
-      this.withdraw(workspaceId, deviceId);
-      this.db
+    const info = this.#device(workspaceId, deviceId);
+    this.#db.transaction(() => {
+      this.#withdraw(workspaceId, deviceId);
+      this.#db
         .prepare("DELETE FROM registration_tokens WHERE workspace_id = ? AND device_id = ?")
         .run(workspaceId, deviceId);
-      this.db
+      this.#db
         .prepare("DELETE FROM device_message_ids WHERE workspace_id = ? AND device_id = ?")
         .run(workspaceId, deviceId);
-      this.db.prepare("DELETE FROM devices WHERE workspace_id = ? AND device_id = ?").run(workspaceId, deviceId);
+      this.#db.prepare("DELETE FROM devices WHERE workspace_id = ? AND device_id = ?").run(workspaceId, deviceId);
     })();
     return info!;
   }
 
-  private withdraw(workspaceId: string, deviceId: string): void {
-    if (!this.device(workspaceId, deviceId)) {
+  #withdraw(workspaceId: string, deviceId: string): void {
+    if (!this.#device(workspaceId, deviceId)) {
       throw new PlatformError(404, "unknown-device", `no device ${deviceId} in workspace ${workspaceId}`);
     }
-    this.db
+    this.#db
       .prepare("UPDATE registration_tokens SET revoked = 1 WHERE workspace_id = ? AND device_id = ?")
       .run(workspaceId, deviceId);
-    this.db
+    this.#db
       .prepare(
         `UPDATE operations SET state = 'rejected', reason = 'revoked', decided_at = ?
          WHERE workspace_id = ? AND device_id = ? AND state = 'approved'`,
       )
-      .run(this.now(), workspaceId, deviceId);
+      .run(this.#now(), workspaceId, deviceId);
   }
 
-  private tokenRow(tokenId: string): TokenRow | undefined {
-    return this.db.prepare("SELECT * FROM registration_tokens WHERE id = ?").get(tokenId) as TokenRow | undefined;
+  #tokenRow(tokenId: string): TokenRow | undefined {
+    return this.#db.prepare("SELECT * FROM registration_tokens WHERE id = ?").get(tokenId) as TokenRow | undefined;
   }
 
-  private touch(session: DeviceSession, now: number): void {
-    this.db
+  #touch(session: DeviceSession, now: number): void {
+    this.#db
       .prepare("UPDATE devices SET last_seen_at = ? WHERE workspace_id = ? AND device_id = ?")
       .run(now, session.workspaceId, session.deviceId);
   }
 
   /** In the order they were first registered. */
   listDevices(page: PageQuery): Page<DeviceInfo> {
-    const rows = this.db
+    const rows = this.#db
       .prepare("SELECT rowid AS cursor, * FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?")
       .all(page.after ?? 0, page.limit + 1) as (DeviceRow & { cursor: number })[];
     return toPage(rows, page.limit, deviceInfo);
   }
 
-  private device(workspaceId: string, deviceId: string): DeviceInfo | undefined {
-    const row = this.db
+  #device(workspaceId: string, deviceId: string): DeviceInfo | undefined {
+    const row = this.#db
       .prepare("SELECT * FROM devices WHERE workspace_id = ? AND device_id = ?")
       .get(workspaceId, deviceId) as DeviceRow | undefined;
     return row && deviceInfo(row);

@@ -110,70 +110,70 @@ interface Request {
 }
 
 export class XsWorker {
-  private readonly name: string;
-  private readonly onCommand: XsCommandHandler | undefined;
-  private readonly meteringLimit: number | undefined;
-  private readonly creation: DeviceCreation | undefined;
-  private child: ChildProcess | undefined;
-  private toXs: Writable | undefined;
-  private readonly queue: Request[] = [];
-  private current: Request | undefined;
-  private failure: Error | undefined;
-  private exited: Promise<void> = Promise.resolve();
-  private outputTail = "";
+  readonly #name: string;
+  readonly #onCommand: XsCommandHandler | undefined;
+  readonly #meteringLimit: number | undefined;
+  readonly #creation: DeviceCreation | undefined;
+  #child: ChildProcess | undefined;
+  #toXs: Writable | undefined;
+  readonly #queue: Request[] = [];
+  #current: Request | undefined;
+  #failure: Error | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  #outputTail = "";
 
   constructor(options: XsWorkerOptions = {}) {
-    this.name = options.name ?? "xs";
-    this.onCommand = options.onCommand;
-    this.meteringLimit = options.meteringLimit;
-    this.creation = options.creation;
-    if (this.creation && this.meteringLimit !== undefined)
+    this.#name = options.name ?? "xs";
+    this.#onCommand = options.onCommand;
+    this.#meteringLimit = options.meteringLimit;
+    this.#creation = options.creation;
+    if (this.#creation && this.#meteringLimit !== undefined)
       throw new Error("XsWorker: device-worker has no metering limit");
   }
 
   /** Spawns the engine; throws at once when the binary is missing. */
   start(): void {
-    if (this.child) throw new Error(`XsWorker ${this.name} already started`);
-    const [binary, args] = this.command();
+    if (this.#child) throw new Error(`XsWorker ${this.#name} already started`);
+    const [binary, args] = this.#command();
     if (!existsSync(binary))
       throw new Error(
         `XS engine binary not found at ${binary}: run npm ci (it compiles XS through @agoric/xsnap's install script, then device-worker)`,
       );
     const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe", "pipe", "pipe"] });
-    this.child = child;
-    this.toXs = child.stdio[3] as Writable;
+    this.#child = child;
+    this.#toXs = child.stdio[3] as Writable;
     const fromXs = child.stdio[4] as Readable;
     const reader = new NetstringReader(MAX_MESSAGE_BYTES);
     fromXs.on("data", (chunk: Buffer) => {
       try {
-        reader.push(chunk, (message) => this.receive(message));
+        reader.push(chunk, (message) => this.#receive(message));
       } catch (error) {
-        this.fail(new Error(`XS ${this.name}: ${(error as Error).message}`));
+        this.#fail(new Error(`XS ${this.#name}: ${(error as Error).message}`));
       }
     });
     // A write after the worker died fails here; the exit handler reports why it died.
-    this.toXs.on("error", () => {});
-    child.stdout?.on("data", (chunk: Buffer) => this.keepOutput(chunk));
-    child.stderr?.on("data", (chunk: Buffer) => this.keepOutput(chunk));
-    this.exited = new Promise((resolveExit) => {
+    this.#toXs.on("error", () => {});
+    child.stdout?.on("data", (chunk: Buffer) => this.#keepOutput(chunk));
+    child.stderr?.on("data", (chunk: Buffer) => this.#keepOutput(chunk));
+    this.#exited = new Promise((resolveExit) => {
       child.on("error", (error) => {
-        this.fail(new Error(`XS ${this.name} could not run ${binary}: ${error.message}`));
+        this.#fail(new Error(`XS ${this.#name} could not run ${binary}: ${error.message}`));
         resolveExit();
       });
       child.on("close", (code, signal) => {
         const reason = signal ? `signal ${signal}` : `code ${code} (${exitReasons[code ?? -1] ?? "unknown"})`;
-        this.fail(new Error(`XS ${this.name} exited with ${reason}${this.outputForError()}`));
+        this.#fail(new Error(`XS ${this.#name} exited with ${reason}${this.#outputForError()}`));
         resolveExit();
       });
     });
   }
 
-  private command(): [string, string[]] {
-    const c = this.creation;
+  #command(): [string, string[]] {
+    const c = this.#creation;
     if (!c)
       return [
         xsnapWorkerPath,
-        [this.name, ...(this.meteringLimit === undefined ? [] : ["-l", String(this.meteringLimit)])],
+        [this.#name, ...(this.#meteringLimit === undefined ? [] : ["-l", String(this.#meteringLimit)])],
       ];
     return [
       deviceWorkerPath,
@@ -186,97 +186,99 @@ export class XsWorker {
    * (a bundle's top level is one frame far deeper than the device's separate modules need).
    */
   limitStackToDevice(): Promise<XsResult> {
-    if (!this.creation) return Promise.reject(new Error(`XsWorker ${this.name} has no device creation`));
-    return this.request(Buffer.from("L"));
+    if (!this.#creation) return Promise.reject(new Error(`XsWorker ${this.#name} has no device creation`));
+    return this.#request(Buffer.from("L"));
   }
 
   /** Evaluates a script (sloppy mode, global scope) and runs promise jobs to completion. */
   evaluate(script: string): Promise<XsResult> {
-    return this.request(Buffer.from(`e${script}`));
+    return this.#request(Buffer.from(`e${script}`));
   }
 
   /** Calls globalThis.handleCommand(ArrayBuffer) inside XS. */
   issueCommand(bytes: Uint8Array): Promise<XsResult> {
-    return this.request(Buffer.concat([Buffer.from("?"), bytes]));
+    return this.#request(Buffer.concat([Buffer.from("?"), bytes]));
   }
 
   /** Lets queued requests finish, asks the engine to quit and waits for it to exit. */
   async close(): Promise<void> {
-    if (!this.child) return;
-    if (!this.failure)
+    if (!this.#child) return;
+    if (!this.#failure)
       await new Promise<void>((done) => {
-        this.queue.push({ message: QUIT, resolve: () => done(), reject: () => done() });
-        this.sendNext();
+        this.#queue.push({ message: QUIT, resolve: () => done(), reject: () => done() });
+        this.#sendNext();
       });
-    await this.exited;
+    await this.#exited;
   }
 
-  private request(message: Uint8Array): Promise<XsResult> {
-    if (!this.child) return Promise.reject(new Error(`XsWorker ${this.name} is not started`));
-    if (this.failure) return Promise.reject(this.failure);
+  #request(message: Uint8Array): Promise<XsResult> {
+    if (!this.#child) return Promise.reject(new Error(`XsWorker ${this.#name} is not started`));
+    if (this.#failure) return Promise.reject(this.#failure);
     return new Promise((resolveRequest, rejectRequest) => {
-      this.queue.push({ message, resolve: resolveRequest, reject: rejectRequest });
-      this.sendNext();
+      this.#queue.push({ message, resolve: resolveRequest, reject: rejectRequest });
+      this.#sendNext();
     });
   }
 
   // One message at a time: a script that issues a command reads the next netstring as its answer.
-  private sendNext(): void {
-    if (this.current || this.failure) return;
-    this.current = this.queue.shift();
-    if (!this.current) return;
-    if (this.current.message === QUIT) {
+  #sendNext(): void {
+    if (this.#current || this.#failure) return;
+    this.#current = this.#queue.shift();
+    if (!this.#current) return;
+    if (this.#current.message === QUIT) {
       // Settled by the exit that follows.
-      this.failure = new Error(`XS ${this.name} is closed`);
-      this.toXs?.end(encodeNetstring(QUIT));
+      this.#failure = new Error(`XS ${this.#name} is closed`);
+      this.#toXs?.end(encodeNetstring(QUIT));
     } else {
-      this.toXs?.write(encodeNetstring(this.current.message));
+      this.#toXs?.write(encodeNetstring(this.#current.message));
     }
   }
 
-  private receive(message: Uint8Array): void {
-    const request = this.current;
-    if (!request) return this.fail(new Error(`XS ${this.name} sent a message while idle`));
+  #receive(message: Uint8Array): void {
+    const request = this.#current;
+    if (!request) return this.#fail(new Error(`XS ${this.#name} sent a message while idle`));
     const kind = message[0];
-    if (kind === QUERY) return this.answerCommand(message.subarray(1));
+    if (kind === QUERY) return this.#answerCommand(message.subarray(1));
     if (kind !== OK && kind !== ERROR)
-      return this.fail(
-        new Error(`XS ${this.name} sent an unknown message kind ${JSON.stringify(String.fromCharCode(kind))}`),
+      return this.#fail(
+        new Error(`XS ${this.#name} sent an unknown message kind ${JSON.stringify(String.fromCharCode(kind))}`),
       );
-    this.current = undefined;
+    this.#current = undefined;
     if (kind === ERROR) request.reject(new XsError(Buffer.from(message.subarray(1)).toString("utf8")));
     else request.resolve(parseOk(message));
-    this.sendNext();
+    this.#sendNext();
   }
 
-  private answerCommand(command: Uint8Array): void {
-    const handler = this.onCommand;
-    if (!handler) return this.fail(new Error(`XS ${this.name} issued a command but the host has no onCommand handler`));
+  #answerCommand(command: Uint8Array): void {
+    const handler = this.#onCommand;
+    if (!handler)
+      return this.#fail(new Error(`XS ${this.#name} issued a command but the host has no onCommand handler`));
     Promise.resolve()
       .then(() => handler(Buffer.from(command)))
       .then(
         (answer) => {
-          if (!this.failure) this.toXs?.write(encodeNetstring(Buffer.from("/"), answer));
+          if (!this.#failure) this.#toXs?.write(encodeNetstring(Buffer.from("/"), answer));
         },
-        (error: unknown) => this.fail(new Error(`XS ${this.name}: the host's command handler threw: ${String(error)}`)),
+        (error: unknown) =>
+          this.#fail(new Error(`XS ${this.#name}: the host's command handler threw: ${String(error)}`)),
       );
   }
 
   /** Fails every pending request with `error` and stops the engine. */
-  private fail(error: Error): void {
-    if (!this.failure) this.failure = error;
-    const pending = [this.current, ...this.queue.splice(0)];
-    this.current = undefined;
+  #fail(error: Error): void {
+    if (!this.#failure) this.#failure = error;
+    const pending = [this.#current, ...this.#queue.splice(0)];
+    this.#current = undefined;
     for (const request of pending) request?.reject(error);
-    if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
+    if (this.#child && this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill();
   }
 
-  private keepOutput(chunk: Buffer): void {
-    this.outputTail = (this.outputTail + chunk.toString("utf8")).slice(-OUTPUT_TAIL_CHARS);
+  #keepOutput(chunk: Buffer): void {
+    this.#outputTail = (this.#outputTail + chunk.toString("utf8")).slice(-OUTPUT_TAIL_CHARS);
   }
 
-  private outputForError(): string {
-    return this.outputTail ? `; its last output:\n${this.outputTail}` : "";
+  #outputForError(): string {
+    return this.#outputTail ? `; its last output:\n${this.#outputTail}` : "";
   }
 }
 

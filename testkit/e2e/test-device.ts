@@ -4,7 +4,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeviceClient, type DeviceClientState } from "../../sdk/device-client";
-import type { RecordStore } from "../../sdk/ports";
+import type { Clock, RecordStore } from "../../sdk/ports";
 import type { OperationDisplay } from "../../sdk/provisioning/provisioner";
 import type { RefreshPolicy } from "../../sdk/registration/refresh-policy";
 import { devicePorts } from "../../simulator/device/node-ports";
@@ -20,6 +20,8 @@ export interface TestDeviceOptions {
   store?: RecordStore;
   /** When the device refreshes its registration token; default: the SDK's policy. */
   refresh?: RefreshPolicy;
+  /** The device's clock; default: the real one. A VirtualClock moves the device through time at once. */
+  clock?: Clock;
 }
 
 export class TestDevice {
@@ -34,6 +36,7 @@ export class TestDevice {
       provisioningToken: options.token,
       deviceId: options.deviceId,
       ...devicePorts({ host: "127.0.0.1", port: options.port }, process.env.PROVISIO_E2E_LOG === "1"),
+      ...(options.clock && { clock: options.clock }),
       store: options.store ?? new FileRecordStore(join(this.stateDir, "record.json")),
       refresh: options.refresh,
       onDisplay: (operation) => this.displays.push(operation),

@@ -18,8 +18,8 @@ export interface Received {
 
 /** Collects the messages a client receives; `next` waits for the first one that matches. */
 export class Inbox {
-  private readonly received: Received[] = [];
-  private readonly waiters: { match: (m: Received) => boolean; resolve: (m: Received) => void }[] = [];
+  readonly #received: Received[] = [];
+  readonly #waiters: { match: (m: Received) => boolean; resolve: (m: Received) => void }[] = [];
 
   constructor(client: MqttClient) {
     client.on("message", (topic, payload) => {
@@ -30,15 +30,15 @@ export class Inbox {
         body = undefined;
       }
       const message = { topic, payload, body };
-      const waiter = this.waiters.findIndex((w) => w.match(message));
-      if (waiter >= 0) this.waiters.splice(waiter, 1)[0].resolve(message);
-      else this.received.push(message);
+      const waiter = this.#waiters.findIndex((w) => w.match(message));
+      if (waiter >= 0) this.#waiters.splice(waiter, 1)[0].resolve(message);
+      else this.#received.push(message);
     });
   }
 
   next(match: (m: Received) => boolean, timeoutMs = 5000): Promise<Received> {
-    const index = this.received.findIndex(match);
-    if (index >= 0) return Promise.resolve(this.received.splice(index, 1)[0]);
+    const index = this.#received.findIndex(match);
+    if (index >= 0) return Promise.resolve(this.#received.splice(index, 1)[0]);
     return new Promise((resolve, reject) => {
       const waiter = {
         match,
@@ -48,10 +48,10 @@ export class Inbox {
         },
       };
       const timer = setTimeout(() => {
-        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
         reject(new Error("no matching message within " + timeoutMs + " ms"));
       }, timeoutMs);
-      this.waiters.push(waiter);
+      this.#waiters.push(waiter);
     });
   }
 
@@ -152,7 +152,7 @@ export class DeviceKeys {
 
 /** A provisioning session: subscribed to its replies, with request/reply by rid. */
 export class ProvisioningDevice {
-  private rid = 0;
+  #rid = 0;
 
   private constructor(
     readonly keys: DeviceKeys,
@@ -174,7 +174,7 @@ export class ProvisioningDevice {
 
   /** Publishes a request on req/{kind} and waits for the reply with the same rid. */
   async request(kind: string, body: Record<string, unknown>): Promise<any> {
-    const rid = String(++this.rid);
+    const rid = String(++this.#rid);
     await this.client.publishAsync(`prov/${this.keys.clientId}/req/${kind}`, JSON.stringify({ v: 1, rid, ...body }), {
       qos: 1,
     });
@@ -271,7 +271,7 @@ export async function provision(
 
 /** A registered session subscribed to its replies, with request/reply by rid on `D/req/{kind}`. */
 export class RegisteredDevice {
-  private rid = 0;
+  #rid = 0;
 
   private constructor(
     readonly root: string,
@@ -287,7 +287,7 @@ export class RegisteredDevice {
   }
 
   async request(kind: string, body: Record<string, unknown>): Promise<any> {
-    const rid = String(++this.rid);
+    const rid = String(++this.#rid);
     await this.client.publishAsync(`${this.root}/req/${kind}`, JSON.stringify({ v: 1, rid, ...body }), { qos: 1 });
     return (await this.inbox.next((m) => m.topic === `${this.root}/res/${kind}` && m.body?.rid === rid)).body;
   }
