@@ -19,6 +19,9 @@ import {
 import type { RefreshPolicy } from "./registration/refresh-policy";
 import { RegisteredSession, type RegistrationError } from "./registration/session";
 import { CodedError } from "./errors";
+import { Outbox } from "./outbox";
+import { MemoryMessageQueue } from "./storage/memory-message-queue";
+import type { MessageQueue } from "./storage/message-queue";
 
 /**
  * provisioning: talking to the provisioning service (detail "registration-rejected" when it starts
@@ -44,12 +47,24 @@ export interface DeviceClientOptions extends DevicePorts {
   onRejected?: "provision" | "stop";
   /** When to refresh the registration token; see RefreshPolicy for the defaults. */
   refresh?: RefreshPolicy;
+  /**
+   * Where `send` keeps messages until the platform has stored them: a FlashMessageQueue on a
+   * partition of its own survives power cuts; default a MemoryMessageQueue (16 messages, 64 KiB).
+   */
+  queue?: MessageQueue;
   /** A throw from these callbacks is logged, never passed on. */
   onDisplay(operation: OperationDisplay): void;
-  onStateChange?(state: DeviceClientState, detail?: string): void;
+  /**
+   * A new state, or the same one again when a connection to the broker failed: then `detail` says
+   * why (a LinkFailure such as "refused", "name-not-resolved" or "tls-untrusted", or an MQTT
+   * code such as "connect-timeout" or "server-unavailable") and `retryInMs` when the next try is.
+   */
+  onStateChange?(state: DeviceClientState, detail?: string, retryInMs?: number): void;
+  /** The platform stored a queued message; `waiting` are still queued (0: all delivered). */
+  onDelivered?(waiting: number): void;
 }
 
-export type DeviceClientErrorCode = "invalid-device-id" | "invalid-attributes" | "not-registered";
+export type DeviceClientErrorCode = "invalid-device-id" | "invalid-attributes";
 
 export class DeviceClientError extends CodedError<DeviceClientErrorCode> {
   override name = "DeviceClientError";
@@ -75,6 +90,8 @@ export class DeviceClient {
   /** Spaces the provisioning runs that follow refused registrations: never a hot loop. */
   #rejections: Backoff;
   #reprovisionTimer: TimerHandle | undefined;
+  readonly #queue: MessageQueue;
+  readonly #outbox: Outbox;
 
   /** Throws DeviceClientError for an invalid Device ID or attributes: those are firmware bugs. */
   constructor(options: DeviceClientOptions) {
@@ -89,6 +106,10 @@ export class DeviceClient {
     this.#log = options.log ?? silentLog;
     this.#identities = new IdentityStore(options.store, this.#log);
     this.#rejections = new Backoff(options.random);
+    this.#queue = options.queue ?? new MemoryMessageQueue({ log: this.#log });
+    this.#outbox = new Outbox(this.#queue, this.#log, (waiting) =>
+      this.#call("onDelivered", () => options.onDelivered?.(waiting)),
+    );
   }
 
   get state(): DeviceClientState {
@@ -123,18 +144,26 @@ export class DeviceClient {
     this.#provisioner = undefined;
     this.#session = undefined;
     this.#clearReprovision();
+    this.#outbox.use(undefined);
     provisioner?.stop();
     session?.stop();
     this.#setState("stopped");
   }
 
-  /** Resolves once the platform has stored the message (PUBACK). */
+  /**
+   * Queues a message for `stream` and resolves once the platform has stored it (PUBACK), whether
+   * the device is registered and online yet or not. Rejects at once with a SendError (bad stream,
+   * too large) or a StorageError (queue full, flash failed) when the message was not queued, and
+   * later with SendError "dropped" when the queue's "drop-oldest" policy made room with it.
+   */
   send(stream: string, payload: Uint8Array): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const session = this.#session;
-      if (!session) reject(new DeviceClientError("not-registered", "the device is not registered yet"));
-      else session.send(stream, payload, (error) => (error ? reject(error) : resolve()));
-    });
+    return this.#outbox.send(stream, payload);
+  }
+
+  /** The messages waiting for the platform, and those the queue dropped since boot. */
+  get queued(): { messages: number; bytes: number; dropped: number } {
+    const queue = this.#queue;
+    return { messages: queue.waiting.length, bytes: queue.bytes, dropped: queue.dropped };
   }
 
   #setState(state: DeviceClientState, detail?: string): void {
@@ -142,6 +171,13 @@ export class DeviceClient {
     this.#state = state;
     this.#log.write("info", "device-state", { state, detail });
     this.#call("onStateChange", () => this.#options.onStateChange?.(state, detail));
+  }
+
+  /** The state again, with why the link failed and when it is tried next. */
+  #linkLost(error: Error, retryInMs: number): void {
+    const state = this.#state;
+    const reason = error instanceof CodedError ? (error.code as string) : "failed";
+    this.#call("onStateChange", () => this.#options.onStateChange?.(state, reason, retryInMs));
   }
 
   /** Runs an application callback: what it throws is logged and goes no further. */
@@ -171,6 +207,7 @@ export class DeviceClient {
       deviceId,
       attributes: options.attributes,
       onDisplay: (operation) => this.#call("onDisplay", () => options.onDisplay(operation)),
+      onConnectionLost: (error, retryInMs) => this.#provisioner === provisioner && this.#linkLost(error, retryInMs),
       onStateChange: (state: ProvisioningState) => {
         if (this.#provisioner !== provisioner) return;
         if (state === "connecting" || state === "initializing") this.#setState("provisioning");
@@ -202,6 +239,7 @@ export class DeviceClient {
       registration,
       secretKey: keyPair.secretKey,
       refresh: options.refresh,
+      onConnectionLost: (error, retryInMs) => this.#session === session && this.#linkLost(error, retryInMs),
       onStateChange: (state: MqttClientState) => {
         if (this.#session !== session || state === "stopped") return;
         if (state === "connected") this.#rejections.reset();
@@ -212,12 +250,14 @@ export class DeviceClient {
       onRejected: (error: RegistrationError) => {
         if (this.#session !== session) return;
         this.#session = undefined;
+        this.#outbox.use(undefined);
         this.#rejected(error, keyPair, session.registration.deviceId);
       },
     });
     this.#session = session;
     this.#setState("connecting");
     session.start();
+    this.#outbox.use(session);
   }
 
   /** Writes the record atomically; false (old record kept) when the store cannot. */

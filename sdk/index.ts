@@ -7,3 +7,4 @@ export * from "./storage/index";
 export { utf8Encode, utf8Decode } from "./utf8";
 export { DeviceClient, DeviceClientError, type DeviceClientOptions, type DeviceClientState } from "./device-client";
 export type { OperationDisplay } from "./provisioning/provisioner";
+export { SendError, type SendErrorCode } from "./outbox";

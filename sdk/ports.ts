@@ -5,14 +5,32 @@
  * never re-entrantly from inside the call that registered it.
  */
 
+/**
+ * Why a byte stream ended, as far as the port can tell: before `onOpen`, why it could not connect
+ * (the broker refused the connection, no route to it, its name did not resolve, no answer, or
+ * TLS: a certificate not signed by the trusted CA, expired or not yet valid, or for another
+ * host); "failed" when the port cannot tell why; "closed" when an open stream ended.
+ */
+export type LinkFailure =
+  | "refused"
+  | "unreachable"
+  | "name-not-resolved"
+  | "timed-out"
+  | "tls-untrusted"
+  | "tls-expired"
+  | "tls-wrong-host"
+  | "tls-failed"
+  | "failed"
+  | "closed";
+
 /** Events a transport connection delivers to the core. The core's handlers never throw. */
 export interface TransportEvents {
   /** The byte stream is open; writes may start. */
   onOpen(): void;
   /** Bytes arrived. The core copies what it keeps: the port may reuse `bytes` after the call. */
   onData(bytes: Uint8Array): void;
-  /** The stream ended (remote close, error, or after `close()`); `reason` is for logs only. */
-  onClose(reason: string): void;
+  /** The stream ended (remote close, error, or after `close()`); `message` is for people and logs. */
+  onClose(reason: LinkFailure, message?: string): void;
 }
 
 /** One open byte stream to the broker. */

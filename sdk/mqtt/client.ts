@@ -8,6 +8,7 @@ import {
   silentLog,
   type Clock,
   type DevicePorts,
+  type LinkFailure,
   type Log,
   type TimerHandle,
   type TransportConnection,
@@ -15,14 +16,20 @@ import {
 import { ticksAdd, ticksBetween, ticksUntil } from "../ticks";
 import { PacketDecoder } from "./decoder";
 import { encode } from "./encode";
-import { MqttConnectError, MqttProtocolError } from "./errors";
+import { LinkError, MqttConnectError, MqttProtocolError } from "./errors";
 import type { ClientPacket, PublishPacket, ServerPacket, SubackPacket, Subscription, Will } from "./packets";
 import { CodedError } from "../errors";
 
 export type MqttClientState = "stopped" | "connecting" | "connected" | "waiting";
 
 export type MqttClientErrorCode =
-  "stopped" | "not-connected" | "inflight-full" | "connect-timeout" | "keepalive-timeout" | "connection-closed";
+  | "stopped"
+  | "not-connected"
+  | "inflight-full"
+  | "invalid-message-id"
+  | "connect-timeout"
+  | "keepalive-timeout"
+  | "connection-closed";
 
 export class MqttClientError extends CodedError<MqttClientErrorCode> {
   override name = "MqttClientError";
@@ -53,13 +60,23 @@ export interface MqttClientOptions extends DevicePorts {
    * the transport's buffer, valid only during the call: copy it to keep it.
    */
   onMessage?: (topic: string, payload: Uint8Array, packet: PublishPacket) => void;
-  /** A connected or connecting link ended; a reconnect is scheduled. */
-  onConnectionLost?: (error: Error) => void;
+  /**
+   * A connected or connecting link ended (a LinkError from the transport, an MqttClientError,
+   * MqttConnectError or MqttProtocolError): the client connects again in `retryInMs`.
+   */
+  onConnectionLost?: (error: Error, retryInMs: number) => void;
   /** Stopped for good: by stop() (undefined) or by CONNACK 4/5 (MqttConnectError). */
   onStop?: (error: Error | undefined) => void;
 }
 
 type Done = (error: Error | undefined, granted?: number[]) => void;
+
+/**
+ * The packet ids a caller may choose for QoS 1 messages that outlive one client (a persisted
+ * queue keeps each message's id, so the platform can tell a resend from a new message); the client
+ * numbers its own packets below them.
+ */
+export const queuedMessageIds = { first: 0x8000, last: 0xffff } as const;
 
 interface Outgoing {
   packet: PublishPacket;
@@ -156,11 +173,13 @@ export class MqttClient {
   /**
    * QoS 0: written now if connected (else fails with "not-connected"), callback once written.
    * QoS 1: callback on PUBACK; kept across reconnects; queued while disconnected, within maxInflight.
+   * A QoS 1 message that outlives this client (a persisted queue) brings its own `messageId`, one
+   * of the `queuedMessageIds`, and `dup` when an earlier client may have sent it.
    */
   publish(
     topic: string,
     payload: Uint8Array,
-    options: { qos?: 0 | 1; retain?: boolean } = {},
+    options: { qos?: 0 | 1; retain?: boolean; messageId?: number; dup?: boolean } = {},
     callback?: (error: Error | undefined) => void,
   ): void {
     const packet: PublishPacket = {
@@ -176,14 +195,17 @@ export class MqttClient {
       return this.#done(callback, this.#write(packet));
     }
     if (this.#inflight.size >= this.#maxInflight) return this.#done(callback, new MqttClientError("inflight-full"));
-    packet.messageId = this.#nextId();
+    const id = options.messageId;
+    if (id !== undefined && (!(id >= queuedMessageIds.first && id <= queuedMessageIds.last) || this.#inflight.has(id)))
+      return this.#done(callback, new MqttClientError("invalid-message-id"));
+    packet.messageId = id ?? this.#nextId();
     let bytes: Uint8Array;
     try {
       bytes = encode(packet);
     } catch (e) {
       return this.#done(callback, e as Error);
     }
-    const outgoing: Outgoing = { packet, sent: false, callback };
+    const outgoing: Outgoing = { packet, sent: !!options.dup, callback };
     this.#inflight.set(packet.messageId, outgoing);
     if (this.#state !== "connected") return;
     this.#writeBytes(bytes);
@@ -200,7 +222,7 @@ export class MqttClient {
   }
 
   #nextId(): number {
-    do this.#lastId = (this.#lastId % 65535) + 1;
+    do this.#lastId = (this.#lastId % (queuedMessageIds.first - 1)) + 1;
     while (this.#inflight.has(this.#lastId) || this.#requests.has(this.#lastId));
     return this.#lastId;
   }
@@ -222,9 +244,9 @@ export class MqttClient {
           const error = decoder.push(bytes, (packet) => id === this.#linkId && this.#receive(packet, id));
           if (error && id === this.#linkId) this.#lose(error);
         }),
-        onClose: guard((reason: string) => {
+        onClose: guard((reason: LinkFailure, message?: string) => {
           this.#conn = undefined;
-          this.#lose(new MqttClientError("connection-closed", reason));
+          this.#lose(new LinkError(reason, message ?? reason));
         }),
       });
     } catch (e) {
@@ -345,7 +367,7 @@ export class MqttClient {
     this.#setState("waiting");
     this.#wake();
     for (const callback of unanswered) this.#done(callback, error);
-    this.#call("onConnectionLost", this.#options.onConnectionLost, error);
+    this.#call("onConnectionLost", this.#options.onConnectionLost, error, delayMs);
   }
 
   /** Stopped for good: every pending callback fails with "stopped". */

@@ -3,6 +3,7 @@
  * never raise an exception into the host; the client reports them through its callbacks.
  */
 import { CodedError } from "../errors";
+import type { LinkFailure } from "../ports";
 
 export type MqttProtocolErrorCode =
   /** The remaining length uses more than 4 bytes or ends the packet early. */
@@ -51,4 +52,9 @@ export class MqttConnectError extends CodedError<ConnackErrorCode> {
   get isAuthorizationFailure(): boolean {
     return this.returnCode === 4 || this.returnCode === 5;
   }
+}
+
+/** The transport's byte stream ended or could not open; `code` says why, as the port could tell. */
+export class LinkError extends CodedError<LinkFailure> {
+  override name = "LinkError";
 }

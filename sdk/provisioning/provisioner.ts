@@ -62,6 +62,8 @@ export interface ProvisionerOptions extends DevicePorts {
   replyTimeoutMs?: number;
   onDisplay(operation: OperationDisplay): void;
   onStateChange?(state: ProvisioningState): void;
+  /** The link to the broker failed or ended (see MqttClientOptions): it is tried again in `retryInMs`. */
+  onConnectionLost?(error: Error, retryInMs: number): void;
   /** Called once the registration is saved and the provisioning session is closed. */
   onRegistered(identity: DeviceIdentity): void;
   onFailed(error: ProvisioningError): void;
@@ -130,7 +132,10 @@ export class Provisioner {
       clean: true,
       keepalive: 60,
       onConnect: () => this.#subscribe(),
-      onConnectionLost: () => this.#disconnected(),
+      onConnectionLost: (error, retryInMs) => {
+        this.#disconnected();
+        options.onConnectionLost?.(error, retryInMs);
+      },
       onMessage: (topic, payload) => this.#receive(topic, payload),
       onStop: (error) => this.#clientStopped(error),
     });

@@ -15,18 +15,11 @@ import { LongTimer } from "./long-timer";
 import { refreshDelayMs, type RefreshPolicy } from "./refresh-policy";
 import { CodedError } from "../errors";
 
-const streamPattern = /^[0-9A-Za-z_.-]{1,64}$/;
-/** docs/protocol.md 2a: the platform's default message size limit. */
-export const maxMessageBytes = 256 * 1024;
 /** Bounds on the platform's durations (seconds): what the stored record holds; long waits are chained. */
 const maxLifetimeS = 0x7fffffff;
 const maxRetryAfterS = 86400;
 
-export function isStreamName(value: unknown): value is string {
-  return typeof value === "string" && streamPattern.test(value);
-}
-
-export type RegistrationErrorCode = "invalid-stream" | "message-too-large" | "registration-rejected";
+export type RegistrationErrorCode = "registration-rejected";
 
 export class RegistrationError extends CodedError<RegistrationErrorCode> {
   override name = "RegistrationError";
@@ -39,6 +32,8 @@ export interface RegisteredSessionOptions extends DevicePorts {
   refresh?: RefreshPolicy;
   /** Session MQTT state: "connected" once CONNACK arrived. */
   onStateChange?(state: MqttClientState): void;
+  /** The link to the broker failed or ended (see MqttClientOptions): it is tried again in `retryInMs`. */
+  onConnectionLost?(error: Error, retryInMs: number): void;
   /** The platform answered the status request: the token lives `expiresIn` more seconds. */
   onTokenStatus?(expiresIn: number): void;
   /**
@@ -104,7 +99,10 @@ export class RegisteredSession {
       keepalive: 60,
       onStateChange: (state) => options.onStateChange?.(state),
       onConnect: () => this.#connected(),
-      onConnectionLost: () => this.#idle(),
+      onConnectionLost: (error, retryInMs) => {
+        this.#idle();
+        options.onConnectionLost?.(error, retryInMs);
+      },
       onMessage: (topic, payload) => this.#receive(topic, payload),
       onStop: (error) => {
         this.#idle();
@@ -137,13 +135,18 @@ export class RegisteredSession {
     this.#client.stop();
   }
 
-  /** Publishes `payload` to the stream with QoS 1; `callback` runs once the platform has stored it (PUBACK). */
-  send(stream: string, payload: Uint8Array, callback: (error: Error | undefined) => void): void {
-    if (!isStreamName(stream))
-      return callback(new RegistrationError("invalid-stream", "a stream name is 1-64 characters of 0-9 A-Z a-z _ . -"));
-    if (payload.length > maxMessageBytes)
-      return callback(new RegistrationError("message-too-large", `a message is at most ${maxMessageBytes} bytes`));
-    this.#client.publish(`${this.root}/msg/${stream}`, payload, { qos: 1 }, callback);
+  /**
+   * Publishes a queued message to its stream with QoS 1, under the packet id it keeps for life
+   * (one of `queuedMessageIds`) and DUP when it may have gone out before; `callback` runs once the
+   * platform has stored it (PUBACK), or with an error when this session ends first.
+   */
+  send(
+    stream: string,
+    payload: Uint8Array,
+    id: { messageId: number; dup: boolean },
+    callback: (error: Error | undefined) => void,
+  ): void {
+    this.#client.publish(`${this.root}/msg/${stream}`, payload, { qos: 1, ...id }, callback);
   }
 
   /** The link is gone: nothing asked is coming back, and the next connect starts over with status. */

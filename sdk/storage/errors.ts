@@ -5,6 +5,8 @@ export type StorageErrorCode =
   | "record-too-large"
   /** The medium did not read back what was written or erased: the old record is still in place. */
   | "verify-failed"
+  /** The message queue holds as many messages or bytes as it may (policy "refuse"). */
+  | "queue-full"
   /** The store's options cannot work (too few sectors, a key name too long...). */
   | "invalid-options";
 

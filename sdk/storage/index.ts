@@ -1,4 +1,4 @@
-/** Power-safe storage of the device's record: over raw NOR flash, or over Moddable `preference`. */
+/** Power-safe storage of the device's record (over raw NOR flash, or Moddable `preference`) and of its outgoing messages. */
 export type { Flash } from "./flash";
 export { FlashRecordStore, type FlashRecordStoreOptions } from "./flash-record-store";
 export {
@@ -7,5 +7,13 @@ export {
   type PreferenceRecordStoreOptions,
   type PreferenceValue,
 } from "./preference-record-store";
+export {
+  FlashMessageQueue,
+  type FlashMessageQueueOptions,
+  type MessageQueue,
+  type QueuedMessage,
+  type QueueFullPolicy,
+} from "./message-queue";
+export { MemoryMessageQueue, type MemoryMessageQueueOptions } from "./memory-message-queue";
 export { StorageError, type StorageErrorCode } from "./errors";
 export { crc32 } from "./crc32";

@@ -30,8 +30,10 @@ export const deviceCommand: Command = {
 
 Runs the device SDK as a simulated device. It shows its verification code, waits for a technician
 to approve it (provisio ops approve CODE), stores its registration in a simulated NOR flash
-image (--state DIR/flash.bin, 4 sectors of 4096 bytes), and sends messages. Restarted with the
-same --state, it reuses its registration, or resumes a pending operation.
+image (--state DIR/flash.bin, 4 sectors of 4096 bytes), and sends messages, which wait in a
+second image (DIR/queue.bin, 16 sectors) until the platform has stored them: offline, before
+registration and across power cuts. Restarted with the same --state, it reuses its registration
+(or resumes a pending operation) and delivers what was left waiting.
 
   --broker URL       MQTT broker (default mqtt://127.0.0.1:1883); mqtts://HOST[:8883] for TLS
   --ca FILE          with mqtts://, the CA certificate (PEM) that signed the broker's
@@ -41,7 +43,9 @@ same --state, it reuses its registration, or resumes a pending operation.
   --state DIR        where the device keeps its flash image (default .provisio/device)
   --engine xs|node   run the SDK core inside the XS engine, as on a device (default),
                      or directly in Node
-  --send N           send N messages once registered, exit 0 when all are acknowledged
+  --send N           queue N messages at once, exit 0 once they and any left from an earlier
+                     run are acknowledged (--send 0: deliver what is left, then exit);
+                     without it, a sample every 5 s (the oldest dropped when the queue is full)
   --stream S         stream for messages (default telemetry)
   --power-cut-after-writes N
                      N flash writes succeed, then the power fails halfway through the next

@@ -1,12 +1,11 @@
 /**
  * A simulated device in Node: the device application (device-app.ts) with the desktop ports and
- * a record store on a simulated NOR flash image (device-flash.ts). xs-host.ts runs the same
+ * its storage on simulated NOR flash images (device-flash.ts). xs-host.ts runs the same
  * application inside the XS engine.
  */
 import type { DeviceClientState } from "../../sdk/device-client";
 import type { DevicePorts } from "../../sdk/ports";
-import { FlashRecordStore } from "../../sdk/storage/flash-record-store";
-import { startDeviceApp, type DeviceAppConfig } from "./device-app";
+import { openDeviceStorage, startDeviceApp, type DeviceAppConfig } from "./device-app";
 import { openDeviceFlash, type DeviceFlashOptions } from "./device-flash";
 
 export interface SimulatedDeviceOptions extends DeviceFlashOptions {
@@ -47,8 +46,9 @@ export function deviceAppConfig(options: SimulatedDeviceOptions, model: string):
 export function startSimulatedDevice(options: SimulatedDeviceOptions): SimulatedDevice {
   let finish: (code: number) => void = () => {};
   const finished = new Promise<number>((resolve) => (finish = resolve));
-  const store = new FlashRecordStore({ flash: openDeviceFlash(options), log: options.ports.log });
-  const app = startDeviceApp(options.ports, store, deviceAppConfig(options, "provisio-simulator"), {
+  const config = deviceAppConfig(options, "provisio-simulator");
+  const storage = openDeviceStorage(openDeviceFlash(options), config, options.ports.log);
+  const app = startDeviceApp(options.ports, storage, config, {
     print: options.print,
     display: (code) => options.onDisplay?.(code),
     stateChanged: (state, detail) => options.onStateChange?.(state, detail),

@@ -4,8 +4,11 @@
  * the flash, the display); what happens later (bytes arrived, a timer fired) comes down as events.
  */
 import type { DeviceClientState } from "../../sdk/device-client";
-import type { LogFields, LogLevel } from "../../sdk/ports";
+import type { LinkFailure, LogFields, LogLevel } from "../../sdk/ports";
 import type { DeviceAppConfig } from "./device-app";
+
+/** The device's flash partitions the host serves. */
+export type Partition = "record" | "queue";
 
 /** A flash operation's bytes (reads) or nothing, or its failure: XS rethrows it to the record store. */
 export type FlashReply = { bytes?: string; error?: string };
@@ -20,9 +23,9 @@ export interface DeviceCalls {
   clearTimer: { call: { op: "clearTimer"; id: number }; reply: null };
   random: { call: { op: "random"; length: number }; reply: string };
   log: { call: { op: "log"; level: LogLevel; event: string; fields?: LogFields }; reply: null };
-  flashRead: { call: { op: "flashRead"; offset: number; length: number }; reply: FlashReply };
-  flashWrite: { call: { op: "flashWrite"; offset: number; bytes: string }; reply: FlashReply };
-  flashErase: { call: { op: "flashErase"; sector: number }; reply: FlashReply };
+  flashRead: { call: { op: "flashRead"; partition: Partition; offset: number; length: number }; reply: FlashReply };
+  flashWrite: { call: { op: "flashWrite"; partition: Partition; offset: number; bytes: string }; reply: FlashReply };
+  flashErase: { call: { op: "flashErase"; partition: Partition; sector: number }; reply: FlashReply };
   print: { call: { op: "print"; line: string }; reply: null };
   display: { call: { op: "display"; verificationCode: string }; reply: null };
   state: { call: { op: "state"; state: DeviceClientState; detail?: string }; reply: null };
@@ -35,13 +38,19 @@ export type DeviceCall = DeviceCalls[keyof DeviceCalls]["call"];
 export type HostEvent =
   | { event: "open"; id: number }
   | { event: "data"; id: number; bytes: string }
-  | { event: "close"; id: number }
+  | { event: "close"; id: number; reason: LinkFailure; message?: string }
   | { event: "timer"; id: number };
+
+/** The geometry of one partition. */
+export interface PartitionGeometry {
+  sectorSize: number;
+  size: number;
+}
 
 /** What the host evaluates to start the application: its settings and the flash it serves. */
 export interface XsDeviceStart {
   config: DeviceAppConfig;
-  flash: { sectorSize: number; size: number };
+  flash: Record<Partition, PartitionGeometry>;
 }
 
 /** The global the bundle assigns its exports to (`start`, `stop`). */

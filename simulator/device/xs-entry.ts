@@ -1,17 +1,16 @@
 /**
  * Runs inside xsnap, bundled at build time into dist/xs/simulated-device.js: the device
  * application (device-app.ts) with ports that cross to the Node host (xs-host.ts) over the
- * bridge of xs-bridge.ts. The record store runs here, as on a device; only the raw flash
- * operations cross.
+ * bridge of xs-bridge.ts. The record store and the message queue run here, as on a device; only
+ * the raw flash operations cross.
  */
 import { base64urlDecode, base64urlEncode } from "../../sdk/crypto/base64url";
 import type { DevicePorts, TimerHandle, TransportEvents } from "../../sdk/ports";
-import { FlashRecordStore } from "../../sdk/storage/flash-record-store";
 import type { Flash } from "../../sdk/storage/flash";
 import { utf8Decode } from "../../sdk/utf8";
 import { jsonBuffer, sendToHost } from "../xs-engine/inside";
-import { startDeviceApp, type DeviceApp } from "./device-app";
-import type { DeviceCalls, HostEvent, XsDeviceStart } from "./xs-bridge";
+import { openDeviceStorage, startDeviceApp, type DeviceApp } from "./device-app";
+import type { DeviceCalls, HostEvent, Partition, PartitionGeometry, XsDeviceStart } from "./xs-bridge";
 
 function ask<K extends keyof DeviceCalls>(call: DeviceCalls[K]["call"] & { op: K }): DeviceCalls[K]["reply"] {
   return JSON.parse(utf8Decode(sendToHost(call)) ?? "null") as DeviceCalls[K]["reply"];
@@ -55,13 +54,14 @@ function flashResult(reply: DeviceCalls["flashRead"]["reply"]): Uint8Array | und
   return reply.bytes === undefined ? undefined : decode(reply.bytes);
 }
 
-function hostFlash(geometry: XsDeviceStart["flash"]): Flash {
+function hostFlash(partition: Partition, geometry: PartitionGeometry): Flash {
   return {
     sectorSize: geometry.sectorSize,
     size: geometry.size,
-    read: (offset, length) => flashResult(ask({ op: "flashRead", offset, length }))!,
-    write: (offset, bytes) => void flashResult(ask({ op: "flashWrite", offset, bytes: base64urlEncode(bytes) })),
-    erase: (sector) => void flashResult(ask({ op: "flashErase", sector })),
+    read: (offset, length) => flashResult(ask({ op: "flashRead", partition, offset, length }))!,
+    write: (offset, bytes) =>
+      void flashResult(ask({ op: "flashWrite", partition, offset, bytes: base64urlEncode(bytes) })),
+    erase: (sector) => void flashResult(ask({ op: "flashErase", partition, sector })),
   };
 }
 
@@ -69,7 +69,8 @@ let app: DeviceApp | undefined;
 
 /** Starts the application; the host evaluates `provisioXsDevice.start({...})`. */
 export function start({ config, flash }: XsDeviceStart): void {
-  app = startDeviceApp(ports, new FlashRecordStore({ flash: hostFlash(flash), log: ports.log }), config, {
+  const partitions = { record: hostFlash("record", flash.record), queue: hostFlash("queue", flash.queue) };
+  app = startDeviceApp(ports, openDeviceStorage(partitions, config, ports.log), config, {
     print: (line) => void ask({ op: "print", line }),
     display: (verificationCode) => void ask({ op: "display", verificationCode }),
     stateChanged: (state, detail) => void ask({ op: "state", state, detail }),
@@ -93,7 +94,7 @@ function deliver(event: HostEvent): void {
   else if (event.event === "data") events?.onData(decode(event.bytes));
   else {
     connections.delete(event.id);
-    events?.onClose("closed");
+    events?.onClose(event.reason, event.message);
   }
 }
 

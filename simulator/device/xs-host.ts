@@ -1,7 +1,7 @@
 /**
  * `provisio device --engine xs`: the device application runs inside the real XS engine (xsnap),
  * as on a device, while this Node host serves its ports: the socket, the clock, randomness, the
- * log, the flash image and the display. xs-entry.ts is the other half, prebuilt by `npm run build`.
+ * log, the flash partitions and the display. xs-entry.ts is the other half, prebuilt by `npm run build`.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -56,9 +56,9 @@ export async function startXsDevice(options: SimulatedDeviceOptions): Promise<Si
         const connection = ports.transport.connect({
           onOpen: () => push({ event: "open", id }),
           onData: (bytes) => push({ event: "data", id, bytes: base64url(bytes) }),
-          onClose: () => {
+          onClose: (reason, message) => {
             connections.delete(id);
-            push({ event: "close", id });
+            push({ event: "close", id, reason, message });
           },
         });
         connections.set(id, connection);
@@ -94,11 +94,11 @@ export async function startXsDevice(options: SimulatedDeviceOptions): Promise<Si
         ports.log.write(call.level, call.event, call.fields);
         return null;
       case "flashRead":
-        return flashReply(() => flash.read(call.offset, call.length));
+        return flashReply(() => flash[call.partition].read(call.offset, call.length));
       case "flashWrite":
-        return flashReply(() => flash.write(call.offset, Buffer.from(call.bytes, "base64url")));
+        return flashReply(() => flash[call.partition].write(call.offset, Buffer.from(call.bytes, "base64url")));
       case "flashErase":
-        return flashReply(() => flash.erase(call.sector));
+        return flashReply(() => flash[call.partition].erase(call.sector));
       case "print":
         print(call.line);
         return null;
@@ -143,7 +143,10 @@ export async function startXsDevice(options: SimulatedDeviceOptions): Promise<Si
   await worker.evaluate(bundle);
   const start: XsDeviceStart = {
     config: deviceAppConfig(options, "provisio-simulator-xs"),
-    flash: { sectorSize: flash.sectorSize, size: flash.size },
+    flash: {
+      record: { sectorSize: flash.record.sectorSize, size: flash.record.size },
+      queue: { sectorSize: flash.queue.sectorSize, size: flash.queue.size },
+    },
   };
   await worker.evaluate(`${xsDeviceGlobal}.start(${JSON.stringify(start)})`);
   return { finished, stop: () => stop(0) };

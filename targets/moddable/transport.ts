@@ -11,7 +11,7 @@
  * authorityKeyIdentifier: the platform and `provisio certs create` do. The session's copy of the
  * server certificate (`ssl.peerCert`) is deleted before "connected", so nothing here re-checks it.
  */
-import type { Transport, TransportConnection, TransportEvents } from "provisio-sdk";
+import type { LinkFailure, Transport, TransportConnection, TransportEvents } from "provisio-sdk";
 import SecureSocket from "securesocket";
 import { Socket } from "socket";
 import Timer from "timer";
@@ -77,20 +77,22 @@ class ModdableConnection implements TransportConnection {
       socket.callback = (message, value) => guarded("socket", () => this.#onSocket(message, value));
       this.#socket = socket;
     } catch (error) {
-      this.#end(`socket: ${error instanceof Error ? error.message : String(error)}`);
+      const message = error instanceof Error ? error.message : String(error);
+      // securesocket checks the CA's dates against the clock before it opens anything.
+      this.#end(message.includes("date validation") ? "tls-expired" : "failed", `socket: ${message}`);
     }
   }
 
   write(bytes: Uint8Array): void {
     if (this.#closed || bytes.length === 0) return;
-    if (this.#queuedBytes + bytes.length > this.#maxQueuedBytes) return this.#end("send queue full");
+    if (this.#queuedBytes + bytes.length > this.#maxQueuedBytes) return this.#end("failed", "send queue full");
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
     if (this.#open) this.#flush();
   }
 
   close(): void {
-    this.#end("closed");
+    this.#end("closed", "closed by the client");
   }
 
   #onSocket(message: number, value?: number): void {
@@ -104,8 +106,12 @@ class ModdableConnection implements TransportConnection {
       if (value) this.#events.onData(new Uint8Array(this.#socket!.read(ArrayBuffer)));
     } else if (message === socketSent) {
       this.#flush();
+    } else if (this.#open) {
+      this.#end("closed", message === -1 ? "disconnected" : "socket error");
     } else {
-      this.#end(message === -1 ? "disconnected" : "socket error");
+      // Moddable's socket says only that it failed (-2) or ended (-1), not why: refused,
+      // unreachable, a name that did not resolve and a refused TLS handshake all look alike.
+      this.#end("failed", message === -1 ? "disconnected before connecting" : "socket error before connecting");
     }
   }
 
@@ -134,7 +140,7 @@ class ModdableConnection implements TransportConnection {
    * the JavaScript side closed it, and if the collector freed an unreferenced one meanwhile, mcsim
    * used freed memory and crashed (seen after registering, with valgrind).
    */
-  #end(reason: string): void {
+  #end(reason: LinkFailure, message: string): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue.length = 0;
@@ -148,7 +154,7 @@ class ModdableConnection implements TransportConnection {
       }
     Timer.set(() => {
       this.#socket = undefined;
-      guarded("socket-close", () => this.#events.onClose(reason));
+      guarded("socket-close", () => this.#events.onClose(reason, message));
     }, 0);
   }
 }

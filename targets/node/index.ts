@@ -4,4 +4,4 @@ export { FileRecordStore } from "./file-store";
 export { NorFlashFile, PowerCutError, type NorFlashFileOptions } from "./nor-flash-file";
 export { StdoutLog, type StdoutLogOptions } from "./log";
 export { nodeRandom } from "./random";
-export { TcpTransport, describeConnectionError, type TcpTransportOptions, type TlsClientOptions } from "./transport";
+export { TcpTransport, connectionFailure, type TcpTransportOptions, type TlsClientOptions } from "./transport";

@@ -6,7 +6,7 @@
  */
 import { Socket, isIP } from "node:net";
 import { connect as tlsConnect } from "node:tls";
-import type { Transport, TransportConnection, TransportEvents } from "../../sdk/ports";
+import type { LinkFailure, Transport, TransportConnection, TransportEvents } from "../../sdk/ports";
 
 export interface TlsClientOptions {
   /** Trusted CA certificates (PEM); default: Node's system store. */
@@ -22,24 +22,53 @@ export interface TcpTransportOptions {
   closeGraceMs?: number;
 }
 
-/** Why a connection failed (a TLS verification failure especially), in words a person can act on (the core logs it as the link loss). */
-export function describeConnectionError(error: NodeJS.ErrnoException, host: string): string {
-  switch (error.code) {
-    case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
-    case "UNABLE_TO_GET_ISSUER_CERT":
-    case "UNABLE_TO_GET_ISSUER_CERT_LOCALLY":
-    case "SELF_SIGNED_CERT_IN_CHAIN":
-    case "DEPTH_ZERO_SELF_SIGNED_CERT":
-    case "CERT_SIGNATURE_FAILURE":
-      return `TLS: the server's certificate is not signed by a trusted CA (unknown CA, ${error.code})`;
-    case "ERR_TLS_CERT_ALTNAME_INVALID":
-      return `TLS: the server's certificate does not name the host ${host} (wrong host)`;
-    case "CERT_HAS_EXPIRED":
-      return "TLS: the server's certificate has expired (CERT_HAS_EXPIRED; check the device clock too)";
-    case "CERT_NOT_YET_VALID":
-      return "TLS: the server's certificate is not valid yet (CERT_NOT_YET_VALID; check the device clock)";
+/** Node's error codes, by the LinkFailure they mean. */
+const failures: Record<string, LinkFailure> = {
+  ECONNREFUSED: "refused",
+  EHOSTUNREACH: "unreachable",
+  ENETUNREACH: "unreachable",
+  EHOSTDOWN: "unreachable",
+  ENETDOWN: "unreachable",
+  EADDRNOTAVAIL: "unreachable",
+  ENOTFOUND: "name-not-resolved",
+  EAI_AGAIN: "name-not-resolved",
+  EAI_NONAME: "name-not-resolved",
+  ETIMEDOUT: "timed-out",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "tls-untrusted",
+  UNABLE_TO_GET_ISSUER_CERT: "tls-untrusted",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "tls-untrusted",
+  SELF_SIGNED_CERT_IN_CHAIN: "tls-untrusted",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "tls-untrusted",
+  CERT_SIGNATURE_FAILURE: "tls-untrusted",
+  CERT_HAS_EXPIRED: "tls-expired",
+  CERT_NOT_YET_VALID: "tls-expired",
+  ERR_TLS_CERT_ALTNAME_INVALID: "tls-wrong-host",
+};
+
+/** Why a connection failed, typed, and in words a person can act on (a TLS verification failure especially). */
+export function connectionFailure(
+  error: NodeJS.ErrnoException,
+  host: string,
+): { reason: LinkFailure; message: string } {
+  const code = error.code ?? "";
+  const reason = failures[code] ?? (code.startsWith("ERR_SSL") || code.startsWith("ERR_TLS") ? "tls-failed" : "failed");
+  switch (reason) {
+    case "tls-untrusted":
+      return { reason, message: `TLS: the server's certificate is not signed by a trusted CA (unknown CA, ${code})` };
+    case "tls-wrong-host":
+      return { reason, message: `TLS: the server's certificate does not name the host ${host} (wrong host)` };
+    case "tls-expired":
+      return code === "CERT_HAS_EXPIRED"
+        ? {
+            reason,
+            message: "TLS: the server's certificate has expired (CERT_HAS_EXPIRED; check the device clock too)",
+          }
+        : {
+            reason,
+            message: "TLS: the server's certificate is not valid yet (CERT_NOT_YET_VALID; check the device clock)",
+          };
     default:
-      return error.code ? `${error.message} (${error.code})` : error.message;
+      return { reason, message: code ? `${error.message} (${code})` : error.message };
   }
 }
 
@@ -63,19 +92,20 @@ export class TcpTransport implements Transport {
           rejectUnauthorized: true,
         })
       : new Socket().connect(port, host);
-    let reason = "closed";
+    let reason: LinkFailure = "closed";
+    let message: string | undefined;
     socket.setNoDelay(true);
     socket.on(tls ? "secureConnect" : "connect", () => events.onOpen());
     socket.on("data", (data: Buffer) => events.onData(new Uint8Array(data.buffer, data.byteOffset, data.length)));
-    socket.on("error", (error) => (reason = describeConnectionError(error, host)));
-    socket.once("close", () => events.onClose(reason));
+    socket.on("error", (error) => ({ reason, message } = connectionFailure(error, host)));
+    socket.once("close", () => events.onClose(reason, message));
     return {
       write(bytes) {
         if (!socket.destroyed && !socket.writableEnded) socket.write(bytes);
       },
       close() {
         if (socket.destroyed || socket.writableEnded) return;
-        reason = "closed by the client";
+        message = "closed by the client";
         // end() lets a final DISCONNECT leave first; a peer that never answers is cut after the grace.
         socket.end(() => socket.destroy());
         setTimeout(() => socket.destroy(), closeGraceMs).unref();

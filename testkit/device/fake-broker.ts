@@ -6,7 +6,7 @@
  * test drives it with `clock.advance(...)`.
  */
 import type { ClientPacket, ServerPacket } from "../../sdk/mqtt/packets";
-import type { Clock, Transport, TransportConnection, TransportEvents } from "../../sdk/ports";
+import type { Clock, LinkFailure, Transport, TransportConnection, TransportEvents } from "../../sdk/ports";
 import { utf8Decode } from "../../sdk/utf8";
 import { parseClientPackets, serverBytes } from "./mqtt-wire";
 
@@ -61,7 +61,7 @@ export class FakeBrokerConnection implements TransportConnection {
   /** The server side ends the link. */
   drop(): void {
     if (!this.open) return;
-    this.#broker.clock.setTimer(0, () => this.#closed("dropped by the broker"));
+    this.#broker.clock.setTimer(0, () => this.#closed("closed", "dropped by the broker"));
     this.open = false;
   }
 
@@ -74,11 +74,11 @@ export class FakeBrokerConnection implements TransportConnection {
   close(): void {
     if (!this.open) return;
     this.open = false;
-    this.#broker.clock.setTimer(0, () => this.#closed("closed by the client"));
+    this.#broker.clock.setTimer(0, () => this.#closed("closed", "closed by the client"));
   }
 
-  #closed(reason: string): void {
-    this.#events.onClose(reason);
+  #closed(reason: LinkFailure, message: string): void {
+    this.#events.onClose(reason, message);
   }
 
   #handle(packet: ClientPacket): void {

@@ -4,7 +4,7 @@
  * including the onClose that follows a client's close(): the test calls `end()` when it wants it.
  */
 import type { ClientPacket } from "../../sdk/mqtt/packets";
-import type { Transport, TransportConnection, TransportEvents } from "../../sdk/ports";
+import type { LinkFailure, Transport, TransportConnection, TransportEvents } from "../../sdk/ports";
 import { parseClientPackets } from "./mqtt-wire";
 
 export class ScriptedConnection implements TransportConnection {
@@ -42,10 +42,10 @@ export class ScriptedConnection implements TransportConnection {
   }
 
   /** The stream ended: delivers onClose, once. */
-  end(reason = "closed by the test"): void {
+  end(reason: LinkFailure = "closed", message = "closed by the test"): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#events.onClose(reason);
+    this.#events.onClose(reason, message);
   }
 
   /** Every packet the client wrote. */

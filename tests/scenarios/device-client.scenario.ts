@@ -77,23 +77,36 @@ scenario("device client: reuses a stored registration without provisioning", asy
   check.ok(!rig.log.text().includes("rt_stored-token"), "registration token logged");
 });
 
-scenario("device client: send rejects a bad stream name, and before registration", async (check) => {
-  const rig = new DeviceRig();
-  const { device } = client(rig);
-  const early = await device.send("telemetry", Uint8Array.of(1)).then(
-    () => "sent",
-    (e: { code?: string }) => e.code,
-  );
-  check.equal(early, "not-registered");
-  saveIdentity(rig.store, { version: 1, keyPair: rig.keyPair, registration });
-  device.start();
-  rig.advance();
-  const bad = await device.send("a/b", Uint8Array.of(1)).then(
-    () => "sent",
-    (e: { code?: string }) => e.code,
-  );
-  check.equal(bad, "invalid-stream");
-});
+scenario(
+  "device client: send rejects a bad stream name; a message sent before registration waits for it",
+  async (check) => {
+    const rig = new DeviceRig();
+    const { device } = client(rig);
+    const outcome = (sent: Promise<void>) =>
+      sent.then(
+        () => "sent",
+        (e: { code?: string }) => e.code,
+      );
+    const bad = await outcome(device.send("a/b", Uint8Array.of(1)));
+    check.equal(bad, "invalid-stream");
+    let acknowledged = false;
+    const early = device.send("telemetry", Uint8Array.of(1)).then(() => (acknowledged = true));
+    check.deepEqual(device.queued, { messages: 1, bytes: 10, dropped: 0 });
+    saveIdentity(rig.store, { version: 1, keyPair: rig.keyPair, registration });
+    rig.broker.holdPubacks = true;
+    device.start();
+    rig.advance();
+    const message = rig.broker.received.find((m) => m.topic === `${root}/msg/telemetry`);
+    check.ok(message !== undefined, "the early message was not published once registered");
+    check.ok(message!.messageId! >= 0x8000, `a queued message keeps an id of its own range, not ${message!.messageId}`);
+    await settle();
+    check.equal(acknowledged, false, "resolved before the PUBACK");
+    rig.broker.current!.puback(message!.messageId!);
+    rig.advance();
+    await early;
+    check.deepEqual(device.queued, { messages: 0, bytes: 0, dropped: 0 });
+  },
+);
 
 scenario(
   "device client: provisions when no registration is stored, then connects the registered session",

@@ -1,0 +1,135 @@
+/**
+ * What `DeviceClient.send` is given, on its way to the platform: stored in the message queue
+ * first, then published in order through whichever registered session is current, and taken off
+ * the queue only on the platform's PUBACK. Messages sent before registration, while offline or
+ * before a power cut (with a flash queue) go out once a session is there, at least once: each
+ * keeps its MQTT packet id for life and is resent with DUP, so the platform stores it once.
+ */
+import { queuedMessageIds } from "./mqtt/client";
+import type { Log } from "./ports";
+import type { RegisteredSession } from "./registration/session";
+import { CodedError } from "./errors";
+import type { MessageQueue, QueuedMessage } from "./storage/message-queue";
+import { StorageError } from "./storage/errors";
+
+const streamPattern = /^[0-9A-Za-z_.-]{1,64}$/;
+/** docs/protocol.md 2a: the platform's default message size limit. */
+export const maxMessageBytes = 256 * 1024;
+/** Messages in flight at once: the MQTT client's window is 16, and token requests need room too. */
+const window = 8;
+
+export function isStreamName(value: unknown): value is string {
+  return typeof value === "string" && streamPattern.test(value);
+}
+
+export type SendErrorCode = "invalid-stream" | "message-too-large" | "dropped";
+
+/** Why `send` refused a message (a StorageError when the queue could not keep it). */
+export class SendError extends CodedError<SendErrorCode> {
+  override name = "SendError";
+}
+
+/** The packet id a queued message keeps for life. */
+function messageIdOf(message: QueuedMessage): number {
+  return queuedMessageIds.first + (message.sequence % (queuedMessageIds.last - queuedMessageIds.first + 1));
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+export class Outbox {
+  readonly #queue: MessageQueue;
+  readonly #log: Log;
+  #session: RegisteredSession | undefined;
+  /** Published on the current session, not yet acknowledged. */
+  readonly #inFlight = new Set<QueuedMessage>();
+  /** The promises of `send` calls made since boot, by message. */
+  readonly #waiters = new Map<QueuedMessage, Waiter>();
+
+  readonly #delivered: (waiting: number) => void;
+
+  constructor(queue: MessageQueue, log: Log, delivered: (waiting: number) => void) {
+    this.#queue = queue;
+    this.#log = log;
+    this.#delivered = delivered;
+  }
+
+  /** Stores the message (rejecting at once when it cannot) and resolves on the platform's PUBACK. */
+  send(stream: string, payload: Uint8Array): Promise<void> {
+    if (!isStreamName(stream))
+      return Promise.reject(new SendError("invalid-stream", "a stream name is 1-64 characters of 0-9 A-Z a-z _ . -"));
+    const limit = Math.min(maxMessageBytes, this.#queue.maxPayloadBytes(stream));
+    if (payload.length > limit)
+      return Promise.reject(new SendError("message-too-large", `a message is at most ${limit} bytes`));
+    let message: QueuedMessage;
+    const dropped = this.#queue.dropped;
+    try {
+      message = this.#queue.append(stream, payload);
+    } catch (error) {
+      return Promise.reject(error instanceof StorageError ? error : new StorageError("verify-failed", String(error)));
+    }
+    if (this.#queue.dropped !== dropped) this.#rejectDropped();
+    const delivered = new Promise<void>((resolve, reject) => this.#waiters.set(message, { resolve, reject }));
+    this.#pump();
+    return delivered;
+  }
+
+  /** The session messages go through from now on (undefined: none until the next). */
+  use(session: RegisteredSession | undefined): void {
+    this.#session = session;
+    this.#inFlight.clear();
+    this.#pump();
+  }
+
+  #pump(): void {
+    const session = this.#session;
+    if (!session) return;
+    for (const message of this.#queue.waiting) {
+      if (this.#inFlight.size >= window) return;
+      if (this.#inFlight.has(message)) continue;
+      let dup: boolean;
+      let body: { stream: string; payload: Uint8Array };
+      try {
+        dup = message.sent;
+        body = this.#queue.read(message);
+        this.#queue.markSent(message);
+      } catch (error) {
+        this.#log.write("error", "queue-read-failed", { sequence: message.sequence, error: String(error) });
+        return;
+      }
+      this.#inFlight.add(message);
+      session.send(body.stream, body.payload, { messageId: messageIdOf(message), dup }, (error) =>
+        this.#acknowledged(session, message, error),
+      );
+    }
+  }
+
+  #acknowledged(session: RegisteredSession, message: QueuedMessage, error: Error | undefined): void {
+    if (session !== this.#session) return;
+    this.#inFlight.delete(message);
+    if (error) return; // the session ended: the next one sends it again
+    try {
+      this.#queue.markDone(message);
+    } catch (e) {
+      // Left waiting on flash: resent after a reboot with DUP, which the platform recognises.
+      this.#log.write("error", "queue-write-failed", { sequence: message.sequence, error: String(e) });
+    }
+    const waiter = this.#waiters.get(message);
+    this.#waiters.delete(message);
+    waiter?.resolve();
+    this.#delivered(this.#queue.waiting.length);
+    this.#pump();
+  }
+
+  /** The policy dropped the oldest messages to make room: their senders learn it. */
+  #rejectDropped(): void {
+    for (const [message, waiter] of this.#waiters)
+      if (!this.#queue.waiting.includes(message)) {
+        this.#waiters.delete(message);
+        this.#inFlight.delete(message);
+        waiter.reject(new SendError("dropped", "the queue was full and dropped this message for a newer one"));
+      }
+  }
+}

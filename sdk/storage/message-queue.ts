@@ -1,0 +1,311 @@
+/**
+ * The outgoing messages, kept on raw NOR flash until the platform has stored them, so that
+ * neither a lost network nor a power cut loses one the application was told was queued.
+ *
+ * The sectors form a ring used as a log, as in FlashRecordStore: `append` writes one entry after
+ * the last, erasing the next sector in the ring when the current one is full. An entry is
+ *
+ *   [0xA6] [sent] [done] [stream length u8] [sequence u32] [payload length u16] [0 u16]
+ *   [stream] [payload] [CRC-32 u32]
+ *
+ * The CRC covers every byte but `sent` and `done`, two flags that start erased (0xFF) and are
+ * cleared in place, as NOR flash allows without an erase: `sent` before the message first goes
+ * to the network (its resends then carry MQTT's DUP), `done` once the platform acknowledged it
+ * (or the queue dropped it). A flag cut short by a power failure reads as set, which is the safe
+ * side of both. So a message costs one entry and two one-byte writes, and a sector is erased only
+ * when the ring comes back to it, once every message in it is done.
+ *
+ * The queue never appends where the flash is not erased (the tail of a write cut short) and
+ * reads back each entry it writes; a sector whose entries are not all done is erased only when
+ * the application chose "drop-oldest": otherwise the queue is full.
+ */
+import { silentLog, type Log } from "../ports";
+import { utf8Decode, utf8Encode } from "../utf8";
+import { crc32 } from "./crc32";
+import { isErased, sameBytes } from "./entry";
+import { StorageError } from "./errors";
+import type { Flash } from "./flash";
+
+/** What `append` does when the queue is full: refuse the new message, or drop the oldest ones. */
+export type QueueFullPolicy = "refuse" | "drop-oldest";
+
+export interface FlashMessageQueueOptions {
+  /** The region the queue owns entirely: at least two sectors, none shared with a record store. */
+  flash: Flash;
+  /** At most this many messages wait (default 256). */
+  maxMessages?: number;
+  /** At most this many bytes of streams and payloads wait (default: what the flash can hold). */
+  maxBytes?: number;
+  /** Default "refuse": `append` throws StorageError "queue-full". */
+  whenFull?: QueueFullPolicy;
+  /** Receives `message-dropped` for each message the queue drops. */
+  log?: Log;
+}
+
+/** Where a DeviceClient keeps what `send` was given until the platform acknowledged it. */
+export interface MessageQueue {
+  /** Waiting messages, oldest first: the caller may read them, not change the list. */
+  readonly waiting: readonly QueuedMessage[];
+  /** Bytes of streams and payloads waiting. */
+  readonly bytes: number;
+  /** Messages dropped since the queue was opened (policy "drop-oldest"). */
+  readonly dropped: number;
+  /** The largest payload a message on `stream` can have. */
+  maxPayloadBytes(stream: string): number;
+  /**
+   * Keeps a message and returns it; throws StorageError: "queue-full" (policy "refuse"),
+   * "record-too-large", "verify-failed". Once it returns, the message waits for the platform.
+   */
+  append(stream: string, payload: Uint8Array): QueuedMessage;
+  read(message: QueuedMessage): { stream: string; payload: Uint8Array };
+  /** Records, before the message first goes out, that it may reach the platform. */
+  markSent(message: QueuedMessage): void;
+  /** The platform has stored the message: it leaves the queue. False when it was not waiting. */
+  markDone(message: QueuedMessage): boolean;
+}
+
+/** A message waiting for the platform's acknowledgement. */
+export interface QueuedMessage {
+  /** Counts up from 1 over the queue's life, across reboots. */
+  readonly sequence: number;
+  /** It may have reached the network before: a resend must say so (MQTT DUP). */
+  sent: boolean;
+  /** Where its entry starts in the flash region (-1 in RAM). */
+  readonly address: number;
+  readonly streamLength: number;
+  readonly payloadLength: number;
+}
+
+const magic = 0xa6;
+const sentFlag = 1;
+const doneFlag = 2;
+const headerBytes = 12;
+const overheadBytes = headerBytes + 4;
+const cleared = new Uint8Array(1);
+/** ESP-IDF programs flash in 32-bit words; entries start on one so no write straddles a word. */
+const align = (offset: number) => (offset + 3) & ~3;
+
+function readU32(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) | (bytes[offset + 3] << 24)) >>> 0;
+}
+
+function writeU32(bytes: Uint8Array, offset: number, value: number): void {
+  bytes[offset] = value;
+  bytes[offset + 1] = value >>> 8;
+  bytes[offset + 2] = value >>> 16;
+  bytes[offset + 3] = value >>> 24;
+}
+
+/** The CRC of an entry's bytes before its CRC, with both flags read as erased. */
+function entryCrc(entry: Uint8Array): number {
+  const copy = entry.slice();
+  copy[sentFlag] = 0xff;
+  copy[doneFlag] = 0xff;
+  return crc32(copy);
+}
+
+export class FlashMessageQueue implements MessageQueue {
+  readonly #flash: Flash;
+  readonly #sectorCount: number;
+  readonly #maxMessages: number;
+  readonly #maxBytes: number;
+  readonly #whenFull: QueueFullPolicy;
+  readonly #log: Log;
+  /** Oldest first. */
+  readonly #waiting: QueuedMessage[] = [];
+  #bytes = 0;
+  #nextSequence = 1;
+  /** The sector of the newest entry, -1 when the flash holds none. */
+  #sector = -1;
+  /** Where the next entry may go in `#sector`, -1 when that sector takes no more. */
+  #free = -1;
+  /** Messages dropped since the queue was opened (policy "drop-oldest"). */
+  dropped = 0;
+
+  constructor(options: FlashMessageQueueOptions) {
+    const flash = options.flash;
+    const sectorCount = flash.size / flash.sectorSize;
+    if (!Number.isInteger(sectorCount) || sectorCount < 2 || flash.sectorSize < 256)
+      throw new StorageError(
+        "invalid-options",
+        `a message queue needs at least two sectors of 256 bytes or more (size ${flash.size}, sector ${flash.sectorSize})`,
+      );
+    this.#flash = flash;
+    this.#sectorCount = sectorCount;
+    this.#maxMessages = options.maxMessages ?? 256;
+    this.#maxBytes = options.maxBytes ?? (sectorCount - 1) * (flash.sectorSize - overheadBytes);
+    this.#whenFull = options.whenFull ?? "refuse";
+    this.#log = options.log ?? silentLog;
+    let newest = 0;
+    for (let sector = 0; sector < sectorCount; sector++) {
+      const last = this.#scan(sector);
+      if (last.sequence > newest) {
+        newest = last.sequence;
+        this.#sector = sector;
+        this.#free = last.free;
+      }
+    }
+    this.#nextSequence = newest + 1;
+    this.#waiting.sort((a, b) => a.sequence - b.sequence);
+  }
+
+  /** Waiting messages, oldest first: the caller may read them, not change the list. */
+  get waiting(): readonly QueuedMessage[] {
+    return this.#waiting;
+  }
+
+  /** Bytes of streams and payloads waiting. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The largest payload a message on `stream` can have: one entry fits in one sector. */
+  maxPayloadBytes(stream: string): number {
+    return Math.min(this.#flash.sectorSize - overheadBytes - utf8Encode(stream).length, 0xffff);
+  }
+
+  /**
+   * Stores a message durably and returns it; throws StorageError: "queue-full" (policy "refuse"),
+   * "record-too-large", "verify-failed". Once it returns, a power cut no longer loses the message.
+   */
+  append(stream: string, payload: Uint8Array): QueuedMessage {
+    const streamBytes = utf8Encode(stream);
+    const size = overheadBytes + streamBytes.length + payload.length;
+    if (
+      streamBytes.length === 0 ||
+      streamBytes.length > 255 ||
+      payload.length > 0xffff ||
+      size > this.#flash.sectorSize
+    )
+      throw new StorageError(
+        "record-too-large",
+        `a message on this queue is at most ${this.maxPayloadBytes(stream)} bytes`,
+      );
+    const bytes = streamBytes.length + payload.length;
+    if (bytes > this.#maxBytes) throw new StorageError("queue-full", `the queue holds at most ${this.#maxBytes} bytes`);
+    while (this.#waiting.length >= this.#maxMessages || this.#bytes + bytes > this.#maxBytes) this.#makeRoom(1);
+    const sequence = this.#nextSequence++;
+    const entry = new Uint8Array(size);
+    entry[0] = magic;
+    entry[sentFlag] = 0xff;
+    entry[doneFlag] = 0xff;
+    entry[3] = streamBytes.length;
+    writeU32(entry, 4, sequence);
+    entry[8] = payload.length;
+    entry[9] = payload.length >>> 8;
+    entry.set(streamBytes, headerBytes);
+    entry.set(payload, headerBytes + streamBytes.length);
+    writeU32(entry, size - 4, entryCrc(entry.subarray(0, size - 4)));
+    const address = this.#place(size);
+    this.#flash.write(address, entry);
+    if (!sameBytes(this.#flash.read(address, size), entry)) {
+      this.#flash.write(address, cleared);
+      this.#free = -1;
+      throw new StorageError("verify-failed", `flash at ${address} did not read back what was written`);
+    }
+    this.#free = align(address - this.#sector * this.#flash.sectorSize + size);
+    const message: QueuedMessage = {
+      sequence,
+      sent: false,
+      address,
+      streamLength: streamBytes.length,
+      payloadLength: payload.length,
+    };
+    this.#waiting.push(message);
+    this.#bytes += bytes;
+    return message;
+  }
+
+  /** The stream and payload of a waiting message, read from flash. */
+  read(message: QueuedMessage): { stream: string; payload: Uint8Array } {
+    const body = this.#flash.read(message.address + headerBytes, message.streamLength + message.payloadLength);
+    return {
+      stream: utf8Decode(body.subarray(0, message.streamLength)) ?? "",
+      payload: body.slice(message.streamLength),
+    };
+  }
+
+  /** Records, before the message first goes out, that it may reach the platform. */
+  markSent(message: QueuedMessage): void {
+    if (message.sent) return;
+    this.#flash.write(message.address + sentFlag, cleared);
+    message.sent = true;
+  }
+
+  /** The platform has stored the message: it leaves the queue. False when it was not waiting. */
+  markDone(message: QueuedMessage): boolean {
+    const index = this.#waiting.indexOf(message);
+    if (index < 0) return false;
+    this.#flash.write(message.address + doneFlag, cleared);
+    this.#waiting.splice(index, 1);
+    this.#bytes -= message.streamLength + message.payloadLength;
+    return true;
+  }
+
+  /** Reads one sector's entries into the waiting list; returns its newest sequence and free offset. */
+  #scan(sector: number): { sequence: number; free: number } {
+    const sectorSize = this.#flash.sectorSize;
+    const bytes = this.#flash.read(sector * sectorSize, sectorSize);
+    let newest = 0;
+    let offset = 0;
+    while (offset < sectorSize) {
+      if (isErased(bytes, offset, Math.min(overheadBytes, sectorSize - offset)))
+        return { sequence: newest, free: offset };
+      const streamLength = bytes[offset + 3];
+      const payloadLength = bytes[offset + 8] | (bytes[offset + 9] << 8);
+      const end = offset + headerBytes + streamLength + payloadLength;
+      if (bytes[offset] !== magic || streamLength === 0 || end + 4 > sectorSize) break;
+      if (entryCrc(bytes.subarray(offset, end)) !== readU32(bytes, end)) break;
+      const sequence = readU32(bytes, offset + 4);
+      if (sequence > newest) newest = sequence;
+      if (bytes[offset + doneFlag] === 0xff) {
+        this.#waiting.push({
+          sequence,
+          sent: bytes[offset + sentFlag] !== 0xff,
+          address: sector * sectorSize + offset,
+          streamLength,
+          payloadLength,
+        });
+        this.#bytes += streamLength + payloadLength;
+      }
+      offset = align(end + 4);
+    }
+    return { sequence: newest, free: -1 };
+  }
+
+  /** Where an entry of `size` bytes goes: after the last entry, or at the start of the next sector. */
+  #place(size: number): number {
+    const sectorSize = this.#flash.sectorSize;
+    const start = this.#sector * sectorSize + this.#free;
+    if (this.#sector >= 0 && this.#free >= 0 && this.#free + size <= sectorSize && this.#erased(start, size))
+      return start;
+    const next = (this.#sector + 1) % this.#sectorCount;
+    const inNext = (m: QueuedMessage) => Math.floor(m.address / sectorSize) === next;
+    while (this.#waiting.some(inNext)) this.#makeRoom(this.#waiting.filter(inNext).length);
+    this.#flash.erase(next);
+    if (!this.#erased(next * sectorSize, sectorSize))
+      throw new StorageError("verify-failed", `flash sector ${next} did not erase`);
+    this.#sector = next;
+    this.#free = 0;
+    return next * sectorSize;
+  }
+
+  /** Drops the `count` oldest messages, or refuses, as the policy says. */
+  #makeRoom(count: number): void {
+    if (this.#whenFull === "refuse")
+      throw new StorageError(
+        "queue-full",
+        `the queue is full (${this.#waiting.length} messages, ${this.#bytes} bytes)`,
+      );
+    for (let i = 0; i < count; i++) {
+      const oldest = this.#waiting[0];
+      this.markDone(oldest);
+      this.dropped++;
+      this.#log.write("warn", "message-dropped", { sequence: oldest.sequence, dropped: this.dropped });
+    }
+  }
+
+  #erased(address: number, length: number): boolean {
+    return isErased(this.#flash.read(address, length), 0, length);
+  }
+}
