@@ -16,7 +16,7 @@ const streamPattern = /^[0-9A-Za-z_.-]{1,64}$/;
 /** docs/protocol.md 2a: the platform's default message size limit. */
 export const maxMessageBytes = 256 * 1024;
 /** Messages in flight at once: the MQTT client's window is 16, and token requests need room too. */
-const window = 8;
+const maxInFlight = 8;
 
 export function isStreamName(value: unknown): value is string {
   return typeof value === "string" && streamPattern.test(value);
@@ -87,7 +87,7 @@ export class Outbox {
     const session = this.#session;
     if (!session) return;
     for (const message of this.#queue.waiting) {
-      if (this.#inFlight.size >= window) return;
+      if (this.#inFlight.size >= maxInFlight) return;
       if (this.#inFlight.has(message)) continue;
       let dup: boolean;
       let body: { stream: string; payload: Uint8Array };

@@ -1,6 +1,12 @@
 /**
  * Example firmware: provisions the board on first boot (the verification code goes to `trace`; a
- * board with a screen would show it there), then sends a sensor-like reading every minute.
+ * board with a screen would show it there), then sends a sensor-like reading every minute. The
+ * readings wait in a queue (a flash partition of their own with `queuePartition`, else RAM) while
+ * the device is offline or not yet registered, and go out in order once it is.
+ *
+ * The provisioning token and Device ID come from the device's preferences (domain "provisio",
+ * keys "token" and "deviceId") when present, written at the factory (see README), before
+ * manifest.json's config: one firmware build serves devices with tokens of their own.
  *
  * Wi-Fi: manifest_net.json's setup module joins the network named by `ssid`/`password` (mcconfig
  * arguments) before Moddable calls main(), so the hardware RNG is already truly random here.
@@ -10,7 +16,8 @@
 import config from "mc/config";
 import { DeviceClient, utf8Encode, type DeviceClientState, type OperationDisplay } from "provisio-sdk";
 import { guarded, moddableClock, ModdableTransport, TraceLog } from "provisio-moddable";
-import { createStore, random } from "provisio-platform";
+import { createQueue, createStore, random } from "provisio-platform";
+import Preference from "preference";
 import Resource from "Resource";
 import SNTP from "sntp";
 import Time from "time";
@@ -26,6 +33,7 @@ interface AppConfig {
   caCertificate?: string;
   sntp?: string;
   storePartition?: string;
+  queuePartition?: string;
   stream: string;
   sendIntervalMs: number;
   /** Wait before starting again after a failure the client does not retry by itself. */
@@ -36,6 +44,15 @@ interface AppConfig {
 const sntpRetryMs = 10_000;
 const sntpMaxRetryMs = 300_000;
 
+/** The preference domain of what a factory writes for one device. */
+const factoryDomain = "provisio";
+
+/** A string the factory wrote into the device's preferences, if any. */
+function factoryValue(key: string): string | undefined {
+  const value = Preference.get(factoryDomain, key);
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
 function readConfig(): AppConfig {
   const text = (name: string) => (typeof config[name] === "string" && config[name] !== "" ? config[name] : undefined);
   const number = (name: string, fallback: number) => {
@@ -45,11 +62,12 @@ function readConfig(): AppConfig {
   return {
     brokerHost: text("brokerHost") ?? "192.168.1.10",
     brokerPort: number("brokerPort", 1883),
-    provisioningToken: text("provisioningToken") ?? "",
-    deviceId: text("deviceId"),
+    provisioningToken: factoryValue("token") ?? text("provisioningToken") ?? "",
+    deviceId: factoryValue("deviceId") ?? text("deviceId"),
     caCertificate: text("caCertificate"),
     sntp: text("sntp"),
     storePartition: text("storePartition"),
+    queuePartition: text("queuePartition"),
     stream: text("stream") ?? "telemetry",
     sendIntervalMs: number("sendIntervalMs", 60_000),
     restartDelayMs: number("restartDelayMs", 600_000),
@@ -116,17 +134,19 @@ function startClient(settings: AppConfig): void {
     random,
     log,
     store: createStore({ partition: settings.storePartition, log }),
+    // A device offline for long keeps its newest readings.
+    queue: createQueue({ partition: settings.queuePartition, whenFull: "drop-oldest", log }),
     onDisplay: showCode,
-    onStateChange(state: DeviceClientState, detail?: string) {
+    onStateChange(state: DeviceClientState, detail?: string, retryInMs?: number) {
       if (state === "failed") Timer.set(() => guarded("restart", () => client.start()), settings.restartDelayMs);
       else if (state === "connected") trace(`registered as ${client.workspaceId}:${client.deviceId}\n`);
-      if (detail) log.write("warn", "device-detail", { state, detail });
+      if (retryInMs !== undefined) log.write("warn", "connect-failed", { state, reason: detail, retryInMs });
+      else if (detail) log.write("warn", "device-detail", { state, detail });
     },
   });
   Timer.repeat(
     () =>
       guarded("send", () => {
-        if (client.state !== "connected") return;
         const reading = { seq: ++sequence, temperatureC: 20 + (sequence % 50) / 10 };
         client.send(settings.stream, utf8Encode(JSON.stringify(reading))).then(
           () => trace(`sent reading ${reading.seq}\n`),
@@ -141,7 +161,8 @@ function startClient(settings: AppConfig): void {
 export default function main(): void {
   guarded("main", () => {
     const settings = readConfig();
-    if (!settings.provisioningToken) return trace("error no provisioningToken in mc/config\n");
+    if (!settings.provisioningToken)
+      return trace(`error no provisioning token: neither in preferences (${factoryDomain}/token) nor in mc/config\n`);
     if (settings.caCertificate) waitForTime(settings.sntp ?? "pool.ntp.org", () => startClient(settings));
     else startClient(settings);
   });

@@ -3,7 +3,7 @@
  * maps the name to esp32.ts on the board and to simulator.ts on lin/mac, whose Moddable lacks
  * `flash` and whose Math.random is not random.
  */
-import type { Log, Random, RecordStore } from "provisio-sdk";
+import type { Log, MessageQueue, QueueFullPolicy, Random, RecordStore } from "provisio-sdk";
 
 export interface ModdableStoreOptions {
   /** NVS domain, at most 15 characters. Default "provisio". */
@@ -16,6 +16,16 @@ export interface ModdableStoreOptions {
 }
 
 export type CreateStore = (options?: ModdableStoreOptions) => RecordStore;
+
+export interface ModdableQueueOptions {
+  /** A data partition (see manifest.json) the queue owns: messages then survive power cuts. ESP32 only. */
+  partition?: string;
+  whenFull?: QueueFullPolicy;
+  log?: Log;
+}
+
+/** Where `send` keeps messages until the platform stored them: a flash partition, or RAM. */
+export type CreateQueue = (options?: ModdableQueueOptions) => MessageQueue;
 
 /** The device key's source of randomness; it throws rather than hand out predictable bytes. */
 export type PlatformRandom = Random;

@@ -11,6 +11,8 @@ import { devicePorts } from "../../simulator/device/node-ports";
 import { FileRecordStore } from "../../targets/node/file-store";
 
 export interface TestDeviceOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
   port: number;
   token: string;
   deviceId?: string;
@@ -28,6 +30,8 @@ export class TestDevice {
   readonly stateDir: string;
   readonly displays: OperationDisplay[] = [];
   readonly states: [DeviceClientState, string | undefined][] = [];
+  /** Each failed connect onStateChange reported: the state, the reason, when the next try is. */
+  readonly failures: [DeviceClientState, string | undefined, number][] = [];
   readonly client: DeviceClient;
 
   constructor(options: TestDeviceOptions) {
@@ -35,12 +39,15 @@ export class TestDevice {
     this.client = new DeviceClient({
       provisioningToken: options.token,
       deviceId: options.deviceId,
-      ...devicePorts({ host: "127.0.0.1", port: options.port }, process.env.PROVISIO_E2E_LOG === "1"),
+      ...devicePorts({ host: options.host ?? "127.0.0.1", port: options.port }, process.env.PROVISIO_E2E_LOG === "1"),
       ...(options.clock && { clock: options.clock }),
       store: options.store ?? new FileRecordStore(join(this.stateDir, "record.json")),
       refresh: options.refresh,
       onDisplay: (operation) => this.displays.push(operation),
-      onStateChange: (state, detail) => this.states.push([state, detail]),
+      onStateChange: (state, detail, retryInMs) =>
+        void (retryInMs === undefined
+          ? this.states.push([state, detail])
+          : this.failures.push([state, detail, retryInMs])),
     });
     this.client.start();
   }

@@ -100,7 +100,7 @@ export function echo(port, sizes, maxQueuedBytes) {
       received += bytes.length;
       trace(`echo received ${received} mismatch ${mismatch}\n`);
     },
-    onClose: (reason) => trace(`echo closed ${reason}\n`),
+    onClose: (reason, message) => trace(`echo closed ${reason} ${message}\n`),
   });
   let offset = 0;
   for (const size of sizes) {

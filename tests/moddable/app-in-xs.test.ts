@@ -10,6 +10,7 @@ import { createServer, type Server } from "node:net";
 import { decodeIdentity } from "../../sdk/identity";
 import { PreferenceRecordStore, type PreferenceValue } from "../../sdk/storage/preference-record-store";
 import { base64urlDecode } from "../../sdk/crypto/base64url";
+import { eventually } from "../../testkit/node/eventually";
 import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 import { approveAndCollectReadings } from "../../testkit/moddable/app-flow";
 import { manifest } from "../../testkit/moddable/manifest";
@@ -138,6 +139,53 @@ describe("the app on Moddable's Linux simulator (lin)", () => {
     expect(await operationsOfToken(platform, token.id)).toBe(0);
   });
 
+  test("with the token and Device ID written to its preferences at the factory, it provisions with none in mc/config", async () => {
+    const { body: token } = await platform.api("POST", "/api/tokens", {});
+    const device: Preferences = new Map([
+      [
+        "provisio",
+        new Map([
+          ["token", { value: token.token }],
+          ["deviceId", { value: "factory-0001" }],
+        ]),
+      ],
+    ]);
+    const rig = await run(device, { provisioningToken: "", deviceId: "" });
+    try {
+      expect(await approveAndCollectReadings(rig, platform, "factory-0001")).toEqual(expect.arrayContaining([1, 2]));
+    } finally {
+      await rig.stop();
+    }
+    expect(await operationsOfToken(platform, token.id)).toBe(1);
+  });
+
+  test("without a token anywhere it says where it looked, and connects nowhere", async () => {
+    const rig = await run(new Map(), { provisioningToken: "" });
+    try {
+      await rig.waitForLine(/no provisioning token: neither in preferences \(provisio\/token\) nor in mc\/config/);
+      const status = JSON.parse(Buffer.from((await rig.evaluate("moddableApp.status()")).reply).toString("utf8"));
+      expect(status.sockets).toBe(0);
+    } finally {
+      await rig.stop();
+    }
+  });
+
+  test("a broker that cannot be reached: each failed connect is traced with the next try, readings wait", async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const rig = await run(new Map(), { provisioningToken: "pt_unused", brokerPort: port, sendIntervalMs: 1000 });
+    try {
+      const [, first] = await rig.waitForLine(/^warn connect-failed state=provisioning reason=failed retryInMs=(\d+)/);
+      expect(Number(first)).toBeGreaterThan(0);
+      await eventually(() => rig.lines.filter((l) => /connect-failed/.test(l)).length >= 2, "a second failed connect");
+      expect(rig.lines.some((l) => /not sent/.test(l))).toBe(false);
+    } finally {
+      await rig.stop();
+    }
+  });
+
   test("a flash partition is refused with a message: Moddable has no flash module there", async () => {
     const rig = await run(new Map(), { provisioningToken: "pt_unused", storePartition: "provisio" });
     try {
@@ -237,7 +285,7 @@ describe("ModdableTransport on the fake socket", () => {
     const rig = await startModdableRig();
     try {
       await rig.evaluate(`moddableApp.echo(${port}, [3000, 3000], 4096)`);
-      await rig.waitForLine(/^echo closed send queue full$/);
+      await rig.waitForLine(/^echo closed failed send queue full$/);
       expect(rig.lines).not.toContain("echo open");
     } finally {
       await rig.stop();

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import type { RefreshPolicy } from "../../sdk/registration/refresh-policy";
 import { DeviceClient, type DeviceClientState } from "../../sdk/device-client";
-import type { LogFields, LogLevel } from "../../sdk/ports";
+import type { LinkFailure, LogFields, LogLevel } from "../../sdk/ports";
 import { createCa, createServerCert, type CaFiles, type ServerCertFiles } from "../../simulator/certs/development-ca";
 import { FileRecordStore, TcpTransport, nodeClock, nodeRandom } from "../../targets/node";
 import { sendApiRequest } from "../../simulator/cli/api-request";
@@ -81,6 +81,8 @@ function tlsDevice(options: {
   const events: { level: LogLevel; event: string; fields?: LogFields }[] = [];
   const displays: string[] = [];
   const states: DeviceClientState[] = [];
+  /** What onStateChange said of each failed connect: the state, the typed reason, the next try. */
+  const failures: [DeviceClientState, string | undefined, number][] = [];
   const stateDir = mkdtempSync(join(tmpdir(), "provisio-tls-device-"));
   const client = new DeviceClient({
     provisioningToken: options.token,
@@ -95,7 +97,8 @@ function tlsDevice(options: {
     log: { write: (level, event, fields) => void events.push({ level, event, fields }) },
     store: new FileRecordStore(join(stateDir, "record.json")),
     onDisplay: (operation) => void displays.push(operation.verificationCode),
-    onStateChange: (state) => void states.push(state),
+    onStateChange: (state, detail, retryInMs) =>
+      void (retryInMs === undefined ? states.push(state) : failures.push([state, detail, retryInMs])),
     refresh: options.refresh,
   });
   client.start();
@@ -104,7 +107,7 @@ function tlsDevice(options: {
     rmSync(stateDir, { recursive: true, force: true });
   });
   const linkLosses = () => events.filter((e) => e.event === "mqtt-link-lost").map((e) => String(e.fields?.error));
-  return { client, events, displays, states, linkLosses };
+  return { client, events, displays, states, failures, linkLosses };
 }
 
 test("a device provisions, sends messages and refreshes its token over TLS, verified against the development CA", async () => {
@@ -139,9 +142,14 @@ test("a device provisions, sends messages and refreshes its token over TLS, veri
 });
 
 /** Waits for the device to report a link loss, and checks it keeps backing off without connecting. */
-async function refusedWith(device: ReturnType<typeof tlsDevice>, reason: RegExp): Promise<void> {
+async function refusedWith(device: ReturnType<typeof tlsDevice>, reason: RegExp, failure: LinkFailure): Promise<void> {
   await until("two link losses", () => device.linkLosses().length >= 2);
   for (const loss of device.linkLosses()) expect(loss).toMatch(reason);
+  expect(device.failures.length).toBeGreaterThanOrEqual(2);
+  for (const [state, detail, retryInMs] of device.failures) {
+    expect([state, detail]).toEqual(["provisioning", failure]);
+    expect(retryInMs).toBeGreaterThan(0);
+  }
   const retries = device.events.filter((e) => e.event === "mqtt-link-lost").map((e) => Number(e.fields?.retryInMs));
   expect(retries.every((ms) => ms > 0)).toBe(true);
   expect(device.displays).toEqual([]);
@@ -169,14 +177,14 @@ test("a device given the wrong CA refuses the platform and says the CA is unknow
     deviceId: "tls-wrong-ca",
     caFile: otherCa.cert,
   });
-  await refusedWith(device, /not signed by a trusted CA \(unknown CA/);
+  await refusedWith(device, /not signed by a trusted CA \(unknown CA/, "tls-untrusted");
   await noOperations(platform);
 });
 
 test("a device refuses a certificate that does not name the host it connects to", async () => {
   const platform = await platformWith(wrongHost);
   const device = tlsDevice({ port: platform.mqttsPort, token: unusedToken, deviceId: "tls-wrong-host" });
-  await refusedWith(device, /does not name the host 127\.0\.0\.1 \(wrong host\)/);
+  await refusedWith(device, /does not name the host 127\.0\.0\.1 \(wrong host\)/, "tls-wrong-host");
 });
 
 test("a device checks the name it was given: localhost is not in a certificate for platform.example.org", async () => {
@@ -187,13 +195,13 @@ test("a device checks the name it was given: localhost is not in a certificate f
     token: unusedToken,
     deviceId: "tls-wrong-name",
   });
-  await refusedWith(device, /does not name the host localhost \(wrong host\)/);
+  await refusedWith(device, /does not name the host localhost \(wrong host\)/, "tls-wrong-host");
 });
 
 test("a device refuses an expired server certificate", async () => {
   const platform = await platformWith(expired);
   const device = tlsDevice({ port: platform.mqttsPort, token: unusedToken, deviceId: "tls-expired" });
-  await refusedWith(device, /certificate has expired/);
+  await refusedWith(device, /certificate has expired/, "tls-expired");
 });
 
 test("before the handshake succeeds the device sends only a TLS ClientHello, never its token", async () => {
