@@ -8,6 +8,7 @@ import { cpus } from "node:os";
 import { resolve } from "node:path";
 import * as bundleSize from "./bundle-size";
 import * as crypto from "./crypto";
+import * as messageQueue from "./message-queue";
 import * as moddable from "./moddable";
 import * as mqttCodec from "./mqtt-codec";
 import * as platformBench from "./platform";
@@ -40,6 +41,7 @@ const benches: Record<string, { run(): Promise<BenchReport> }> = {
   "bundle-size": bundleSize,
   moddable,
   storage,
+  "message-queue": messageQueue,
   revocation,
   refresh,
   provisioning,

@@ -1,5 +1,7 @@
 /** `provisio device`: one simulated device running the SDK core against a broker. */
+import { readFileSync } from "node:fs";
 import { isDeviceId } from "../../sdk/identity";
+import { FactoryFileError, parseFactoryFile, type FactoryRecord } from "../device/factory-file";
 import { CliError, integerOption, parseArgs, stringOption } from "./args";
 import { print, type Command } from "./command";
 import { devicePorts, parseBrokerUrl } from "../device/node-ports";
@@ -13,6 +15,7 @@ const OPTIONS = {
   broker: "string",
   ca: "string",
   token: "string",
+  "token-file": "string",
   "device-id": "string",
   state: "string",
   engine: "string",
@@ -23,10 +26,26 @@ const OPTIONS = {
   help: "boolean",
 } as const;
 
+function readFactoryFile(path: string | undefined): FactoryRecord | undefined {
+  if (path === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new CliError(`--token-file: cannot read ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return parseFactoryFile(text, path);
+  } catch (error) {
+    if (error instanceof FactoryFileError) throw new CliError(`--token-file ${error.message}`);
+    throw error;
+  }
+}
+
 export const deviceCommand: Command = {
   name: "device",
   summary: "run a simulated device: provision it, then send messages",
-  help: `provisio device --token PT [options]
+  help: `provisio device --token PT | --token-file FILE [options]
 
 Runs the device SDK as a simulated device. It shows its verification code, waits for a technician
 to approve it (provisio ops approve CODE), stores its registration in a simulated NOR flash
@@ -38,7 +57,10 @@ registration and across power cuts. Restarted with the same --state, it reuses i
   --broker URL       MQTT broker (default mqtt://127.0.0.1:1883); mqtts://HOST[:8883] for TLS
   --ca FILE          with mqtts://, the CA certificate (PEM) that signed the broker's
                      certificate (default: the system's CAs)
-  --token PT         provisioning token (required)
+  --token PT         provisioning token (this or --token-file)
+  --token-file FILE  the token (and Device ID) a factory writes for one device: the CSV of
+                     Espressif's NVS partition generator, namespace "provisio", string entries
+                     "token" and "deviceId" (what the firmware reads from its preferences)
   --device-id ID     requested Device ID (4-90 of 0-9 A-Z a-z _ . -)
   --state DIR        where the device keeps its flash image (default .provisio/device)
   --engine xs|node   run the SDK core inside the XS engine, as on a device (default),
@@ -59,11 +81,16 @@ registration and across power cuts. Restarted with the same --state, it reuses i
       print(deviceCommand.help);
       return 0;
     }
-    const token = stringOption(args, "token");
-    if (!token) throw new CliError("--token is required (create one with: provisio tokens create)");
+    const factory = readFactoryFile(stringOption(args, "token-file"));
+    if (factory && stringOption(args, "token") !== undefined)
+      throw new CliError("give --token or --token-file, not both");
+    const token = factory?.provisioningToken ?? stringOption(args, "token");
+    if (!token) throw new CliError("--token or --token-file is required (create a token with: provisio tokens create)");
     const engine = stringOption(args, "engine") ?? "xs";
     if (engine !== "node" && engine !== "xs") throw new CliError(`--engine must be node or xs, not ${engine}`);
-    const deviceId = stringOption(args, "device-id");
+    if (factory?.deviceId !== undefined && stringOption(args, "device-id") !== undefined)
+      throw new CliError("the --token-file names the Device ID: leave out --device-id");
+    const deviceId = factory?.deviceId ?? stringOption(args, "device-id");
     if (deviceId !== undefined && !isDeviceId(deviceId))
       throw new CliError("--device-id must be 4-90 characters of 0-9 A-Z a-z _ . -");
     const broker = parseBrokerUrl(stringOption(args, "broker") ?? "mqtt://127.0.0.1:1883", stringOption(args, "ca"));
