@@ -20,6 +20,8 @@ export interface MemoryMessageQueueOptions {
 interface HeldMessage extends QueuedMessage {
   readonly stream: string;
   readonly payload: Uint8Array;
+  /** Bytes of stream and payload, as the bound counts them. */
+  readonly bytes: number;
 }
 
 export class MemoryMessageQueue implements MessageQueue {
@@ -69,11 +71,9 @@ export class MemoryMessageQueue implements MessageQueue {
     const message: HeldMessage = {
       sequence: this.#nextSequence++,
       sent: false,
-      address: -1,
-      streamLength,
-      payloadLength: payload.length,
       stream,
       payload: payload.slice(),
+      bytes,
     };
     this.#waiting.push(message);
     this.#bytes += bytes;
@@ -93,7 +93,7 @@ export class MemoryMessageQueue implements MessageQueue {
     const index = this.#waiting.indexOf(message as HeldMessage);
     if (index < 0) return false;
     this.#waiting.splice(index, 1);
-    this.#bytes -= message.streamLength + message.payloadLength;
+    this.#bytes -= (message as HeldMessage).bytes;
     return true;
   }
 }

@@ -66,11 +66,15 @@ export interface MessageQueue {
 
 /** A message waiting for the platform's acknowledgement. */
 export interface QueuedMessage {
-  /** Counts up from 1 over the queue's life, across reboots. */
+  /** Counts up from 1 over the queue's life (across reboots on flash). */
   readonly sequence: number;
   /** It may have reached the network before: a resend must say so (MQTT DUP). */
   sent: boolean;
-  /** Where its entry starts in the flash region (-1 in RAM). */
+}
+
+/** Where a waiting message is on flash. */
+interface StoredMessage extends QueuedMessage {
+  /** Where its entry starts in the flash region. */
   readonly address: number;
   readonly streamLength: number;
   readonly payloadLength: number;
@@ -112,7 +116,7 @@ export class FlashMessageQueue implements MessageQueue {
   readonly #whenFull: QueueFullPolicy;
   readonly #log: Log;
   /** Oldest first. */
-  readonly #waiting: QueuedMessage[] = [];
+  readonly #waiting: StoredMessage[] = [];
   #bytes = 0;
   #nextSequence = 1;
   /** The sector of the newest entry, -1 when the flash holds none. */
@@ -168,7 +172,7 @@ export class FlashMessageQueue implements MessageQueue {
    * Stores a message durably and returns it; throws StorageError: "queue-full" (policy "refuse"),
    * "record-too-large", "verify-failed". Once it returns, a power cut no longer loses the message.
    */
-  append(stream: string, payload: Uint8Array): QueuedMessage {
+  append(stream: string, payload: Uint8Array): StoredMessage {
     const streamBytes = utf8Encode(stream);
     const size = overheadBytes + streamBytes.length + payload.length;
     if (
@@ -204,7 +208,7 @@ export class FlashMessageQueue implements MessageQueue {
       throw new StorageError("verify-failed", `flash at ${address} did not read back what was written`);
     }
     this.#free = align(address - this.#sector * this.#flash.sectorSize + size);
-    const message: QueuedMessage = {
+    const message: StoredMessage = {
       sequence,
       sent: false,
       address,
@@ -217,7 +221,8 @@ export class FlashMessageQueue implements MessageQueue {
   }
 
   /** The stream and payload of a waiting message, read from flash. */
-  read(message: QueuedMessage): { stream: string; payload: Uint8Array } {
+  read(queued: QueuedMessage): { stream: string; payload: Uint8Array } {
+    const message = queued as StoredMessage;
     const body = this.#flash.read(message.address + headerBytes, message.streamLength + message.payloadLength);
     return {
       stream: utf8Decode(body.subarray(0, message.streamLength)) ?? "",
@@ -226,14 +231,16 @@ export class FlashMessageQueue implements MessageQueue {
   }
 
   /** Records, before the message first goes out, that it may reach the platform. */
-  markSent(message: QueuedMessage): void {
+  markSent(queued: QueuedMessage): void {
+    const message = queued as StoredMessage;
     if (message.sent) return;
     this.#flash.write(message.address + sentFlag, cleared);
     message.sent = true;
   }
 
   /** The platform has stored the message: it leaves the queue. False when it was not waiting. */
-  markDone(message: QueuedMessage): boolean {
+  markDone(queued: QueuedMessage): boolean {
+    const message = queued as StoredMessage;
     const index = this.#waiting.indexOf(message);
     if (index < 0) return false;
     this.#flash.write(message.address + doneFlag, cleared);
@@ -280,7 +287,7 @@ export class FlashMessageQueue implements MessageQueue {
     if (this.#sector >= 0 && this.#free >= 0 && this.#free + size <= sectorSize && this.#erased(start, size))
       return start;
     const next = (this.#sector + 1) % this.#sectorCount;
-    const inNext = (m: QueuedMessage) => Math.floor(m.address / sectorSize) === next;
+    const inNext = (m: StoredMessage) => Math.floor(m.address / sectorSize) === next;
     while (this.#waiting.some(inNext)) this.#makeRoom(this.#waiting.filter(inNext).length);
     this.#flash.erase(next);
     if (!this.#erased(next * sectorSize, sectorSize))
