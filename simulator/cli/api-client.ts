@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ADMIN_KEY_FILE } from "../platform/platform";
 import { sendApiRequest, type ApiResponse } from "./api-request";
-import { CliError, integerOption, stringOption, type OptionSpec, type ParsedArgs } from "./args";
+import { followEvents, type EventStream, type StreamEvent } from "./event-stream";
+import { CliError, EXIT, integerOption, stringOption, type ExitCode, type OptionSpec, type ParsedArgs } from "./args";
 
 export const DEFAULT_PLATFORM_URL = "http://127.0.0.1:8080";
 export const DEFAULT_DATA_DIR = ".provisio";
@@ -68,11 +69,12 @@ const CERTIFICATE_REFUSALS: Record<string, string> = {
 function unreachable(baseUrl: string, error: NodeJS.ErrnoException): CliError {
   const code = error.code ?? error.message;
   const refusal = CERTIFICATE_REFUSALS[code];
-  if (refusal) return new CliError(`${refusal} (${code})`);
+  if (refusal) return new CliError(`${refusal} (${code})`, EXIT.unreachable);
   const { hostname, protocol } = new URL(baseUrl);
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID")
     return new CliError(
       `the platform's certificate does not name ${hostname} (host name does not match): use a name it holds in --platform`,
+      EXIT.unreachable,
     );
   // A TLS listener drops a plain HTTP request without an answer; a plain one answers TLS with junk.
   const hint =
@@ -81,7 +83,7 @@ function unreachable(baseUrl: string, error: NodeJS.ErrnoException): CliError {
       : protocol === "https:" && code === "EPROTO"
         ? "; if it serves plain http, use an http:// URL"
         : "";
-  return new CliError(`cannot reach the platform at ${baseUrl} (${code})${hint}`);
+  return new CliError(`cannot reach the platform at ${baseUrl} (${code})${hint}`, EXIT.unreachable);
 }
 
 export class ApiClient {
@@ -132,7 +134,34 @@ export class ApiClient {
       throw new CliError(`the platform answered ${response.status} with something that is not JSON`);
     }
     if (response.status < 200 || response.status > 299)
-      throw new CliError(`${result.error ?? response.status}: ${result.message ?? "request failed"}`);
+      throw new CliError(
+        `${result.error ?? response.status}: ${result.message ?? "request failed"}`,
+        exitFor(response.status),
+      );
     return result;
   }
+
+  /** Follows the platform's event stream (GET /api/events) until `close()`. */
+  follow(onEvent: (event: StreamEvent) => void): EventStream {
+    return followEvents(`${this.#baseUrl}/api/events`, { adminKey: this.#adminKey, ca: this.#ca }, onEvent);
+  }
+
+  /** The CLI's error for a stream that could not open or that ended. */
+  streamError(error: Error & { status?: number; body?: string; code?: string }): CliError {
+    if (error.status === undefined) return unreachable(this.#baseUrl, error);
+    let body: { error?: string; message?: string } = {};
+    try {
+      body = JSON.parse(error.body ?? "{}") as typeof body;
+    } catch {
+      // the status says enough
+    }
+    return new CliError(`${body.error ?? error.status}: ${body.message ?? error.message}`, exitFor(error.status));
+  }
+}
+
+/** The exit code of an API refusal. */
+function exitFor(status: number): ExitCode {
+  if (status === 401 || status === 403) return EXIT.unauthorized;
+  if (status === 404) return EXIT.notFound;
+  return status >= 400 && status < 500 ? EXIT.refused : EXIT.failed;
 }

@@ -2,8 +2,29 @@
  * A small command-line parser: `--name value`, `--name=value`, boolean `--flag`, positionals.
  * Unknown options are errors, so a typo never silently does something else.
  */
+/** The exit codes scripts can tell apart (listed in `provisio --help`). */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  notFound: 3,
+  /** The platform refused: a conflict or an invalid request (the code says which). */
+  refused: 4,
+  unauthorized: 5,
+  unreachable: 6,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+/** An error the CLI reports in one line, exiting with `exitCode` (default: a usage error). */
 export class CliError extends Error {
   override name = "CliError";
+  readonly exitCode: ExitCode;
+
+  constructor(message: string, exitCode: ExitCode = EXIT.usage) {
+    super(message);
+    this.exitCode = exitCode;
+  }
 }
 
 export type OptionSpec = Record<string, "string" | "boolean">;

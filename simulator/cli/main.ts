@@ -3,7 +3,7 @@
  * to add one, add it to COMMANDS below.
  */
 import { DeviceSettingsError } from "../device/node-ports";
-import { CliError } from "./args";
+import { CliError, EXIT } from "./args";
 import { certsCommand } from "./certs";
 import { print, type Command } from "./command";
 import { deviceCommand } from "./device";
@@ -34,6 +34,15 @@ function usage(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     "",
     "Run `provisio COMMAND --help` for a command's options.",
+    "",
+    "Exit codes:",
+    `  ${EXIT.ok}  done`,
+    `  ${EXIT.failed}  failed (the platform's own error, a device that failed)`,
+    `  ${EXIT.usage}  usage error: an unknown command or option, a bad value`,
+    `  ${EXIT.notFound}  not found: no such operation, token or device`,
+    `  ${EXIT.refused}  refused: the platform said no (a conflict, an invalid request, too many)`,
+    `  ${EXIT.unauthorized}  not authorised: a missing or wrong admin key`,
+    `  ${EXIT.unreachable}  platform unreachable (or its certificate not trusted)`,
   ].join("\n");
 }
 
@@ -50,9 +59,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (!command) throw new CliError(`unknown command ${JSON.stringify(name)} (see provisio --help)`);
     return await command.run(rest);
   } catch (error) {
-    const usage = error instanceof CliError || error instanceof DeviceSettingsError;
     process.stderr.write(`provisio: ${error instanceof Error ? error.message : String(error)}\n`);
-    return usage ? 2 : 1;
+    if (error instanceof CliError) return error.exitCode;
+    return error instanceof DeviceSettingsError ? EXIT.usage : EXIT.failed;
   }
 }
 

@@ -4,6 +4,7 @@
  * It also ends sessions whose credential stopped being valid (expiry, grace, revocation) and
  * slows down clients and provisioning tokens that keep failing at CONNECT.
  */
+import type { PlatformEvents } from "./events";
 import {
   Aedes,
   type AedesPublishPacket,
@@ -36,12 +37,16 @@ export type LogLine = (line: string) => void;
 
 type Session = ({ kind: "provisioning" } & ProvisioningSession) | ({ kind: "registered" } & DeviceSession);
 
+const deviceOf = ({ workspaceId, deviceId }: DeviceSession) => ({ workspaceId, deviceId });
+
 export interface BrokerOptions {
   tokens: ProvisioningTokens;
   operations: Operations;
   registry: Registry;
   now: () => number;
   log: LogLine;
+  /** Told when a registered device connects and disconnects. */
+  events: PlatformEvents;
   /** How long a refreshed token's predecessor stays valid, in seconds. Default 300. */
   tokenGraceS?: number;
   /** How often registered sessions are checked against their token's validity. Default 1000 ms. */
@@ -183,8 +188,13 @@ export class Broker {
       this.#live.set(client.id, { client, session: verdict });
       conn.once("close", () => {
         if (this.#live.get(client.id)?.client === client) this.#live.delete(client.id);
+        if (verdict.kind === "registered")
+          options.events.emit({ type: "device-disconnected", device: deviceOf(verdict) });
       });
-      if (verdict.kind === "registered") options.registry.connected(verdict);
+      if (verdict.kind === "registered") {
+        options.registry.connected(verdict);
+        options.events.emit({ type: "device-connected", device: deviceOf(verdict) });
+      }
       conn.authenticated = true;
       done(null, true);
     };

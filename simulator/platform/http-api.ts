@@ -1,14 +1,20 @@
 /**
- * The technician's HTTP JSON API (node:http, or node:https when given TLS settings), protected by
- * the admin key (`Authorization: Bearer KEY`). Every error is JSON `{ status, error, message }`
- * with a stable code.
+ * The technician's HTTP JSON API on fastify (HTTPS when given TLS settings), protected by the
+ * admin key (`Authorization: Bearer KEY`). Every route declares its parameters, query, body and
+ * replies as JSON schemas: fastify validates requests with them, and @fastify/swagger makes the
+ * OpenAPI 3 document of /api/openapi.json from the same schemas. Every error is JSON
+ * `{ status, error, message }` with a stable code.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
+import type { Server } from "node:http";
+import type { Server as HttpsServer } from "node:https";
 import type { TlsOptions } from "node:tls";
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import { PlatformError, errorBody } from "./errors";
 import type { Broker } from "./broker";
+import { MAX_EVENT_LISTENERS, platformEventTypes, type PlatformEvent, type PlatformEvents } from "./events";
+import { apiSchemas, errorReplies, pageQuerySchema, pageOf } from "./api-schemas";
 import type { Operations } from "./operations";
 import { pageQuery } from "./paging";
 import type { ProvisioningTokens } from "./provisioning-tokens";
@@ -17,6 +23,8 @@ import { listMessages } from "./messages";
 import { DEFAULT_WORKSPACE_ID, type Db } from "./store";
 
 const MAX_BODY_BYTES = 16 * 1024;
+const EVENT_KEEPALIVE_MS = 15_000;
+const OPERATION_STATES = ["pending", "approved", "rejected", "expired", "consumed"];
 
 export interface HttpApiOptions {
   adminKey: string;
@@ -27,122 +35,11 @@ export interface HttpApiOptions {
   db: Db;
   /** Ends the sessions a revocation or deletion cuts off. */
   sessions: Pick<Broker, "closeDevice" | "closeProvisioningToken">;
+  /** What /api/events streams; told of what the API itself does to tokens and devices. */
+  events: PlatformEvents;
   log: (line: string) => void;
   /** Serve HTTPS only, with these settings; without them, plain HTTP. */
   tls?: TlsOptions;
-}
-
-type Handler = (params: string[], body: Record<string, unknown>, query: URLSearchParams) => unknown;
-
-interface Route {
-  method: "GET" | "POST" | "DELETE";
-  pattern: RegExp;
-  handler: Handler;
-}
-
-function optional<T>(body: Record<string, unknown>, field: string, type: "string" | "number"): T | undefined {
-  const value = body[field];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== type) throw new PlatformError(400, "invalid-request", `${field} must be a ${type}`);
-  return value as T;
-}
-
-function routes({ tokens, operations, registry, sessions, db }: HttpApiOptions): Route[] {
-  /** Devices are named by ID within a workspace: `?workspace=` (default the default workspace). */
-  const device = (params: string[], query: URLSearchParams) =>
-    [query.get("workspace") ?? DEFAULT_WORKSPACE_ID, params[0]] as const;
-  const states = new Set(["pending", "approved", "rejected", "expired", "consumed"]);
-  return [
-    {
-      method: "GET",
-      pattern: /^\/api\/tokens$/,
-      handler: (_p, _b, query) => {
-        const { items, next } = tokens.list(pageQuery(query));
-        return { tokens: items, next };
-      },
-    },
-    {
-      method: "POST",
-      pattern: /^\/api\/tokens$/,
-      handler: (_p, body) => {
-        const { token, info } = tokens.create({
-          name: optional(body, "name", "string"),
-          deviceId: optional(body, "deviceId", "string"),
-          registrationLifetimeS: optional(body, "registrationLifetime", "number"),
-          expiresInS: optional(body, "expiresIn", "number"),
-          maxUses: optional(body, "maxUses", "number"),
-        });
-        return { token, ...info };
-      },
-    },
-    {
-      method: "POST",
-      pattern: /^\/api\/tokens\/([^/]+)\/revoke$/,
-      handler: ([id]) => {
-        const revoked = tokens.revoke(id);
-        sessions.closeProvisioningToken(id);
-        return revoked;
-      },
-    },
-    {
-      method: "GET",
-      pattern: /^\/api\/operations$/,
-      handler: (_p, _b, query) => {
-        const state = query.get("state") ?? undefined;
-        if (state !== undefined && !states.has(state)) {
-          throw new PlatformError(400, "invalid-request", `state must be one of ${[...states].join(", ")}`);
-        }
-        const { items, next } = operations.list(pageQuery(query), state);
-        return { operations: items, next };
-      },
-    },
-    {
-      method: "POST",
-      pattern: /^\/api\/operations\/([^/]+)\/approve$/,
-      handler: ([id], body) => operations.approve(id, body.deviceId ?? undefined),
-    },
-    { method: "POST", pattern: /^\/api\/operations\/([^/]+)\/reject$/, handler: ([id]) => operations.reject(id) },
-    {
-      method: "GET",
-      pattern: /^\/api\/devices$/,
-      handler: (_p, _b, query) => {
-        const { items, next } = registry.listDevices(pageQuery(query));
-        return { devices: items, next };
-      },
-    },
-    {
-      method: "POST",
-      pattern: /^\/api\/devices\/([^/]+)\/revoke$/,
-      handler: (params, _b, query) => {
-        const [workspaceId, deviceId] = device(params, query);
-        const revoked = registry.revokeDevice(workspaceId, deviceId);
-        sessions.closeDevice(workspaceId, deviceId);
-        return revoked;
-      },
-    },
-    {
-      method: "DELETE",
-      pattern: /^\/api\/devices\/([^/]+)$/,
-      handler: (params, _b, query) => {
-        const [workspaceId, deviceId] = device(params, query);
-        const deleted = registry.deleteDevice(workspaceId, deviceId);
-        sessions.closeDevice(workspaceId, deviceId);
-        return deleted;
-      },
-    },
-    {
-      method: "GET",
-      pattern: /^\/api\/messages$/,
-      handler: (_p, _b, query) => {
-        const { items, next } = listMessages(db, {
-          ...pageQuery(query),
-          deviceId: query.get("device") ?? undefined,
-          stream: query.get("stream") ?? undefined,
-        });
-        return { messages: items, next };
-      },
-    },
-  ];
 }
 
 function sameKey(given: string, expected: string): boolean {
@@ -150,80 +47,323 @@ function sameKey(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-function decodePathParameter(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    throw new PlatformError(400, "invalid-request", "malformed percent-encoding in the path");
+/** The query as the paging and filters read it (every value a string: the schemas keep them so). */
+const searchParams = (request: FastifyRequest) => new URLSearchParams(request.query as Record<string, string>);
+
+/** A device is named by ID within a workspace: `?workspace=` (default the default workspace). */
+const deviceOf = (request: FastifyRequest) =>
+  [
+    (request.query as { workspace?: string }).workspace ?? DEFAULT_WORKSPACE_ID,
+    (request.params as { deviceId: string }).deviceId,
+  ] as const;
+
+/** The fastify errors a client causes, by the stable code the API answers with. */
+function clientError(error: FastifyError): PlatformError | undefined {
+  if (error.validation) return new PlatformError(400, "invalid-request", error.message);
+  switch (error.code) {
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return new PlatformError(413, "body-too-large", `request body larger than ${MAX_BODY_BYTES} bytes`);
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return new PlatformError(415, "unsupported-media-type", "a request body is JSON: Content-Type: application/json");
+    case "FST_ERR_BAD_URL":
+      return new PlatformError(400, "invalid-request", "malformed percent-encoding in the path");
   }
+  return undefined;
 }
 
-function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new PlatformError(413, "body-too-large", `request body larger than ${MAX_BODY_BYTES} bytes`));
-        // Read the rest into nothing so the client gets the 413 instead of a reset.
-        req.removeAllListeners("data");
-        req.resume();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on("error", reject);
-    req.on("end", () => {
-      const text = Buffer.concat(chunks).toString("utf8");
-      if (text.trim() === "") return resolve({});
-      try {
-        const body: unknown = JSON.parse(text);
-        if (typeof body !== "object" || body === null || Array.isArray(body)) throw new Error("not an object");
-        resolve(body as Record<string, unknown>);
-      } catch {
-        reject(new PlatformError(400, "invalid-json", "request body is not a JSON object"));
-      }
-    });
+function routes(app: FastifyInstance, { tokens, operations, registry, sessions, db, events }: HttpApiOptions): void {
+  const { token, operation, device, message } = apiSchemas;
+  const idParam = (name: string) => ({
+    type: "object",
+    required: [name],
+    properties: { [name]: { type: "string", minLength: 1, maxLength: 200 } },
   });
-}
+  const workspaceQuery = { type: "object", properties: { workspace: { type: "string", maxLength: 64 } } };
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
-export function createHttpApi(options: HttpApiOptions): Server | HttpsServer {
-  const table = routes(options);
-  const listener: RequestListener = (req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const serve = async (): Promise<unknown> => {
-      const auth = req.headers.authorization ?? "";
-      if (!auth.startsWith("Bearer ") || !sameKey(auth.slice(7), options.adminKey)) {
-        throw new PlatformError(401, "unauthorized", "missing or wrong admin key (Authorization: Bearer KEY)");
-      }
-      const matching = table.filter((route) => route.pattern.test(url.pathname));
-      if (matching.length === 0) throw new PlatformError(404, "not-found", `no route ${url.pathname}`);
-      const route = matching.find((r) => r.method === req.method);
-      if (!route) throw new PlatformError(405, "method-not-allowed", `${req.method} not allowed on ${url.pathname}`);
-      const body = req.method === "POST" ? await readBody(req) : {};
-      const params = route.pattern.exec(url.pathname)!.slice(1).map(decodePathParameter);
-      return route.handler(params, body, url.searchParams);
-    };
-    serve().then(
-      (result) => send(res, 200, result),
-      (error: unknown) => {
-        if (!(error instanceof PlatformError))
-          options.log(`http ${req.method} ${url.pathname}: ${(error as Error).stack}`);
-        const platformError =
-          error instanceof PlatformError ? error : new PlatformError(500, "internal-error", "internal error");
-        send(res, platformError.status, errorBody(platformError));
+  app.get(
+    "/api/tokens",
+    {
+      schema: {
+        summary: "List provisioning tokens",
+        tags: ["tokens"],
+        querystring: pageQuerySchema(),
+        response: { 200: pageOf("tokens", token), ...errorReplies },
       },
-    );
-  };
-  return options.tls ? createHttpsServer(options.tls, listener) : createServer(listener);
+    },
+    (request) => {
+      const { items, next } = tokens.list(pageQuery(searchParams(request)));
+      return { tokens: items, next };
+    },
+  );
+  app.post(
+    "/api/tokens",
+    {
+      schema: {
+        summary: "Create a provisioning token (the token itself is in this reply only)",
+        tags: ["tokens"],
+        body: {
+          type: ["object", "null"],
+          properties: {
+            name: { type: ["string", "null"], maxLength: 100 },
+            deviceId: { type: ["string", "null"], description: "every device provisioned with it gets this Device ID" },
+            registrationLifetime: { type: ["integer", "null"], description: "seconds a registration token lives" },
+            expiresIn: { type: ["integer", "null"], description: "seconds this provisioning token lives" },
+            maxUses: { type: ["integer", "null"], description: "provisionings it allows" },
+          },
+        },
+        response: {
+          200: {
+            ...token,
+            properties: { ...token.properties, token: { type: "string" } },
+            required: ["token", ...token.required],
+          },
+          ...errorReplies,
+        },
+      },
+    },
+    (request) => {
+      const body = (request.body ?? {}) as Record<string, string | number | null | undefined>;
+      const created = tokens.create({
+        name: (body.name as string | null) ?? undefined,
+        deviceId: (body.deviceId as string | null) ?? undefined,
+        registrationLifetimeS: (body.registrationLifetime as number | null) ?? undefined,
+        expiresInS: (body.expiresIn as number | null) ?? undefined,
+        maxUses: (body.maxUses as number | null) ?? undefined,
+      });
+      events.emit({ type: "token-created", token: created.info });
+      return { token: created.token, ...created.info };
+    },
+  );
+  app.post(
+    "/api/tokens/:tokenId/revoke",
+    {
+      schema: {
+        summary: "Revoke a provisioning token",
+        tags: ["tokens"],
+        params: idParam("tokenId"),
+        response: { 200: token, ...errorReplies },
+      },
+    },
+    (request) => {
+      const { tokenId } = request.params as { tokenId: string };
+      const revoked = tokens.revoke(tokenId);
+      sessions.closeProvisioningToken(tokenId);
+      events.emit({ type: "token-revoked", token: revoked });
+      return revoked;
+    },
+  );
+  app.get(
+    "/api/operations",
+    {
+      schema: {
+        summary: "List provisioning operations, newest first",
+        tags: ["operations"],
+        querystring: pageQuerySchema({ state: { type: "string", enum: OPERATION_STATES } }),
+        response: { 200: pageOf("operations", operation), ...errorReplies },
+      },
+    },
+    (request) => {
+      const { state } = request.query as { state?: string };
+      const { items, next } = operations.list(pageQuery(searchParams(request)), state);
+      return { operations: items, next };
+    },
+  );
+  app.post(
+    "/api/operations/:operation/approve",
+    {
+      schema: {
+        summary: "Approve an operation, by ID or verification code",
+        tags: ["operations"],
+        params: idParam("operation"),
+        body: { type: ["object", "null"], properties: { deviceId: { type: ["string", "null"] } } },
+        response: { 200: operation, ...errorReplies },
+      },
+    },
+    (request) => {
+      const body = (request.body ?? {}) as { deviceId?: string | null };
+      return operations.approve((request.params as { operation: string }).operation, body.deviceId ?? undefined);
+    },
+  );
+  app.post(
+    "/api/operations/:operation/reject",
+    {
+      schema: {
+        summary: "Reject an operation, by ID or verification code",
+        tags: ["operations"],
+        params: idParam("operation"),
+        response: { 200: operation, ...errorReplies },
+      },
+    },
+    (request) => operations.reject((request.params as { operation: string }).operation),
+  );
+  app.get(
+    "/api/devices",
+    {
+      schema: {
+        summary: "List registered devices",
+        tags: ["devices"],
+        querystring: pageQuerySchema(),
+        response: { 200: pageOf("devices", device), ...errorReplies },
+      },
+    },
+    (request) => {
+      const { items, next } = registry.listDevices(pageQuery(searchParams(request)));
+      return { devices: items, next };
+    },
+  );
+  app.post(
+    "/api/devices/:deviceId/revoke",
+    {
+      schema: {
+        summary: "Revoke a device's registration and close its session",
+        tags: ["devices"],
+        params: idParam("deviceId"),
+        querystring: workspaceQuery,
+        response: { 200: device, ...errorReplies },
+      },
+    },
+    (request) => {
+      const [workspaceId, deviceId] = deviceOf(request);
+      const revoked = registry.revokeDevice(workspaceId, deviceId);
+      sessions.closeDevice(workspaceId, deviceId);
+      events.emit({ type: "device-revoked", device: revoked });
+      return revoked;
+    },
+  );
+  app.delete(
+    "/api/devices/:deviceId",
+    {
+      schema: {
+        summary: "Delete a device and close its session",
+        tags: ["devices"],
+        params: idParam("deviceId"),
+        querystring: workspaceQuery,
+        response: { 200: device, ...errorReplies },
+      },
+    },
+    (request) => {
+      const [workspaceId, deviceId] = deviceOf(request);
+      const deleted = registry.deleteDevice(workspaceId, deviceId);
+      sessions.closeDevice(workspaceId, deviceId);
+      events.emit({ type: "device-deleted", device: deleted });
+      return deleted;
+    },
+  );
+  app.get(
+    "/api/events",
+    {
+      schema: {
+        summary: "Follow what happens, as server-sent events (text/event-stream)",
+        description:
+          `Each event is \`event: TYPE\` (${platformEventTypes.join(", ")}) and \`data:\` its JSON: ` +
+          "{ id, type, at } and the operation, device or token as the lists show it. Live only: read the lists first.",
+        tags: ["events"],
+        response: { 200: { description: "an endless text/event-stream", type: "string" }, ...errorReplies },
+      },
+    },
+    (request, reply) => {
+      const send = (event: PlatformEvent) =>
+        reply.raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      const unsubscribe = events.subscribe(send);
+      if (!unsubscribe)
+        throw new PlatformError(503, "too-many-listeners", `at most ${MAX_EVENT_LISTENERS} event streams at once`, 10);
+      reply.hijack();
+      reply.raw.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        connection: "keep-alive",
+      });
+      // A comment line now and then keeps proxies from closing an idle stream, and finds dead peers.
+      reply.raw.write(": provisio events\n\n");
+      const keepAlive = setInterval(() => reply.raw.write(": keep-alive\n\n"), EVENT_KEEPALIVE_MS);
+      request.raw.once("close", () => {
+        clearInterval(keepAlive);
+        unsubscribe();
+      });
+    },
+  );
+  app.get(
+    "/api/messages",
+    {
+      schema: {
+        summary: "List stored messages, newest first",
+        tags: ["messages"],
+        querystring: pageQuerySchema({ device: { type: "string" }, stream: { type: "string" } }),
+        response: { 200: pageOf("messages", message), ...errorReplies },
+      },
+    },
+    (request) => {
+      const query = searchParams(request);
+      const { items, next } = listMessages(db, {
+        ...pageQuery(query),
+        deviceId: query.get("device") ?? undefined,
+        stream: query.get("stream") ?? undefined,
+      });
+      return { messages: items, next };
+    },
+  );
+}
+
+/** Every route's method and path pattern, so that a known path with another method answers 405. */
+function routeTable(app: FastifyInstance): { method: string; pattern: RegExp }[] {
+  const table: { method: string; pattern: RegExp }[] = [];
+  app.addHook("onRoute", (route) => {
+    const pattern = new RegExp(`^${route.url.replace(/:[^/]+/g, "[^/]+")}$`);
+    for (const method of [route.method].flat()) table.push({ method, pattern });
+  });
+  return table;
+}
+
+export async function createHttpApi(options: HttpApiOptions): Promise<Server | HttpsServer> {
+  const app = Fastify({
+    bodyLimit: MAX_BODY_BYTES,
+    ...(options.tls ? { https: options.tls } : {}),
+    // Strings stay strings (the paging reads them), and a wrong type is an error, not a guess.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false } },
+  }) as unknown as FastifyInstance;
+  // Replies are serialized as they are: the reply schemas document, they do not filter.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // A body is a JSON object, or nothing (an empty body with the JSON type too); nothing else.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (_request, text, done) => {
+    if ((text as string).trim() === "") return done(null, undefined);
+    try {
+      const body: unknown = JSON.parse(text as string);
+      if (typeof body === "object" && body !== null && !Array.isArray(body)) return done(null, body);
+    } catch {
+      // answered below
+    }
+    done(new PlatformError(400, "invalid-json", "request body is not a JSON object"), undefined);
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: { title: "Provisio platform API", version: "1" },
+      components: { securitySchemes: { adminKey: { type: "http", scheme: "bearer" } } },
+      security: [{ adminKey: [] }],
+    },
+  });
+  app.addHook("onRequest", async (request) => {
+    if (request.url === "/api/openapi.json") return;
+    const auth = request.headers.authorization ?? "";
+    if (!auth.startsWith("Bearer ") || !sameKey(auth.slice(7), options.adminKey))
+      throw new PlatformError(401, "unauthorized", "missing or wrong admin key (Authorization: Bearer KEY)");
+  });
+  const table = routeTable(app);
+  app.get("/api/openapi.json", { schema: { hide: true } }, () => app.swagger());
+  routes(app, options);
+  app.setNotFoundHandler((request) => {
+    const path = new URL(request.url, "http://localhost").pathname;
+    if (table.some((route) => route.pattern.test(path)))
+      throw new PlatformError(405, "method-not-allowed", `${request.method} not allowed on ${path}`);
+    throw new PlatformError(404, "not-found", `no route ${path}`);
+  });
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const known = error instanceof PlatformError ? error : clientError(error);
+    if (!known) options.log(`http ${request.method} ${request.url}: ${error.stack}`);
+    const platformError = known ?? new PlatformError(500, "internal-error", "internal error");
+    void reply.status(platformError.status).send(errorBody(platformError));
+  });
+  await app.ready();
+  return app.server;
 }

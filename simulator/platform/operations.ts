@@ -3,6 +3,7 @@
  * technician's approval or rejection, which is pushed to the device.
  */
 import { isoTime } from "./iso-time";
+import type { PlatformEvents } from "./events";
 import { PlatformError, errorBody } from "./errors";
 import {
   DEVICE_ID_PATTERN,
@@ -103,6 +104,8 @@ export interface OperationsOptions {
   now: () => number;
   /** Called on approval or rejection with the reply to push to the device (`rid: null`). */
   push: (clientId: string, reply: Reply) => void;
+  /** Told of every operation created, revealed, approved, rejected or expired. */
+  events: PlatformEvents;
   /** Defaults in INIT_LIMITS. */
   initLimits?: Partial<InitLimits>;
 }
@@ -146,12 +149,20 @@ export class Operations {
   readonly #registry: Registry;
   readonly #now: () => number;
   readonly #push: OperationsOptions["push"];
+  readonly #events: PlatformEvents;
   readonly #initsPerAddress: RateLimiter;
   readonly #initsPerClient: RateLimiter;
   readonly #pendingPerToken: number;
 
   constructor(options: OperationsOptions) {
-    ({ db: this.#db, tokens: this.#tokens, registry: this.#registry, now: this.#now, push: this.#push } = options);
+    ({
+      db: this.#db,
+      tokens: this.#tokens,
+      registry: this.#registry,
+      now: this.#now,
+      push: this.#push,
+      events: this.#events,
+    } = options);
     const now = this.#now;
     const limits = { ...INIT_LIMITS, ...options.initLimits };
     this.#initsPerAddress = new RateLimiter({ ...limits.perAddress, maxKeys: 10_000, now });
@@ -227,7 +238,9 @@ export class Operations {
         now,
         now + OPERATION_LIFETIME_S * 1000,
       );
-    return this.#initReply(this.#row(id)!);
+    const created = this.#row(id)!;
+    this.#announce("operation-created", created);
+    return this.#initReply(created);
   }
 
   complete(session: ProvisioningSession, body: Record<string, unknown>): Reply {
@@ -266,6 +279,7 @@ export class Operations {
         this.#db
           .prepare("UPDATE operations SET device_nonce = ?, verification_code = ?, last_poll_at = ? WHERE id = ?")
           .run(deviceNonce, code, now, op.id);
+        this.#announce("operation-revealed", this.#row(op.id)!);
         return { status: 202, operationId: op.id, retryAfter: op.poll_interval_s, verificationCode: code };
       }
     } else if (!op.device_nonce) {
@@ -324,6 +338,7 @@ export class Operations {
     })();
     const approved = this.#row(op.id)!;
     this.#push(approved.client_id, this.#approvedReply(approved));
+    this.#announce("operation-approved", approved);
     return this.#info(approved);
   }
 
@@ -337,6 +352,7 @@ export class Operations {
       .run(this.#now(), op.id);
     const rejected = this.#row(op.id)!;
     this.#push(rejected.client_id, errorBody(this.#withOperation(op.id, this.#endedError(rejected))));
+    this.#announce("operation-rejected", rejected);
     return this.#info(rejected);
   }
 
@@ -424,10 +440,29 @@ export class Operations {
     return this.#db.prepare("SELECT * FROM operations WHERE id = ?").get(id) as OperationRow | undefined;
   }
 
+  /** Writes the expiry of every pending operation past it (each announced); returns how many. */
+  expireDue(): number {
+    const due = this.#db
+      .prepare("SELECT * FROM operations WHERE state = 'pending' AND expires_at <= ?")
+      .all(this.#now()) as OperationRow[];
+    for (const op of due) this.#expireIfDue(op);
+    return due.length;
+  }
+
+  #announce(
+    type:
+      "operation-created" | "operation-revealed" | "operation-approved" | "operation-rejected" | "operation-expired",
+    op: OperationRow,
+  ): void {
+    this.#events.emit({ type, operation: this.#info(op) });
+  }
+
   #expireIfDue(op: OperationRow): OperationRow {
     if (op.state !== "pending" || this.#now() < op.expires_at) return op;
     this.#db.prepare("UPDATE operations SET state = 'expired', decided_at = expires_at WHERE id = ?").run(op.id);
-    return { ...op, state: "expired" };
+    const expired: OperationRow = { ...op, state: "expired" };
+    this.#announce("operation-expired", expired);
+    return expired;
   }
 
   #endedError(op: OperationRow): PlatformError {

@@ -13,6 +13,7 @@ import type { DeviceRateLimits } from "./device-rate";
 import type { IngressLimits } from "./ingress";
 import { MessageWriter } from "./message-writer";
 import { Broker, type LogLine } from "./broker";
+import { PlatformEvents } from "./events";
 import { createHttpApi } from "./http-api";
 import { Operations, type InitLimits } from "./operations";
 import { ProvisioningTokens } from "./provisioning-tokens";
@@ -66,6 +67,7 @@ export interface PlatformOptions {
 
 const DEFAULT_OPERATION_RETENTION_MS = 30 * 24 * 3600_000;
 const PRUNE_INTERVAL_MS = 3600_000;
+const EXPIRY_SWEEP_INTERVAL_MS = 5000;
 
 export const DEFAULT_QUOTA_BYTES_PER_DEVICE = 256 * 1024 * 1024;
 
@@ -220,12 +222,14 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
 
   const tokens = new ProvisioningTokens(db, now);
   const registry = new Registry(db, tokenSecret, now);
+  const events = new PlatformEvents(now);
   let broker: Broker | undefined;
   const operations = new Operations({
     db,
     tokens,
     registry,
     now,
+    events,
     push: (clientId, reply) => broker?.pushToProvisioningClient(clientId, reply),
     initLimits: options.initLimits,
   });
@@ -239,6 +243,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     registry,
     now,
     log,
+    events,
     writer,
     tokenGraceS: options.tokenGraceS,
     ingress: options.ingress,
@@ -254,13 +259,14 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       port: options.tls.port ?? 8883,
       what: "MQTT-over-TLS",
     });
-  const httpServer = createHttpApi({
+  const httpServer = await createHttpApi({
     adminKey,
     tokens,
     operations,
     registry,
     db,
     sessions: broker,
+    events,
     log,
     tls: options.tls && tlsServerOptions(options.tls),
   });
@@ -283,6 +289,9 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     prune();
     const pruner = setInterval(prune, PRUNE_INTERVAL_MS);
     pruner.unref();
+    // Expiry is otherwise written when an operation is next touched: this announces it on time.
+    const expirer = setInterval(() => operations.expireDue(), EXPIRY_SWEEP_INTERVAL_MS);
+    expirer.unref();
     return {
       mqttPort,
       mqttsPort,
@@ -291,6 +300,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       adminKey,
       async close() {
         clearInterval(pruner);
+        clearInterval(expirer);
         httpServer.closeAllConnections();
         await Promise.all([
           running.close(),

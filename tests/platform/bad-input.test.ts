@@ -105,7 +105,8 @@ test("an invalid stream name closes the session and stores nothing", async () =>
 describe("HTTP API", () => {
   const raw = (method: string, path: string, headers: Record<string, string>, body?: string) =>
     new Promise<{ status: number; body: any }>((resolve, reject) => {
-      const req = request(`${platform.apiUrl}${path}`, { method, headers }, (res) => {
+      const withType = body === undefined ? headers : { "content-type": "application/json", ...headers };
+      const req = request(`${platform.apiUrl}${path}`, { method, headers: withType }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c) => chunks.push(c));
         res.on("end", () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) }));
@@ -119,7 +120,7 @@ describe("HTTP API", () => {
     expect(await raw("GET", "/api/tokens", {})).toMatchObject({ status: 401, body: { error: "unauthorized" } });
     expect(await raw("GET", "/api/tokens", { authorization: "Bearer nope" })).toMatchObject({ status: 401 });
   });
-  test("bad JSON, oversized body, unknown route, wrong method, bad parameters", async () => {
+  test("bad JSON, oversized body, a body not JSON, unknown route, wrong method, bad parameters", async () => {
     expect(await raw("POST", "/api/tokens", auth(), "{bad")).toMatchObject({
       status: 400,
       body: { error: "invalid-json" },
@@ -127,6 +128,10 @@ describe("HTTP API", () => {
     expect(await raw("POST", "/api/tokens", auth(), "x".repeat(20_000))).toMatchObject({
       status: 413,
       body: { error: "body-too-large" },
+    });
+    expect(await raw("POST", "/api/tokens", { ...auth(), "content-type": "text/plain" }, "{}")).toMatchObject({
+      status: 415,
+      body: { error: "unsupported-media-type" },
     });
     expect(await raw("GET", "/api/nothing", auth())).toMatchObject({ status: 404, body: { error: "not-found" } });
     expect(await raw("DELETE", "/api/tokens", auth())).toMatchObject({

@@ -1,6 +1,7 @@
 /** The real CLI (node bin/provisio.js) against a running platform. */
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { join } from "node:path";
+import { eventually } from "../../testkit/node/eventually";
 import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 import { ProvisioningDevice, RegisteredDevice, closedByBroker, provision } from "../../testkit/platform/mqtt-device";
 
@@ -116,7 +117,7 @@ test("devices revoke closes the device's session; devices delete removes it", as
 
 test("errors are one line on stderr with a non-zero exit", async () => {
   const cases: [string[], RegExp][] = [
-    [["ops", "approve", "op_missing", ...api()], /^provisio: unknown-operation: .+\n$/],
+    [["ops", "approve", "op_missing", ...api()], /^provisio: op_missing: unknown-operation: .+\n$/],
     [["tokens", "create", "--max-uses", "zero", ...api()], /^provisio: --max-uses must be .+\n$/],
     [["tokens", "frobnicate", ...api()], /^provisio: usage: .+\n$/],
     [["tokens", "list", "--bogus", ...api()], /^provisio: unknown option --bogus .+\n$/],
@@ -135,6 +136,91 @@ test("errors are one line on stderr with a non-zero exit", async () => {
   const wrongKey = await provisio(["tokens", "list", "--platform", platform.apiUrl], { PROVISIO_ADMIN_KEY: "wrong" });
   expect(wrongKey.code).not.toBe(0);
   expect(wrongKey.stderr).toMatch(/^provisio: unauthorized: /);
+});
+
+test("exit codes tell a script what went wrong; --help lists them", async () => {
+  const cases: [string[], number][] = [
+    [["ops", "approve", "op_missing", ...api()], 3],
+    [["tokens", "create", "--device-id", "no", ...api()], 4],
+    [["tokens", "list", "--bogus", ...api()], 2],
+    [["tokens", "list", "--platform", "http://127.0.0.1:1", ...api().slice(2)], 6],
+  ];
+  for (const [args, code] of cases)
+    expect([args.join(" "), (await provisio(args)).code]).toEqual([args.join(" "), code]);
+  expect(
+    (await provisio(["tokens", "list", "--platform", platform.apiUrl], { PROVISIO_ADMIN_KEY: "wrong" })).code,
+  ).toBe(5);
+  const token = (await provisio(["tokens", "create", ...api()])).stdout.trim();
+  const device = await ProvisioningDevice.connect(platform.mqttUrl, token);
+  const init = await device.init({ deviceId: "cli-exit-0001" });
+  const { verificationCode } = await device.complete(init.operationId);
+  expect((await provisio(["ops", "approve", verificationCode, ...api()])).code).toBe(0);
+  const again = await provisio(["ops", "approve", verificationCode, ...api()]);
+  expect([again.code, again.stderr]).toEqual([3, expect.stringMatching(/unknown-operation/)]);
+  const byId = await provisio(["ops", "approve", init.operationId, ...api()]);
+  expect([byId.code, byId.stderr]).toEqual([4, expect.stringMatching(/operation-not-pending/)]);
+  await device.end();
+  const help = await provisio(["--help"]);
+  expect(help.stdout).toMatch(/Exit codes:[\s\S]*3 +not found[\s\S]*6 +platform unreachable/);
+});
+
+test("ops approve takes several codes: each is approved or fails on its own", async () => {
+  const codes: string[] = [];
+  const devices: ProvisioningDevice[] = [];
+  for (const n of [1, 2]) {
+    const token = (await provisio(["tokens", "create", ...api()])).stdout.trim();
+    const device = await ProvisioningDevice.connect(platform.mqttUrl, token);
+    const init = await device.init({ deviceId: `cli-batch-000${n}` });
+    codes.push((await device.complete(init.operationId)).verificationCode);
+    devices.push(device);
+  }
+  const run = await provisio(["ops", "approve", codes[0], "ZZZZ-ZZZZ", codes[1], ...api()]);
+  expect(run.code).toBe(3);
+  expect(run.stdout).toMatch(/^approved op_\S+ as cli-batch-0001\napproved op_\S+ as cli-batch-0002\n$/);
+  expect(run.stderr).toMatch(/^provisio: ZZZZ-ZZZZ: unknown-operation: /);
+  const both = await provisio(["ops", "approve", codes[0], codes[1], "--device-id", "x-0001", ...api()]);
+  expect([both.code, both.stderr]).toEqual([2, "provisio: --device-id goes with one code only\n"]);
+  for (const device of devices) await device.end();
+});
+
+test("ops watch prints each operation once its device shows a code, and what becomes of it", async () => {
+  const watcher = spawn(
+    process.execPath,
+    [join(__dirname, "../../bin/provisio.js"), "ops", "watch", "--json", ...api()],
+    {
+      env: { ...process.env, PROVISIO_ADMIN_KEY: "" },
+    },
+  );
+  let out = "";
+  watcher.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => watcher.on("exit", (code) => resolve(code)));
+  const lines = () =>
+    out
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { type: string; operation: any });
+  try {
+    const token = (await provisio(["tokens", "create", ...api()])).stdout.trim();
+    const device = await ProvisioningDevice.connect(platform.mqttUrl, token);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const init = await device.init({ deviceId: "cli-watch-0001", attributes: { model: "pump" } });
+    const { verificationCode } = await device.complete(init.operationId);
+    await eventually(() => lines().length >= 1, "the revealed operation");
+    expect(lines()[0]).toMatchObject({
+      type: "operation-revealed",
+      operation: { id: init.operationId, verificationCode, requestedDeviceId: "cli-watch-0001" },
+    });
+    await provisio(["ops", "approve", verificationCode, ...api()]);
+    await eventually(() => lines().length >= 2, "the approval");
+    expect(lines()[1]).toMatchObject({
+      type: "operation-approved",
+      operation: { id: init.operationId, state: "approved" },
+    });
+    await device.end();
+  } finally {
+    watcher.kill("SIGINT");
+  }
+  expect(await exited).toBe(0);
 });
 
 test("--help on every command", async () => {

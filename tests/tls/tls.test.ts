@@ -337,7 +337,7 @@ describe("the technician API over HTTPS", () => {
       /^provisio: the platform's certificate is not trusted: pass --ca FILE \(or set PROVISIO_CA\) .*\n$/;
     for (const extra of [[], ["--ca", otherCa.cert]]) {
       const run = await cli(listTokens(platform, ...extra));
-      expect([extra.join(" "), run.code, run.output]).toEqual([extra.join(" "), 2, expect.stringMatching(untrusted)]);
+      expect([extra.join(" "), run.code, run.output]).toEqual([extra.join(" "), 6, expect.stringMatching(untrusted)]);
     }
     // Without a CA the system's are trusted, which never signed a development certificate: nothing is sent.
     const request = sendApiRequest(`${platform.apiUrl}/api/tokens`, {
@@ -353,14 +353,14 @@ describe("the technician API over HTTPS", () => {
   test("the CLI refuses a certificate for another host name, and an expired one", async () => {
     const misnamed = await cli(listTokens(await platformWith(wrongHost), "--ca", ca.cert));
     expect([misnamed.code, misnamed.output]).toEqual([
-      2,
+      6,
       expect.stringMatching(
         /^provisio: the platform's certificate does not name 127\.0\.0\.1 \(host name does not match\)/,
       ),
     ]);
     const stale = await cli(listTokens(await platformWith(expired), "--ca", ca.cert));
     expect([stale.code, stale.output]).toEqual([
-      2,
+      6,
       "provisio: the platform's certificate has expired (CERT_HAS_EXPIRED)\n",
     ]);
   });
@@ -377,7 +377,7 @@ describe("the technician API over HTTPS", () => {
     expect((await platform.api("GET", "/api/tokens")).body.tokens).toEqual([]);
     const run = await cli(["tokens", "list", "--platform", plainUrl, "--data", platform.dataDir]);
     expect([run.code, run.output]).toEqual([
-      2,
+      6,
       `provisio: cannot reach the platform at ${plainUrl} (ECONNRESET); if it serves https, use an https:// URL\n`,
     ]);
   });

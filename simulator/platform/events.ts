@@ -1,0 +1,64 @@
+/**
+ * What happens on the platform, as a stream for the console and for scripts (GET /api/events,
+ * server-sent events): operations created, revealed (the code is known), approved, rejected or
+ * expired; devices connected, disconnected, revoked or deleted; tokens created or revoked. Each
+ * event carries the object as the API lists it. Delivery is live only: a client that was away
+ * reads the lists, then follows the stream.
+ */
+import type { OperationInfo } from "./operations";
+import type { TokenInfo } from "./provisioning-tokens";
+import type { DeviceInfo } from "./registry";
+
+export type PlatformEventBody =
+  | {
+      type:
+        "operation-created" | "operation-revealed" | "operation-approved" | "operation-rejected" | "operation-expired";
+      operation: OperationInfo;
+    }
+  | { type: "device-connected" | "device-disconnected"; device: { workspaceId: string; deviceId: string } }
+  | { type: "device-revoked" | "device-deleted"; device: DeviceInfo }
+  | { type: "token-created" | "token-revoked"; token: TokenInfo };
+
+export type PlatformEvent = PlatformEventBody & { id: number; at: string };
+
+export type PlatformEventType = PlatformEvent["type"];
+
+export const platformEventTypes: readonly PlatformEventType[] = [
+  "operation-created",
+  "operation-revealed",
+  "operation-approved",
+  "operation-rejected",
+  "operation-expired",
+  "device-connected",
+  "device-disconnected",
+  "device-revoked",
+  "device-deleted",
+  "token-created",
+  "token-revoked",
+];
+
+/** Most listeners at once (open event streams): each costs a socket and a little memory. */
+export const MAX_EVENT_LISTENERS = 64;
+
+export class PlatformEvents {
+  readonly #listeners = new Set<(event: PlatformEvent) => void>();
+  readonly #now: () => number;
+  #nextId = 1;
+
+  constructor(now: () => number) {
+    this.#now = now;
+  }
+
+  emit(body: PlatformEventBody): void {
+    if (this.#listeners.size === 0) return;
+    const event: PlatformEvent = { ...body, id: this.#nextId++, at: new Date(this.#now()).toISOString() };
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  /** Undefined when MAX_EVENT_LISTENERS already listen; else the function that stops listening. */
+  subscribe(listener: (event: PlatformEvent) => void): (() => void) | undefined {
+    if (this.#listeners.size >= MAX_EVENT_LISTENERS) return undefined;
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}
