@@ -1,8 +1,14 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so `npx provisio` works straight from a checkout.
+// The compiled CLI (dist/js, written by `npm run build`, which `npm ci` runs).
 "use strict";
-require("tsx/cjs");
-const { main } = require("../simulator/cli/main.ts");
+const { existsSync } = require("node:fs");
+const { join } = require("node:path");
+
+const compiled = join(__dirname, "../dist/js/provisio.js");
+if (!existsSync(compiled)) {
+  process.stderr.write("provisio: not built yet: run npm run build (npm ci does it)\n");
+  process.exit(1);
+}
 
 // `npx`/`npm exec` runs this as its child and, sent SIGTERM itself (as a service manager does),
 // exits without passing it on: the platform would run on, orphaned. When the parent goes away,
@@ -12,6 +18,8 @@ setInterval(() => {
   if (process.ppid !== parent) process.kill(process.pid, "SIGTERM");
 }, 500).unref();
 
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-});
+require(compiled)
+  .main(process.argv.slice(2))
+  .then((code) => {
+    process.exitCode = code;
+  });

@@ -46,7 +46,10 @@ export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs
     const eq = arg.indexOf("=");
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     const kind = spec[name];
-    if (!kind) throw new CliError(`unknown option --${name} (see --help)`);
+    if (!kind) {
+      const guess = closest(name, Object.keys(spec));
+      throw new CliError(`unknown option --${name}${guess ? ` (did you mean --${guess}?)` : ""} (see --help)`);
+    }
     if (kind === "boolean") {
       if (eq >= 0) throw new CliError(`--${name} takes no value`);
       options[name] = true;
@@ -88,4 +91,26 @@ export function durationOption(args: ParsedArgs, name: string, maxSeconds: numbe
   if (seconds > maxSeconds)
     throw new CliError(`--${name} must be at most ${Math.floor(maxSeconds / 86400)}d (${maxSeconds} s)`);
   return seconds;
+}
+
+/** The candidate nearest `word` by edit distance, when near enough to be a typo of it. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(word, candidate);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = row;
+  }
+  return previous[b.length];
 }

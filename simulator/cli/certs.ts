@@ -25,7 +25,6 @@ Moddable's TLS supports), with the openssl command. In DIR:
 
 export const certsCommand: Command = {
   name: "certs",
-  summary: "make a development CA and a server certificate for TLS",
   help,
   async run(argv) {
     const args = parseArgs(argv, { dir: "string", host: "string", days: "string", help: "boolean" });

@@ -1,9 +1,7 @@
-/** What every entry of the CLI's command table is (simulator/cli/main.ts lists them). */
+/** What every command module exports (simulator/cli/main.ts lists them, and loads one when it runs). */
 export interface Command {
   /** The first word on the command line, e.g. "tokens". */
   name: string;
-  /** One line for `provisio --help`. */
-  summary: string;
   /** Full help text for `provisio NAME --help`. */
   help: string;
   /** Runs with the words after the name; resolves to the exit code. Throws CliError for usage errors. */

@@ -45,8 +45,7 @@ async function askApproval(code: string): Promise<boolean> {
 
 export const demoCommand: Command = {
   name: "demo",
-  summary: "run a platform and one simulated device, and provision it",
-  help: `provisio demo [--yes] [--messages N]
+  help: `Usage: provisio demo [--yes] [--messages N]
 
 Starts a platform on free ports with a temporary data directory (MQTT over TLS only and the
 technician API over HTTPS, with a development CA made for the run), makes a provisioning token and runs one simulated device with it, its SDK core inside the XS engine as on an ESP32. Both sides

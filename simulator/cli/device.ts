@@ -44,8 +44,7 @@ function readFactoryFile(path: string | undefined): FactoryRecord | undefined {
 
 export const deviceCommand: Command = {
   name: "device",
-  summary: "run a simulated device: provision it, then send messages",
-  help: `provisio device --token PT | --token-file FILE [options]
+  help: `Usage: provisio device --token PT | --token-file FILE [options]
 
 Runs the device SDK as a simulated device. It shows its verification code, waits for a technician
 to approve it (provisio ops approve CODE), stores its registration in a simulated NOR flash

@@ -25,7 +25,6 @@ ${API_OPTIONS_HELP}`;
 
 export const devicesCommand: Command = {
   name: "devices",
-  summary: "list, revoke and delete registered devices",
   help,
   async run(argv) {
     const args = parseArgs(argv, { ...API_OPTIONS, ...PAGE_OPTIONS, workspace: "string" });

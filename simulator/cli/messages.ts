@@ -30,7 +30,6 @@ function preview(payloadBase64: string): string {
 
 export const messagesCommand: Command = {
   name: "messages",
-  summary: "list stored device messages",
   help,
   async run(argv) {
     const args = parseArgs(argv, { ...API_OPTIONS, ...PAGE_OPTIONS, device: "string", stream: "string" });

@@ -28,7 +28,6 @@ ${API_OPTIONS_HELP}`;
 
 export const opsCommand: Command = {
   name: "ops",
-  summary: "list, approve and reject provisioning operations",
   help,
   async run(argv) {
     const args = parseArgs(argv, { ...API_OPTIONS, ...PAGE_OPTIONS, pending: "boolean", "device-id": "string" });

@@ -49,7 +49,6 @@ function tlsOptions(args: ParsedArgs): PlatformTlsOptions | undefined {
 
 export const platformCommand: Command = {
   name: "platform",
-  summary: "run the platform (MQTT broker, provisioning service, HTTP API)",
   help,
   async run(argv) {
     const args = parseArgs(argv, {

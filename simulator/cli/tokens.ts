@@ -30,7 +30,6 @@ ${API_OPTIONS_HELP}`;
 
 export const tokensCommand: Command = {
   name: "tokens",
-  summary: "create, list and revoke provisioning tokens",
   help,
   async run(argv) {
     const args = parseArgs(argv, {

@@ -6,13 +6,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { TimerHandle, TransportConnection } from "../../sdk/ports";
+import { packageRoot } from "../package-root";
 import { XsWorker } from "../xs-engine/worker";
 import { openDeviceFlash } from "./device-flash";
 import { deviceAppConfig, type SimulatedDevice, type SimulatedDeviceOptions } from "./simulated-device";
 import { xsDeviceGlobal, type DeviceCall, type DeviceCalls, type HostEvent, type XsDeviceStart } from "./xs-bridge";
 
 /** The application bundled for XS (scripts/build-dist.ts writes it). */
-export const xsDeviceBundlePath = resolve(__dirname, "../../dist/xs/simulated-device.js");
+export const xsDeviceBundlePath = resolve(packageRoot, "dist/xs/simulated-device.js");
 
 function readBundle(): string {
   if (!existsSync(xsDeviceBundlePath))

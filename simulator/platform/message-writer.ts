@@ -55,12 +55,15 @@ export class MessageWriter {
 
   constructor(options: MessageWriterOptions) {
     this.#maxBatch = options.maxBatch ?? 2000;
-    // A bootstrap that loads the TypeScript worker, whether tsx came in by --import or by require.
-    const entry = resolve(__dirname, "message-writer-worker.ts");
-    this.#worker = new Worker(`require("tsx/cjs"); require(${JSON.stringify(entry)});`, {
-      eval: true,
-      workerData: { databaseFile: options.databaseFile, quotaBytesPerDevice: options.quotaBytesPerDevice },
-    });
+    const workerData = { databaseFile: options.databaseFile, quotaBytesPerDevice: options.quotaBytesPerDevice };
+    // Compiled (dist/js), the worker is a file beside this one; from the sources, a bootstrap
+    // loads the TypeScript through tsx, whether tsx came in by --import or by require.
+    this.#worker = __filename.endsWith(".js")
+      ? new Worker(resolve(__dirname, "message-writer-worker.js"), { workerData })
+      : new Worker(`require("tsx/cjs"); require(${JSON.stringify(resolve(__dirname, "message-writer-worker.ts"))});`, {
+          eval: true,
+          workerData,
+        });
     this.#worker.on("message", (result: BatchResult) => this.#written(result));
     this.#worker.on("error", (error) => this.#fail(error));
     this.#worker.on("exit", (code) => this.#fail(new Error(`the message writer stopped (exit ${code})`)));

@@ -14,20 +14,21 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Readable, Writable } from "node:stream";
+import { packageRoot } from "../package-root";
 import { NetstringReader, encodeNetstring } from "./netstring";
 
 const platformDirectory: Partial<Record<NodeJS.Platform, string>> = { linux: "lin", darwin: "mac" };
 
 /** Where @agoric/xsnap's install script leaves the compiled engine. */
 export const xsnapWorkerPath = resolve(
-  __dirname,
-  "../../node_modules/@agoric/xsnap/xsnap-native/xsnap/build/bin",
+  packageRoot,
+  "node_modules/@agoric/xsnap/xsnap-native/xsnap/build/bin",
   platformDirectory[process.platform] ?? process.platform,
   "release/xsnap-worker",
 );
 
 /** The XS machine with a device's creation sizes (simulator/xs-engine/device-worker.c), compiled at install. */
-export const deviceWorkerPath = resolve(__dirname, "../../dist/xs/device-worker");
+export const deviceWorkerPath = resolve(packageRoot, "dist/xs/device-worker");
 
 /** A Moddable manifest's `creation`: the sizes an XS machine starts with on the device. */
 export interface DeviceCreation {

@@ -1,5 +1,6 @@
 /** The real CLI (node bin/provisio.js) against a running platform. */
 import { execFile, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { eventually } from "../../testkit/node/eventually";
 import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
@@ -223,10 +224,27 @@ test("ops watch prints each operation once its device shows a code, and what bec
   expect(await exited).toBe(0);
 });
 
-test("--help on every command", async () => {
-  for (const command of [[], ["platform"], ["tokens"], ["ops"], ["devices"], ["messages"]]) {
-    const run = await provisio([...command, "--help"]);
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/Usage:\s+provisio/);
-  }
+test("--help and -h on every command, --version, usage alone, and did-you-mean for typos", async () => {
+  const commands = [[], ["platform"], ["tokens"], ["ops"], ["devices"], ["messages"], ["device"], ["demo"], ["certs"]];
+  for (const command of commands)
+    for (const flag of ["--help", "-h"]) {
+      const run = await provisio([...command, flag]);
+      expect([command.join(" "), flag, run.code, run.stdout]).toEqual([
+        command.join(" "),
+        flag,
+        0,
+        expect.stringMatching(/Usage:\s+provisio/),
+      ]);
+    }
+  const version = JSON.parse(readFileSync(join(__dirname, "../../package.json"), "utf8")).version;
+  expect(await provisio(["--version"])).toMatchObject({ code: 0, stdout: `${version}\n` });
+  expect(await provisio([])).toMatchObject({ code: 2, stdout: expect.stringMatching(/^Usage: provisio COMMAND/) });
+  expect(await provisio(["tokns", "list"])).toMatchObject({
+    code: 2,
+    stderr: expect.stringMatching(/unknown command "tokns" \(did you mean tokens\?\)/),
+  });
+  expect(await provisio(["tokens", "list", "--limt", "3", ...api()])).toMatchObject({
+    code: 2,
+    stderr: expect.stringMatching(/unknown option --limt \(did you mean --limit\?\)/),
+  });
 });
