@@ -5,7 +5,7 @@
  * `provisio` CLI as JavaScript (dist/js). `npm ci` (postinstall), `npm start` and `npm test` run
  * it, so none of them runs a stale build; after changing the sources, run it before `npx provisio`.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { xsDeviceBundlePath } from "../simulator/device/xs-host";
 import { xsDeviceGlobal } from "../simulator/device/xs-bridge";
@@ -39,6 +39,27 @@ async function buildCli(): Promise<number> {
   return Object.values(result.metafile.outputs).reduce((bytes, output) => bytes + output.bytes, 0);
 }
 
+/** The technician console: one minified script beside its page and style sheet, for the platform to serve. */
+async function buildConsole(): Promise<number> {
+  const dir = resolve(repoRoot, "dist/console");
+  mkdirSync(dir, { recursive: true });
+  const result = await esbuild({
+    absWorkingDir: repoRoot,
+    entryPoints: ["simulator/console/console.ts"],
+    outfile: resolve(dir, "console.js"),
+    bundle: true,
+    minify: true,
+    format: "iife",
+    target: "es2020",
+    platform: "browser",
+    logLevel: "silent",
+    metafile: true,
+  });
+  for (const file of ["index.html", "console.css"])
+    copyFileSync(resolve(repoRoot, "simulator/console", file), resolve(dir, file));
+  return Object.values(result.metafile.outputs).reduce((bytes, output) => bytes + output.bytes, 0);
+}
+
 async function buildXsDevice(): Promise<number> {
   const code = await bundleXsScript(resolve(__dirname, "../simulator/device/xs-entry.ts"), xsDeviceGlobal);
   mkdirSync(dirname(xsDeviceBundlePath), { recursive: true });
@@ -46,8 +67,9 @@ async function buildXsDevice(): Promise<number> {
   return Buffer.byteLength(code);
 }
 
-Promise.all([buildModdable(), buildXsDevice(), buildCli()]).then(
-  ([moddable, xsDevice, cli]) => {
+Promise.all([buildModdable(), buildXsDevice(), buildCli(), buildConsole()]).then(
+  ([moddable, xsDevice, cli, consoleScript]) => {
+    console.log(`wrote dist/console: console.js ${consoleScript} bytes`);
     console.log(`wrote ${moddableDistDir}: ${JSON.stringify(moddable)}`);
     console.log(`wrote ${xsDeviceBundlePath}: ${xsDevice} bytes`);
     console.log(`wrote ${cliDistDir}: ${cli} bytes`);

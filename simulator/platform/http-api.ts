@@ -1,6 +1,9 @@
 /**
- * The technician's HTTP JSON API on fastify (HTTPS when given TLS settings), protected by the
- * admin key (`Authorization: Bearer KEY`). Every route declares its parameters, query, body and
+ * The technician's HTTP JSON API on fastify (HTTPS when given TLS settings), and the console that
+ * uses it in the browser. Protected by the admin key: `Authorization: Bearer KEY`, or the console's
+ * session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS) that signing in with the key gives;
+ * a request that changes something with the cookie must carry the header `x-provisio-console`,
+ * which another site's page cannot send (CSRF). Every route declares its parameters, query, body and
  * replies as JSON schemas: fastify validates requests with them, and @fastify/swagger makes the
  * OpenAPI 3 document of /api/openapi.json from the same schemas. Every error is JSON
  * `{ status, error, message }` with a stable code.
@@ -9,12 +12,15 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { Server } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { TlsOptions } from "node:tls";
+import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import { PlatformError, errorBody } from "./errors";
 import type { Broker } from "./broker";
 import { MAX_EVENT_LISTENERS, platformEventTypes, type PlatformEvent, type PlatformEvents } from "./events";
 import { apiSchemas, errorReplies, pageQuerySchema, pageOf } from "./api-schemas";
+import { consoleFiles } from "./console-files";
+import { ConsoleSessions, SESSION_COOKIE, SESSION_LIFETIME_MS } from "./console-sessions";
 import type { Operations } from "./operations";
 import { pageQuery } from "./paging";
 import type { ProvisioningTokens } from "./provisioning-tokens";
@@ -28,6 +34,7 @@ const OPERATION_STATES = ["pending", "approved", "rejected", "expired", "consume
 
 export interface HttpApiOptions {
   adminKey: string;
+  now: () => number;
   tokens: ProvisioningTokens;
   operations: Operations;
   registry: Registry;
@@ -304,6 +311,50 @@ function routes(app: FastifyInstance, { tokens, operations, registry, sessions, 
   );
 }
 
+/** Signing in and out of the console, and its three files. */
+function consoleRoutes(app: FastifyInstance, sessions: ConsoleSessions, options: HttpApiOptions): void {
+  const cookieOptions = { path: "/", httpOnly: true, sameSite: "strict", secure: options.tls !== undefined } as const;
+  const session = { tags: ["console"], hide: true };
+  app.post(
+    "/api/session",
+    {
+      schema: {
+        ...session,
+        body: { type: "object", required: ["adminKey"], properties: { adminKey: { type: "string", maxLength: 200 } } },
+      },
+    },
+    async (request, reply) => {
+      if (request.headers["x-provisio-console"] === undefined)
+        throw new PlatformError(403, "csrf", "signing in carries x-provisio-console");
+      if (!sameKey((request.body as { adminKey: string }).adminKey, options.adminKey)) {
+        // Slows a guesser down without holding anything else up.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        throw new PlatformError(401, "unauthorized", "that is not the admin key");
+      }
+      void reply.setCookie(SESSION_COOKIE, sessions.create(), { ...cookieOptions, maxAge: SESSION_LIFETIME_MS / 1000 });
+      return { signedIn: true };
+    },
+  );
+  app.get("/api/session", { schema: session }, (request) => ({
+    signedIn: sessions.valid(request.cookies[SESSION_COOKIE]),
+  }));
+  app.delete("/api/session", { schema: session }, (request, reply) => {
+    sessions.end(request.cookies[SESSION_COOKIE]);
+    void reply.clearCookie(SESSION_COOKIE, cookieOptions);
+    return { signedIn: false };
+  });
+  for (const path of consoleFiles.paths)
+    app.get(path, { schema: { hide: true } }, (_request, reply) => {
+      const file = consoleFiles.get(path);
+      void reply
+        .type(file.type)
+        .header("cache-control", "no-cache")
+        .header("content-security-policy", "default-src 'self'; frame-ancestors 'none'")
+        .header("x-content-type-options", "nosniff");
+      return reply.send(file.body);
+    });
+}
+
 /** Every route's method and path pattern, so that a known path with another method answers 405. */
 function routeTable(app: FastifyInstance): { method: string; pattern: RegExp }[] {
   const table: { method: string; pattern: RegExp }[] = [];
@@ -343,12 +394,24 @@ export async function createHttpApi(options: HttpApiOptions): Promise<Server | H
       security: [{ adminKey: [] }],
     },
   });
+  await app.register(cookie);
+  const sessions = new ConsoleSessions(options.now);
+  const open = new Set(["/api/openapi.json", "/api/session", ...consoleFiles.paths]);
   app.addHook("onRequest", async (request) => {
-    if (request.url === "/api/openapi.json") return;
-    const auth = request.headers.authorization ?? "";
-    if (!auth.startsWith("Bearer ") || !sameKey(auth.slice(7), options.adminKey))
+    const path = request.url.split("?")[0];
+    if (open.has(path)) return;
+    const auth = request.headers.authorization;
+    if (auth !== undefined) {
+      if (!auth.startsWith("Bearer ") || !sameKey(auth.slice(7), options.adminKey))
+        throw new PlatformError(401, "unauthorized", "missing or wrong admin key (Authorization: Bearer KEY)");
+      return;
+    }
+    if (!sessions.valid(request.cookies[SESSION_COOKIE]))
       throw new PlatformError(401, "unauthorized", "missing or wrong admin key (Authorization: Bearer KEY)");
+    if (request.method !== "GET" && request.headers["x-provisio-console"] === undefined)
+      throw new PlatformError(403, "csrf", "a console request that changes something carries x-provisio-console");
   });
+  consoleRoutes(app, sessions, options);
   const table = routeTable(app);
   app.get("/api/openapi.json", { schema: { hide: true } }, () => app.swagger());
   routes(app, options);

@@ -261,6 +261,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     });
   const httpServer = await createHttpApi({
     adminKey,
+    now,
     tokens,
     operations,
     registry,
