@@ -20,6 +20,7 @@ interface Operation {
 interface Device {
   workspaceId: string;
   deviceId: string;
+  connected?: boolean;
   createdAt: string;
   lastSeenAt: string | null;
   revokedAt: string | null;
@@ -249,6 +250,8 @@ const loadDevices = pagedTable<Device>(
   "devices",
   () => "/api/devices",
   (device) => {
+    if (device.connected) connected.add(device.deviceId);
+    else connected.delete(device.deviceId);
     const revoke = el("button", { type: "button", class: "secondary" }, device.revokedAt ? "Delete" : "Revoke");
     revoke.addEventListener("click", () => {
       const deleting = device.revokedAt !== null;

@@ -270,6 +270,11 @@ export class Broker {
     this.#publish(`prov/${clientId}/res/complete`, { rid: null, ...reply });
   }
 
+  /** Whether the device has a registered session open now. */
+  isConnected(workspaceId: string, deviceId: string): boolean {
+    return this.#live.get(`${workspaceId}:${deviceId}`)?.session.kind === "registered";
+  }
+
   /** Closes a device's registered session at once, if it has one (after revocation or deletion). */
   closeDevice(workspaceId: string, deviceId: string): void {
     this.#closeWhere(

@@ -41,7 +41,7 @@ export interface HttpApiOptions {
   /** Read for the messages list. */
   db: Db;
   /** Ends the sessions a revocation or deletion cuts off. */
-  sessions: Pick<Broker, "closeDevice" | "closeProvisioningToken">;
+  sessions: Pick<Broker, "closeDevice" | "closeProvisioningToken" | "isConnected">;
   /** What /api/events streams; told of what the API itself does to tokens and devices. */
   events: PlatformEvents;
   log: (line: string) => void;
@@ -80,6 +80,14 @@ function clientError(error: FastifyError): PlatformError | undefined {
 
 function routes(app: FastifyInstance, { tokens, operations, registry, sessions, db, events }: HttpApiOptions): void {
   const { token, operation, device, message } = apiSchemas;
+  const listedDevice = {
+    ...device,
+    properties: {
+      ...device.properties,
+      connected: { type: "boolean", description: "a registered session is open now" },
+    },
+    required: [...device.required, "connected"],
+  };
   const idParam = (name: string) => ({
     type: "object",
     required: [name],
@@ -210,12 +218,13 @@ function routes(app: FastifyInstance, { tokens, operations, registry, sessions, 
         summary: "List registered devices",
         tags: ["devices"],
         querystring: pageQuerySchema(),
-        response: { 200: pageOf("devices", device), ...errorReplies },
+        response: { 200: pageOf("devices", listedDevice), ...errorReplies },
       },
     },
     (request) => {
       const { items, next } = registry.listDevices(pageQuery(searchParams(request)));
-      return { devices: items, next };
+      const devices = items.map((d) => ({ ...d, connected: sessions.isConnected(d.workspaceId, d.deviceId) }));
+      return { devices, next };
     },
   );
   app.post(

@@ -70,9 +70,13 @@ test("an operation's life, a device's sessions and its revocation, a token's cre
     workspaceId: "ws_default",
     deviceId: "evented-0002",
   });
+  const listed = async () =>
+    (await platform.api("GET", "/api/devices")).body.devices.find((d: any) => d.deviceId === "evented-0002").connected;
+  expect(await listed()).toBe(true);
   await platform.api("POST", "/api/devices/evented-0002/revoke");
   await seen(events, "device-revoked");
   await seen(events, "device-disconnected");
+  expect(await listed()).toBe(false);
   await registered.client.endAsync(true);
 
   await platform.api("POST", `/api/tokens/${created.body.id}/revoke`);
