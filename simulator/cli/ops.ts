@@ -15,7 +15,7 @@ const help = `Usage:
   provisio ops list [--pending] [--limit N] [--after CURSOR] [--json]
   provisio ops watch [--json]
   provisio ops approve CODE|OPERATION_ID... [--device-id ID]
-  provisio ops reject CODE|OPERATION_ID
+  provisio ops reject CODE|OPERATION_ID [--reason TEXT]
 
 Compare the verification code the device displays with the one listed before approving.
 \`watch\` prints each operation once its device shows a code, and what becomes of it, until
@@ -23,6 +23,7 @@ interrupted (--json: one JSON event a line). \`approve\` takes several codes: ea
 or fails on its own, and the exit code is the first failure's.
   --pending        only operations waiting for a decision
   --device-id ID   approve with this Device ID instead of the one the device asked for (one code only)
+  --reason TEXT    why it is rejected, kept with the operation
 ${PAGE_OPTIONS_HELP}
 ${API_OPTIONS_HELP}`;
 
@@ -30,7 +31,13 @@ export const opsCommand: Command = {
   name: "ops",
   help,
   async run(argv) {
-    const args = parseArgs(argv, { ...API_OPTIONS, ...PAGE_OPTIONS, pending: "boolean", "device-id": "string" });
+    const args = parseArgs(argv, {
+      ...API_OPTIONS,
+      ...PAGE_OPTIONS,
+      pending: "boolean",
+      "device-id": "string",
+      reason: "string",
+    });
     const [verb, target, ...extra] = args.positionals;
     if (args.options.help) {
       print(help);
@@ -77,7 +84,9 @@ export const opsCommand: Command = {
       }
       return exit;
     } else if (verb === "reject" && target !== undefined && extra.length === 0) {
-      const op = await api.request("POST", `/api/operations/${encodeURIComponent(target)}/reject`, {});
+      const op = await api.request("POST", `/api/operations/${encodeURIComponent(target)}/reject`, {
+        reason: stringOption(args, "reason"),
+      });
       print(args.options.json ? JSON.stringify(op, null, 2) : describe(op));
     } else {
       throw new CliError("usage: provisio ops list|watch|approve|reject (see provisio ops --help)");

@@ -1,9 +1,11 @@
 /**
  * The technician's console in the browser, served by the platform (bundled by esbuild into
- * dist/console; no framework, nothing fetched from elsewhere). Signed in with the admin key (a
+ * dist/console; no framework, nothing fetched from elsewhere; qrcode-generator draws a new
+ * token's QR code). Signed in with the admin key (a
  * session cookie, HttpOnly), it follows the platform's event stream: pending operations appear
  * as their devices show a code, and approving one asks for the code the device shows.
  */
+import qrcode from "qrcode-generator";
 
 /** The platform's objects, as the API lists them (simulator/platform/api-schemas.ts). */
 interface Operation {
@@ -171,8 +173,9 @@ function operationCard(op: Operation): HTMLElement {
     );
   });
   reject.addEventListener("click", () => {
-    if (!confirm(`Reject the operation of the device showing ${code}?`)) return;
-    api("POST", `/api/operations/${op.id}/reject`).catch(
+    const reason = prompt(`Reject the operation of the device showing ${code}? Why (kept with it; may be empty):`, "");
+    if (reason === null) return;
+    api("POST", `/api/operations/${op.id}/reject`, { reason: reason.trim() || null }).catch(
       (e: ApiError) => (error.textContent = `${e.code}: ${e.message}`),
     );
   });
@@ -322,6 +325,11 @@ $("#new-token").addEventListener("submit", (event) => {
       $(".error", form).textContent = "";
       $("#created-token").hidden = false;
       $("#created-token .secret").textContent = token;
+      // For a phone or a scanner at the bench: the token as a QR code, drawn here (no service asked).
+      const qr = qrcode(0, "M");
+      qr.addData(token);
+      qr.make();
+      $("#created-token .qr").innerHTML = qr.createSvgTag({ cellSize: 4, margin: 2, scalable: true });
       form.reset();
       void loadTokens();
     },

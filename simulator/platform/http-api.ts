@@ -206,10 +206,18 @@ function routes(app: FastifyInstance, { tokens, operations, registry, sessions, 
         summary: "Reject an operation, by ID or verification code",
         tags: ["operations"],
         params: idParam("operation"),
+        body: {
+          type: ["object", "null"],
+          properties: { reason: { type: ["string", "null"], maxLength: 200, description: "kept with the operation" } },
+        },
         response: { 200: operation, ...errorReplies },
       },
     },
-    (request) => operations.reject((request.params as { operation: string }).operation),
+    (request) =>
+      operations.reject(
+        (request.params as { operation: string }).operation,
+        (request.body as { reason?: string | null } | undefined)?.reason ?? undefined,
+      ),
   );
   app.get(
     "/api/devices",

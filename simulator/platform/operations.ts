@@ -342,14 +342,17 @@ export class Operations {
     return this.#info(approved);
   }
 
-  reject(idOrCode: string): OperationInfo {
+  /** `reason`, the technician's words, is kept with the operation (the device is told only that it was rejected). */
+  reject(idOrCode: string, reason?: string): OperationInfo {
+    if (reason !== undefined && (reason.length > 200 || /[\u0000-\u001f\u007f]/.test(reason)))
+      throw new PlatformError(400, "invalid-request", "a reason is at most 200 characters, on one line");
     const op = this.#expireIfDue(this.#find(idOrCode));
     if (op.state !== "pending") {
       throw new PlatformError(409, "operation-not-pending", `operation ${op.id} is ${op.state}`);
     }
     this.#db
-      .prepare("UPDATE operations SET state = 'rejected', reason = 'technician', decided_at = ? WHERE id = ?")
-      .run(this.#now(), op.id);
+      .prepare("UPDATE operations SET state = 'rejected', reason = ?, decided_at = ? WHERE id = ?")
+      .run(reason ? `technician: ${reason}` : "technician", this.#now(), op.id);
     const rejected = this.#row(op.id)!;
     this.#push(rejected.client_id, errorBody(this.#withOperation(op.id, this.#endedError(rejected))));
     this.#announce("operation-rejected", rejected);

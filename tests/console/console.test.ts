@@ -123,6 +123,31 @@ test("sign in, see a device's code live, approve it by typing the code, see its 
   await context.close();
 });
 
+test("a rejection asks why, and the reason is kept with the operation", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signedIn(page);
+  const device = new TestDevice({
+    port: platform.mqttPort,
+    token: await createToken(platform),
+    deviceId: "console-0002",
+  });
+  devices.push(device);
+  const shown = (await device.displayed()).verificationCode;
+  const card = page.locator("form.operation", { hasText: shown });
+  await card.waitFor();
+  page.once("dialog", (dialog) => void dialog.accept("not our pump"));
+  await card.getByRole("button", { name: "Reject" }).click();
+  await card.waitFor({ state: "detached" });
+  await page.locator("#activity li", { hasText: `${shown} rejected` }).waitFor();
+  expect(await device.reaches("failed")).toBe("operation-rejected");
+  const { body } = await platform.api("GET", "/api/operations?state=rejected");
+  expect(body.operations.find((o: { verificationCode: string }) => o.verificationCode === shown)).toMatchObject({
+    reason: "technician: not our pump",
+  });
+  await context.close();
+});
+
 test("a request that changes something with the cookie alone is refused (CSRF); sign-out ends the session", async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
@@ -156,6 +181,7 @@ test("tokens: created and shown once, listed, revoked; the page fits a phone's w
   const secret = page.locator("#created-token .secret");
   await secret.filter({ hasText: /^pt_/ }).waitFor();
   expect(await secret.textContent()).toMatch(/^pt_[A-Za-z0-9_-]{32}$/);
+  expect(await page.locator("#created-token .qr svg").count()).toBe(1);
   const row = page.locator("#tokens tbody tr", { hasText: "line 7" });
   await row.waitFor();
   expect(await row.textContent()).toContain("0 of 3");
