@@ -344,7 +344,7 @@ export class Operations {
 
   /** `reason`, the technician's words, is kept with the operation (the device is told only that it was rejected). */
   reject(idOrCode: string, reason?: string): OperationInfo {
-    if (reason !== undefined && (reason.length > 200 || /[\u0000-\u001f\u007f]/.test(reason)))
+    if (reason !== undefined && (reason.length > 200 || [...reason].some((c) => c < " " || c === "\u007f")))
       throw new PlatformError(400, "invalid-request", "a reason is at most 200 characters, on one line");
     const op = this.#expireIfDue(this.#find(idOrCode));
     if (op.state !== "pending") {
