@@ -148,6 +148,18 @@ describe("HTTP API", () => {
     });
     expect(await raw("GET", "/api/operations?state=weird", auth())).toMatchObject({ status: 400 });
     expect(await raw("GET", "/api/messages?limit=0", auth())).toMatchObject({ status: 400 });
+    expect(
+      await raw("POST", "/api/operations/op_none/reject", auth(), JSON.stringify({ reason: "x".repeat(201) })),
+    ).toMatchObject({
+      status: 400,
+      body: { error: "invalid-request" },
+    });
+    expect(
+      await raw("POST", "/api/operations/op_none/reject", auth(), JSON.stringify({ reason: "a\nb" })),
+    ).toMatchObject({
+      status: 400,
+      body: { error: "invalid-request" },
+    });
     expect(await raw("POST", "/api/operations/op_none/approve", auth(), "{}")).toMatchObject({
       status: 404,
       body: { error: "unknown-operation" },
