@@ -1,7 +1,10 @@
 /**
- * A small command-line parser: `--name value`, `--name=value`, boolean `--flag`, positionals.
- * Unknown options are errors, so a typo never silently does something else.
+ * The command line: `--name value`, `--name=value`, boolean `--flag`, positionals, parsed by
+ * Node's util.parseArgs. Unknown options are errors (with the nearest known one), so a typo never
+ * silently does something else.
  */
+import { parseArgs as nodeParseArgs } from "node:util";
+
 /** The exit codes scripts can tell apart (listed in `provisio --help`). */
 export const EXIT = {
   ok: 0,
@@ -34,33 +37,29 @@ export interface ParsedArgs {
   options: Record<string, string | boolean | undefined>;
 }
 
+/** The command line by Node's own parser (util.parseArgs), its errors as one-line usage errors. */
 export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs {
-  const positionals: string[] = [];
-  const options: ParsedArgs["options"] = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (!arg.startsWith("--") || arg === "--") {
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    const kind = spec[name];
-    if (!kind) {
+  const options = Object.fromEntries(Object.entries(spec).map(([name, type]) => [name, { type }]));
+  try {
+    const { values, positionals } = nodeParseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    return { positionals, options: values };
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const [, dashes = "--", name = ""] = /'(-{1,2})([^' =]+)/.exec(message) ?? [];
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
       const guess = closest(name, Object.keys(spec));
-      throw new CliError(`unknown option --${name}${guess ? ` (did you mean --${guess}?)` : ""} (see --help)`);
+      throw new CliError(`unknown option ${dashes}${name}${guess ? ` (did you mean --${guess}?)` : ""} (see --help)`);
     }
-    if (kind === "boolean") {
-      if (eq >= 0) throw new CliError(`--${name} takes no value`);
-      options[name] = true;
-    } else if (eq >= 0) {
-      options[name] = arg.slice(eq + 1);
-    } else {
-      if (i + 1 >= argv.length) throw new CliError(`--${name} needs a value`);
-      options[name] = argv[++i];
-    }
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE")
+      throw new CliError(
+        spec[name] === "boolean"
+          ? `--${name} takes no value`
+          : /ambiguous/.test(message)
+            ? `--${name}: a value that starts with - is written --${name}=VALUE`
+            : `--${name} needs a value`,
+      );
+    throw new CliError(message);
   }
-  return { positionals, options };
 }
 
 /** A string option's value, or undefined when absent. */
@@ -104,13 +103,17 @@ export function closest(word: string, candidates: readonly string[]): string | u
   return best;
 }
 
+/** Edits (insert, delete, replace, swap two neighbours) that turn `a` into `b`. */
 function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const rows = [Array.from({ length: b.length + 1 }, (_, j) => j)];
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
-    for (let j = 1; j <= b.length; j++)
-      row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    previous = row;
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(rows[i - 1][j] + 1, row[j - 1] + 1, rows[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j], rows[i - 2][j - 2] + 1);
+    }
+    rows.push(row);
   }
-  return previous[b.length];
+  return rows[a.length][b.length];
 }
