@@ -26,6 +26,8 @@ interface Device {
   createdAt: string;
   lastSeenAt: string | null;
   revokedAt: string | null;
+  tokenExpiresAt: string | null;
+  storedBytes: number;
 }
 interface Token {
   id: string;
@@ -275,6 +277,8 @@ const loadDevices = pagedTable<Device>(
       el("td", { "data-label": "Connected", class: "connected" }, connected.has(device.deviceId) ? "yes" : "no"),
       el("td", { "data-label": "Last seen" }, when(device.lastSeenAt)),
       el("td", { "data-label": "Registered" }, when(device.createdAt)),
+      el("td", { "data-label": "Token expires" }, when(device.tokenExpiresAt)),
+      el("td", { "data-label": "Stored" }, `${Math.ceil(device.storedBytes / 1024)} KiB`),
       el("td", { "data-label": "State" }, device.revokedAt ? `revoked ${when(device.revokedAt)}` : "active"),
       el("td", {}, revoke),
     );

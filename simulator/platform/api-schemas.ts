@@ -59,6 +59,8 @@ export const apiSchemas = {
       createdAt: time,
       lastSeenAt: nullableTime,
       revokedAt: nullableTime,
+      tokenExpiresAt: { ...nullableTime, description: "its newest registration token's expiry" },
+      storedBytes: { type: "integer", description: "bytes of its messages the platform keeps" },
     },
     "A registered device",
   ),

@@ -31,6 +31,10 @@ export interface DeviceInfo {
   lastSeenAt: string | null;
   /** Set once a technician revoked the device; provisioning it again clears it. */
   revokedAt: string | null;
+  /** When its newest registration token expires (it refreshes before). */
+  tokenExpiresAt: string | null;
+  /** Bytes of its messages the platform keeps (within the per-device quota). */
+  storedBytes: number;
 }
 
 /** The `refresh` reply's fields (docs/protocol.md 2b). */
@@ -73,7 +77,17 @@ interface DeviceRow {
   created_at: number;
   last_seen_at: number | null;
   revoked_at: number | null;
+  /** The newest registration token's expiry (a refresh issues a newer one). */
+  token_expires_at: number | null;
+  stored_bytes: number | null;
 }
+
+/** A device with its newest token's expiry and the bytes of its stored messages. */
+const DEVICE_SELECT = `SELECT d.rowid AS cursor, d.*,
+    (SELECT MAX(expires_at) FROM registration_tokens r
+      WHERE r.workspace_id = d.workspace_id AND r.device_id = d.device_id AND r.revoked = 0) AS token_expires_at,
+    (SELECT bytes FROM device_storage s WHERE s.workspace_id = d.workspace_id AND s.device_id = d.device_id) AS stored_bytes
+  FROM devices d`;
 
 function deviceInfo(row: DeviceRow): DeviceInfo {
   return {
@@ -84,6 +98,8 @@ function deviceInfo(row: DeviceRow): DeviceInfo {
     createdAt: isoTime(row.created_at)!,
     lastSeenAt: isoTime(row.last_seen_at),
     revokedAt: isoTime(row.revoked_at),
+    tokenExpiresAt: isoTime(row.token_expires_at),
+    storedBytes: row.stored_bytes ?? 0,
   };
 }
 
@@ -295,14 +311,14 @@ export class Registry {
   /** In the order they were first registered. */
   listDevices(page: PageQuery): Page<DeviceInfo> {
     const rows = this.#db
-      .prepare("SELECT rowid AS cursor, * FROM devices WHERE rowid > ? ORDER BY rowid LIMIT ?")
+      .prepare(`${DEVICE_SELECT} WHERE d.rowid > ? ORDER BY d.rowid LIMIT ?`)
       .all(page.after ?? 0, page.limit + 1) as (DeviceRow & { cursor: number })[];
     return toPage(rows, page.limit, deviceInfo);
   }
 
   #device(workspaceId: string, deviceId: string): DeviceInfo | undefined {
     const row = this.#db
-      .prepare("SELECT * FROM devices WHERE workspace_id = ? AND device_id = ?")
+      .prepare(`${DEVICE_SELECT} WHERE d.workspace_id = ? AND d.device_id = ?`)
       .get(workspaceId, deviceId) as DeviceRow | undefined;
     return row && deviceInfo(row);
   }

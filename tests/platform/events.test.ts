@@ -73,6 +73,11 @@ test("an operation's life, a device's sessions and its revocation, a token's cre
   const listed = async () =>
     (await platform.api("GET", "/api/devices")).body.devices.find((d: any) => d.deviceId === "evented-0002").connected;
   expect(await listed()).toBe(true);
+  const { body: devices } = await platform.api("GET", "/api/devices");
+  expect(devices.devices.find((d: any) => d.deviceId === "evented-0002")).toMatchObject({
+    tokenExpiresAt: expect.stringMatching(/^\d{4}-/),
+    storedBytes: 0,
+  });
   await platform.api("POST", "/api/devices/evented-0002/revoke");
   await seen(events, "device-revoked");
   await seen(events, "device-disconnected");
