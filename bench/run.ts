@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { resolve } from "node:path";
 import * as bundleSize from "./bundle-size";
+import * as cli from "./cli";
 import * as crypto from "./crypto";
 import * as messageQueue from "./message-queue";
 import * as moddable from "./moddable";
@@ -48,6 +49,7 @@ const benches: Record<string, { run(): Promise<BenchReport> }> = {
   tls,
   crypto,
   platform: platformBench,
+  cli,
 };
 const resultsDir = resolve(__dirname, "results");
 

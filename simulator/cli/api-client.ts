@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ADMIN_KEY_FILE } from "../platform/platform";
+import { ADMIN_KEY_FILE } from "../platform/data-files";
 import { sendApiRequest, type ApiResponse } from "./api-request";
 import { followEvents, type EventStream, type StreamEvent } from "./event-stream";
 import { CliError, EXIT, integerOption, stringOption, type ExitCode, type OptionSpec, type ParsedArgs } from "./args";

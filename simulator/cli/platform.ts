@@ -1,7 +1,8 @@
 /** `provisio platform`: runs the platform in this process until SIGINT/SIGTERM. */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { ADMIN_KEY_FILE, plainOnNetwork, startPlatform, type PlatformTlsOptions } from "../platform/platform";
+import { ADMIN_KEY_FILE } from "../platform/data-files";
+import { plainOnNetwork, startPlatform, type PlatformTlsOptions } from "../platform/platform";
 import { CliError, integerOption, parseArgs, stringOption, type ParsedArgs } from "./args";
 import { DEFAULT_DATA_DIR } from "./api-client";
 import { print, type Command } from "./command";

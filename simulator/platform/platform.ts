@@ -13,6 +13,7 @@ import type { DeviceRateLimits } from "./device-rate";
 import type { IngressLimits } from "./ingress";
 import { MessageWriter } from "./message-writer";
 import { Broker, type LogLine } from "./broker";
+import { ADMIN_KEY_FILE } from "./data-files";
 import { PlatformEvents } from "./events";
 import { createHttpApi } from "./http-api";
 import { Operations, type InitLimits } from "./operations";
@@ -83,7 +84,6 @@ export interface RunningPlatform {
   close(): Promise<void>;
 }
 
-export const ADMIN_KEY_FILE = "admin.key";
 const TOKEN_SECRET_FILE = "token-secret.key";
 
 /** Reads a key file of the data directory, or creates it (mode 0600) with fresh random bytes. */
