@@ -28,6 +28,7 @@ interface Device {
   revokedAt: string | null;
   tokenExpiresAt: string | null;
   storedBytes: number;
+  storedMessages: number;
 }
 interface Token {
   id: string;
@@ -38,6 +39,7 @@ interface Token {
   maxUses: number | null;
   deviceId: string | null;
   createdAt: string;
+  expiresAt: string | null;
 }
 interface StoredMessage {
   deviceId: string;
@@ -278,7 +280,7 @@ const loadDevices = pagedTable<Device>(
       el("td", { "data-label": "Last seen" }, when(device.lastSeenAt)),
       el("td", { "data-label": "Registered" }, when(device.createdAt)),
       el("td", { "data-label": "Token expires" }, when(device.tokenExpiresAt)),
-      el("td", { "data-label": "Stored" }, `${Math.ceil(device.storedBytes / 1024)} KiB`),
+      el("td", { "data-label": "Messages" }, `${device.storedMessages} (${Math.ceil(device.storedBytes / 1024)} KiB)`),
       el("td", { "data-label": "State" }, device.revokedAt ? `revoked ${when(device.revokedAt)}` : "active"),
       el("td", {}, revoke),
     );
@@ -308,6 +310,7 @@ const loadTokens = pagedTable<Token>(
       el("td", { "data-label": "Uses" }, `${token.uses}${token.maxUses === null ? "" : ` of ${token.maxUses}`}`),
       el("td", { "data-label": "Device ID" }, token.deviceId ?? "-"),
       el("td", { "data-label": "Created" }, when(token.createdAt)),
+      el("td", { "data-label": "Expires" }, token.expiresAt ? when(token.expiresAt) : "no expiry"),
       el("td", {}, revoke),
     );
   },
@@ -318,10 +321,14 @@ $("#new-token").addEventListener("submit", (event) => {
   const form = event.target as HTMLFormElement;
   const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement).value.trim();
   const number = (name: string) => (value(name) === "" ? null : Number(value(name)));
-  const days = number("lifetimeDays");
+  const seconds = (name: string) => {
+    const days = number(name);
+    return days === null ? null : Math.round(days * 86400);
+  };
   api<{ token: string }>("POST", "/api/tokens", {
     name: value("name") || null,
-    registrationLifetime: days === null ? null : Math.round(days * 86400),
+    expiresIn: seconds("expiresDays"),
+    registrationLifetime: seconds("lifetimeDays"),
     maxUses: number("maxUses"),
     deviceId: value("deviceId") || null,
   }).then(

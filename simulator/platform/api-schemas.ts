@@ -61,6 +61,7 @@ export const apiSchemas = {
       revokedAt: nullableTime,
       tokenExpiresAt: { ...nullableTime, description: "its newest registration token's expiry" },
       storedBytes: { type: "integer", description: "bytes of its messages the platform keeps" },
+      storedMessages: { type: "integer", description: "how many of its messages the platform keeps" },
     },
     "A registered device",
   ),

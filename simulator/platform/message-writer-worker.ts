@@ -25,21 +25,25 @@ const remember = db.prepare(
 const touch = db.prepare(
   "UPDATE devices SET last_seen_at = MAX(COALESCE(last_seen_at, 0), ?) WHERE workspace_id = ? AND device_id = ?",
 );
-const addBytes = db
+const addStored = db
   .prepare(
-    `INSERT INTO device_storage (workspace_id, device_id, bytes) VALUES (?, ?, ?)
-   ON CONFLICT (workspace_id, device_id) DO UPDATE SET bytes = bytes + excluded.bytes RETURNING bytes`,
+    `INSERT INTO device_storage (workspace_id, device_id, bytes, messages) VALUES (?, ?, ?, ?)
+   ON CONFLICT (workspace_id, device_id)
+   DO UPDATE SET bytes = bytes + excluded.bytes, messages = messages + excluded.messages RETURNING bytes`,
   )
   .pluck();
 const oldest = db.prepare(
   "SELECT id, LENGTH(payload) AS size FROM messages WHERE workspace_id = ? AND device_id = ? ORDER BY id LIMIT 256",
 );
 const drop = db.prepare("DELETE FROM messages WHERE id = ?");
-const setBytes = db.prepare("UPDATE device_storage SET bytes = ? WHERE workspace_id = ? AND device_id = ?");
+const setStored = db.prepare(
+  "UPDATE device_storage SET bytes = ?, messages = MAX(0, messages - ?) WHERE workspace_id = ? AND device_id = ?",
+);
 
 /** Deletes a device's oldest messages until it holds at most 90 % of its quota (so not every batch trims). */
 function trim(workspaceId: string, deviceId: string, bytes: number): void {
   const target = Math.floor(quotaBytesPerDevice * 0.9);
+  let dropped = 0;
   while (bytes > target) {
     const rows = oldest.all(workspaceId, deviceId) as { id: number; size: number }[];
     if (rows.length === 0) break;
@@ -47,9 +51,10 @@ function trim(workspaceId: string, deviceId: string, bytes: number): void {
       if (bytes <= target) break;
       drop.run(row.id);
       bytes -= row.size;
+      dropped++;
     }
   }
-  setBytes.run(Math.max(0, bytes), workspaceId, deviceId);
+  setStored.run(Math.max(0, bytes), dropped, workspaceId, deviceId);
 }
 
 function digestOf(message: IncomingMessage): Buffer {
@@ -57,7 +62,10 @@ function digestOf(message: IncomingMessage): Buffer {
 }
 
 const writeBatch = db.transaction((messages: IncomingMessage[]): void => {
-  const devices = new Map<string, { workspaceId: string; deviceId: string; seen: number; added: number }>();
+  const devices = new Map<
+    string,
+    { workspaceId: string; deviceId: string; seen: number; added: number; count: number }
+  >();
   for (const message of messages) {
     const digest = message.messageId === undefined ? undefined : digestOf(message);
     const key = [message.workspaceId, message.deviceId, message.messageId] as const;
@@ -70,14 +78,16 @@ const writeBatch = db.transaction((messages: IncomingMessage[]): void => {
       deviceId: message.deviceId,
       seen: 0,
       added: 0,
+      count: 0,
     };
     device.seen = Math.max(device.seen, message.receivedAt);
     device.added += message.payload.length;
+    device.count++;
     devices.set(name, device);
   }
-  for (const { workspaceId, deviceId, seen, added } of devices.values()) {
+  for (const { workspaceId, deviceId, seen, added, count } of devices.values()) {
     touch.run(seen, workspaceId, deviceId);
-    const bytes = addBytes.get(workspaceId, deviceId, added) as number;
+    const bytes = addStored.get(workspaceId, deviceId, added, count) as number;
     if (bytes > quotaBytesPerDevice) trim(workspaceId, deviceId, bytes);
   }
 });

@@ -35,6 +35,8 @@ export interface DeviceInfo {
   tokenExpiresAt: string | null;
   /** Bytes of its messages the platform keeps (within the per-device quota). */
   storedBytes: number;
+  /** How many of its messages the platform keeps. */
+  storedMessages: number;
 }
 
 /** The `refresh` reply's fields (docs/protocol.md 2b). */
@@ -80,14 +82,15 @@ interface DeviceRow {
   /** The newest registration token's expiry (a refresh issues a newer one). */
   token_expires_at: number | null;
   stored_bytes: number | null;
+  stored_messages: number | null;
 }
 
 /** A device with its newest token's expiry and the bytes of its stored messages. */
 const DEVICE_SELECT = `SELECT d.rowid AS cursor, d.*,
     (SELECT MAX(expires_at) FROM registration_tokens r
       WHERE r.workspace_id = d.workspace_id AND r.device_id = d.device_id AND r.revoked = 0) AS token_expires_at,
-    (SELECT bytes FROM device_storage s WHERE s.workspace_id = d.workspace_id AND s.device_id = d.device_id) AS stored_bytes
-  FROM devices d`;
+    s.bytes AS stored_bytes, s.messages AS stored_messages
+  FROM devices d LEFT JOIN device_storage s ON s.workspace_id = d.workspace_id AND s.device_id = d.device_id`;
 
 function deviceInfo(row: DeviceRow): DeviceInfo {
   return {
@@ -100,6 +103,7 @@ function deviceInfo(row: DeviceRow): DeviceInfo {
     revokedAt: isoTime(row.revoked_at),
     tokenExpiresAt: isoTime(row.token_expires_at),
     storedBytes: row.stored_bytes ?? 0,
+    storedMessages: row.stored_messages ?? 0,
   };
 }
 

@@ -110,6 +110,10 @@ const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   INSERT INTO device_storage SELECT workspace_id, device_id, SUM(LENGTH(payload)) FROM messages GROUP BY workspace_id, device_id;
   CREATE INDEX messages_by_device_id ON messages(workspace_id, device_id, id);`,
+  // How many messages each device has stored, beside their bytes: the console and the API show it.
+  `ALTER TABLE device_storage ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;
+  UPDATE device_storage SET messages = (SELECT COUNT(*) FROM messages m
+    WHERE m.workspace_id = device_storage.workspace_id AND m.device_id = device_storage.device_id);`,
 ];
 
 export const DEFAULT_WORKSPACE_ID = "ws_default";

@@ -112,6 +112,7 @@ test("sign in, see a device's code live, approve it by typing the code, see its 
   const row = page.locator('tr[data-device="console-0001"]');
   await row.waitFor();
   expect(await row.locator(".connected").textContent()).toBe("yes");
+  expect(await row.textContent()).toContain("1 (1 KiB)");
   page.once("dialog", (dialog) => void dialog.accept());
   await row.getByRole("button", { name: "Revoke" }).click();
   await device.until("the registration refused", () =>
@@ -177,6 +178,7 @@ test("tokens: created and shown once, listed, revoked; the page fits a phone's w
   await page.getByRole("button", { name: "Tokens" }).click();
   await page.getByLabel("Name").fill("line 7");
   await page.getByLabel("Uses (empty: any)").fill("3");
+  await page.getByLabel("Usable for (days; empty: until revoked)").fill("2");
   await page.getByRole("button", { name: "Create" }).click();
   const secret = page.locator("#created-token .secret");
   await secret.filter({ hasText: /^pt_/ }).waitFor();
@@ -185,10 +187,14 @@ test("tokens: created and shown once, listed, revoked; the page fits a phone's w
   const row = page.locator("#tokens tbody tr", { hasText: "line 7" });
   await row.waitFor();
   expect(await row.textContent()).toContain("0 of 3");
+  expect(await row.locator('[data-label="Expires"]').textContent()).not.toBe("no expiry");
   expect(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")).toBe(true);
   await page.screenshot({ path: join(screenshots, "4-tokens-phone.png"), fullPage: true });
   page.once("dialog", (dialog) => void dialog.accept());
   await row.getByRole("button", { name: "Revoke" }).click();
-  await page.locator("#tokens tbody tr", { hasText: "revoked" }).waitFor();
+  await page
+    .locator("#tokens tbody tr", { hasText: "line 7" })
+    .locator('[data-label="State"]', { hasText: "revoked" })
+    .waitFor();
   await context.close();
 });

@@ -298,5 +298,9 @@ describe("a device that never stops publishing", () => {
     expect(kept[0]).toBe(39);
     expect(Math.min(...kept)).toBeGreaterThan(0);
     expect(kept).toEqual([...kept].sort((a, b) => b - a));
+    const listed = (await own.api("GET", "/api/devices")).body.devices.find(
+      (d: { deviceId: string }) => d.deviceId === "quota-00001",
+    );
+    expect(listed).toMatchObject({ storedMessages: kept.length, storedBytes: bytes });
   });
 });

@@ -77,6 +77,7 @@ test("an operation's life, a device's sessions and its revocation, a token's cre
   expect(devices.devices.find((d: any) => d.deviceId === "evented-0002")).toMatchObject({
     tokenExpiresAt: expect.stringMatching(/^\d{4}-/),
     storedBytes: 0,
+    storedMessages: 0,
   });
   await platform.api("POST", "/api/devices/evented-0002/revoke");
   await seen(events, "device-revoked");
