@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { createCa, createServerCert } from "../certs/development-ca";
+import { ADMIN_KEY_FILE } from "../platform/data-files";
 import { startPlatform } from "../platform/platform";
 import { devicePorts } from "../device/node-ports";
 import { startXsDevice } from "../device/xs-host";
@@ -82,6 +83,9 @@ show the verification code; you compare them and approve. The device registers a
     print(`[platform] development CA made for this run: ${ca.cert}`);
     print(`[platform] MQTT over TLS on 127.0.0.1:${mqttsPort} (no plain MQTT), technician API on ${platform.apiUrl}`);
     print(`[platform] try: npx provisio ops list --platform ${platform.apiUrl} --ca ${ca.cert} --data ${dataDir}`);
+    print(
+      `[platform] or the console: ${platform.apiUrl}/ (trust ${ca.cert}; admin key in ${join(dataDir, ADMIN_KEY_FILE)})`,
+    );
     const { token } = await api.request("POST", "/api/tokens", { name: "demo" });
     print("[platform] provisioning token created for the demo fleet");
 

@@ -96,6 +96,7 @@ export const platformCommand: Command = {
     print(`provisio platform ready: ${urls.filter(Boolean).join(" ")} ${platform.apiUrl}`);
     const trust = tls ? " --ca FILE (the CA that signed --tls-cert)" : "";
     print(`technician commands: --platform ${platform.apiUrl}${trust} --data ${dataDir}`);
+    print(`technician console: ${platform.apiUrl}/ (sign in with the admin key)`);
     print(`admin key in ${resolve(dataDir, ADMIN_KEY_FILE)}; stop with Ctrl-C`);
     const signal = await new Promise<string>((done) => {
       process.once("SIGINT", () => done("SIGINT"));

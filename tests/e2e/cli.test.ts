@@ -95,6 +95,7 @@ test("provisio demo --yes --messages 2 provisions a device and shows its message
   expect(out).toContain("operation approved");
   // The technician's side goes over HTTPS too, trusting the run's development CA.
   expect(out).toMatch(/technician API on https:\/\/127\.0\.0\.1:\d+\n/);
+  expect(out).toMatch(/or the console: https:\/\/127\.0\.0\.1:\d+\/ \(trust .+ca\.pem; admin key in .+admin\.key\)\n/);
   expect(out).toMatch(
     /try: npx provisio ops list --platform https:\/\/127\.0\.0\.1:\d+ --ca \S+\/ca\.pem --data \S+\n/,
   );
