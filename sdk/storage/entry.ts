@@ -28,14 +28,15 @@ export interface Entry {
   end: number;
 }
 
-function writeU32(bytes: Uint8Array, offset: number, value: number): void {
+/** Little-endian, as every entry on flash. */
+export function writeU32(bytes: Uint8Array, offset: number, value: number): void {
   bytes[offset] = value;
   bytes[offset + 1] = value >>> 8;
   bytes[offset + 2] = value >>> 16;
   bytes[offset + 3] = value >>> 24;
 }
 
-function readU32(bytes: Uint8Array, offset: number): number {
+export function readU32(bytes: Uint8Array, offset: number): number {
   return (bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) | (bytes[offset + 3] << 24)) >>> 0;
 }
 

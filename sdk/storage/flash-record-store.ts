@@ -18,7 +18,7 @@ import { silentLog, type Log } from "../ports";
 import { entryOverheadBytes, EntryScan, isErased, maxBodyBytes, sameBytes } from "./entry";
 import { EntryRecordStore } from "./entry-record-store";
 import { StorageError } from "./errors";
-import type { Flash } from "./flash";
+import { flashErased, wordAligned, type Flash } from "./flash";
 
 export interface FlashRecordStoreOptions {
   /** The region the store owns entirely: at least two sectors. */
@@ -26,9 +26,6 @@ export interface FlashRecordStoreOptions {
   /** Receives `record-store-recovered` when the newest entry was damaged. */
   log?: Log;
 }
-
-/** ESP-IDF programs flash in 32-bit words; entries start on one so no write straddles a word. */
-const align = (offset: number) => (offset + 3) & ~3;
 
 export class FlashRecordStore extends EntryRecordStore {
   readonly #flash: Flash;
@@ -61,7 +58,7 @@ export class FlashRecordStore extends EntryRecordStore {
         const entry = scan.take(bytes, offset);
         if (!entry) break;
         if (entry === scan.newest) newestSector = sector;
-        offset = align(entry.end);
+        offset = wordAligned(entry.end);
       }
       if (newestSector === sector) newestFree = free;
     }
@@ -88,12 +85,12 @@ export class FlashRecordStore extends EntryRecordStore {
       clearing ||
       offset < 0 ||
       offset + entry.length > sectorSize ||
-      !this.#erased(sector * sectorSize + offset, entry.length)
+      !flashErased(this.#flash, sector * sectorSize + offset, entry.length)
     ) {
       sector = (this.#sector + 1) % this.#sectorCount;
       offset = 0;
       this.#flash.erase(sector);
-      if (!this.#erased(sector * sectorSize, sectorSize))
+      if (!flashErased(this.#flash, sector * sectorSize, sectorSize))
         throw new StorageError("verify-failed", `flash sector ${sector} did not erase`);
     }
     const address = sector * sectorSize + offset;
@@ -104,10 +101,6 @@ export class FlashRecordStore extends EntryRecordStore {
       throw new StorageError("verify-failed", `flash at ${address} did not read back what was written`);
     }
     this.#sector = sector;
-    this.#free = align(offset + entry.length);
-  }
-
-  #erased(address: number, length: number): boolean {
-    return isErased(this.#flash.read(address, length), 0, length);
+    this.#free = wordAligned(offset + entry.length);
   }
 }

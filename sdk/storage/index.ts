@@ -12,8 +12,8 @@ export {
   type FlashMessageQueueOptions,
   type MessageQueue,
   type QueuedMessage,
-  type QueueFullPolicy,
 } from "./message-queue";
+export type { QueueFullPolicy, QueueLimitOptions } from "./queue-limits";
 export { MemoryMessageQueue, type MemoryMessageQueueOptions } from "./memory-message-queue";
 export { StorageError, type StorageErrorCode } from "./errors";
 export { crc32 } from "./crc32";

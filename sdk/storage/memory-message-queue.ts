@@ -2,20 +2,12 @@
  * The outgoing queue of a device that gives the SDK no flash for it: the same bounds and policy
  * as FlashMessageQueue, in RAM, so messages wait out a lost network but not a power cut.
  */
-import { silentLog, type Log } from "../ports";
 import { utf8Encode } from "../utf8";
-import { StorageError } from "./errors";
-import type { MessageQueue, QueuedMessage, QueueFullPolicy } from "./message-queue";
+import type { MessageQueue, QueuedMessage } from "./message-queue";
+import { QueueLimits, type QueueLimitOptions } from "./queue-limits";
 
-export interface MemoryMessageQueueOptions {
-  /** At most this many messages wait (default 16). */
-  maxMessages?: number;
-  /** At most this many bytes of streams and payloads wait (default 64 KiB). */
-  maxBytes?: number;
-  /** Default "refuse": `append` throws StorageError "queue-full". */
-  whenFull?: QueueFullPolicy;
-  log?: Log;
-}
+/** Bounds default to 16 messages and 64 KiB. */
+export type MemoryMessageQueueOptions = QueueLimitOptions;
 
 interface HeldMessage extends QueuedMessage {
   readonly stream: string;
@@ -26,19 +18,12 @@ interface HeldMessage extends QueuedMessage {
 
 export class MemoryMessageQueue implements MessageQueue {
   readonly #waiting: HeldMessage[] = [];
-  readonly #maxMessages: number;
-  readonly #maxBytes: number;
-  readonly #whenFull: QueueFullPolicy;
-  readonly #log: Log;
+  readonly #limits: QueueLimits;
   #bytes = 0;
   #nextSequence = 1;
-  dropped = 0;
 
   constructor(options: MemoryMessageQueueOptions = {}) {
-    this.#maxMessages = options.maxMessages ?? 16;
-    this.#maxBytes = options.maxBytes ?? 65536;
-    this.#whenFull = options.whenFull ?? "refuse";
-    this.#log = options.log ?? silentLog;
+    this.#limits = new QueueLimits(options, { maxMessages: 16, maxBytes: 65536 });
   }
 
   get waiting(): readonly QueuedMessage[] {
@@ -49,25 +34,18 @@ export class MemoryMessageQueue implements MessageQueue {
     return this.#bytes;
   }
 
+  get dropped(): number {
+    return this.#limits.dropped;
+  }
+
   maxPayloadBytes(stream: string): number {
-    return this.#maxBytes - utf8Encode(stream).length;
+    return this.#limits.maxBytes - utf8Encode(stream).length;
   }
 
   append(stream: string, payload: Uint8Array): QueuedMessage {
     const streamLength = utf8Encode(stream).length;
     const bytes = streamLength + payload.length;
-    if (bytes > this.#maxBytes) throw new StorageError("queue-full", `the queue holds at most ${this.#maxBytes} bytes`);
-    while (this.#waiting.length >= this.#maxMessages || this.#bytes + bytes > this.#maxBytes) {
-      if (this.#whenFull === "refuse")
-        throw new StorageError(
-          "queue-full",
-          `the queue is full (${this.#waiting.length} messages, ${this.#bytes} bytes)`,
-        );
-      const oldest = this.#waiting[0];
-      this.markDone(oldest);
-      this.dropped++;
-      this.#log.write("warn", "message-dropped", { sequence: oldest.sequence, dropped: this.dropped });
-    }
+    this.#limits.admit(this, bytes);
     const message: HeldMessage = {
       sequence: this.#nextSequence++,
       sent: false,

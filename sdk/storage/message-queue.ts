@@ -19,27 +19,17 @@
  * reads back each entry it writes; a sector whose entries are not all done is erased only when
  * the application chose "drop-oldest": otherwise the queue is full.
  */
-import { silentLog, type Log } from "../ports";
 import { utf8Decode, utf8Encode } from "../utf8";
 import { crc32 } from "./crc32";
-import { isErased, sameBytes } from "./entry";
+import { isErased, readU32, sameBytes, writeU32 } from "./entry";
 import { StorageError } from "./errors";
-import type { Flash } from "./flash";
+import { flashErased, wordAligned, type Flash } from "./flash";
+import { QueueLimits, type QueueLimitOptions } from "./queue-limits";
 
-/** What `append` does when the queue is full: refuse the new message, or drop the oldest ones. */
-export type QueueFullPolicy = "refuse" | "drop-oldest";
-
-export interface FlashMessageQueueOptions {
+/** Bounds default to 256 messages and what the flash can hold. */
+export interface FlashMessageQueueOptions extends QueueLimitOptions {
   /** The region the queue owns entirely: at least two sectors, none shared with a record store. */
   flash: Flash;
-  /** At most this many messages wait (default 256). */
-  maxMessages?: number;
-  /** At most this many bytes of streams and payloads wait (default: what the flash can hold). */
-  maxBytes?: number;
-  /** Default "refuse": `append` throws StorageError "queue-full". */
-  whenFull?: QueueFullPolicy;
-  /** Receives `message-dropped` for each message the queue drops. */
-  log?: Log;
 }
 
 /** Where a DeviceClient keeps what `send` was given until the platform acknowledged it. */
@@ -86,19 +76,6 @@ const doneFlag = 2;
 const headerBytes = 12;
 const overheadBytes = headerBytes + 4;
 const cleared = new Uint8Array(1);
-/** ESP-IDF programs flash in 32-bit words; entries start on one so no write straddles a word. */
-const align = (offset: number) => (offset + 3) & ~3;
-
-function readU32(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) | (bytes[offset + 3] << 24)) >>> 0;
-}
-
-function writeU32(bytes: Uint8Array, offset: number, value: number): void {
-  bytes[offset] = value;
-  bytes[offset + 1] = value >>> 8;
-  bytes[offset + 2] = value >>> 16;
-  bytes[offset + 3] = value >>> 24;
-}
 
 /** The CRC of an entry's bytes before its CRC, with both flags read as erased. */
 function entryCrc(entry: Uint8Array): number {
@@ -111,10 +88,7 @@ function entryCrc(entry: Uint8Array): number {
 export class FlashMessageQueue implements MessageQueue {
   readonly #flash: Flash;
   readonly #sectorCount: number;
-  readonly #maxMessages: number;
-  readonly #maxBytes: number;
-  readonly #whenFull: QueueFullPolicy;
-  readonly #log: Log;
+  readonly #limits: QueueLimits;
   /** Oldest first. */
   readonly #waiting: StoredMessage[] = [];
   #bytes = 0;
@@ -123,8 +97,6 @@ export class FlashMessageQueue implements MessageQueue {
   #sector = -1;
   /** Where the next entry may go in `#sector`, -1 when that sector takes no more. */
   #free = -1;
-  /** Messages dropped since the queue was opened (policy "drop-oldest"). */
-  dropped = 0;
 
   constructor(options: FlashMessageQueueOptions) {
     const flash = options.flash;
@@ -136,10 +108,10 @@ export class FlashMessageQueue implements MessageQueue {
       );
     this.#flash = flash;
     this.#sectorCount = sectorCount;
-    this.#maxMessages = options.maxMessages ?? 256;
-    this.#maxBytes = options.maxBytes ?? (sectorCount - 1) * (flash.sectorSize - overheadBytes);
-    this.#whenFull = options.whenFull ?? "refuse";
-    this.#log = options.log ?? silentLog;
+    this.#limits = new QueueLimits(options, {
+      maxMessages: 256,
+      maxBytes: (sectorCount - 1) * (flash.sectorSize - overheadBytes),
+    });
     let newest = 0;
     for (let sector = 0; sector < sectorCount; sector++) {
       const last = this.#scan(sector);
@@ -161,6 +133,11 @@ export class FlashMessageQueue implements MessageQueue {
   /** Bytes of streams and payloads waiting. */
   get bytes(): number {
     return this.#bytes;
+  }
+
+  /** Messages dropped since the queue was opened (policy "drop-oldest"). */
+  get dropped(): number {
+    return this.#limits.dropped;
   }
 
   /** The largest payload a message on `stream` can have: one entry fits in one sector. */
@@ -186,8 +163,7 @@ export class FlashMessageQueue implements MessageQueue {
         `a message on this queue is at most ${this.maxPayloadBytes(stream)} bytes`,
       );
     const bytes = streamBytes.length + payload.length;
-    if (bytes > this.#maxBytes) throw new StorageError("queue-full", `the queue holds at most ${this.#maxBytes} bytes`);
-    while (this.#waiting.length >= this.#maxMessages || this.#bytes + bytes > this.#maxBytes) this.#makeRoom(1);
+    this.#limits.admit(this, bytes);
     const sequence = this.#nextSequence++;
     const entry = new Uint8Array(size);
     entry[0] = magic;
@@ -207,7 +183,7 @@ export class FlashMessageQueue implements MessageQueue {
       this.#free = -1;
       throw new StorageError("verify-failed", `flash at ${address} did not read back what was written`);
     }
-    this.#free = align(address - this.#sector * this.#flash.sectorSize + size);
+    this.#free = wordAligned(address - this.#sector * this.#flash.sectorSize + size);
     const message: StoredMessage = {
       sequence,
       sent: false,
@@ -275,7 +251,7 @@ export class FlashMessageQueue implements MessageQueue {
         });
         this.#bytes += streamLength + payloadLength;
       }
-      offset = align(end + 4);
+      offset = wordAligned(end + 4);
     }
     return { sequence: newest, free: -1 };
   }
@@ -284,35 +260,21 @@ export class FlashMessageQueue implements MessageQueue {
   #place(size: number): number {
     const sectorSize = this.#flash.sectorSize;
     const start = this.#sector * sectorSize + this.#free;
-    if (this.#sector >= 0 && this.#free >= 0 && this.#free + size <= sectorSize && this.#erased(start, size))
+    if (
+      this.#sector >= 0 &&
+      this.#free >= 0 &&
+      this.#free + size <= sectorSize &&
+      flashErased(this.#flash, start, size)
+    )
       return start;
     const next = (this.#sector + 1) % this.#sectorCount;
     const inNext = (m: StoredMessage) => Math.floor(m.address / sectorSize) === next;
-    while (this.#waiting.some(inNext)) this.#makeRoom(this.#waiting.filter(inNext).length);
+    while (this.#waiting.some(inNext)) this.#limits.makeRoom(this, this.#waiting.filter(inNext).length);
     this.#flash.erase(next);
-    if (!this.#erased(next * sectorSize, sectorSize))
+    if (!flashErased(this.#flash, next * sectorSize, sectorSize))
       throw new StorageError("verify-failed", `flash sector ${next} did not erase`);
     this.#sector = next;
     this.#free = 0;
     return next * sectorSize;
-  }
-
-  /** Drops the `count` oldest messages, or refuses, as the policy says. */
-  #makeRoom(count: number): void {
-    if (this.#whenFull === "refuse")
-      throw new StorageError(
-        "queue-full",
-        `the queue is full (${this.#waiting.length} messages, ${this.#bytes} bytes)`,
-      );
-    for (let i = 0; i < count; i++) {
-      const oldest = this.#waiting[0];
-      this.markDone(oldest);
-      this.dropped++;
-      this.#log.write("warn", "message-dropped", { sequence: oldest.sequence, dropped: this.dropped });
-    }
-  }
-
-  #erased(address: number, length: number): boolean {
-    return isErased(this.#flash.read(address, length), 0, length);
   }
 }
