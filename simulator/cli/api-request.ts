@@ -3,7 +3,7 @@
  * node:https rather than fetch, which in Node 20 cannot be given a CA. Apart from the CLI's client
  * so that the tests' platform helper uses it without loading the platform.
  */
-import { request as httpRequest, type RequestOptions } from "node:http";
+import { request as httpRequest, type ClientRequest, type RequestOptions } from "node:http";
 import { request as httpsRequest } from "node:https";
 
 export interface ApiRequest {
@@ -21,17 +21,27 @@ export interface ApiResponse {
   text: string;
 }
 
-/** One request to the API at `url`; rejects with the socket's or TLS's error (its `code` says which). */
-export function sendApiRequest(url: string, request: ApiRequest): Promise<ApiResponse> {
+/** A request to the API at `url` with the admin key (and the CA for https), not yet sent. */
+export function apiRequest(
+  url: string,
+  request: Pick<ApiRequest, "method" | "adminKey" | "ca">,
+  headers: Record<string, string>,
+): ClientRequest {
   const target = new URL(url);
   const https = target.protocol === "https:";
   const options: RequestOptions & { ca?: string | Buffer } = {
     method: request.method,
-    headers: { authorization: `Bearer ${request.adminKey}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${request.adminKey}`, ...headers },
     ...(https && request.ca !== undefined ? { ca: request.ca } : {}),
   };
+  return (https ? httpsRequest : httpRequest)(target, options);
+}
+
+/** One request to the API at `url`; rejects with the socket's or TLS's error (its `code` says which). */
+export function sendApiRequest(url: string, request: ApiRequest): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
-    const req = (https ? httpsRequest : httpRequest)(target, options, (res) => {
+    const req = apiRequest(url, request, { "content-type": "application/json" });
+    req.on("response", (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
       res.on("error", reject);

@@ -3,8 +3,8 @@
  * https with the admin key, as `provisio ops watch` and the tests follow it. The parser keeps at
  * most one event's worth of bytes (1 MiB): a stream that sends more without an event's end fails.
  */
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from "node:http";
-import { request as httpsRequest } from "node:https";
+import type { IncomingMessage } from "node:http";
+import { apiRequest } from "./api-request";
 
 export interface StreamEvent {
   type: string;
@@ -66,17 +66,10 @@ export function followEvents(
   options: { adminKey: string; ca?: string | Buffer },
   onEvent: (event: StreamEvent) => void,
 ): EventStream {
-  const target = new URL(url);
-  const https = target.protocol === "https:";
-  const requestOptions: RequestOptions & { ca?: string | Buffer } = {
-    method: "GET",
-    headers: { authorization: `Bearer ${options.adminKey}`, accept: "text/event-stream" },
-    ...(https && options.ca !== undefined ? { ca: options.ca } : {}),
-  };
   let closing = false;
   let end: (error: Error | undefined) => void = () => {};
   const ended = new Promise<Error | undefined>((resolve) => (end = resolve));
-  const req = (https ? httpsRequest : httpRequest)(target, requestOptions);
+  const req = apiRequest(url, { method: "GET", ...options }, { accept: "text/event-stream" });
   const opened = new Promise<void>((resolve, reject) => {
     req.on("error", (error) => {
       reject(error);
