@@ -23,19 +23,23 @@ export type PlatformEvent = PlatformEventBody & { id: number; at: string };
 
 export type PlatformEventType = PlatformEvent["type"];
 
-export const platformEventTypes: readonly PlatformEventType[] = [
-  "operation-created",
-  "operation-revealed",
-  "operation-approved",
-  "operation-rejected",
-  "operation-expired",
-  "device-connected",
-  "device-disconnected",
-  "device-revoked",
-  "device-deleted",
-  "token-created",
-  "token-revoked",
-];
+/** What an operation's events are called. */
+export type OperationEventType = Extract<PlatformEventBody, { operation: unknown }>["type"];
+
+/** Every event type, for the API's documentation: the compiler checks the list is whole. */
+export const platformEventTypes = Object.keys({
+  "operation-created": true,
+  "operation-revealed": true,
+  "operation-approved": true,
+  "operation-rejected": true,
+  "operation-expired": true,
+  "device-connected": true,
+  "device-disconnected": true,
+  "device-revoked": true,
+  "device-deleted": true,
+  "token-created": true,
+  "token-revoked": true,
+} satisfies Record<PlatformEventType, true>) as PlatformEventType[];
 
 /** Most listeners at once (open event streams): each costs a socket and a little memory. */
 export const MAX_EVENT_LISTENERS = 64;

@@ -3,7 +3,7 @@
  * technician's approval or rejection, which is pushed to the device.
  */
 import { isoTime } from "./iso-time";
-import type { PlatformEvents } from "./events";
+import type { OperationEventType, PlatformEvents } from "./events";
 import { PlatformError, errorBody } from "./errors";
 import {
   DEVICE_ID_PATTERN,
@@ -452,11 +452,7 @@ export class Operations {
     return due.length;
   }
 
-  #announce(
-    type:
-      "operation-created" | "operation-revealed" | "operation-approved" | "operation-rejected" | "operation-expired",
-    op: OperationRow,
-  ): void {
+  #announce(type: OperationEventType, op: OperationRow): void {
     this.#events.emit({ type, operation: this.#info(op) });
   }
 
