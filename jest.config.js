@@ -1,7 +1,8 @@
 /**
- * Two projects: `unit` (in-process, no engine, broker or platform process: `npm run test:unit`,
- * under a minute) and `integration` (the XS engine, brokers, platform processes, browsers of
- * the end-to-end tests). `npm test` runs both.
+ * Three projects: `unit` (in-process, no engine, broker or platform process: `npm run test:unit`,
+ * under a minute), `integration` (the XS engine, brokers, platform processes, browsers of the
+ * end-to-end tests, the platform on SQLite) and `postgres` (the platform suite again, its state
+ * in PostgreSQL). `npm test` runs all three.
  * @type {import('jest').Config}
  */
 const common = {
@@ -16,6 +17,12 @@ const unit = [
   "<rootDir>/tests/moddable/manifest.test.ts",
   "<rootDir>/tests/platform/protocol.test.ts",
   "<rootDir>/tests/e2e/api-request.test.ts",
+];
+
+/** The platform's own suite: what both of its databases must pass alike. */
+const platformSuite = [
+  "<rootDir>/tests/platform/{attacks,bad-input,cli,duplicate-messages,durability,events,lifecycle,openapi,paging,provisioning,restart,security}.test.ts",
+  "<rootDir>/tests/e2e/{device-platform,lifecycle}.test.ts",
 ];
 
 module.exports = {
@@ -33,7 +40,14 @@ module.exports = {
         "/tests/moddable/manifest\\.test\\.ts$",
         "/tests/platform/protocol\\.test\\.ts$",
         "/tests/e2e/api-request\\.test\\.ts$",
+        "/tests/platform/shared-database\\.test\\.ts$",
       ],
+    },
+    {
+      ...common,
+      displayName: "postgres",
+      testMatch: [...platformSuite, "<rootDir>/tests/platform/shared-database.test.ts"],
+      setupFiles: ["<rootDir>/testkit/node/postgres-project.ts"],
     },
   ],
 };

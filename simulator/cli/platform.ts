@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { ADMIN_KEY_FILE } from "../platform/data-files";
 import { plainOnNetwork, startPlatform, type PlatformTlsOptions } from "../platform/platform";
+import { isPostgresUrl } from "../platform/store";
 import { CliError, integerOption, parseArgs, stringOption, type ParsedArgs } from "./args";
 import { DEFAULT_DATA_DIR } from "./api-client";
 import { print, type Command } from "./command";
@@ -24,6 +25,10 @@ Runs the MQTT broker, the provisioning service and the HTTP API until SIGINT/SIG
   --http-port N    HTTP API port, HTTPS with --tls-cert (default 8080; 0 picks a free one)
   --host ADDR      address to listen on (default 127.0.0.1)
   --data DIR       data directory (default ${DEFAULT_DATA_DIR}); the admin key is DIR/${ADMIN_KEY_FILE}
+  --database URL   keep the state in PostgreSQL (postgres://USER:PASSWORD@HOST:PORT/DB) instead
+                   of SQLite in --data; every worker given the same URL shares it. The URL may
+                   come from the environment variable PROVISIO_DATABASE_URL instead, which
+                   keeps its password out of the process list
   --help           show this help`;
 
 function tlsOptions(args: ParsedArgs): PlatformTlsOptions | undefined {
@@ -57,6 +62,7 @@ export const platformCommand: Command = {
       "http-port": "string",
       host: "string",
       data: "string",
+      database: "string",
       help: "boolean",
       "tls-cert": "string",
       "tls-key": "string",
@@ -69,6 +75,9 @@ export const platformCommand: Command = {
       return 0;
     }
     const dataDir = resolve(stringOption(args, "data") ?? DEFAULT_DATA_DIR);
+    const database = stringOption(args, "database") ?? (process.env.PROVISIO_DATABASE_URL || undefined);
+    if (database !== undefined && !isPostgresUrl(database))
+      throw new CliError("--database takes a PostgreSQL URL: postgres://USER:PASSWORD@HOST:PORT/DATABASE");
     const host = stringOption(args, "host") ?? "127.0.0.1";
     const plain = args.options["no-plain"] !== true;
     const tls = tlsOptions(args);
@@ -81,6 +90,7 @@ export const platformCommand: Command = {
       );
     const platform = await startPlatform({
       dataDir,
+      database,
       host,
       mqttPort: integerOption(args, "mqtt-port", 0, 65535) ?? 1883,
       tls,

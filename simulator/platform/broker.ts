@@ -76,6 +76,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
  */
 export const PROVISIONING_KEEPALIVE_S = { min: 5, max: 300 };
 const IDENTIFIER_REJECTED_CODE = 2;
+/** The database did not answer: the device retries later. */
+const SERVER_UNAVAILABLE = 3;
 
 export const DEFAULT_TOKEN_GRACE_S = 300;
 /** A session may refresh this often: a device refreshes once per half lifetime. */
@@ -158,6 +160,8 @@ export class Broker {
   readonly #refreshes: RateLimiter;
   readonly #failedConnects: RateLimiter;
   #delayedRefusals = 0;
+  /** A check of the live sessions' tokens is under way (the next waits for it). */
+  #sweeping = false;
   readonly #sweeper: NodeJS.Timeout;
   readonly #options: BrokerOptions;
 
@@ -176,29 +180,21 @@ export class Broker {
     };
     aedes.authenticate = (client, username, password, done) => {
       const conn = client.conn as unknown as IngressStream;
-      const verdict = this.#authenticate(
-        client,
-        username ?? "",
-        password?.toString("utf8") ?? "",
-        conn.remoteAddress ?? "",
-      );
-      if ("returnCode" in verdict) return this.#refuseConnect(client.id, verdict, (error) => done(error, false));
-      this.#sessions.set(client, verdict);
-      // Live from now on: a second provisioning CONNECT with this client ID is refused until it ends.
-      this.#live.set(client.id, { client, session: verdict });
-      conn.once("close", () => {
-        if (this.#live.get(client.id)?.client === client) this.#live.delete(client.id);
-        if (verdict.kind === "registered")
-          options.events.emit({ type: "device-disconnected", device: deviceOf(verdict) });
-      });
-      if (verdict.kind === "registered") {
-        options.registry.connected(verdict);
-        options.events.emit({ type: "device-connected", device: deviceOf(verdict) });
-      }
-      conn.authenticated = true;
-      done(null, true);
+      this.#authenticate(client, username ?? "", password?.toString("utf8") ?? "", conn.remoteAddress ?? "")
+        .then(async (verdict) => {
+          if ("returnCode" in verdict) return this.#refuseConnect(client.id, verdict, (error) => done(error, false));
+          if (verdict.kind === "registered") await options.registry.connected(verdict);
+          // The connection may have gone while the database answered: nothing to admit then.
+          if (conn.destroyed) return done(refuse(NOT_AUTHORIZED), false);
+          this.#admit(client, conn, verdict);
+          done(null, true);
+        })
+        .catch((error: Error) => {
+          options.log(`connect refused: client ${printable(client.id)}: ${error.message}`);
+          done(refuse(SERVER_UNAVAILABLE), false);
+        });
     };
-    this.#sweeper = setInterval(() => this.#closeInvalidSessions(), options.sweepIntervalMs ?? 1000);
+    this.#sweeper = setInterval(() => void this.#closeInvalidSessions(), options.sweepIntervalMs ?? 1000);
     this.#sweeper.unref();
     aedes.authorizeSubscribe = (client, sub: Subscription, done) => {
       const session = this.#sessions.get(client);
@@ -234,7 +230,7 @@ export class Broker {
     aedes.published = (packet, client, done) => {
       const session = client ? this.#sessions.get(client) : undefined;
       if (session && levelUnder(packet.topic, `${rootOf(session)}/req`) !== undefined)
-        this.#handleRequest(session, packet);
+        void this.#handleRequest(session, packet);
       done(null);
     };
   }
@@ -305,11 +301,36 @@ export class Broker {
   }
 
   /** Ends registered sessions whose token expired, was revoked, or ran out of grace. */
-  #closeInvalidSessions(): void {
-    const now = this.#options.now();
-    this.#closeWhere(
-      (session) => session.kind === "registered" && now >= this.#options.registry.validUntil(session.tokenId),
-    );
+  async #closeInvalidSessions(): Promise<void> {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      const tokenIds = [...this.#live.values()].flatMap(({ session }) =>
+        session.kind === "registered" ? [session.tokenId] : [],
+      );
+      if (tokenIds.length === 0) return;
+      const validUntil = await this.#options.registry.validUntilEach(tokenIds);
+      const now = this.#options.now();
+      this.#closeWhere((session) => session.kind === "registered" && now >= (validUntil.get(session.tokenId) ?? 0));
+    } catch (error) {
+      this.#options.log(`session check failed, tried again in a moment: ${(error as Error).message}`);
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  /** Opens an authenticated session: live from now on (a second provisioning CONNECT with this client ID is refused until it ends). */
+  #admit(client: Client, conn: IngressStream, session: Session): void {
+    this.#sessions.set(client, session);
+    this.#live.set(client.id, { client, session });
+    conn.once("close", () => {
+      if (this.#live.get(client.id)?.client === client) this.#live.delete(client.id);
+      if (session.kind === "registered")
+        this.#options.events.emit({ type: "device-disconnected", device: deviceOf(session) });
+    });
+    if (session.kind === "registered")
+      this.#options.events.emit({ type: "device-connected", device: deviceOf(session) });
+    conn.authenticated = true;
   }
 
   #refuseConnect(clientId: string, refusal: Refusal, done: (error: ReturnType<typeof refuse>) => void): void {
@@ -328,19 +349,22 @@ export class Broker {
     }, FAILED_CONNECT_DELAY_MS).unref();
   }
 
-  #authenticate(client: Client, username: string, password: string, address: string): Session | Refusal {
+  async #authenticate(client: Client, username: string, password: string, address: string): Promise<Session | Refusal> {
     const clientId = client.id;
     if (username !== "provisioning") {
-      const registered = this.#options.registry.authenticate(clientId, username, password);
+      const registered = await this.#options.registry.authenticate(clientId, username, password);
       return typeof registered === "number" ? { returnCode: registered } : { kind: "registered", ...registered };
     }
     if (!PROVISIONING_CLIENT_ID_PATTERN.test(clientId))
       return { returnCode: NOT_AUTHORIZED, reason: "not a provisioning client ID" };
-    const token = this.#options.tokens.byToken(password);
+    const token = await this.#options.tokens.byToken(password);
     if (!token) return { returnCode: BAD_USERNAME_OR_PASSWORD, reason: "unknown provisioning token" };
     const refusal = tokenRefusal(token, this.#options.now());
     // A device whose approval took the token's last use may still come back to fetch it.
-    const mayFetch = refusal !== "revoked" && this.#options.operations.hasUnfetchedApproval(clientId, token.id);
+    const mayFetch =
+      refusal !== undefined &&
+      refusal !== "revoked" &&
+      (await this.#options.operations.hasUnfetchedApproval(clientId, token.id));
     if (refusal && !mayFetch)
       return { returnCode: NOT_AUTHORIZED, reason: `provisioning token ${refusal}`, provisioningTokenId: token.id };
     const keepalive = this.#keepalives.get(client) ?? 0;
@@ -380,7 +404,7 @@ export class Broker {
     return message;
   }
 
-  #handleRequest(session: Session, packet: AedesPublishPacket): void {
+  async #handleRequest(session: Session, packet: AedesPublishPacket): Promise<void> {
     const kind = packet.topic.slice(packet.topic.lastIndexOf("/") + 1);
     const resTopic = `${rootOf(session)}/res/${kind}`;
     const parsed = parseRequest(packet.payload as Buffer);
@@ -388,7 +412,7 @@ export class Broker {
     const { rid, body } = parsed.request;
     let reply: Reply;
     try {
-      reply = this.#serve(session, kind, body);
+      reply = await this.#serve(session, kind, body);
     } catch (error) {
       if (!(error instanceof PlatformError)) {
         this.#options.log(`internal error on ${kind} from ${packet.topic}: ${(error as Error).stack}`);
@@ -400,17 +424,20 @@ export class Broker {
     this.#publish(resTopic, { rid, ...reply });
   }
 
-  #serve(session: Session, kind: string, body: Record<string, unknown>): Reply {
+  async #serve(session: Session, kind: string, body: Record<string, unknown>): Promise<Reply> {
     const { operations, registry } = this.#options;
     if (session.kind === "provisioning") {
       if (kind === "init") return operations.init(session, body);
       if (kind === "complete") return operations.complete(session, body);
     } else if (kind === "token") {
-      if (body.op === "status") return { status: 200, expiresIn: registry.expiresIn(session.tokenId) };
+      if (body.op === "status") return { status: 200, expiresIn: await registry.expiresIn(session.tokenId) };
       if (body.op === "refresh") {
         const retryAfter = this.#refreshes.take(`${session.workspaceId}:${session.deviceId}`);
         if (retryAfter) throw new PlatformError(429, "rate-limited", "too many refreshes", retryAfter);
-        return { status: 200, ...registry.refresh(session, this.#options.tokenGraceS ?? DEFAULT_TOKEN_GRACE_S) };
+        return {
+          status: 200,
+          ...(await registry.refresh(session, this.#options.tokenGraceS ?? DEFAULT_TOKEN_GRACE_S)),
+        };
       }
       throw new PlatformError(400, "invalid-request", `unsupported token op ${JSON.stringify(body.op)?.slice(0, 40)}`);
     }

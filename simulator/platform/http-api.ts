@@ -105,8 +105,8 @@ function routes(app: FastifyInstance, { tokens, operations, registry, sessions, 
         response: { 200: pageOf("tokens", token), ...errorReplies },
       },
     },
-    (request) => {
-      const { items, next } = tokens.list(pageQuery(searchParams(request)));
+    async (request) => {
+      const { items, next } = await tokens.list(pageQuery(searchParams(request)));
       return { tokens: items, next };
     },
   );
@@ -136,9 +136,9 @@ function routes(app: FastifyInstance, { tokens, operations, registry, sessions, 
         },
       },
     },
-    (request) => {
+    async (request) => {
       const body = (request.body ?? {}) as Record<string, string | number | null | undefined>;
-      const created = tokens.create({
+      const created = await tokens.create({
         name: (body.name as string | null) ?? undefined,
         deviceId: (body.deviceId as string | null) ?? undefined,
         registrationLifetimeS: (body.registrationLifetime as number | null) ?? undefined,
@@ -159,9 +159,9 @@ function routes(app: FastifyInstance, { tokens, operations, registry, sessions, 
         response: { 200: token, ...errorReplies },
       },
     },
-    (request) => {
+    async (request) => {
       const { tokenId } = request.params as { tokenId: string };
-      const revoked = tokens.revoke(tokenId);
+      const revoked = await tokens.revoke(tokenId);
       sessions.closeProvisioningToken(tokenId);
       events.emit({ type: "token-revoked", token: revoked });
       return revoked;
@@ -177,9 +177,9 @@ function routes(app: FastifyInstance, { tokens, operations, registry, sessions, 
         response: { 200: pageOf("operations", operation), ...errorReplies },
       },
     },
-    (request) => {
+    async (request) => {
       const { state } = request.query as { state?: string };
-      const { items, next } = operations.list(pageQuery(searchParams(request)), state);
+      const { items, next } = await operations.list(pageQuery(searchParams(request)), state);
       return { operations: items, next };
     },
   );
@@ -229,8 +229,8 @@ function routes(app: FastifyInstance, { tokens, operations, registry, sessions, 
         response: { 200: pageOf("devices", listedDevice), ...errorReplies },
       },
     },
-    (request) => {
-      const { items, next } = registry.listDevices(pageQuery(searchParams(request)));
+    async (request) => {
+      const { items, next } = await registry.listDevices(pageQuery(searchParams(request)));
       const devices = items.map((d) => ({ ...d, connected: sessions.isConnected(d.workspaceId, d.deviceId) }));
       return { devices, next };
     },
@@ -246,9 +246,9 @@ function routes(app: FastifyInstance, { tokens, operations, registry, sessions, 
         response: { 200: device, ...errorReplies },
       },
     },
-    (request) => {
+    async (request) => {
       const [workspaceId, deviceId] = deviceOf(request);
-      const revoked = registry.revokeDevice(workspaceId, deviceId);
+      const revoked = await registry.revokeDevice(workspaceId, deviceId);
       sessions.closeDevice(workspaceId, deviceId);
       events.emit({ type: "device-revoked", device: revoked });
       return revoked;
@@ -265,9 +265,9 @@ function routes(app: FastifyInstance, { tokens, operations, registry, sessions, 
         response: { 200: device, ...errorReplies },
       },
     },
-    (request) => {
+    async (request) => {
       const [workspaceId, deviceId] = deviceOf(request);
-      const deleted = registry.deleteDevice(workspaceId, deviceId);
+      const deleted = await registry.deleteDevice(workspaceId, deviceId);
       sessions.closeDevice(workspaceId, deviceId);
       events.emit({ type: "device-deleted", device: deleted });
       return deleted;
@@ -316,9 +316,9 @@ function routes(app: FastifyInstance, { tokens, operations, registry, sessions, 
         response: { 200: pageOf("messages", message), ...errorReplies },
       },
     },
-    (request) => {
+    async (request) => {
       const query = searchParams(request);
-      const { items, next } = listMessages(db, {
+      const { items, next } = await listMessages(db, {
         ...pageQuery(query),
         deviceId: query.get("device") ?? undefined,
         stream: query.get("stream") ?? undefined,

@@ -1,16 +1,15 @@
 /**
- * Device messages are stored off the event loop, many per disk sync: a worker thread with its own
- * connection to the platform's SQLite file (WAL, synchronous=FULL) commits them in batches, one
- * transaction each, and only then are they acknowledged. Messages that arrive while a batch
- * commits form the next one (group commit): one message alone is written at once, a thousand
- * arriving together cost about one sync. The MQTT and HTTP side never waits for a sync.
- *
- * Each message is checked against the device's last message id (docs/protocol.md 2a: a DUP resend of the
- * message stored under that id is not stored again) inside the same transaction, and a device's
- * stored bytes beyond its quota are trimmed from its oldest messages.
+ * Device messages are stored in batches, many per disk sync, and only then acknowledged: messages
+ * that arrive while a batch commits form the next one (group commit), so one message alone is
+ * written at once and a thousand arriving together cost about one sync. The MQTT and HTTP side
+ * never waits for a sync: the embedded platform commits in a worker thread with its own SQLite
+ * connection, a PostgreSQL platform through its client, which waits off the event loop anyway.
+ * What a batch does in the database is message-batch.ts.
  */
 import { Worker } from "node:worker_threads";
 import { resolve } from "node:path";
+import { storeMessages } from "./message-batch";
+import type { Db } from "./store";
 
 export interface IncomingMessage {
   workspaceId: string;
@@ -26,11 +25,65 @@ export interface IncomingMessage {
 /** Called once the message is durable (or was a DUP resend of one already stored), or with the error. */
 export type StoredCallback = (error: Error | null) => void;
 
+/** Where batches go, one transaction each, one at a time. */
+export interface BatchStore {
+  write(messages: IncomingMessage[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What the SQLite thread answers for a batch: nothing when it committed, else why it failed as a whole. */
+export interface BatchResult {
+  error?: string;
+}
+
+/** The embedded platform's batches: a worker thread with its own connection to the SQLite file. */
+export function sqliteThreadStore(databaseFile: string, quotaBytesPerDevice: number): BatchStore {
+  const workerData = { databaseFile, quotaBytesPerDevice };
+  // Compiled (dist/js), the worker is a file beside this one; from the sources, a bootstrap
+  // loads the TypeScript through tsx, whether tsx came in by --import or by require.
+  const worker = __filename.endsWith(".js")
+    ? new Worker(resolve(__dirname, "message-writer-worker.js"), { workerData })
+    : new Worker(`require("tsx/cjs"); require(${JSON.stringify(resolve(__dirname, "message-writer-worker.ts"))});`, {
+        eval: true,
+        workerData,
+      });
+  let waiting: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  let failure: Error | undefined;
+  const fail = (error: Error) => {
+    failure ??= error;
+    waiting?.reject(failure);
+    waiting = undefined;
+  };
+  worker.on("message", (result: BatchResult) => {
+    const batch = waiting!;
+    waiting = undefined;
+    if (result.error === undefined) batch.resolve();
+    else batch.reject(new Error(result.error));
+  });
+  worker.on("error", fail);
+  worker.on("exit", (code) => fail(new Error(`the message writer stopped (exit ${code})`)));
+  return {
+    write(messages) {
+      if (failure) return Promise.reject(failure);
+      return new Promise((resolve, reject) => {
+        waiting = { resolve, reject };
+        worker.postMessage(messages);
+      });
+    },
+    close: () => worker.terminate().then(() => undefined),
+  };
+}
+
+/** Batches written through the platform's own database connection (PostgreSQL). */
+export function databaseStore(db: Db, quotaBytesPerDevice: number): BatchStore {
+  return {
+    write: (messages) => db.transaction((tx) => storeMessages(tx, messages, quotaBytesPerDevice)),
+    close: async () => undefined,
+  };
+}
+
 export interface MessageWriterOptions {
-  /** The SQLite file (its schema made by store.ts). */
-  databaseFile: string;
-  /** Most bytes of messages kept per device; older ones go first. */
-  quotaBytesPerDevice: number;
+  store: BatchStore;
   /** Most messages in one transaction. */
   maxBatch?: number;
 }
@@ -40,49 +93,30 @@ interface Batch {
   callbacks: StoredCallback[];
 }
 
-/** What the worker answers for a batch: nothing when it committed, else why it failed as a whole. */
-export interface BatchResult {
-  error?: string;
-}
-
 export class MessageWriter {
-  readonly #worker: Worker;
+  readonly #store: BatchStore;
   readonly #maxBatch: number;
   #queue: Batch = { items: [], callbacks: [] };
   #writing: Batch | undefined;
   #closing: (() => void) | undefined;
-  #failure: Error | undefined;
 
   constructor(options: MessageWriterOptions) {
+    this.#store = options.store;
     this.#maxBatch = options.maxBatch ?? 2000;
-    const workerData = { databaseFile: options.databaseFile, quotaBytesPerDevice: options.quotaBytesPerDevice };
-    // Compiled (dist/js), the worker is a file beside this one; from the sources, a bootstrap
-    // loads the TypeScript through tsx, whether tsx came in by --import or by require.
-    this.#worker = __filename.endsWith(".js")
-      ? new Worker(resolve(__dirname, "message-writer-worker.js"), { workerData })
-      : new Worker(`require("tsx/cjs"); require(${JSON.stringify(resolve(__dirname, "message-writer-worker.ts"))});`, {
-          eval: true,
-          workerData,
-        });
-    this.#worker.on("message", (result: BatchResult) => this.#written(result));
-    this.#worker.on("error", (error) => this.#fail(error));
-    this.#worker.on("exit", (code) => this.#fail(new Error(`the message writer stopped (exit ${code})`)));
   }
 
   store(message: IncomingMessage, callback: StoredCallback): void {
-    if (this.#failure || this.#closing) return callback(this.#failure ?? new Error("the platform is shutting down"));
+    if (this.#closing) return callback(new Error("the platform is shutting down"));
     this.#queue.items.push(message);
     this.#queue.callbacks.push(callback);
     this.#next();
   }
 
-  /** Writes what is queued, then stops the worker. */
-  close(): Promise<void> {
-    return new Promise((done) => {
-      const stop = () => void this.#worker.terminate().then(() => done());
-      if (this.#failure || (!this.#writing && this.#queue.items.length === 0)) return stop();
-      this.#closing = stop;
-    });
+  /** Writes what is queued, then closes the store. */
+  async close(): Promise<void> {
+    if (this.#writing || this.#queue.items.length > 0) await new Promise<void>((done) => (this.#closing = done));
+    else this.#closing = () => undefined;
+    await this.#store.close();
   }
 
   #next(): void {
@@ -97,24 +131,17 @@ export class MessageWriter {
       this.#writing = batch;
       this.#queue = { items: [], callbacks: [] };
     }
-    this.#worker.postMessage(this.#writing.items);
+    const writing = this.#writing;
+    this.#store.write(writing.items).then(
+      () => this.#written(writing, null),
+      (error: Error) => this.#written(writing, new Error(`messages not stored: ${error.message}`)),
+    );
   }
 
-  #written(result: BatchResult): void {
-    const batch = this.#writing!;
+  #written(batch: Batch, error: Error | null): void {
     this.#writing = undefined;
-    const error = result.error === undefined ? null : new Error(`messages not stored: ${result.error}`);
     for (const callback of batch.callbacks) callback(error);
     this.#next();
     if (this.#closing && !this.#writing) this.#closing();
-  }
-
-  #fail(error: Error): void {
-    if (this.#failure) return;
-    this.#failure = error;
-    for (const batch of [this.#writing, this.#queue]) batch?.callbacks.forEach((callback) => callback(error));
-    this.#writing = undefined;
-    this.#queue = { items: [], callbacks: [] };
-    this.#closing?.();
   }
 }

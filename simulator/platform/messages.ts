@@ -21,28 +21,34 @@ export interface MessageQuery extends PageQuery {
 /** Payload bytes one page of messages carries at most (base64 in the body: a third more). */
 export const MAX_MESSAGE_PAGE_BYTES = 4 * 1024 * 1024;
 
-export function listMessages(db: Db, query: MessageQuery): Page<MessageInfo> {
-  const rows = db
-    .prepare(
-      `SELECT id AS cursor, * FROM messages
-       WHERE (@device IS NULL OR device_id = @device) AND (@stream IS NULL OR stream = @stream) AND (@after IS NULL OR id < @after)
-       ORDER BY id DESC LIMIT @limit`,
-    )
-    .all({
-      device: query.deviceId ?? null,
-      stream: query.stream ?? null,
-      after: query.after ?? null,
-      limit: query.limit + 1,
-    }) as {
-    cursor: number;
-    id: number;
-    workspace_id: string;
-    device_id: string;
-    stream: string;
-    payload: Buffer;
-    received_at: number;
-  }[];
-  const message = (row: (typeof rows)[number]): MessageInfo => ({
+interface MessageRow {
+  cursor: number;
+  id: number;
+  workspace_id: string;
+  device_id: string;
+  stream: string;
+  payload: Buffer;
+  received_at: number;
+}
+
+export async function listMessages(db: Db, query: MessageQuery): Promise<Page<MessageInfo>> {
+  const device = query.deviceId ?? null;
+  const stream = query.stream ?? null;
+  const after = query.after ?? null;
+  const rows = await db.all<MessageRow>(
+    `SELECT id AS cursor, * FROM messages
+     WHERE (CAST(? AS TEXT) IS NULL OR device_id = ?) AND (CAST(? AS TEXT) IS NULL OR stream = ?)
+       AND (CAST(? AS BIGINT) IS NULL OR id < ?)
+     ORDER BY id DESC LIMIT ?`,
+    device,
+    device,
+    stream,
+    stream,
+    after,
+    after,
+    query.limit + 1,
+  );
+  const message = (row: MessageRow): MessageInfo => ({
     id: row.id,
     workspaceId: row.workspace_id,
     deviceId: row.device_id,

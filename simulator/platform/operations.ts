@@ -21,7 +21,7 @@ import { tokenRefusal, type ProvisioningTokens, type TokenRow } from "./provisio
 import { RateLimiter } from "./rate-limit";
 import type { Registry } from "./registry";
 import { toPage, type Page, type PageQuery } from "./paging";
-import type { Db } from "./store";
+import type { Db, Sql } from "./store";
 import { randomBytes } from "node:crypto";
 
 export const OPERATION_LIFETIME_S = 900;
@@ -170,7 +170,7 @@ export class Operations {
     this.#pendingPerToken = limits.pendingPerToken;
   }
 
-  init(session: ProvisioningSession, body: Record<string, unknown>): Reply {
+  async init(session: ProvisioningSession, body: Record<string, unknown>): Promise<Reply> {
     const publicKey = fromBase64url(body.publicKey, 32);
     const commitment = fromBase64url(body.commitment, 32);
     if (!publicKey || !commitment) {
@@ -181,21 +181,22 @@ export class Operations {
     }
     const requested = body.deviceId === undefined ? null : validDeviceId(body.deviceId);
     const attributes = validateAttributes(body.attributes);
-    const token = this.#tokens.row(session.provisioningTokenId)!;
-    const workspace = this.#db.prepare("SELECT disabled FROM workspaces WHERE id = ?").get(token.workspace_id) as {
-      disabled: number;
-    };
+    const token = (await this.#tokens.row(session.provisioningTokenId))!;
+    const workspace = (await this.#db.get<{ disabled: number }>(
+      "SELECT disabled FROM workspaces WHERE id = ?",
+      token.workspace_id,
+    ))!;
     if (workspace.disabled) throw new PlatformError(423, "workspace-disabled", "the workspace is disabled");
 
     if (typeof body.operationId === "string") {
-      const resumed = this.#resumable(session, body.operationId, publicKey, commitment);
+      const resumed = await this.#resumable(session, body.operationId, publicKey, commitment);
       if (resumed) return this.#initReply(resumed);
     }
     if (token.device_id !== null && requested !== null && requested !== token.device_id) {
       throw new PlatformError(403, "device-id-not-allowed", "this provisioning token fixes the Device ID");
     }
     const deviceId = token.device_id ?? requested;
-    if (deviceId !== null) this.#checkDeviceIdFree(token.workspace_id, deviceId, publicKey);
+    if (deviceId !== null) await this.#checkDeviceIdFree(this.#db, token.workspace_id, deviceId, publicKey);
     for (const [limiter, key] of [
       [this.#initsPerAddress, session.address],
       [this.#initsPerClient, session.clientId],
@@ -204,11 +205,11 @@ export class Operations {
       if (retryAfter) throw new PlatformError(429, "rate-limited", "too many operations started", retryAfter);
     }
     const now = this.#now();
-    const pending = this.#db
-      .prepare(
-        "SELECT COUNT(*) AS n FROM operations WHERE provisioning_token_id = ? AND state = 'pending' AND expires_at > ?",
-      )
-      .get(token.id, now) as { n: number };
+    const pending = (await this.#db.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM operations WHERE provisioning_token_id = ? AND state = 'pending' AND expires_at > ?",
+      token.id,
+      now,
+    ))!;
     if (pending.n >= this.#pendingPerToken)
       throw new PlatformError(
         429,
@@ -218,32 +219,29 @@ export class Operations {
       );
 
     const id = randomId("op_", 16);
-    this.#db
-      .prepare(
-        `INSERT INTO operations (id, workspace_id, provisioning_token_id, client_id, public_key, commitment,
-           nonce, requested_device_id, attributes, state, poll_interval_s, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
-      )
-      .run(
-        id,
-        token.workspace_id,
-        token.id,
-        session.clientId,
-        publicKey,
-        commitment,
-        randomBytes(16),
-        requested,
-        JSON.stringify(attributes),
-        POLL_INTERVAL_S,
-        now,
-        now + OPERATION_LIFETIME_S * 1000,
-      );
-    const created = this.#row(id)!;
+    await this.#db.run(
+      `INSERT INTO operations (id, workspace_id, provisioning_token_id, client_id, public_key, commitment,
+         nonce, requested_device_id, attributes, state, poll_interval_s, created_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
+      id,
+      token.workspace_id,
+      token.id,
+      session.clientId,
+      publicKey,
+      commitment,
+      randomBytes(16),
+      requested,
+      JSON.stringify(attributes),
+      POLL_INTERVAL_S,
+      now,
+      now + OPERATION_LIFETIME_S * 1000,
+    );
+    const created = (await this.#row(id))!;
     this.#announce("operation-created", created);
     return this.#initReply(created);
   }
 
-  complete(session: ProvisioningSession, body: Record<string, unknown>): Reply {
+  async complete(session: ProvisioningSession, body: Record<string, unknown>): Promise<Reply> {
     if (typeof body.operationId !== "string")
       throw new PlatformError(400, "invalid-request", "operationId is required");
     const operationId = body.operationId;
@@ -254,14 +252,14 @@ export class Operations {
         new PlatformError(400, "invalid-request", "deviceNonce must be base64url of 16 bytes"),
       );
     }
-    const found = this.#row(operationId);
+    const found = await this.#row(operationId);
     if (!found || found.client_id !== session.clientId) {
       throw this.#withOperation(
         operationId,
         new PlatformError(404, "unknown-operation", "no such operation: start a new one"),
       );
     }
-    const op = this.#expireIfDue(found);
+    const op = await this.#expireIfDue(found);
     if (op.state !== "pending" && op.state !== "approved") throw this.#withOperation(op.id, this.#endedError(op));
 
     const now = this.#now();
@@ -276,10 +274,14 @@ export class Operations {
       }
       if (!op.device_nonce) {
         const code = verificationCode(op.public_key, deviceNonce, op.nonce, op.id);
-        this.#db
-          .prepare("UPDATE operations SET device_nonce = ?, verification_code = ?, last_poll_at = ? WHERE id = ?")
-          .run(deviceNonce, code, now, op.id);
-        this.#announce("operation-revealed", this.#row(op.id)!);
+        await this.#db.run(
+          "UPDATE operations SET device_nonce = ?, verification_code = ?, last_poll_at = ? WHERE id = ?",
+          deviceNonce,
+          code,
+          now,
+          op.id,
+        );
+        this.#announce("operation-revealed", (await this.#row(op.id))!);
         return { status: 202, operationId: op.id, retryAfter: op.poll_interval_s, verificationCode: code };
       }
     } else if (!op.device_nonce) {
@@ -293,12 +295,12 @@ export class Operations {
         new PlatformError(429, "slow-down", "polled faster than pollInterval", op.poll_interval_s),
       );
     }
-    this.#db.prepare("UPDATE operations SET last_poll_at = ? WHERE id = ?").run(now, op.id);
+    await this.#db.run("UPDATE operations SET last_poll_at = ? WHERE id = ?", now, op.id);
     return { status: 202, operationId: op.id, retryAfter: op.poll_interval_s, verificationCode: op.verification_code };
   }
 
-  approve(idOrCode: string, deviceIdOverride?: unknown): OperationInfo {
-    const op = this.#expireIfDue(this.#find(idOrCode));
+  async approve(idOrCode: string, deviceIdOverride?: unknown): Promise<OperationInfo> {
+    const op = await this.#expireIfDue(await this.#find(idOrCode));
     if (op.state !== "pending") {
       throw new PlatformError(409, "operation-not-pending", `operation ${op.id} is ${op.state}`);
     }
@@ -309,17 +311,23 @@ export class Operations {
         "the device has not revealed its nonce yet: no verification code to compare",
       );
     }
-    const token = this.#tokens.row(op.provisioning_token_id)!;
+    const token = (await this.#tokens.row(op.provisioning_token_id))!;
     const deviceId =
       deviceIdOverride !== undefined ? validDeviceId(deviceIdOverride) : (token.device_id ?? op.requested_device_id);
     if (deviceId === null) {
       throw new PlatformError(400, "device-id-required", "the device asked for no Device ID: give one");
     }
-    this.#db.transaction(() => {
-      const refusal = tokenRefusal(this.#tokens.row(token.id) as TokenRow, this.#now());
+    await this.#db.transaction(async (tx) => {
+      // Read again inside: another technician, or another worker, may have decided it meanwhile.
+      const state = (await tx.get<{ state: OperationState }>("SELECT state FROM operations WHERE id = ?", op.id))
+        ?.state;
+      if (state !== "pending")
+        throw new PlatformError(409, "operation-not-pending", `operation ${op.id} is ${state ?? "gone"}`);
+      const refusal = tokenRefusal((await this.#tokens.row(token.id, tx)) as TokenRow, this.#now());
       if (refusal) throw new PlatformError(409, `token-${refusal}`, `the provisioning token is ${refusal}`);
-      this.#checkDeviceIdFree(op.workspace_id, deviceId, op.public_key);
-      const tokenId = this.#registry.register(
+      await this.#checkDeviceIdFree(tx, op.workspace_id, deviceId, op.public_key);
+      const tokenId = await this.#registry.register(
+        tx,
         {
           workspaceId: op.workspace_id,
           deviceId,
@@ -329,31 +337,34 @@ export class Operations {
         },
         token.registration_lifetime_s,
       );
-      this.#db.prepare("UPDATE provisioning_tokens SET uses = uses + 1 WHERE id = ?").run(token.id);
-      this.#db
-        .prepare(
-          "UPDATE operations SET state = 'approved', device_id = ?, registration_token_id = ?, decided_at = ? WHERE id = ?",
-        )
-        .run(deviceId, tokenId, this.#now(), op.id);
-    })();
-    const approved = this.#row(op.id)!;
-    this.#push(approved.client_id, this.#approvedReply(approved));
+      await tx.run("UPDATE provisioning_tokens SET uses = uses + 1 WHERE id = ?", token.id);
+      await tx.run(
+        "UPDATE operations SET state = 'approved', device_id = ?, registration_token_id = ?, decided_at = ? WHERE id = ?",
+        deviceId,
+        tokenId,
+        this.#now(),
+        op.id,
+      );
+    });
+    const approved = (await this.#row(op.id))!;
+    this.#push(approved.client_id, await this.#approvedReply(approved));
     this.#announce("operation-approved", approved);
     return this.#info(approved);
   }
 
   /** `reason`, the technician's words, is kept with the operation (the device is told only that it was rejected). */
-  reject(idOrCode: string, reason?: string): OperationInfo {
+  async reject(idOrCode: string, reason?: string): Promise<OperationInfo> {
     if (reason !== undefined && (reason.length > 200 || [...reason].some((c) => c < " " || c === "\u007f")))
       throw new PlatformError(400, "invalid-request", "a reason is at most 200 characters, on one line");
-    const op = this.#expireIfDue(this.#find(idOrCode));
-    if (op.state !== "pending") {
-      throw new PlatformError(409, "operation-not-pending", `operation ${op.id} is ${op.state}`);
-    }
-    this.#db
-      .prepare("UPDATE operations SET state = 'rejected', reason = ?, decided_at = ? WHERE id = ?")
-      .run(reason ? `technician: ${reason}` : "technician", this.#now(), op.id);
-    const rejected = this.#row(op.id)!;
+    const op = await this.#expireIfDue(await this.#find(idOrCode));
+    const rejecting = await this.#db.run(
+      "UPDATE operations SET state = 'rejected', reason = ?, decided_at = ? WHERE id = ? AND state = 'pending'",
+      reason ? `technician: ${reason}` : "technician",
+      this.#now(),
+      op.id,
+    );
+    const rejected = (await this.#row(op.id))!;
+    if (!rejecting) throw new PlatformError(409, "operation-not-pending", `operation ${op.id} is ${rejected.state}`);
     this.#push(rejected.client_id, errorBody(this.#withOperation(op.id, this.#endedError(rejected))));
     this.#announce("operation-rejected", rejected);
     return this.#info(rejected);
@@ -364,19 +375,17 @@ export class Operations {
    * expiry shows as expired without being written so (listing never waits for the database's
    * write lock, which the message writer holds while it syncs).
    */
-  list(page: PageQuery, state?: string): Page<OperationInfo> {
-    const rows = this.#db
-      .prepare(
-        `SELECT rowid AS cursor, * FROM operations WHERE rowid > @after AND (@state IS NULL OR
-           CASE WHEN state = 'pending' AND expires_at <= @now THEN 'expired' ELSE state END = @state)
-         ORDER BY rowid LIMIT @limit`,
-      )
-      .all({
-        after: page.after ?? 0,
-        state: state ?? null,
-        now: this.#now(),
-        limit: page.limit + 1,
-      }) as (OperationRow & { cursor: number })[];
+  async list(page: PageQuery, state?: string): Promise<Page<OperationInfo>> {
+    const rows = await this.#db.all<OperationRow & { cursor: number }>(
+      `SELECT rowid AS cursor, * FROM operations WHERE rowid > ? AND (CAST(? AS TEXT) IS NULL OR
+         CASE WHEN state = 'pending' AND expires_at <= ? THEN 'expired' ELSE state END = ?)
+       ORDER BY rowid LIMIT ?`,
+      page.after ?? 0,
+      state ?? null,
+      this.#now(),
+      state ?? null,
+      page.limit + 1,
+    );
     return toPage(rows, page.limit, (row) => this.#info(row));
   }
 
@@ -385,53 +394,54 @@ export class Operations {
    * `retentionMs` ago: they are history, and an attacker's floods should not fill the disk.
    * Returns how many went.
    */
-  prune(retentionMs: number): number {
-    const before = this.#now() - retentionMs;
-    return this.#db
-      .prepare(
-        "DELETE FROM operations WHERE state IN ('consumed', 'rejected', 'expired') AND COALESCE(decided_at, expires_at) < ?",
-      )
-      .run(before).changes;
+  prune(retentionMs: number): Promise<number> {
+    return this.#db.run(
+      "DELETE FROM operations WHERE state IN ('consumed', 'rejected', 'expired') AND COALESCE(decided_at, expires_at) < ?",
+      this.#now() - retentionMs,
+    );
   }
 
   /** Whether a client holds an approved operation it has not yet fetched: its token stays usable for that. */
-  hasUnfetchedApproval(clientId: string, provisioningTokenId: string): boolean {
-    return !!this.#db
-      .prepare("SELECT 1 FROM operations WHERE client_id = ? AND provisioning_token_id = ? AND state = 'approved'")
-      .get(clientId, provisioningTokenId);
+  async hasUnfetchedApproval(clientId: string, provisioningTokenId: string): Promise<boolean> {
+    return !!(await this.#db.get(
+      "SELECT 1 FROM operations WHERE client_id = ? AND provisioning_token_id = ? AND state = 'approved'",
+      clientId,
+      provisioningTokenId,
+    ));
   }
 
-  #resumable(
+  async #resumable(
     session: ProvisioningSession,
     id: string,
     publicKey: Buffer,
     commitment: Buffer,
-  ): OperationRow | undefined {
-    const found = this.#row(id);
+  ): Promise<OperationRow | undefined> {
+    const found = await this.#row(id);
     if (!found || found.client_id !== session.clientId) return undefined;
-    const op = this.#expireIfDue(found);
+    const op = await this.#expireIfDue(found);
     const same = op.public_key.equals(publicKey) && op.commitment.equals(commitment);
     return op.state === "pending" && same ? op : undefined;
   }
 
-  #checkDeviceIdFree(workspaceId: string, deviceId: string, publicKey: Buffer): void {
-    const key = this.#registry.registeredKey(workspaceId, deviceId);
+  async #checkDeviceIdFree(sql: Sql, workspaceId: string, deviceId: string, publicKey: Buffer): Promise<void> {
+    const key = await this.#registry.registeredKey(workspaceId, deviceId, sql);
     // The same key asking again is that device provisioning anew, not a clash.
     if (key && !key.equals(publicKey)) {
       throw new PlatformError(409, "device-id-taken", `a registered device already has the ID ${deviceId}`);
     }
   }
 
-  #find(idOrCode: string): OperationRow {
+  async #find(idOrCode: string): Promise<OperationRow> {
     const code = idOrCode.startsWith("op_") ? undefined : normalizeVerificationCode(idOrCode);
     if (code === undefined) {
-      const op = this.#row(idOrCode);
+      const op = await this.#row(idOrCode);
       if (!op) throw new PlatformError(404, "unknown-operation", `no operation ${idOrCode}`);
       return op;
     }
-    const rows = this.#db
-      .prepare("SELECT * FROM operations WHERE verification_code = ? AND state = 'pending'")
-      .all(code) as OperationRow[];
+    const rows = await this.#db.all<OperationRow>(
+      "SELECT * FROM operations WHERE verification_code = ? AND state = 'pending'",
+      code,
+    );
     if (rows.length === 0)
       throw new PlatformError(404, "unknown-operation", `no pending operation shows the code ${code}`);
     if (rows.length > 1)
@@ -439,16 +449,17 @@ export class Operations {
     return rows[0];
   }
 
-  #row(id: string): OperationRow | undefined {
-    return this.#db.prepare("SELECT * FROM operations WHERE id = ?").get(id) as OperationRow | undefined;
+  #row(id: string): Promise<OperationRow | undefined> {
+    return this.#db.get<OperationRow>("SELECT * FROM operations WHERE id = ?", id);
   }
 
   /** Writes the expiry of every pending operation past it (each announced); returns how many. */
-  expireDue(): number {
-    const due = this.#db
-      .prepare("SELECT * FROM operations WHERE state = 'pending' AND expires_at <= ?")
-      .all(this.#now()) as OperationRow[];
-    for (const op of due) this.#expireIfDue(op);
+  async expireDue(): Promise<number> {
+    const due = await this.#db.all<OperationRow>(
+      "SELECT * FROM operations WHERE state = 'pending' AND expires_at <= ?",
+      this.#now(),
+    );
+    for (const op of due) await this.#expireIfDue(op);
     return due.length;
   }
 
@@ -456,11 +467,15 @@ export class Operations {
     this.#events.emit({ type, operation: this.#info(op) });
   }
 
-  #expireIfDue(op: OperationRow): OperationRow {
+  async #expireIfDue(op: OperationRow): Promise<OperationRow> {
     if (op.state !== "pending" || this.#now() < op.expires_at) return op;
-    this.#db.prepare("UPDATE operations SET state = 'expired', decided_at = expires_at WHERE id = ?").run(op.id);
+    // Announced by whoever wrote it (another worker's sweep may have come first).
+    const written = await this.#db.run(
+      "UPDATE operations SET state = 'expired', decided_at = expires_at WHERE id = ? AND state = 'pending'",
+      op.id,
+    );
     const expired: OperationRow = { ...op, state: "expired" };
-    this.#announce("operation-expired", expired);
+    if (written) this.#announce("operation-expired", expired);
     return expired;
   }
 
@@ -490,7 +505,7 @@ export class Operations {
     };
   }
 
-  #approvedReply(op: OperationRow): Reply {
+  async #approvedReply(op: OperationRow): Promise<Reply> {
     const tokenId = op.registration_token_id!;
     return {
       status: 200,
@@ -498,7 +513,7 @@ export class Operations {
       workspaceId: op.workspace_id,
       deviceId: op.device_id,
       registration: sealToken(this.#registry.tokenFor(tokenId), op.public_key),
-      expiresIn: this.#registry.expiresIn(tokenId),
+      expiresIn: await this.#registry.expiresIn(tokenId),
     };
   }
 

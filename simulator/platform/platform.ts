@@ -1,7 +1,7 @@
 /**
- * Starts the whole platform in this process: SQLite state in a data directory, the MQTT broker
- * and the technician's HTTP API (HTTPS when the platform has a certificate). Used by
- * `provisio platform`, the demo and the tests.
+ * Starts the whole platform in this process: its state (SQLite in the data directory, or a
+ * PostgreSQL database), the MQTT broker and the technician's HTTP API (HTTPS when the platform has
+ * a certificate). Used by `provisio platform`, the demo and the tests.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { moddableChainProblem } from "../certs/served-chain";
 import type { DeviceRateLimits } from "./device-rate";
 import type { IngressLimits } from "./ingress";
-import { MessageWriter } from "./message-writer";
+import { MessageWriter, databaseStore, sqliteThreadStore } from "./message-writer";
+import { redacted, sharedSecret } from "./postgres-store";
 import { Broker, type LogLine } from "./broker";
 import { ADMIN_KEY_FILE } from "./data-files";
 import { PlatformEvents } from "./events";
@@ -19,7 +20,8 @@ import { createHttpApi } from "./http-api";
 import { Operations, type InitLimits } from "./operations";
 import { ProvisioningTokens } from "./provisioning-tokens";
 import { Registry } from "./registry";
-import { databaseFile, openStore } from "./store";
+import { openStore, type Db } from "./store";
+import { sqliteFile } from "./sqlite-store";
 
 export interface PlatformTlsOptions {
   /** The server's certificate chain and private key, PEM. */
@@ -30,7 +32,13 @@ export interface PlatformTlsOptions {
 }
 
 export interface PlatformOptions {
+  /** Where the SQLite database and the keys are, or (with `database`) this process's lock and admin key file. */
   dataDir: string;
+  /**
+   * A PostgreSQL URL (postgres://…): the state, and the keys every worker shares, live there
+   * instead of in the data directory.
+   */
+  database?: string;
   /** Plain MQTT over TCP; 0 picks a free port. Default 1883. */
   mqttPort?: number;
   /**
@@ -86,6 +94,8 @@ export interface RunningPlatform {
 
 const TOKEN_SECRET_FILE = "token-secret.key";
 
+const newKey = () => randomBytes(32).toString("base64url");
+
 /** Reads a key file of the data directory, or creates it (mode 0600) with fresh random bytes. */
 function keyFile(dataDir: string, name: string): string {
   const path = join(dataDir, name);
@@ -94,9 +104,25 @@ function keyFile(dataDir: string, name: string): string {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
   }
-  const key = randomBytes(32).toString("base64url");
+  const key = newKey();
   writeFileSync(path, key + "\n", { mode: 0o600, flag: "wx" });
   return key;
+}
+
+/**
+ * The admin key and the secret that seals registration tokens: files of the data directory, or
+ * with PostgreSQL rows every worker reads (the admin key is also written to this worker's data
+ * directory, where the CLI's --data looks for it).
+ */
+async function platformKeys(db: Db, dataDir: string): Promise<{ adminKey: string; tokenSecret: Buffer }> {
+  if (db.engine === "sqlite")
+    return {
+      adminKey: keyFile(dataDir, ADMIN_KEY_FILE),
+      tokenSecret: Buffer.from(keyFile(dataDir, TOKEN_SECRET_FILE), "base64url"),
+    };
+  const adminKey = await sharedSecret(db, ADMIN_KEY_FILE, newKey);
+  writeFileSync(join(dataDir, ADMIN_KEY_FILE), adminKey + "\n", { mode: 0o600 });
+  return { adminKey, tokenSecret: Buffer.from(await sharedSecret(db, TOKEN_SECRET_FILE, newKey), "base64url") };
 }
 
 /**
@@ -214,9 +240,22 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     throw new Error(`${refusal}: listen on a loopback address, use TLS with plain TCP off, or allow it explicitly`);
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
   const unlock = lockDataDir(options.dataDir);
-  const adminKey = keyFile(options.dataDir, ADMIN_KEY_FILE);
-  const tokenSecret = Buffer.from(keyFile(options.dataDir, TOKEN_SECRET_FILE), "base64url");
-  const db = openStore(options.dataDir, now);
+  let db: Db;
+  let keys: Awaited<ReturnType<typeof platformKeys>>;
+  try {
+    db = await openStore(
+      options.database === undefined ? { dataDir: options.dataDir } : { url: options.database },
+      now,
+    );
+    keys = await platformKeys(db, options.dataDir).catch(async (error: unknown) => {
+      await db.close();
+      throw error;
+    });
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+  const { adminKey, tokenSecret } = keys;
   const chainProblem = options.tls && moddableChainProblem(options.tls.cert);
   if (chainProblem) log(`platform: warning: ${chainProblem}`);
 
@@ -233,9 +272,9 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     push: (clientId, reply) => broker?.pushToProvisioningClient(clientId, reply),
     initLimits: options.initLimits,
   });
+  const quota = options.quotaBytesPerDevice ?? DEFAULT_QUOTA_BYTES_PER_DEVICE;
   const writer = new MessageWriter({
-    databaseFile: databaseFile(options.dataDir),
-    quotaBytesPerDevice: options.quotaBytesPerDevice ?? DEFAULT_QUOTA_BYTES_PER_DEVICE,
+    store: db.engine === "sqlite" ? sqliteThreadStore(sqliteFile(options.dataDir), quota) : databaseStore(db, quota),
   });
   broker = await Broker.create({
     tokens,
@@ -282,16 +321,23 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
       mqttPort === undefined ? "" : `MQTT on ${host}:${mqttPort}`,
       mqttsPort === undefined ? "" : `MQTT over TLS on ${host}:${mqttsPort}`,
     ];
-    log(`platform: ${listeners.filter(Boolean).join(", ")}, HTTP API on ${url}, data in ${options.dataDir}`);
-    const prune = () => {
-      const pruned = operations.prune(options.operationRetentionMs ?? DEFAULT_OPERATION_RETENTION_MS);
+    const state =
+      options.database === undefined ? `data in ${options.dataDir}` : `state in ${redacted(options.database)}`;
+    log(`platform: ${listeners.filter(Boolean).join(", ")}, HTTP API on ${url}, ${state}`);
+    const background = (what: string, work: () => Promise<unknown>) => () =>
+      void work().catch((error: Error) => log(`platform: ${what} failed, tried again later: ${error.message}`));
+    const prune = background("pruning operations", async () => {
+      const pruned = await operations.prune(options.operationRetentionMs ?? DEFAULT_OPERATION_RETENTION_MS);
       if (pruned) log(`platform: deleted ${pruned} operations that ended over the retention period ago`);
-    };
+    });
     prune();
     const pruner = setInterval(prune, PRUNE_INTERVAL_MS);
     pruner.unref();
     // Expiry is otherwise written when an operation is next touched: this announces it on time.
-    const expirer = setInterval(() => operations.expireDue(), EXPIRY_SWEEP_INTERVAL_MS);
+    const expirer = setInterval(
+      background("expiring operations", () => operations.expireDue()),
+      EXPIRY_SWEEP_INTERVAL_MS,
+    );
     expirer.unref();
     return {
       mqttPort,
@@ -309,7 +355,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
           closeServer(httpServer),
         ]);
         await writer.close();
-        db.close();
+        await db.close();
         unlock();
       },
     };
@@ -318,7 +364,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     for (const { server } of mqttServers) server.close();
     httpServer.close();
     await writer.close();
-    db.close();
+    await db.close();
     unlock();
     throw error;
   }

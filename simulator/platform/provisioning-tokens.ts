@@ -6,7 +6,7 @@ import { isoTime } from "./iso-time";
 import { PlatformError } from "./errors";
 import { DEVICE_ID_PATTERN, hashToken, randomId } from "./protocol";
 import { toPage, type Page, type PageQuery } from "./paging";
-import { DEFAULT_WORKSPACE_ID, type Db } from "./store";
+import { DEFAULT_WORKSPACE_ID, type Db, type Sql } from "./store";
 
 export const DEFAULT_REGISTRATION_LIFETIME_S = 30 * 24 * 3600;
 
@@ -61,7 +61,7 @@ export function tokenRefusal(row: TokenRow, now: number): "revoked" | "expired" 
 /**
  * The largest values the platform and the device can represent: a registration lifetime goes to
  * the device as a 32-bit count of seconds, a token's expiry must be a date (100 years ahead at
- * most), and a use count an integer SQLite and JSON agree on.
+ * most), and a use count an integer SQLite, PostgreSQL's BIGINT and JSON agree on.
  */
 export const TOKEN_LIMITS = {
   registrationLifetimeS: 0x7fffffff,
@@ -87,9 +87,9 @@ export class ProvisioningTokens {
   }
 
   /** Returns the token itself (shown once) and its stored description. */
-  create(options: CreateTokenOptions): { token: string; info: TokenInfo } {
+  async create(options: CreateTokenOptions): Promise<{ token: string; info: TokenInfo }> {
     const workspaceId = options.workspaceId ?? DEFAULT_WORKSPACE_ID;
-    if (!this.#db.prepare("SELECT 1 FROM workspaces WHERE id = ?").get(workspaceId)) {
+    if (!(await this.#db.get("SELECT 1 FROM workspaces WHERE id = ?", workspaceId))) {
       throw new PlatformError(404, "unknown-workspace", `no workspace ${workspaceId}`);
     }
     if (
@@ -109,48 +109,46 @@ export class ProvisioningTokens {
     const now = this.#now();
     const token = randomId("pt_", 24);
     const id = randomId("ptk_", 9);
-    this.#db
-      .prepare(
-        `INSERT INTO provisioning_tokens (id, workspace_id, token_hash, hint, name, device_id,
-           registration_lifetime_s, expires_at, max_uses, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        id,
-        workspaceId,
-        hashToken(token),
-        token.slice(0, 7) + "…",
-        options.name ?? null,
-        options.deviceId ?? null,
-        lifetime,
-        expiresIn === undefined ? null : now + expiresIn * 1000,
-        maxUses ?? null,
-        now,
-      );
-    return { token, info: this.info(this.row(id)!) };
+    await this.#db.run(
+      `INSERT INTO provisioning_tokens (id, workspace_id, token_hash, hint, name, device_id,
+         registration_lifetime_s, expires_at, max_uses, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      id,
+      workspaceId,
+      hashToken(token),
+      token.slice(0, 7) + "…",
+      options.name ?? null,
+      options.deviceId ?? null,
+      lifetime,
+      expiresIn === undefined ? null : now + expiresIn * 1000,
+      maxUses ?? null,
+      now,
+    );
+    return { token, info: this.info((await this.row(id))!) };
   }
 
-  row(id: string): TokenRow | undefined {
-    return this.#db.prepare("SELECT * FROM provisioning_tokens WHERE id = ?").get(id) as TokenRow | undefined;
+  row(id: string, sql: Sql = this.#db): Promise<TokenRow | undefined> {
+    return sql.get<TokenRow>("SELECT * FROM provisioning_tokens WHERE id = ?", id);
   }
 
-  byToken(token: string): TokenRow | undefined {
-    return this.#db.prepare("SELECT * FROM provisioning_tokens WHERE token_hash = ?").get(hashToken(token)) as
-      TokenRow | undefined;
+  byToken(token: string): Promise<TokenRow | undefined> {
+    return this.#db.get<TokenRow>("SELECT * FROM provisioning_tokens WHERE token_hash = ?", hashToken(token));
   }
 
   /** Oldest first. */
-  list(page: PageQuery): Page<TokenInfo> {
-    const rows = this.#db
-      .prepare("SELECT rowid AS cursor, * FROM provisioning_tokens WHERE rowid > ? ORDER BY rowid LIMIT ?")
-      .all(page.after ?? 0, page.limit + 1) as (TokenRow & { cursor: number })[];
+  async list(page: PageQuery): Promise<Page<TokenInfo>> {
+    const rows = await this.#db.all<TokenRow & { cursor: number }>(
+      "SELECT rowid AS cursor, * FROM provisioning_tokens WHERE rowid > ? ORDER BY rowid LIMIT ?",
+      page.after ?? 0,
+      page.limit + 1,
+    );
     return toPage(rows, page.limit, (row) => this.info(row));
   }
 
-  revoke(id: string): TokenInfo {
-    const changed = this.#db.prepare("UPDATE provisioning_tokens SET revoked = 1 WHERE id = ?").run(id).changes;
+  async revoke(id: string): Promise<TokenInfo> {
+    const changed = await this.#db.run("UPDATE provisioning_tokens SET revoked = 1 WHERE id = ?", id);
     if (!changed) throw new PlatformError(404, "unknown-token", `no provisioning token ${id}`);
-    return this.info(this.row(id)!);
+    return this.info((await this.row(id))!);
   }
 
   info(row: TokenRow): TokenInfo {

@@ -12,7 +12,7 @@ import { createHmac } from "node:crypto";
 import { PlatformError } from "./errors";
 import { hashToken, randomId, sealToken, secondsUntil, type SealedRegistration } from "./protocol";
 import { toPage, type Page, type PageQuery } from "./paging";
-import type { Db } from "./store";
+import type { Db, Sql } from "./store";
 
 export const MAX_MESSAGE_BYTES = 256 * 1024;
 
@@ -122,40 +122,53 @@ export class Registry {
     return "rt_" + createHmac("sha256", this.#secret).update(tokenId, "utf8").digest("base64url");
   }
 
-  /** Registers (or re-registers, with its new key) a device and issues its first token. Call in a transaction. */
-  register(
+  /** Registers (or re-registers, with its new key) a device and issues its first token, within the caller's transaction. */
+  async register(
+    tx: Sql,
     op: { workspaceId: string; deviceId: string; publicKey: Buffer; attributes: string; operationId: string },
     lifetimeS: number,
-  ): string {
+  ): Promise<string> {
     const now = this.#now();
-    this.#db
-      .prepare(
-        `INSERT INTO devices (workspace_id, device_id, public_key, attributes, operation_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (workspace_id, device_id) DO UPDATE SET
-           public_key = excluded.public_key, attributes = excluded.attributes, operation_id = excluded.operation_id,
-           revoked_at = NULL`,
-      )
-      .run(op.workspaceId, op.deviceId, op.publicKey, op.attributes, op.operationId, now);
+    await tx.run(
+      `INSERT INTO devices (workspace_id, device_id, public_key, attributes, operation_id, created_at)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (workspace_id, device_id) DO UPDATE SET
+         public_key = excluded.public_key, attributes = excluded.attributes, operation_id = excluded.operation_id,
+         revoked_at = NULL`,
+      op.workspaceId,
+      op.deviceId,
+      op.publicKey,
+      op.attributes,
+      op.operationId,
+      now,
+    );
     // A device provisioned again starts over: whatever it held before stops working, and the
     // message ids it used before are not its resends.
-    this.#db
-      .prepare("UPDATE registration_tokens SET revoked = 1 WHERE workspace_id = ? AND device_id = ?")
-      .run(op.workspaceId, op.deviceId);
-    this.#db
-      .prepare("DELETE FROM device_message_ids WHERE workspace_id = ? AND device_id = ?")
-      .run(op.workspaceId, op.deviceId);
-    return this.#issue(op.workspaceId, op.deviceId, now, lifetimeS * 1000);
+    await tx.run(
+      "UPDATE registration_tokens SET revoked = 1 WHERE workspace_id = ? AND device_id = ?",
+      op.workspaceId,
+      op.deviceId,
+    );
+    await tx.run(
+      "DELETE FROM device_message_ids WHERE workspace_id = ? AND device_id = ?",
+      op.workspaceId,
+      op.deviceId,
+    );
+    return this.#issue(tx, op.workspaceId, op.deviceId, now, lifetimeS * 1000);
   }
 
-  #issue(workspaceId: string, deviceId: string, now: number, lifetimeMs: number): string {
+  async #issue(tx: Sql, workspaceId: string, deviceId: string, now: number, lifetimeMs: number): Promise<string> {
     const tokenId = randomId("rtk_", 12);
-    this.#db
-      .prepare(
-        `INSERT INTO registration_tokens (id, workspace_id, device_id, token_hash, issued_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?)`,
-      )
-      .run(tokenId, workspaceId, deviceId, hashToken(this.tokenFor(tokenId)), now, now + lifetimeMs);
+    await tx.run(
+      `INSERT INTO registration_tokens (id, workspace_id, device_id, token_hash, issued_at, expires_at)
+       VALUES (?, ?, ?, ?, ?, ?)`,
+      tokenId,
+      workspaceId,
+      deviceId,
+      hashToken(this.tokenFor(tokenId)),
+      now,
+      now + lifetimeMs,
+    );
     return tokenId;
   }
 
@@ -163,21 +176,37 @@ export class Registry {
    * The public key a device ID is held with in a workspace. A revoked device holds its ID no
    * more: the technician who approves a new operation decides who gets it (docs/protocol.md 2c).
    */
-  registeredKey(workspaceId: string, deviceId: string): Buffer | undefined {
-    const row = this.#db
-      .prepare("SELECT public_key FROM devices WHERE workspace_id = ? AND device_id = ? AND revoked_at IS NULL")
-      .get(workspaceId, deviceId) as { public_key: Buffer } | undefined;
+  async registeredKey(workspaceId: string, deviceId: string, sql: Sql = this.#db): Promise<Buffer | undefined> {
+    const row = await sql.get<{ public_key: Buffer }>(
+      "SELECT public_key FROM devices WHERE workspace_id = ? AND device_id = ? AND revoked_at IS NULL",
+      workspaceId,
+      deviceId,
+    );
     return row?.public_key;
   }
 
   /** The platform-clock time (ms) at which a token stops being valid; 0 when revoked or unknown. */
-  validUntil(tokenId: string): number {
-    const row = this.#tokenRow(tokenId);
+  async validUntil(tokenId: string, sql: Sql = this.#db): Promise<number> {
+    const row = await this.#tokenRow(sql, tokenId);
     return row ? validUntil(row) : 0;
   }
 
-  expiresIn(tokenId: string): number {
-    return secondsUntil(this.validUntil(tokenId), this.#now());
+  /** validUntil of many tokens in a few queries: the broker checks every live session each second. */
+  async validUntilEach(tokenIds: readonly string[]): Promise<Map<string, number>> {
+    const until = new Map<string, number>();
+    for (let i = 0; i < tokenIds.length; i += 500) {
+      const ids = tokenIds.slice(i, i + 500);
+      const rows = await this.#db.all<TokenRow>(
+        `SELECT * FROM registration_tokens WHERE id IN (${ids.map(() => "?").join(", ")})`,
+        ...ids,
+      );
+      for (const row of rows) until.set(row.id, validUntil(row));
+    }
+    return until;
+  }
+
+  async expiresIn(tokenId: string, sql: Sql = this.#db): Promise<number> {
+    return secondsUntil(await this.validUntil(tokenId, sql), this.#now());
   }
 
   /**
@@ -186,49 +215,56 @@ export class Registry {
    * `graceS`. A refresh repeated before the new token is used replaces that unused token,
    * and never extends the grace of older ones, so tokens do not pile up.
    */
-  refresh(session: DeviceSession, graceS: number): Refreshed {
+  refresh(session: DeviceSession, graceS: number): Promise<Refreshed> {
     const now = this.#now();
-    return this.#db.transaction((): Refreshed => {
-      const current = this.#tokenRow(session.tokenId);
+    return this.#db.transaction(async (tx): Promise<Refreshed> => {
+      const current = await this.#tokenRow(tx, session.tokenId);
       if (!current || now >= validUntil(current)) {
         throw new PlatformError(403, "registration-rejected", "this session's token is no longer valid");
       }
-      const device = this.#db
-        .prepare("SELECT public_key FROM devices WHERE workspace_id = ? AND device_id = ?")
-        .get(session.workspaceId, session.deviceId) as { public_key: Buffer };
-      this.#db
-        .prepare(
-          `DELETE FROM registration_tokens
-           WHERE workspace_id = ? AND device_id = ? AND first_used_at IS NULL AND revoked = 0 AND id != ?`,
-        )
-        .run(session.workspaceId, session.deviceId, current.id);
-      const tokenId = this.#issue(session.workspaceId, session.deviceId, now, current.expires_at - current.issued_at);
-      this.#db
-        .prepare(
-          `UPDATE registration_tokens SET replaced_by = @tokenId, grace_until = COALESCE(grace_until, @graceUntil)
-           WHERE workspace_id = @workspaceId AND device_id = @deviceId AND revoked = 0
-             AND (id = @current OR replaced_by IS NOT NULL)`,
-        )
-        .run({
-          tokenId,
-          graceUntil: now + graceS * 1000,
-          workspaceId: session.workspaceId,
-          deviceId: session.deviceId,
-          current: current.id,
-        });
+      const device = (await tx.get<{ public_key: Buffer }>(
+        "SELECT public_key FROM devices WHERE workspace_id = ? AND device_id = ?",
+        session.workspaceId,
+        session.deviceId,
+      ))!;
+      await tx.run(
+        `DELETE FROM registration_tokens
+         WHERE workspace_id = ? AND device_id = ? AND first_used_at IS NULL AND revoked = 0 AND id != ?`,
+        session.workspaceId,
+        session.deviceId,
+        current.id,
+      );
+      const tokenId = await this.#issue(
+        tx,
+        session.workspaceId,
+        session.deviceId,
+        now,
+        current.expires_at - current.issued_at,
+      );
+      await tx.run(
+        `UPDATE registration_tokens SET replaced_by = ?, grace_until = COALESCE(grace_until, ?)
+         WHERE workspace_id = ? AND device_id = ? AND revoked = 0 AND (id = ? OR replaced_by IS NOT NULL)`,
+        tokenId,
+        now + graceS * 1000,
+        session.workspaceId,
+        session.deviceId,
+        current.id,
+      );
       return {
         registration: sealToken(this.tokenFor(tokenId), device.public_key),
-        expiresIn: this.expiresIn(tokenId),
-        graceIn: this.expiresIn(current.id),
+        expiresIn: await this.expiresIn(tokenId, tx),
+        graceIn: await this.expiresIn(current.id, tx),
       };
-    })();
+    });
   }
 
   /** Checks a registered CONNECT: a session, or the CONNACK return code to refuse it with. */
-  authenticate(clientId: string, username: string, password: string): DeviceSession | number {
+  async authenticate(clientId: string, username: string, password: string): Promise<DeviceSession | number> {
     if (username !== clientId) return BAD_USERNAME_OR_PASSWORD;
-    const row = this.#db.prepare("SELECT * FROM registration_tokens WHERE token_hash = ?").get(hashToken(password)) as
-      TokenRow | undefined;
+    const row = await this.#db.get<TokenRow>(
+      "SELECT * FROM registration_tokens WHERE token_hash = ?",
+      hashToken(password),
+    );
     if (!row || `${row.workspace_id}:${row.device_id}` !== clientId) return BAD_USERNAME_OR_PASSWORD;
     if (this.#now() >= validUntil(row)) return NOT_AUTHORIZED;
     return { workspaceId: row.workspace_id, deviceId: row.device_id, tokenId: row.id };
@@ -238,92 +274,102 @@ export class Registry {
    * Records a registered session's start: the operation that issued the token is now consumed,
    * and the tokens this one replaced end their grace now.
    */
-  connected(session: DeviceSession): void {
+  connected(session: DeviceSession): Promise<void> {
     const now = this.#now();
-    this.#db.transaction(() => {
-      const firstUse = this.#db
-        .prepare("UPDATE registration_tokens SET first_used_at = ? WHERE id = ? AND first_used_at IS NULL")
-        .run(now, session.tokenId).changes;
+    return this.#db.transaction(async (tx) => {
+      const firstUse = await tx.run(
+        "UPDATE registration_tokens SET first_used_at = ? WHERE id = ? AND first_used_at IS NULL",
+        now,
+        session.tokenId,
+      );
       if (firstUse) {
-        this.#db
-          .prepare("UPDATE registration_tokens SET grace_until = MIN(grace_until, ?) WHERE replaced_by = ?")
-          .run(now, session.tokenId);
+        await tx.run(
+          "UPDATE registration_tokens SET grace_until = CASE WHEN grace_until < ? THEN grace_until ELSE ? END WHERE replaced_by = ?",
+          now,
+          now,
+          session.tokenId,
+        );
       }
-      this.#db
-        .prepare("UPDATE operations SET state = 'consumed' WHERE registration_token_id = ? AND state = 'approved'")
-        .run(session.tokenId);
-      this.#touch(session, now);
-    })();
+      await tx.run(
+        "UPDATE operations SET state = 'consumed' WHERE registration_token_id = ? AND state = 'approved'",
+        session.tokenId,
+      );
+      await tx.run(
+        "UPDATE devices SET last_seen_at = ? WHERE workspace_id = ? AND device_id = ?",
+        now,
+        session.workspaceId,
+        session.deviceId,
+      );
+    });
   }
 
   /**
    * Revokes every token of a device at once; an approval it has not fetched yet is withdrawn.
    * The caller closes its session. The device may provision again (a technician approves).
    */
-  revokeDevice(workspaceId: string, deviceId: string): DeviceInfo {
+  async revokeDevice(workspaceId: string, deviceId: string): Promise<DeviceInfo> {
     const now = this.#now();
-    this.#db.transaction(() => {
-      this.#withdraw(workspaceId, deviceId);
-      this.#db
-        .prepare("UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE workspace_id = ? AND device_id = ?")
-        .run(now, workspaceId, deviceId);
-    })();
-    return this.#device(workspaceId, deviceId)!;
+    await this.#db.transaction(async (tx) => {
+      await this.#withdraw(tx, workspaceId, deviceId);
+      await tx.run(
+        "UPDATE devices SET revoked_at = COALESCE(revoked_at, ?) WHERE workspace_id = ? AND device_id = ?",
+        now,
+        workspaceId,
+        deviceId,
+      );
+    });
+    return (await this.#device(this.#db, workspaceId, deviceId))!;
   }
 
   /** Removes a device and its tokens (its messages stay); its Device ID is free again. */
-  deleteDevice(workspaceId: string, deviceId: string): DeviceInfo {
-    const info = this.#device(workspaceId, deviceId);
-    this.#db.transaction(() => {
-      this.#withdraw(workspaceId, deviceId);
-      this.#db
-        .prepare("DELETE FROM registration_tokens WHERE workspace_id = ? AND device_id = ?")
-        .run(workspaceId, deviceId);
-      this.#db
-        .prepare("DELETE FROM device_message_ids WHERE workspace_id = ? AND device_id = ?")
-        .run(workspaceId, deviceId);
-      this.#db.prepare("DELETE FROM devices WHERE workspace_id = ? AND device_id = ?").run(workspaceId, deviceId);
-    })();
-    return info!;
+  deleteDevice(workspaceId: string, deviceId: string): Promise<DeviceInfo> {
+    return this.#db.transaction(async (tx) => {
+      const info = await this.#withdraw(tx, workspaceId, deviceId);
+      for (const table of ["registration_tokens", "device_message_ids", "devices"])
+        await tx.run(`DELETE FROM ${table} WHERE workspace_id = ? AND device_id = ?`, workspaceId, deviceId);
+      return info;
+    });
   }
 
-  #withdraw(workspaceId: string, deviceId: string): void {
-    if (!this.#device(workspaceId, deviceId)) {
-      throw new PlatformError(404, "unknown-device", `no device ${deviceId} in workspace ${workspaceId}`);
-    }
-    this.#db
-      .prepare("UPDATE registration_tokens SET revoked = 1 WHERE workspace_id = ? AND device_id = ?")
-      .run(workspaceId, deviceId);
-    this.#db
-      .prepare(
-        `UPDATE operations SET state = 'rejected', reason = 'revoked', decided_at = ?
-         WHERE workspace_id = ? AND device_id = ? AND state = 'approved'`,
-      )
-      .run(this.#now(), workspaceId, deviceId);
+  /** Revokes the device's tokens and withdraws an approval it has not fetched; the device as it was. */
+  async #withdraw(tx: Sql, workspaceId: string, deviceId: string): Promise<DeviceInfo> {
+    const info = await this.#device(tx, workspaceId, deviceId);
+    if (!info) throw new PlatformError(404, "unknown-device", `no device ${deviceId} in workspace ${workspaceId}`);
+    await tx.run(
+      "UPDATE registration_tokens SET revoked = 1 WHERE workspace_id = ? AND device_id = ?",
+      workspaceId,
+      deviceId,
+    );
+    await tx.run(
+      `UPDATE operations SET state = 'rejected', reason = 'revoked', decided_at = ?
+       WHERE workspace_id = ? AND device_id = ? AND state = 'approved'`,
+      this.#now(),
+      workspaceId,
+      deviceId,
+    );
+    return info;
   }
 
-  #tokenRow(tokenId: string): TokenRow | undefined {
-    return this.#db.prepare("SELECT * FROM registration_tokens WHERE id = ?").get(tokenId) as TokenRow | undefined;
-  }
-
-  #touch(session: DeviceSession, now: number): void {
-    this.#db
-      .prepare("UPDATE devices SET last_seen_at = ? WHERE workspace_id = ? AND device_id = ?")
-      .run(now, session.workspaceId, session.deviceId);
+  #tokenRow(sql: Sql, tokenId: string): Promise<TokenRow | undefined> {
+    return sql.get<TokenRow>("SELECT * FROM registration_tokens WHERE id = ?", tokenId);
   }
 
   /** In the order they were first registered. */
-  listDevices(page: PageQuery): Page<DeviceInfo> {
-    const rows = this.#db
-      .prepare(`${DEVICE_SELECT} WHERE d.rowid > ? ORDER BY d.rowid LIMIT ?`)
-      .all(page.after ?? 0, page.limit + 1) as (DeviceRow & { cursor: number })[];
+  async listDevices(page: PageQuery): Promise<Page<DeviceInfo>> {
+    const rows = await this.#db.all<DeviceRow & { cursor: number }>(
+      `${DEVICE_SELECT} WHERE d.rowid > ? ORDER BY d.rowid LIMIT ?`,
+      page.after ?? 0,
+      page.limit + 1,
+    );
     return toPage(rows, page.limit, deviceInfo);
   }
 
-  #device(workspaceId: string, deviceId: string): DeviceInfo | undefined {
-    const row = this.#db
-      .prepare(`${DEVICE_SELECT} WHERE d.workspace_id = ? AND d.device_id = ?`)
-      .get(workspaceId, deviceId) as DeviceRow | undefined;
+  async #device(sql: Sql, workspaceId: string, deviceId: string): Promise<DeviceInfo | undefined> {
+    const row = await sql.get<DeviceRow>(
+      `${DEVICE_SELECT} WHERE d.workspace_id = ? AND d.device_id = ?`,
+      workspaceId,
+      deviceId,
+    );
     return row && deviceInfo(row);
   }
 }

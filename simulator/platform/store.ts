@@ -1,146 +1,66 @@
 /**
- * The platform's durable state: one SQLite file in the data directory, WAL with full fsync so a
- * row is on disk when the statement returns (messages are acknowledged only after that).
- * The schema is versioned with `PRAGMA user_version`; each migration runs once, in order.
+ * The platform's storage port: the SQL it speaks, and the two databases that speak it. SQLite (one
+ * file in the data directory) is the embedded default; PostgreSQL is for a fleet that outgrows one
+ * machine, where several platform workers share one database.
+ *
+ * Statements are written once, in the SQL both engines read: `?` placeholders, `ON CONFLICT`,
+ * `CASE` rather than the two-argument MIN/MAX (SQLite) or LEAST/GREATEST (PostgreSQL), and a
+ * `rowid` column that PostgreSQL's schema declares where SQLite has it built in. Whatever must hold
+ * when several workers act at once (one approval, unique Device IDs, token use counts) is done in a
+ * transaction: SQLite runs one writer at a time, PostgreSQL runs them SERIALIZABLE and the work is
+ * retried when the database says two collided, so the rules hold by the database and not by any
+ * process's memory.
  */
-import Database from "better-sqlite3";
-import { join } from "node:path";
+import { openPostgres } from "./postgres-store";
+import { openSqlite, sqliteFile } from "./sqlite-store";
 
-export type Db = Database.Database;
+export interface Sql {
+  /** Every row. */
+  all<Row>(sql: string, ...params: unknown[]): Promise<Row[]>;
+  /** The first row, or undefined. */
+  get<Row>(sql: string, ...params: unknown[]): Promise<Row | undefined>;
+  /** How many rows the statement changed. */
+  run(sql: string, ...params: unknown[]): Promise<number>;
+}
 
-const MIGRATIONS: readonly string[] = [
-  `
-  CREATE TABLE workspaces (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    disabled INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL
-  );
-  CREATE TABLE provisioning_tokens (
-    id TEXT PRIMARY KEY,
-    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
-    token_hash TEXT NOT NULL UNIQUE,
-    hint TEXT NOT NULL,
-    name TEXT,
-    device_id TEXT,
-    registration_lifetime_s INTEGER NOT NULL,
-    expires_at INTEGER,
-    max_uses INTEGER,
-    uses INTEGER NOT NULL DEFAULT 0,
-    revoked INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL
-  );
-  CREATE TABLE operations (
-    id TEXT PRIMARY KEY,
-    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
-    provisioning_token_id TEXT NOT NULL REFERENCES provisioning_tokens(id),
-    client_id TEXT NOT NULL,
-    public_key BLOB NOT NULL,
-    commitment BLOB NOT NULL,
-    nonce BLOB NOT NULL,
-    device_nonce BLOB,
-    verification_code TEXT,
-    requested_device_id TEXT,
-    device_id TEXT,
-    attributes TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('pending','approved','rejected','expired','consumed')),
-    reason TEXT,
-    poll_interval_s INTEGER NOT NULL,
-    last_poll_at INTEGER,
-    registration_token_id TEXT,
-    created_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    decided_at INTEGER
-  );
-  CREATE INDEX operations_by_client ON operations(client_id);
-  CREATE INDEX operations_by_state ON operations(state);
-  CREATE TABLE devices (
-    workspace_id TEXT NOT NULL REFERENCES workspaces(id),
-    device_id TEXT NOT NULL,
-    public_key BLOB NOT NULL,
-    attributes TEXT NOT NULL,
-    operation_id TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    last_seen_at INTEGER,
-    PRIMARY KEY (workspace_id, device_id)
-  );
-  -- One row per issued token; refresh adds a row and links the old one (replaced_by, grace_until).
-  CREATE TABLE registration_tokens (
-    id TEXT PRIMARY KEY,
-    workspace_id TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    token_hash TEXT NOT NULL UNIQUE,
-    issued_at INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    first_used_at INTEGER,
-    replaced_by TEXT,
-    grace_until INTEGER,
-    revoked INTEGER NOT NULL DEFAULT 0,
-    FOREIGN KEY (workspace_id, device_id) REFERENCES devices(workspace_id, device_id)
-  );
-  CREATE INDEX registration_tokens_by_device ON registration_tokens(workspace_id, device_id);
-  CREATE TABLE messages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    workspace_id TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    stream TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    received_at INTEGER NOT NULL
-  );
-  CREATE INDEX messages_by_device ON messages(workspace_id, device_id, stream, id);
-  `,
-  // Revocation (docs/protocol.md 2c): a revoked device keeps its row, and frees its ID for another key.
-  `ALTER TABLE devices ADD COLUMN revoked_at INTEGER;`,
-  // The last message stored under each QoS 1 message id of a device (docs/protocol.md 2a): a DUP resend
-  // of it is acknowledged without a second row, whatever the window and across restarts.
-  `CREATE TABLE device_message_ids (
-    workspace_id TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    message_id INTEGER NOT NULL,
-    digest BLOB NOT NULL,
-    PRIMARY KEY (workspace_id, device_id, message_id)
-  ) WITHOUT ROWID;`,
-  // Bytes of messages stored per device, kept by the message writer for the per-device quota,
-  // and an index to trim a device's oldest messages and page through them.
-  `CREATE TABLE device_storage (
-    workspace_id TEXT NOT NULL,
-    device_id TEXT NOT NULL,
-    bytes INTEGER NOT NULL,
-    PRIMARY KEY (workspace_id, device_id)
-  ) WITHOUT ROWID;
-  INSERT INTO device_storage SELECT workspace_id, device_id, SUM(LENGTH(payload)) FROM messages GROUP BY workspace_id, device_id;
-  CREATE INDEX messages_by_device_id ON messages(workspace_id, device_id, id);`,
-  // How many messages each device has stored, beside their bytes: the console and the API show it.
-  `ALTER TABLE device_storage ADD COLUMN messages INTEGER NOT NULL DEFAULT 0;
-  UPDATE device_storage SET messages = (SELECT COUNT(*) FROM messages m
-    WHERE m.workspace_id = device_storage.workspace_id AND m.device_id = device_storage.device_id);`,
-];
+export interface Db extends Sql {
+  readonly engine: "sqlite" | "postgres";
+  /**
+   * Runs `work` as one transaction: all of it or none. `work` may run more than once (PostgreSQL
+   * retries it after a serialization failure), so it does nothing but SQL through `tx`.
+   */
+  transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
 
 export const DEFAULT_WORKSPACE_ID = "ws_default";
 
-export function databaseFile(dataDir: string): string {
-  return join(dataDir, "provisio.sqlite");
+/** Where the platform keeps its state: a PostgreSQL URL, else SQLite in the data directory. */
+export type DatabaseLocation = { dataDir: string; url?: undefined } | { url: string };
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
 }
 
-export function openStore(dataDir: string, now: () => number): Db {
-  const db = new Database(databaseFile(dataDir));
-  db.pragma("journal_mode = WAL");
-  db.pragma("synchronous = FULL");
-  db.pragma("foreign_keys = ON");
-  db.pragma("busy_timeout = 5000");
-  const version = db.pragma("user_version", { simple: true }) as number;
-  if (version > MIGRATIONS.length) {
-    db.close();
-    throw new Error(`data directory has schema version ${version}, newer than this platform (${MIGRATIONS.length})`);
+/** Opens the database and brings its schema up to date; the default workspace exists afterwards. */
+export async function openStore(location: DatabaseLocation, now: () => number): Promise<Db> {
+  let db: Db;
+  if (location.url !== undefined) {
+    if (!isPostgresUrl(location.url)) throw new Error("the database URL must start with postgres:// or postgresql://");
+    db = await openPostgres(location.url);
+  } else {
+    db = openSqlite(sqliteFile(location.dataDir), { migrate: true });
   }
-  db.transaction(() => {
-    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]);
-    db.pragma(`user_version = ${MIGRATIONS.length}`);
-    db.prepare("INSERT OR IGNORE INTO workspaces (id, name, created_at) VALUES (?, ?, ?)").run(
+  try {
+    await db.run(
+      "INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
       DEFAULT_WORKSPACE_ID,
       "default",
       now(),
     );
-  })();
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
   return db;
 }

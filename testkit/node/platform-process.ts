@@ -34,6 +34,7 @@ const listeners = JSON.parse(process.env.PROVISIO_TEST_LISTENERS || "{}") as Lis
 
 startPlatform({
   dataDir,
+  database: process.env.PROVISIO_TEST_DATABASE_URL || undefined,
   mqttPort: listeners.mqttPort ?? 0,
   host: listeners.host,
   plain: listeners.plain,

@@ -1,6 +1,9 @@
 /**
- * Starts a real platform (aedes, SQLite, HTTP API) on free ports in a temporary data directory,
- * in a child process, for tests. Its clock is wall time plus an offset the test can advance.
+ * Starts a real platform (aedes, SQLite or PostgreSQL, HTTP API) on free ports in a temporary data
+ * directory, in a child process, for tests. The database is SQLite unless the test, or the
+ * environment's PROVISIO_TEST_DATABASE=postgres (the jest project `postgres`), asks for
+ * PostgreSQL: then a database of its own on the test process's server (test-postgres.ts), kept
+ * with the data directory across a restart. Its clock is wall time plus an offset the test can advance.
  * With `tls`, the API is HTTPS and `api()` trusts the given CA, as the CLI does with --ca.
  *
  *   const platform = await startTestPlatform();
@@ -10,15 +13,29 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { eventually } from "./eventually";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sendApiRequest } from "../../simulator/cli/api-request";
 import type { DeviceRateLimits } from "../../simulator/platform/device-rate";
 import type { IngressLimits } from "../../simulator/platform/ingress";
 import type { InitLimits } from "../../simulator/platform/operations";
+import { openStore, type Db } from "../../simulator/platform/store";
+import { testDatabase } from "./test-postgres";
+
+export type TestDatabase = "sqlite" | "postgres";
+
+/** What the tests run against when they do not say: the environment's choice, else SQLite. */
+export const TEST_DATABASE: TestDatabase = process.env.PROVISIO_TEST_DATABASE === "postgres" ? "postgres" : "sqlite";
+
+/** Where a data directory notes its PostgreSQL database, so a restarted platform finds it again. */
+const DATABASE_URL_FILE = "test-database-url";
 
 export interface TestPlatformOptions {
+  /** Default TEST_DATABASE. */
+  database?: TestDatabase;
+  /** Share another test platform's PostgreSQL database (`databaseUrl`), as the workers of a cluster do. */
+  databaseUrl?: string;
   /** Reuse a data directory (e.g. to restart a platform); default: a fresh temporary one. */
   dataDir?: string;
   /** Milliseconds added to wall time by the platform's clock from the start. */
@@ -57,6 +74,11 @@ export interface ApiResult {
 
 export interface TestPlatform {
   dataDir: string;
+  database: TestDatabase;
+  /** Its PostgreSQL database; undefined on SQLite. */
+  databaseUrl: string | undefined;
+  /** Opens the platform's database beside it, for a test to look inside; the caller closes it. */
+  openDatabase(): Promise<Db>;
   /** The platform's process. */
   pid: number;
   /** The plain MQTT port (0 when plain TCP is off). */
@@ -108,12 +130,20 @@ function nextMessage(child: ChildProcess, accept: (m: ChildMessage) => boolean):
 
 export async function startTestPlatform(options: TestPlatformOptions = {}): Promise<TestPlatform> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "provisio-test-"));
+  const database = options.databaseUrl ? "postgres" : (options.database ?? TEST_DATABASE);
+  const urlFile = join(dataDir, DATABASE_URL_FILE);
+  let databaseUrl: string | undefined;
+  if (database === "postgres") {
+    databaseUrl = options.databaseUrl ?? (existsSync(urlFile) ? readFileSync(urlFile, "utf8") : await testDatabase());
+    writeFileSync(urlFile, databaseUrl, { mode: 0o600 });
+  }
   let clockOffsetMs = options.clockOffsetMs ?? 0;
   const child = fork(join(__dirname, "platform-process.ts"), [], {
     execArgv: ["--import", "tsx"],
     env: {
       ...process.env,
       PROVISIO_TEST_DATA: dataDir,
+      PROVISIO_TEST_DATABASE_URL: databaseUrl ?? "",
       PROVISIO_TEST_CLOCK_OFFSET: String(clockOffsetMs),
       PROVISIO_TEST_LOG: options.log ? "1" : "",
       PROVISIO_TEST_LISTENERS: JSON.stringify({
@@ -148,6 +178,9 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
   const ca = options.tls && readFileSync(options.tls.caFile);
   const platform: TestPlatform = {
     dataDir,
+    database,
+    databaseUrl,
+    openDatabase: () => openStore(databaseUrl === undefined ? { dataDir } : { url: databaseUrl }, Date.now),
     pid: child.pid!,
     mqttPort: ready!.mqttPort ?? 0,
     mqttsPort: ready!.mqttsPort ?? 0,

@@ -3,10 +3,8 @@
  * loop bounded): what a session found when it tried, each one a test. The platform runs in its
  * own process, as users run it.
  */
-import Database from "better-sqlite3";
 import { readFileSync } from "node:fs";
 import { connect as tcpConnect, type Socket } from "node:net";
-import { join } from "node:path";
 import { generate } from "mqtt-packet";
 import { INIT_LIMITS } from "../../simulator/platform/operations";
 import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
@@ -215,15 +213,15 @@ describe("numbers the API accepts", () => {
     expect((await platform.api("POST", "/api/tokens", { registrationLifetime: 2 ** 31 })).status).toBe(400);
 
     // A row no date can hold (written by an older platform) shows as no date, and breaks nothing.
-    const db = new Database(join(platform.dataDir, "provisio.sqlite"));
+    const db = await platform.openDatabase();
     try {
       const id = (await platform.api("POST", "/api/tokens", { name: "far" })).body.id;
-      db.prepare("UPDATE provisioning_tokens SET expires_at = ? WHERE id = ?").run(1e20, id);
+      await db.run("UPDATE provisioning_tokens SET expires_at = ? WHERE id = ?", 9e18, id);
       const { status, body } = await platform.api("GET", "/api/tokens");
       expect(status).toBe(200);
       expect(body.tokens.find((t: { id: string }) => t.id === id)).toMatchObject({ expiresAt: null });
     } finally {
-      db.close();
+      await db.close();
     }
   });
 });

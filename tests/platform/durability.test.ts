@@ -3,9 +3,7 @@
  * while devices publish flat out, at a different moment each round, and after a restart on the
  * same data every acknowledged message is there, once. Bounded: a few rounds of about a second.
  */
-import Database from "better-sqlite3";
 import type { MqttClient } from "mqtt";
-import { join } from "node:path";
 import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 import { connect, newToken, provision, registeredLogin } from "../../testkit/platform/mqtt-device";
 
@@ -72,14 +70,14 @@ test("no acknowledged message is lost, and none is stored twice, when the platfo
 
       const acked = publishing.flatMap((p) => [...p.acked]);
       expect(acked.length).toBeGreaterThan(0);
-      const db = new Database(join(platform.dataDir, "provisio.sqlite"));
+      const db = await platform.openDatabase();
       let stored: string[];
       try {
-        stored = (db.prepare("SELECT payload FROM messages WHERE stream = 'load'").pluck().all() as Buffer[]).map((b) =>
-          b.toString(),
+        stored = (await db.all<{ payload: Buffer }>("SELECT payload FROM messages WHERE stream = 'load'")).map((row) =>
+          row.payload.toString(),
         );
       } finally {
-        db.close();
+        await db.close();
       }
       const counts = new Map<string, number>();
       for (const payload of stored) counts.set(payload, (counts.get(payload) ?? 0) + 1);

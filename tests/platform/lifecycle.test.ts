@@ -3,8 +3,6 @@
  * expiry, revocation, deletion, provisioning again, and the abuse limits. Real platform process
  * (aedes, SQLite), devices played by MQTT.js + tweetnacl.
  */
-import Database from "better-sqlite3";
-import { join } from "node:path";
 import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 import {
   DeviceKeys,
@@ -81,11 +79,12 @@ test("a refresh repeated before the new token is used replaces it; refreshes are
   expect(await session.token("status")).toMatchObject({ status: 200, expiresIn: GRACE_MS / 1000 }); // the grace never grows
   await session.end();
 
-  const db = new Database(join(platform.dataDir, "provisio.sqlite"), { readonly: true });
-  const rows = db.prepare("SELECT COUNT(*) AS n FROM registration_tokens WHERE device_id = ?").get("refresh-0003") as {
-    n: number;
-  };
-  db.close();
+  const db = await platform.openDatabase();
+  const rows = (await db.get<{ n: number }>(
+    "SELECT COUNT(*) AS n FROM registration_tokens WHERE device_id = ?",
+    "refresh-0003",
+  ))!;
+  await db.close();
   expect(rows.n).toBe(2);
   for (const replaced of [issued[0], issued[4]]) expect(await registeredCode("refresh-0003", replaced)).toBe(4);
   expect(await registeredCode("refresh-0003", issued[issued.length - 1])).toBe(0);
