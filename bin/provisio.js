@@ -12,11 +12,13 @@ if (!existsSync(compiled)) {
 
 // `npx`/`npm exec` runs this as its child and, sent SIGTERM itself (as a service manager does),
 // exits without passing it on: the platform would run on, orphaned. When the parent goes away,
-// this process ends as if it had been sent SIGTERM.
+// this process ends as if it had been sent SIGTERM. A process started in the background on
+// purpose (the workers of `provisio cluster up`, PROVISIO_BACKGROUND=1) outlives its parent.
 const parent = process.ppid;
-setInterval(() => {
-  if (process.ppid !== parent) process.kill(process.pid, "SIGTERM");
-}, 500).unref();
+if (process.env.PROVISIO_BACKGROUND !== "1")
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, "SIGTERM");
+  }, 500).unref();
 
 require(compiled)
   .main(process.argv.slice(2))

@@ -50,6 +50,11 @@ const COMMANDS: readonly { name: string; summary: string; load(): Promise<Comman
     load: async () => (await import("./demo")).demoCommand,
   },
   {
+    name: "cluster",
+    summary: "run PostgreSQL, two RabbitMQ nodes and two platform workers here (up, down)",
+    load: async () => (await import("./cluster")).clusterCommand,
+  },
+  {
     name: "certs",
     summary: "make a development CA and a server certificate for TLS",
     load: async () => (await import("./certs")).certsCommand,

@@ -29,6 +29,15 @@ Runs the MQTT broker, the provisioning service and the HTTP API until SIGINT/SIG
                    of SQLite in --data; every worker given the same URL shares it. The URL may
                    come from the environment variable PROVISIO_DATABASE_URL instead, which
                    keeps its password out of the process list
+  --broker rabbitmq
+                   cluster mode: devices connect to a RabbitMQ cluster, not to this process;
+                   it asks this worker's API who may do what (HTTP auth hook), and this worker
+                   serves requests and stores messages as its AMQP client. Needs --database;
+                   the MQTT and TLS listener options do not apply
+  --broker-url URLS
+                   the nodes' AMQP URLs, comma-separated, tried in turn (amqp://HOST:PORT)
+  --broker-admin URL
+                   a node's management API (http://HOST:PORT)
   --help           show this help`;
 
 function tlsOptions(args: ParsedArgs): PlatformTlsOptions | undefined {
@@ -53,6 +62,26 @@ function tlsOptions(args: ParsedArgs): PlatformTlsOptions | undefined {
   };
 }
 
+function rabbitmqOptions(args: ParsedArgs, database: string | undefined) {
+  const broker = stringOption(args, "broker");
+  const urls = stringOption(args, "broker-url");
+  const adminUrl = stringOption(args, "broker-admin");
+  if (broker === undefined) {
+    if (urls !== undefined || adminUrl !== undefined)
+      throw new CliError("--broker-url and --broker-admin need --broker rabbitmq");
+    return undefined;
+  }
+  if (broker !== "rabbitmq") throw new CliError(`--broker ${broker}: the clustered broker supported is rabbitmq`);
+  if (database === undefined) throw new CliError("--broker rabbitmq needs --database (the workers share PostgreSQL)");
+  if (urls === undefined || adminUrl === undefined)
+    throw new CliError("--broker rabbitmq needs --broker-url amqp://HOST:PORT[,…] and --broker-admin http://HOST:PORT");
+  const list = urls.split(",").map((url) => url.trim());
+  if (list.some((url) => !/^amqps?:\/\/[^/]+/.test(url)))
+    throw new CliError("--broker-url takes amqp://HOST:PORT URLs");
+  if (!/^https?:\/\//.test(adminUrl)) throw new CliError("--broker-admin takes an http://HOST:PORT URL");
+  return { urls: list, adminUrl: adminUrl.replace(/\/$/, "") };
+}
+
 export const platformCommand: Command = {
   name: "platform",
   help,
@@ -63,6 +92,9 @@ export const platformCommand: Command = {
       host: "string",
       data: "string",
       database: "string",
+      broker: "string",
+      "broker-url": "string",
+      "broker-admin": "string",
       help: "boolean",
       "tls-cert": "string",
       "tls-key": "string",
@@ -91,6 +123,7 @@ export const platformCommand: Command = {
     const platform = await startPlatform({
       dataDir,
       database,
+      rabbitmq: rabbitmqOptions(args, database),
       host,
       mqttPort: integerOption(args, "mqtt-port", 0, 65535) ?? 1883,
       tls,

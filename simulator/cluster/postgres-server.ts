@@ -75,9 +75,9 @@ export interface PostgresServer {
 }
 
 /**
- * Starts the server of `dir` on `port`, making it first when `dir` holds none (initdb). Resolves
- * once it accepts connections; the server runs on after this process ends, until `stop()` or
- * `stopPostgres(dir)`.
+ * Starts the server of `dir` on `port` (unless it runs already), making it first when `dir` holds
+ * none (initdb). Resolves once it accepts connections; the server runs on after this process ends,
+ * until `stop()` or `stopPostgres(dir)`.
  */
 export async function startPostgres(dir: string, port: number): Promise<PostgresServer> {
   const data = join(dir, "data");
@@ -121,12 +121,17 @@ export async function startPostgres(dir: string, port: number): Promise<Postgres
     postgresOwns(log);
   }
   const settings = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200`;
-  await postgresCommand("pg_ctl", ["start", "-w", "-t", "60", "-D", data, "-l", log, "-o", settings]).catch(
-    (error: Error) => {
-      const tail = readFileSync(log, "utf8").trim().split("\n").slice(-5).join("\n");
-      throw new Error(`${error.message}\n${tail}`, { cause: error });
-    },
+  const running = await postgresCommand("pg_ctl", ["status", "-D", data]).then(
+    () => true,
+    () => false,
   );
+  if (!running)
+    await postgresCommand("pg_ctl", ["start", "-w", "-t", "60", "-D", data, "-l", log, "-o", settings]).catch(
+      (error: Error) => {
+        const tail = readFileSync(log, "utf8").trim().split("\n").slice(-5).join("\n");
+        throw new Error(`${error.message}\n${tail}`, { cause: error });
+      },
+    );
   const url = (database: string) =>
     `postgres://${ROLE}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   return {

@@ -14,13 +14,12 @@ import {
   type Subscription,
 } from "aedes";
 import type { Socket } from "node:net";
-import { PlatformError, errorBody } from "./errors";
 import { ConnectionsPerAddress, IngressStream, type IngressLimits } from "./ingress";
 import type { IncomingMessage, MessageWriter } from "./message-writer";
 import { DeviceRate, type DeviceRateLimits } from "./device-rate";
 import { printable } from "./log-text";
-import type { Operations, ProvisioningSession, Reply } from "./operations";
-import { PROVISIONING_CLIENT_ID_PATTERN, STREAM_PATTERN } from "./protocol";
+import type { Operations, Reply } from "./operations";
+import { PROVISIONING_CLIENT_ID_PATTERN } from "./protocol";
 import { RateLimiter } from "./rate-limit";
 import { tokenRefusal, type ProvisioningTokens } from "./provisioning-tokens";
 import {
@@ -30,12 +29,11 @@ import {
   type Registry,
   type DeviceSession,
 } from "./registry";
-import { parseRequest } from "./requests";
+import type { ControlRequests } from "./control-requests";
+import { isDeviceToPlatform, levelUnder, mayPublish, maySubscribe, rootOf, type Session } from "./topic-access";
 
 /** Where the platform writes its log, a line at a time. */
 export type LogLine = (line: string) => void;
-
-type Session = ({ kind: "provisioning" } & ProvisioningSession) | ({ kind: "registered" } & DeviceSession);
 
 const deviceOf = ({ workspaceId, deviceId }: DeviceSession) => ({ workspaceId, deviceId });
 
@@ -47,8 +45,8 @@ export interface BrokerOptions {
   log: LogLine;
   /** Told when a registered device connects and disconnects. */
   events: PlatformEvents;
-  /** How long a refreshed token's predecessor stays valid, in seconds. Default 300. */
-  tokenGraceS?: number;
+  /** Answers the devices' control requests. */
+  requests: ControlRequests;
   /** How often registered sessions are checked against their token's validity. Default 1000 ms. */
   sweepIntervalMs?: number;
   /** Bounds on what a connection may send; defaults in DEFAULT_INGRESS_LIMITS. */
@@ -79,9 +77,6 @@ const IDENTIFIER_REJECTED_CODE = 2;
 /** The database did not answer: the device retries later. */
 const SERVER_UNAVAILABLE = 3;
 
-export const DEFAULT_TOKEN_GRACE_S = 300;
-/** A session may refresh this often: a device refreshes once per half lifetime. */
-const REFRESH_LIMIT = { limit: 6, windowMs: 60_000 };
 /**
  * After this many refused CONNECTs in a minute from one client ID, or with one provisioning
  * token, each further refusal is answered only after FAILED_CONNECT_DELAY_MS. Only refusals are
@@ -103,7 +98,6 @@ interface Refusal {
 
 /** Registered client IDs are "{workspaceId}:{deviceId}": up to about 120 characters. */
 const MAX_CLIENT_ID_LENGTH = 128;
-const SINGLE_LEVEL = /^[^/#+]+$/;
 
 const refusalText: Record<number, string> = {
   [IDENTIFIER_REJECTED_CODE]: "identifier rejected",
@@ -113,38 +107,6 @@ const refusalText: Record<number, string> = {
 
 function refuse(returnCode: number): Error & { returnCode: number } {
   return Object.assign(new Error(refusalText[returnCode] ?? "refused"), { returnCode });
-}
-
-function rootOf(session: Session): string {
-  return session.kind === "provisioning"
-    ? `prov/${session.clientId}`
-    : `ws/${session.workspaceId}/dev/${session.deviceId}`;
-}
-
-/** The last level of `topic` when it is exactly `{prefix}/{one level}`, else undefined. */
-function levelUnder(topic: string, prefix: string): string | undefined {
-  if (!topic.startsWith(prefix + "/")) return undefined;
-  const level = topic.slice(prefix.length + 1);
-  return SINGLE_LEVEL.test(level) ? level : undefined;
-}
-
-function maySubscribe(session: Session, filter: string): boolean {
-  const root = rootOf(session);
-  if (filter === `${root}/res/+` || levelUnder(filter, `${root}/res`) !== undefined) return true;
-  if (session.kind !== "registered") return false;
-  if (!filter.startsWith(`${root}/cmd/`)) return false;
-  // Anything under D/cmd/#: wildcards only as whole levels, '#' only last.
-  const levels = filter.slice(root.length + 5).split("/");
-  return levels.every((level, i) =>
-    level === "#" ? i === levels.length - 1 : level === "+" || (level.length > 0 && !/[#+]/.test(level)),
-  );
-}
-
-/** Topics devices publish to the platform are consumed here and never delivered to anyone. */
-function isDeviceToPlatform(topic: string): boolean {
-  const levels = topic.split("/");
-  if (levels[0] === "prov") return levels[2] === "req";
-  return levels[0] === "ws" && (levels[4] === "req" || levels[4] === "msg");
 }
 
 export class Broker {
@@ -157,7 +119,6 @@ export class Broker {
   readonly #deviceRate: DeviceRate;
   /** Connected clients by client ID, as aedes registered them (a takeover replaces the entry). */
   readonly #live = new Map<string, { client: Client; session: Session }>();
-  readonly #refreshes: RateLimiter;
   readonly #failedConnects: RateLimiter;
   #delayedRefusals = 0;
   /** A check of the live sessions' tokens is under way (the next waits for it). */
@@ -172,7 +133,6 @@ export class Broker {
     this.#ingress = { ...DEFAULT_INGRESS_LIMITS, ...options.ingress };
     this.#connections = new ConnectionsPerAddress(this.#ingress.connectionsPerAddress);
     this.#deviceRate = new DeviceRate(options.deviceRate, now);
-    this.#refreshes = new RateLimiter({ ...REFRESH_LIMIT, maxKeys: MAX_TRACKED_KEYS, now });
     this.#failedConnects = new RateLimiter({ ...FAILED_CONNECT_LIMIT, maxKeys: MAX_TRACKED_KEYS, now });
     aedes.preConnect = (client, packet: ConnectPacket, done) => {
       this.#keepalives.set(client, packet.keepalive ?? 0);
@@ -229,8 +189,8 @@ export class Broker {
       isDeviceToPlatform(packet.topic) ? null : packet;
     aedes.published = (packet, client, done) => {
       const session = client ? this.#sessions.get(client) : undefined;
-      if (session && levelUnder(packet.topic, `${rootOf(session)}/req`) !== undefined)
-        void this.#handleRequest(session, packet);
+      const request = session && levelUnder(packet.topic, `${rootOf(session)}/req`);
+      if (session && request !== undefined) void this.#handleRequest(session, request, packet);
       done(null);
     };
   }
@@ -386,11 +346,10 @@ export class Broker {
     const session = client ? this.#sessions.get(client) : undefined;
     if (!session) throw new Error("no session");
     if (packet.retain) throw new Error("retained messages are not allowed");
-    const root = rootOf(session);
-    if (levelUnder(packet.topic, `${root}/req`) !== undefined) return undefined;
-    const stream = session.kind === "registered" ? levelUnder(packet.topic, `${root}/msg`) : undefined;
-    if (session.kind !== "registered" || stream === undefined) throw new Error("topic not allowed");
-    if (!STREAM_PATTERN.test(stream)) throw new Error("invalid stream name");
+    const publication = mayPublish(session, packet.topic);
+    if ("refused" in publication) throw new Error(publication.refused);
+    if ("request" in publication || session.kind !== "registered") return undefined;
+    const { stream } = publication;
     const payload = Buffer.from(packet.payload);
     if (payload.length > MAX_MESSAGE_BYTES) throw new Error(`message larger than ${MAX_MESSAGE_BYTES} bytes`);
     const message: IncomingMessage = {
@@ -404,44 +363,9 @@ export class Broker {
     return message;
   }
 
-  async #handleRequest(session: Session, packet: AedesPublishPacket): Promise<void> {
-    const kind = packet.topic.slice(packet.topic.lastIndexOf("/") + 1);
-    const resTopic = `${rootOf(session)}/res/${kind}`;
-    const parsed = parseRequest(packet.payload as Buffer);
-    if (!parsed.ok) return this.#publish(resTopic, { rid: parsed.rid, ...errorBody(parsed.error) });
-    const { rid, body } = parsed.request;
-    let reply: Reply;
-    try {
-      reply = await this.#serve(session, kind, body);
-    } catch (error) {
-      if (!(error instanceof PlatformError)) {
-        this.#options.log(`internal error on ${kind} from ${packet.topic}: ${(error as Error).stack}`);
-      }
-      reply = errorBody(
-        error instanceof PlatformError ? error : new PlatformError(500, "internal-error", "internal error"),
-      );
-    }
-    this.#publish(resTopic, { rid, ...reply });
-  }
-
-  async #serve(session: Session, kind: string, body: Record<string, unknown>): Promise<Reply> {
-    const { operations, registry } = this.#options;
-    if (session.kind === "provisioning") {
-      if (kind === "init") return operations.init(session, body);
-      if (kind === "complete") return operations.complete(session, body);
-    } else if (kind === "token") {
-      if (body.op === "status") return { status: 200, expiresIn: await registry.expiresIn(session.tokenId) };
-      if (body.op === "refresh") {
-        const retryAfter = this.#refreshes.take(`${session.workspaceId}:${session.deviceId}`);
-        if (retryAfter) throw new PlatformError(429, "rate-limited", "too many refreshes", retryAfter);
-        return {
-          status: 200,
-          ...(await registry.refresh(session, this.#options.tokenGraceS ?? DEFAULT_TOKEN_GRACE_S)),
-        };
-      }
-      throw new PlatformError(400, "invalid-request", `unsupported token op ${JSON.stringify(body.op)?.slice(0, 40)}`);
-    }
-    throw new PlatformError(404, "unknown-request", `no request ${kind}`);
+  async #handleRequest(session: Session, kind: string, packet: AedesPublishPacket): Promise<void> {
+    const { topic, body } = await this.#options.requests.answer(session, kind, packet.payload as Buffer);
+    this.#publish(topic, body);
   }
 
   #publish(topic: string, body: Record<string, unknown>): void {

@@ -27,6 +27,9 @@ import type { ProvisioningTokens } from "./provisioning-tokens";
 import type { Registry } from "./registry";
 import { listMessages } from "./messages";
 import { DEFAULT_WORKSPACE_ID, type Db } from "./store";
+import type { AuthParams, AuthQuestion, BrokerAuth } from "./cluster/broker-auth";
+
+const BROKER_AUTH_PREFIX = "/broker/auth/";
 
 const MAX_BODY_BYTES = 16 * 1024;
 const EVENT_KEEPALIVE_MS = 15_000;
@@ -47,6 +50,11 @@ export interface HttpApiOptions {
   log: (line: string) => void;
   /** Serve HTTPS only, with these settings; without them, plain HTTP. */
   tls?: TlsOptions;
+  /**
+   * A clustered broker's auth hook (cluster mode): `POST /broker/auth/SECRET/{user,vhost,resource,topic}`.
+   * The broker sends no credential of its own, so the secret is in the path it is configured with.
+   */
+  brokerAuth?: { secret: string; auth: BrokerAuth };
 }
 
 function sameKey(given: string, expected: string): boolean {
@@ -328,6 +336,33 @@ function routes(app: FastifyInstance, { tokens, operations, registry, sessions, 
   );
 }
 
+/** The broker's four questions, with their form bodies (a parser of this scope only). */
+function brokerAuthRoutes({ secret, auth }: NonNullable<HttpApiOptions["brokerAuth"]>) {
+  return async (scope: FastifyInstance) => {
+    scope.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, text, done) =>
+      done(null, Object.fromEntries(new URLSearchParams(text as string))),
+    );
+    scope.post(
+      `${BROKER_AUTH_PREFIX}:secret/:question`,
+      {
+        schema: {
+          hide: true,
+          params: {
+            type: "object",
+            properties: { secret: { type: "string" }, question: { enum: ["user", "vhost", "resource", "topic"] } },
+          },
+        },
+      },
+      async (request, reply) => {
+        const params = request.params as { secret: string; question: AuthQuestion };
+        if (!sameKey(params.secret, secret)) throw new PlatformError(403, "forbidden", "not the broker");
+        void reply.type("text/plain");
+        return auth.answer(params.question, (request.body ?? {}) as AuthParams);
+      },
+    );
+  };
+}
+
 /** Signing in and out of the console, and its three files. */
 function consoleRoutes(app: FastifyInstance, sessions: ConsoleSessions, options: HttpApiOptions): void {
   const cookieOptions = { path: "/", httpOnly: true, sameSite: "strict", secure: options.tls !== undefined } as const;
@@ -416,7 +451,7 @@ export async function createHttpApi(options: HttpApiOptions): Promise<Server | H
   const open = new Set(["/api/openapi.json", "/api/session", ...consoleFiles.paths]);
   app.addHook("onRequest", async (request) => {
     const path = request.url.split("?")[0];
-    if (open.has(path)) return;
+    if (open.has(path) || (options.brokerAuth && path.startsWith(BROKER_AUTH_PREFIX))) return;
     const auth = request.headers.authorization;
     if (auth !== undefined) {
       if (!auth.startsWith("Bearer ") || !sameKey(auth.slice(7), options.adminKey))
@@ -429,6 +464,7 @@ export async function createHttpApi(options: HttpApiOptions): Promise<Server | H
       throw new PlatformError(403, "csrf", "a console request that changes something carries x-provisio-console");
   });
   consoleRoutes(app, sessions, options);
+  if (options.brokerAuth) await app.register(brokerAuthRoutes(options.brokerAuth));
   const table = routeTable(app);
   app.get("/api/openapi.json", { schema: { hide: true } }, () => app.swagger());
   routes(app, options);

@@ -14,9 +14,14 @@ import type { IngressLimits } from "./ingress";
 import { MessageWriter, databaseStore, sqliteThreadStore } from "./message-writer";
 import { redacted, sharedSecret } from "./postgres-store";
 import { Broker, type LogLine } from "./broker";
+import { ControlRequests } from "./control-requests";
+import { BrokerAdmin } from "./cluster/broker-admin";
+import { BrokerAuth, WORKER_USER, brokerSecrets } from "./cluster/broker-auth";
+import { RabbitBroker } from "./cluster/rabbitmq-broker";
+import { DEVICE_ID_PATTERN, DOTLESS_DEVICE_ID_PATTERN } from "./protocol";
 import { ADMIN_KEY_FILE } from "./data-files";
 import { PlatformEvents } from "./events";
-import { createHttpApi } from "./http-api";
+import { createHttpApi, type HttpApiOptions } from "./http-api";
 import { Operations, type InitLimits } from "./operations";
 import { ProvisioningTokens } from "./provisioning-tokens";
 import { Registry } from "./registry";
@@ -72,7 +77,24 @@ export interface PlatformOptions {
   initLimits?: Partial<InitLimits>;
   /** How long ended operations are kept. Default 30 days. */
   operationRetentionMs?: number;
+  /**
+   * Cluster mode: devices connect to a RabbitMQ cluster, which asks this worker's HTTP API who may
+   * do what (its auth hook); this worker serves requests and stores messages as an AMQP client of
+   * it. Needs `database`. The MQTT listener options do not apply.
+   */
+  rabbitmq?: {
+    /** amqp://HOST:PORT of the nodes, tried in turn. */
+    urls: string[];
+    /** http://HOST:PORT of a node's management API. */
+    adminUrl: string;
+  };
 }
+
+/** What the platform asks of whichever broker the devices connect to. */
+type DeviceBroker = Pick<
+  Broker,
+  "pushToProvisioningClient" | "isConnected" | "closeDevice" | "closeProvisioningToken" | "close"
+>;
 
 const DEFAULT_OPERATION_RETENTION_MS = 30 * 24 * 3600_000;
 const PRUNE_INTERVAL_MS = 3600_000;
@@ -234,7 +256,10 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const log = options.log ?? (() => {});
   const host = options.host ?? "127.0.0.1";
   const plain = options.plain ?? true;
-  if (!plain && !options.tls) throw new Error("no MQTT listener: plain TCP is off and no TLS certificate was given");
+  if (!plain && !options.tls && !options.rabbitmq)
+    throw new Error("no MQTT listener: plain TCP is off and no TLS certificate was given");
+  if (options.rabbitmq && options.database === undefined)
+    throw new Error("the cluster mode keeps its state in PostgreSQL, which every worker shares: give a database URL");
   const refusal = plainOnNetwork(options);
   if (refusal)
     throw new Error(`${refusal}: listen on a loopback address, use TLS with plain TCP off, or allow it explicitly`);
@@ -259,45 +284,80 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const chainProblem = options.tls && moddableChainProblem(options.tls.cert);
   if (chainProblem) log(`platform: warning: ${chainProblem}`);
 
-  const tokens = new ProvisioningTokens(db, now);
+  // RabbitMQ turns every '.' of a topic into '/' on the way to a subscriber (protocol.ts).
+  const deviceIdPattern = options.rabbitmq ? DOTLESS_DEVICE_ID_PATTERN : DEVICE_ID_PATTERN;
+  const tokens = new ProvisioningTokens(db, now, deviceIdPattern);
   const registry = new Registry(db, tokenSecret, now);
   const events = new PlatformEvents(now);
-  let broker: Broker | undefined;
+  let devices: DeviceBroker | undefined;
   const operations = new Operations({
     db,
     tokens,
     registry,
     now,
     events,
-    push: (clientId, reply) => broker?.pushToProvisioningClient(clientId, reply),
+    push: (clientId, reply) => devices?.pushToProvisioningClient(clientId, reply),
     initLimits: options.initLimits,
+    deviceIdPattern,
   });
   const quota = options.quotaBytesPerDevice ?? DEFAULT_QUOTA_BYTES_PER_DEVICE;
-  const writer = new MessageWriter({
-    store: db.engine === "sqlite" ? sqliteThreadStore(sqliteFile(options.dataDir), quota) : databaseStore(db, quota),
-  });
-  broker = await Broker.create({
-    tokens,
-    operations,
-    registry,
-    now,
-    log,
-    events,
-    writer,
-    tokenGraceS: options.tokenGraceS,
-    ingress: options.ingress,
-    deviceRate: options.deviceRate,
-  });
-  const running = broker;
+  const requests = new ControlRequests({ operations, registry, now, log, tokenGraceS: options.tokenGraceS });
   const mqttServers: { server: NetServer; port: number; what: string }[] = [];
-  const serve = (socket: Socket) => running.handle(socket);
-  if (plain) mqttServers.push({ server: createServer(serve), port: options.mqttPort ?? 1883, what: "MQTT" });
-  if (options.tls)
-    mqttServers.push({
-      server: createTlsServer(tlsServerOptions(options.tls), serve),
-      port: options.tls.port ?? 8883,
-      what: "MQTT-over-TLS",
+  let writer: MessageWriter | undefined;
+  let brokerAuth: { secret: string; auth: BrokerAuth } | undefined;
+  let startDevices: (() => Promise<DeviceBroker>) | undefined;
+  const rabbitmq = options.rabbitmq;
+  if (rabbitmq) {
+    const { workerPassword, authPathSecret } = await brokerSecrets(db);
+    const auth = new BrokerAuth({ db, tokens, registry, operations, now, log, workerPassword });
+    brokerAuth = { secret: authPathSecret, auth };
+    const admin = new BrokerAdmin({ url: rabbitmq.adminUrl, username: WORKER_USER, password: workerPassword });
+    // Started once the API listens: the broker asks it who the worker itself is.
+    startDevices = () =>
+      RabbitBroker.start({
+        urls: rabbitmq.urls,
+        workerPassword,
+        admin,
+        auth,
+        db,
+        registry,
+        requests,
+        now,
+        log,
+        quotaBytesPerDevice: quota,
+      });
+  } else {
+    const messageWriter = new MessageWriter({
+      store: db.engine === "sqlite" ? sqliteThreadStore(sqliteFile(options.dataDir), quota) : databaseStore(db, quota),
     });
+    writer = messageWriter;
+    const broker = await Broker.create({
+      tokens,
+      operations,
+      registry,
+      now,
+      log,
+      events,
+      writer: messageWriter,
+      requests,
+      ingress: options.ingress,
+      deviceRate: options.deviceRate,
+    });
+    devices = broker;
+    const serve = (socket: Socket) => broker.handle(socket);
+    if (plain) mqttServers.push({ server: createServer(serve), port: options.mqttPort ?? 1883, what: "MQTT" });
+    if (options.tls)
+      mqttServers.push({
+        server: createTlsServer(tlsServerOptions(options.tls), serve),
+        port: options.tls.port ?? 8883,
+        what: "MQTT-over-TLS",
+      });
+  }
+  const sessions: HttpApiOptions["sessions"] = {
+    closeDevice: (workspaceId, deviceId) => devices?.closeDevice(workspaceId, deviceId),
+    closeProvisioningToken: (id) => devices?.closeProvisioningToken(id),
+    isConnected: (workspaceId, deviceId) => devices?.isConnected(workspaceId, deviceId) ?? false,
+  };
   const httpServer = await createHttpApi({
     adminKey,
     now,
@@ -305,21 +365,24 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     operations,
     registry,
     db,
-    sessions: broker,
+    sessions,
     events,
     log,
     tls: options.tls && tlsServerOptions(options.tls),
+    brokerAuth,
   });
   try {
     const ports: number[] = [];
     for (const { server, port, what } of mqttServers) ports.push(await listen(server, port, host, what));
-    const mqttPort = plain ? ports[0] : undefined;
-    const mqttsPort = options.tls ? ports[ports.length - 1] : undefined;
+    const mqttPort = plain && !options.rabbitmq ? ports[0] : undefined;
+    const mqttsPort = options.tls && !options.rabbitmq ? ports[ports.length - 1] : undefined;
     const httpPort = await listen(httpServer, options.httpPort ?? 8080, host, "HTTP API");
+    if (startDevices) devices = await startDevices();
     const url = apiUrl(options.tls ? "https" : "http", host, httpPort);
     const listeners = [
       mqttPort === undefined ? "" : `MQTT on ${host}:${mqttPort}`,
       mqttsPort === undefined ? "" : `MQTT over TLS on ${host}:${mqttsPort}`,
+      options.rabbitmq ? `devices through RabbitMQ at ${options.rabbitmq.urls.join(" ")}` : "",
     ];
     const state =
       options.database === undefined ? `data in ${options.dataDir}` : `state in ${redacted(options.database)}`;
@@ -350,20 +413,20 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
         clearInterval(expirer);
         httpServer.closeAllConnections();
         await Promise.all([
-          running.close(),
+          devices?.close(),
           ...mqttServers.map(({ server }) => closeServer(server)),
           closeServer(httpServer),
         ]);
-        await writer.close();
+        await writer?.close();
         await db.close();
         unlock();
       },
     };
   } catch (error) {
-    await broker.close();
+    await devices?.close();
     for (const { server } of mqttServers) server.close();
     httpServer.close();
-    await writer.close();
+    await writer?.close();
     await db.close();
     unlock();
     throw error;

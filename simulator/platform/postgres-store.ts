@@ -10,7 +10,8 @@ import type { Db, Sql } from "./store";
 /**
  * The schema, as SQLite's migrations leave it (sqlite-store.ts), in PostgreSQL's types: BIGINT
  * for the millisecond times, BYTEA for keys and payloads, and the `rowid` the lists page by. A
- * migration added to one engine is added to the other in the same change.
+ * migration of that shared schema is added to both engines in the same change; the tables of the
+ * cluster mode (the second migration) exist only here.
  */
 const MIGRATIONS: readonly string[] = [
   `
@@ -118,6 +119,29 @@ const MIGRATIONS: readonly string[] = [
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
   );
+  `,
+  // The cluster mode's own (cluster/): who each MQTT client ID logged in as, told by the broker's
+  // auth hook and read when its requests arrive; and the messages a worker stored but whose
+  // acknowledgement the broker may not have had, so that a redelivery of one is not stored again.
+  `
+  CREATE TABLE broker_sessions (
+    client_id TEXT PRIMARY KEY,
+    provisioning_token_id TEXT,
+    token_id TEXT,
+    address TEXT,
+    logged_in_at BIGINT NOT NULL
+  );
+  CREATE INDEX broker_sessions_by_provisioning_token ON broker_sessions(provisioning_token_id);
+  CREATE TABLE delivery_ledger (
+    id BIGSERIAL PRIMARY KEY,
+    batch TEXT NOT NULL,
+    workspace_id TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    digest BYTEA NOT NULL,
+    stored_at BIGINT NOT NULL
+  );
+  CREATE INDEX delivery_ledger_by_message ON delivery_ledger(workspace_id, device_id, digest);
+  CREATE INDEX delivery_ledger_by_batch ON delivery_ledger(batch);
   `,
 ];
 

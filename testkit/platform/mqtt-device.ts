@@ -300,3 +300,32 @@ export class RegisteredDevice {
     return this.client.endAsync(true);
   }
 }
+
+/** Publishes `prefix-N` for N = 0, 1, … until the connection dies; the acknowledged payloads. */
+export function publishFlatOut(
+  client: MqttClient,
+  topic: string,
+  prefix: string,
+): { acked: Set<string>; stopped: Promise<void> } {
+  const acked = new Set<string>();
+  const stopped = new Promise<void>((resolve) => {
+    let sequence = 0;
+    let open = true;
+    client.on("close", () => {
+      open = false;
+      resolve();
+    });
+    client.on("error", () => undefined);
+    // 32 in flight at a time, each replaced as it is acknowledged.
+    const next = () => {
+      if (!open) return;
+      const payload = `${prefix}-${sequence++}`;
+      client.publish(topic, payload, { qos: 1 }, (error) => {
+        if (!error) acked.add(payload);
+        next();
+      });
+    };
+    for (let i = 0; i < 32; i++) next();
+  });
+  return { acked, stopped };
+}

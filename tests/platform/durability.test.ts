@@ -3,43 +3,13 @@
  * while devices publish flat out, at a different moment each round, and after a restart on the
  * same data every acknowledged message is there, once. Bounded: a few rounds of about a second.
  */
-import type { MqttClient } from "mqtt";
 import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
-import { connect, newToken, provision, registeredLogin } from "../../testkit/platform/mqtt-device";
+import { connect, newToken, provision, publishFlatOut, registeredLogin } from "../../testkit/platform/mqtt-device";
 
 jest.setTimeout(90_000);
 
 const devices = 8;
 const rounds = 3;
-
-/** Publishes `prefix-N` for N = 0, 1, … until the connection dies; the acknowledged payloads. */
-function publishFlatOut(
-  client: MqttClient,
-  topic: string,
-  prefix: string,
-): { acked: Set<string>; stopped: Promise<void> } {
-  const acked = new Set<string>();
-  const stopped = new Promise<void>((resolve) => {
-    let sequence = 0;
-    let open = true;
-    client.on("close", () => {
-      open = false;
-      resolve();
-    });
-    client.on("error", () => undefined);
-    // 32 in flight at a time, each replaced as it is acknowledged.
-    const next = () => {
-      if (!open) return;
-      const payload = `${prefix}-${sequence++}`;
-      client.publish(topic, payload, { qos: 1 }, (error) => {
-        if (!error) acked.add(payload);
-        next();
-      });
-    };
-    for (let i = 0; i < 32; i++) next();
-  });
-  return { acked, stopped };
-}
 
 test("no acknowledged message is lost, and none is stored twice, when the platform is killed under load", async () => {
   let platform: TestPlatform = await startTestPlatform();

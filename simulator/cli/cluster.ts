@@ -1,0 +1,42 @@
+/** `provisio cluster up|down --dir DIR`: PostgreSQL, two RabbitMQ nodes and two platform workers on this machine. */
+import { clusterDown, clusterUp } from "../cluster/local-cluster";
+import { CliError, parseArgs, stringOption } from "./args";
+import { print, type Command } from "./command";
+
+const help = `Usage: provisio cluster up|down --dir DIR
+
+Runs the cluster mode on this machine, from the Debian packages postgresql and rabbitmq-server:
+a PostgreSQL server, a two-node RabbitMQ cluster (MQTT, management and HTTP auth plugins) and
+two platform workers, on free loopback ports, all their state under DIR. They run in the
+background until \`down\`; \`up\` again on the same DIR starts what is stopped, with the same data
+and ports.
+
+  up      start it all; prints one JSON line: {"mqtt": [URL of each broker node], "api": URL,
+          "apis": [each worker's API], "adminKeyFile": FILE, "brokerAdmin": [management URLs]}
+  down    stop it all (the data stays in DIR)
+
+  --dir DIR   the cluster's folder
+  --help      show this help
+
+Devices connect to any node's MQTT URL; technicians use any worker's API with the admin key:
+  provisio tokens create --platform API --data DIR/worker1`;
+
+export const clusterCommand: Command = {
+  name: "cluster",
+  help,
+  async run(argv) {
+    const args = parseArgs(argv, { dir: "string", help: "boolean" });
+    if (args.options.help) {
+      print(help);
+      return 0;
+    }
+    const action = args.positionals.join(" ");
+    if (action !== "up" && action !== "down") throw new CliError("usage: provisio cluster up|down --dir DIR");
+    const dir = stringOption(args, "dir");
+    if (!dir) throw new CliError("--dir is required");
+    const log = (line: string) => process.stderr.write(line + "\n");
+    if (action === "up") print(JSON.stringify(await clusterUp(dir, log)));
+    else await clusterDown(dir, log);
+    return 0;
+  },
+};

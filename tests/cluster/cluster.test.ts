@@ -1,0 +1,186 @@
+/**
+ * The cluster mode, all real: PostgreSQL, a two-node RabbitMQ cluster (MQTT, management and HTTP
+ * auth plugins) and two platform workers, as `provisio cluster up` runs them. Devices are played by
+ * MQTT.js + tweetnacl following docs/protocol.md, as an independent client would.
+ */
+import { eventually } from "../../testkit/node/eventually";
+import { startTestCluster, type TestCluster } from "../../testkit/node/test-cluster";
+import {
+  ProvisioningDevice,
+  RegisteredDevice,
+  closedByBroker,
+  connackCode,
+  connect,
+  newToken,
+  provision,
+  publishFlatOut,
+  registeredLogin,
+  subackCode,
+} from "../../testkit/platform/mqtt-device";
+
+jest.setTimeout(180_000);
+
+let cluster: TestCluster;
+let token: string;
+/** The technician's side, on the first worker, with node `n`'s MQTT URL for the devices. */
+const platformVia = (node: number) => ({ mqttUrl: cluster.urls.mqtt[node], api: cluster.api });
+
+beforeAll(async () => {
+  cluster = await startTestCluster();
+  token = await newToken(platformVia(0));
+});
+afterAll(async () => {
+  if (process.env.PROVISIO_TEST_LOG) for (const worker of [0, 1]) process.stderr.write(cluster.workerLog(worker));
+  await cluster?.stop();
+});
+
+/** Every stored payload of a stream, as text. */
+async function storedPayloads(stream: string, worker = 0): Promise<string[]> {
+  const payloads: string[] = [];
+  for (let after: string | null = ""; after !== null;) {
+    const query = `stream=${stream}&limit=1000${after ? `&after=${after}` : ""}`;
+    const page = await cluster.api("GET", `/api/messages?${query}`, undefined, worker);
+    payloads.push(
+      ...page.body.messages.map((m: { payloadBase64: string }) => Buffer.from(m.payloadBase64, "base64").toString()),
+    );
+    after = page.body.next;
+  }
+  return payloads;
+}
+
+test("a device provisions through node 1, then connects through node 2: it sends, refreshes, and shows as connected", async () => {
+  const device = await ProvisioningDevice.connect(cluster.urls.mqtt[0], token);
+  const init = await device.init({ deviceId: "cluster-0001" });
+  const revealed = await device.complete(init.operationId);
+  expect(revealed).toMatchObject({ status: 202, verificationCode: expect.any(String) });
+  // Approved on the second worker: the push reaches the device on node 1 all the same.
+  expect((await cluster.api("POST", `/api/operations/${revealed.verificationCode}/approve`, {}, 1)).status).toBe(200);
+  const pushed = await device.pushed(init.operationId);
+  expect(pushed).toMatchObject({ status: 200, deviceId: "cluster-0001", workspaceId: "ws_default" });
+  const registration = device.keys.open(pushed.registration)!;
+  await device.end();
+
+  const session = await RegisteredDevice.connect(cluster.urls.mqtt[1], "ws_default", "cluster-0001", registration);
+  await session.client.publishAsync("ws/ws_default/dev/cluster-0001/msg/temperature", "21.5", { qos: 1 });
+  expect(await session.token("status")).toMatchObject({ status: 200, expiresIn: expect.any(Number) });
+  const refreshed = await session.token("refresh");
+  expect(refreshed).toMatchObject({ status: 200, graceIn: expect.any(Number) });
+  const next = device.keys.open(refreshed.registration)!;
+  expect(next).toMatch(/^rt_/);
+  expect(await storedPayloads("temperature")).toEqual(["21.5"]);
+  await eventually(
+    async () =>
+      (await cluster.api("GET", "/api/devices")).body.devices.some(
+        (d: { deviceId: string; connected: boolean }) => d.deviceId === "cluster-0001" && d.connected,
+      ),
+    "the device listed as connected",
+  );
+  await session.end();
+  // The refreshed token works on the other node; the old one ends its grace once it is used.
+  const again = await RegisteredDevice.connect(cluster.urls.mqtt[0], "ws_default", "cluster-0001", next);
+  await again.end();
+});
+
+test("the broker asks the platform: wrong credentials, other devices' topics and Device IDs RabbitMQ cannot route are refused", async () => {
+  const a = await provision(platformVia(0), token, "acl-device-a");
+  const b = await provision(platformVia(0), token, "acl-device-b");
+  expect(await connackCode(cluster.urls.mqtt[0], registeredLogin("ws_default", "acl-device-a", b.token))).not.toBe(0);
+  expect(await connackCode(cluster.urls.mqtt[1], registeredLogin("ws_default", "acl-device-a", "rt_guess"))).not.toBe(
+    0,
+  );
+
+  const login = registeredLogin("ws_default", "acl-device-a", a.token);
+  const { client } = await connect(cluster.urls.mqtt[0], login);
+  expect(await subackCode(client, "ws/ws_default/dev/acl-device-a/res/+")).toBe(1);
+  // Publishing as another device: RabbitMQ closes the connection, and nothing is stored.
+  const closed = closedByBroker(client);
+  client.publish("ws/ws_default/dev/acl-device-b/msg/forged", "x", { qos: 1 });
+  expect(await closed).toBe(true);
+  client.end(true);
+  // Subscribing to another device's replies, or to every device's: RabbitMQ 3.10 closes the connection too.
+  for (const filter of ["ws/ws_default/dev/acl-device-b/res/+", "ws/ws_default/dev/+/res/+"]) {
+    const other = await connect(cluster.urls.mqtt[1], login);
+    await expect(other.client.subscribeAsync(filter, { qos: 1 })).rejects.toThrow(/closed/i);
+    other.client.end(true);
+  }
+  expect(await storedPayloads("forged")).toEqual([]);
+
+  // RabbitMQ turns every '.' of a topic into '/' on its way to a subscriber: such an ID is refused at once.
+  const device = await ProvisioningDevice.connect(cluster.urls.mqtt[1], token);
+  expect(await device.init({ deviceId: "dotted.device" })).toMatchObject({ status: 400, error: "invalid-device-id" });
+  await device.end();
+});
+
+test("a revocation closes the device's session wherever it is connected, within a second", async () => {
+  const registered = await provision(platformVia(0), token, "revoked-0001");
+  const session = await RegisteredDevice.connect(cluster.urls.mqtt[1], "ws_default", "revoked-0001", registered.token);
+  const closed = closedByBroker(session.client, 1000);
+  expect((await cluster.api("POST", "/api/devices/revoked-0001/revoke")).status).toBe(200);
+  expect(await closed).toBe(true);
+  expect(
+    await connackCode(cluster.urls.mqtt[0], registeredLogin("ws_default", "revoked-0001", registered.token)),
+  ).not.toBe(0);
+  await session.end();
+});
+
+test("a worker killed with kill -9 while devices publish: no acknowledged message is lost, none is stored twice", async () => {
+  const devices = [];
+  for (let i = 0; i < 6; i++) devices.push(await provision(platformVia(0), token, `loaded-${i}`));
+  const sessions = await Promise.all(
+    devices.map((d, i) => connect(cluster.urls.mqtt[i % 2], registeredLogin("ws_default", `loaded-${i}`, d.token))),
+  );
+  const publishing = sessions.map(({ client }, i) =>
+    publishFlatOut(client, `ws/ws_default/dev/loaded-${i}/msg/load`, `m${i}`),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  process.kill(cluster.workerPids()[0], "SIGKILL");
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  for (const { client } of sessions) client.end(true);
+  await Promise.all(publishing.map((p) => p.stopped));
+  const acked = publishing.flatMap((p) => [...p.acked]);
+  expect(acked.length).toBeGreaterThan(100);
+
+  // The second worker takes what the first held; every acknowledged message ends up stored, once
+  // (asked of the second worker: the first is gone).
+  let stored: string[] = [];
+  await eventually(
+    async () => {
+      stored = await storedPayloads("load", 1);
+      const have = new Set(stored);
+      return acked.every((payload) => have.has(payload));
+    },
+    "every acknowledged message stored",
+    { timeoutMs: 60_000, intervalMs: 500, detail: () => `${stored.length} stored, ${acked.length} acknowledged` },
+  );
+  const counts = new Map<string, number>();
+  for (const payload of stored) counts.set(payload, (counts.get(payload) ?? 0) + 1);
+  expect([...counts].filter(([, count]) => count > 1)).toEqual([]);
+  await cluster.up();
+});
+
+test("a broker node stopped: its devices reconnect to the other node and carry on, and nothing acknowledged is lost", async () => {
+  const registered = await provision(platformVia(0), token, "moving-0001");
+  const login = registeredLogin("ws_default", "moving-0001", registered.token);
+  const first = await connect(cluster.urls.mqtt[1], login);
+  const before = publishFlatOut(first.client, "ws/ws_default/dev/moving-0001/msg/moving", "before");
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await cluster.stopNode(1);
+  await before.stopped;
+
+  const second = await RegisteredDevice.connect(cluster.urls.mqtt[0], "ws_default", "moving-0001", registered.token);
+  for (let i = 0; i < 20; i++)
+    await second.client.publishAsync("ws/ws_default/dev/moving-0001/msg/moving", `after-${i}`, { qos: 1 });
+  expect(await second.token("status")).toMatchObject({ status: 200 });
+  const expected = [...before.acked, ...Array.from({ length: 20 }, (_, i) => `after-${i}`)];
+  let stored: string[] = [];
+  await eventually(
+    async () => {
+      stored = await storedPayloads("moving");
+      return expected.every((payload) => stored.includes(payload));
+    },
+    "what was acknowledged on both nodes stored",
+    { timeoutMs: 30_000, intervalMs: 500, detail: () => `${stored.length} stored of ${expected.length}` },
+  );
+  await second.end();
+  await cluster.startNode(1);
+});
