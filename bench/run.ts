@@ -8,6 +8,7 @@ import { cpus } from "node:os";
 import { resolve } from "node:path";
 import * as bundleSize from "./bundle-size";
 import * as cli from "./cli";
+import * as cluster from "./cluster";
 import * as crypto from "./crypto";
 import * as messageQueue from "./message-queue";
 import * as moddable from "./moddable";
@@ -50,6 +51,7 @@ const benches: Record<string, { run(): Promise<BenchReport> }> = {
   crypto,
   platform: platformBench,
   cli,
+  cluster,
 };
 const resultsDir = resolve(__dirname, "results");
 

@@ -1,0 +1,189 @@
+/**
+ * The embedded platform (aedes and SQLite, one process) against the cluster mode (PostgreSQL, two
+ * RabbitMQ nodes, two workers, as `provisio cluster up` runs them) on this machine, with the same
+ * devices (MQTT.js, real MQTT on loopback) in this process:
+ * - connections held: 1000 provisioning sessions opened and subscribed, and the resident memory
+ *   the broker side grew by, per connection (the platform process; the two RabbitMQ nodes);
+ * - provisionings per second end to end (init, reveal, approval by the API, fetch), 10 at a time;
+ * - stored messages per second from 10 devices publishing flat out: until the last PUBACK for the
+ *   embedded platform (it acknowledges after the commit), until the last is in the database for the
+ *   cluster (the broker acknowledges once the message is queued; the workers store it after).
+ * One machine holds everything here, so the cluster's figures say what its parts cost, not what
+ * more machines would give. Run alone: `npm run bench -- cluster`.
+ */
+import type { MqttClient } from "mqtt";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { clusterState } from "../simulator/cluster/local-cluster";
+import { startTestPlatform } from "../testkit/node/platform";
+import { startTestCluster } from "../testkit/node/test-cluster";
+import {
+  DeviceKeys,
+  connect,
+  newToken,
+  provision,
+  provisioningLogin,
+  registeredLogin,
+} from "../testkit/platform/mqtt-device";
+import type { BenchReport } from "./run";
+
+const connections = 1000;
+const publishers = 10;
+const messagesPerPublisher = 2000;
+const inFlight = 256;
+const provisionings = 40;
+
+interface Target {
+  mqttUrl: string;
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  /** Resident memory of the broker side, MB. */
+  brokerMb(): number;
+}
+
+function residentMb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+}
+
+async function holdConnections(
+  target: Target,
+  token: string,
+): Promise<{ perConnectionKb: number; clients: MqttClient[] }> {
+  const before = target.brokerMb();
+  const clients: MqttClient[] = [];
+  for (let i = 0; i < connections; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, connections - i) }, async () => {
+        const keys = new DeviceKeys();
+        const { client } = await connect(target.mqttUrl, provisioningLogin(keys, token));
+        await client.subscribeAsync(`prov/${keys.clientId}/res/+`, { qos: 1 });
+        return client;
+      }),
+    );
+    clients.push(...batch);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  return { perConnectionKb: ((target.brokerMb() - before) * 1024) / connections, clients };
+}
+
+async function provisioningsPerSecond(target: Target, token: string, prefix: string): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 10 }, async () => {
+      while (next < provisionings) await provision(target, token, `${prefix}-${next++}`);
+    }),
+  );
+  return provisionings / ((performance.now() - started) / 1000);
+}
+
+async function storedPerSecond(target: Target, token: string, prefix: string): Promise<number> {
+  const devices = [];
+  for (let i = 0; i < publishers; i++) {
+    const deviceId = `${prefix}-${i}`;
+    const { token: registration } = await provision(target, token, deviceId);
+    const { client } = await connect(target.mqttUrl, registeredLogin("ws_default", deviceId, registration));
+    devices.push({ client, topic: `ws/ws_default/dev/${deviceId}/msg/bench`, deviceId });
+  }
+  const payload = Buffer.from(JSON.stringify({ temperatureC: 21.5, humidity: 40 }));
+  const started = performance.now();
+  await Promise.all(
+    devices.map(
+      ({ client, topic }) =>
+        new Promise<void>((resolve, reject) => {
+          let sent = 0;
+          let acked = 0;
+          const next = () => {
+            if (sent === messagesPerPublisher) return;
+            sent++;
+            client.publish(topic, payload, { qos: 1 }, (error) => {
+              if (error) return reject(error);
+              if (++acked === messagesPerPublisher) resolve();
+              else next();
+            });
+          };
+          for (let i = 0; i < inFlight; i++) next();
+        }),
+    ),
+  );
+  const total = publishers * messagesPerPublisher;
+  const ids = new Set(devices.map((d) => d.deviceId));
+  for (;;) {
+    const listed = (await target.api("GET", "/api/devices?limit=1000")).body.devices as {
+      deviceId: string;
+      storedMessages: number;
+    }[];
+    if (listed.filter((d) => ids.has(d.deviceId)).reduce((n, d) => n + d.storedMessages, 0) >= total) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  for (const { client } of devices) await client.endAsync(true);
+  return total / seconds;
+}
+
+async function measure(target: Target, prefix: string) {
+  const token = await newToken(target);
+  const held = await holdConnections(target, token);
+  const provisioned = await provisioningsPerSecond(target, token, `${prefix}-p`);
+  const stored = await storedPerSecond(target, token, `${prefix}-m`);
+  for (const client of held.clients) await client.endAsync(true);
+  return {
+    connectionsHeld: held.clients.length,
+    memoryPerConnectionKb: Math.round(held.perConnectionKb),
+    provisioningsPerSecond: Math.round(provisioned),
+    storedMessagesPerSecond: Math.round(stored),
+  };
+}
+
+export async function run(): Promise<BenchReport> {
+  const keepAlive = setInterval(() => {}, 1000);
+  try {
+    const platform = await startTestPlatform({
+      deviceRate: { messagesPerSecond: 1e9, bytesPerSecond: 1e12 },
+      ingress: { connectionsPerAddress: 100_000 },
+      initLimits: { perAddress: { limit: 1e6, windowMs: 60_000 }, perClient: { limit: 1e6, windowMs: 60_000 } },
+    });
+    let embedded;
+    try {
+      embedded = await measure({ ...platform, brokerMb: () => residentMb(platform.pid) }, "embedded");
+    } finally {
+      await platform.stop();
+    }
+    const cluster = await startTestCluster();
+    let clustered;
+    try {
+      const rabbitPids = clusterState(cluster.dir).rabbit.nodes.map((node) =>
+        Number(readFileSync(join(cluster.dir, "rabbitmq", node.name.split("@")[0], "rabbitmq.pid"), "utf8")),
+      );
+      clustered = await measure(
+        {
+          mqttUrl: cluster.urls.mqtt[0],
+          api: cluster.api,
+          brokerMb: () => rabbitPids.reduce((sum, pid) => sum + residentMb(pid), 0),
+        },
+        "cluster",
+      );
+    } finally {
+      await cluster.stop();
+    }
+    const ratio = (key: keyof typeof embedded) => Number((clustered[key] / embedded[key]).toFixed(2));
+    return {
+      name: "cluster",
+      results: {
+        embedded,
+        cluster: clustered,
+        clusterToEmbedded: {
+          memoryPerConnection: ratio("memoryPerConnectionKb"),
+          provisioningsPerSecond: ratio("provisioningsPerSecond"),
+          storedMessagesPerSecond: ratio("storedMessagesPerSecond"),
+        },
+      },
+      summary:
+        `per connection ${clustered.memoryPerConnectionKb} KB on RabbitMQ vs ${embedded.memoryPerConnectionKb} KB embedded (${ratio("memoryPerConnectionKb")}x); ` +
+        `provisionings/s ${clustered.provisioningsPerSecond} vs ${embedded.provisioningsPerSecond} (${ratio("provisioningsPerSecond")}x); ` +
+        `stored messages/s ${clustered.storedMessagesPerSecond} vs ${embedded.storedMessagesPerSecond} (${ratio("storedMessagesPerSecond")}x), one machine`,
+    };
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
