@@ -24,6 +24,7 @@ interface DeviceTotals {
 
 export async function storeMessages(tx: Sql, messages: readonly IncomingMessage[], quotaBytes: number): Promise<void> {
   const devices = new Map<string, DeviceTotals>();
+  const rows: unknown[][] = [];
   for (const message of messages) {
     const { workspaceId, deviceId } = message;
     const digest = message.messageId === undefined ? undefined : digestOf(message);
@@ -36,14 +37,7 @@ export async function storeMessages(tx: Sql, messages: readonly IncomingMessage[
       );
       if (last?.digest.equals(digest)) continue;
     }
-    await tx.run(
-      "INSERT INTO messages (workspace_id, device_id, stream, payload, received_at) VALUES (?, ?, ?, ?, ?)",
-      workspaceId,
-      deviceId,
-      message.stream,
-      message.payload,
-      message.receivedAt,
-    );
+    rows.push([workspaceId, deviceId, message.stream, message.payload, message.receivedAt]);
     if (digest)
       await tx.run(
         `INSERT INTO device_message_ids (workspace_id, device_id, message_id, digest) VALUES (?, ?, ?, ?)
@@ -60,6 +54,7 @@ export async function storeMessages(tx: Sql, messages: readonly IncomingMessage[
     device.count++;
     devices.set(name, device);
   }
+  await insertRows(tx, "messages (workspace_id, device_id, stream, payload, received_at)", rows);
   for (const { workspaceId, deviceId, seen, added, count } of devices.values()) {
     await tx.run(
       `UPDATE devices SET last_seen_at = CASE WHEN last_seen_at > ? THEN last_seen_at ELSE ? END
@@ -80,6 +75,18 @@ export async function storeMessages(tx: Sql, messages: readonly IncomingMessage[
       count,
     ))!;
     if (bytes > quotaBytes) await trim(tx, workspaceId, deviceId, bytes, quotaBytes);
+  }
+}
+
+/** Rows per INSERT: a round trip to PostgreSQL per chunk, not per row (and within SQLite's 32766 parameters). */
+const ROWS_PER_INSERT = 100;
+
+/** Inserts rows in order, a chunk per statement. */
+export async function insertRows(tx: Sql, table: string, rows: readonly unknown[][]): Promise<void> {
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    const chunk = rows.slice(i, i + ROWS_PER_INSERT);
+    const values = chunk.map((row) => `(${row.map(() => "?").join(", ")})`).join(", ");
+    await tx.run(`INSERT INTO ${table} VALUES ${values}`, ...chunk.flat());
   }
 }
 

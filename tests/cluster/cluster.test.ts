@@ -14,6 +14,7 @@ import {
   newToken,
   provision,
   publishFlatOut,
+  provisioningLogin,
   registeredLogin,
   subackCode,
 } from "../../testkit/platform/mqtt-device";
@@ -74,6 +75,8 @@ test("a device provisions through node 1, then connects through node 2: it sends
         (d: { deviceId: string; connected: boolean }) => d.deviceId === "cluster-0001" && d.connected,
       ),
     "the device listed as connected",
+    // The broker lists a connection with its first statistics, seconds after it opened.
+    { timeoutMs: 15_000, intervalMs: 250 },
   );
   await session.end();
   // The refreshed token works on the other node; the old one ends its grace once it is used.
@@ -121,6 +124,53 @@ test("a revocation closes the device's session wherever it is connected, within 
     await connackCode(cluster.urls.mqtt[0], registeredLogin("ws_default", "revoked-0001", registered.token)),
   ).not.toBe(0);
   await session.end();
+});
+
+test("rejection is pushed as 410 through the broker, and polls answer the same", async () => {
+  const device = await ProvisioningDevice.connect(cluster.urls.mqtt[1], token);
+  const init = await device.init({ deviceId: "rejected-0001" });
+  const { verificationCode } = await device.complete(init.operationId);
+  const pushed = device.pushed(init.operationId);
+  expect((await cluster.api("POST", `/api/operations/${verificationCode}/reject`, {}, 1)).body.state).toBe("rejected");
+  expect(await pushed).toMatchObject({ rid: null, status: 410, error: "operation-rejected" });
+  expect(await device.complete(init.operationId)).toMatchObject({ status: 410, error: "operation-rejected" });
+  await device.end();
+});
+
+test("refresh: the new token connects on either node, and the old one ends once the new one is used", async () => {
+  const { keys, token: first } = await provision(platformVia(0), token, "refresh-0001");
+  const session = await RegisteredDevice.connect(cluster.urls.mqtt[0], "ws_default", "refresh-0001", first);
+  const renewed = keys.open((await session.token("refresh")).registration)!;
+  await session.end();
+  expect(await connackCode(cluster.urls.mqtt[1], registeredLogin("ws_default", "refresh-0001", first))).toBe(0);
+  const next = await RegisteredDevice.connect(cluster.urls.mqtt[1], "ws_default", "refresh-0001", renewed);
+  expect(await next.token("status")).toMatchObject({ status: 200 });
+  await next.end();
+  expect(await connackCode(cluster.urls.mqtt[0], registeredLogin("ws_default", "refresh-0001", first))).not.toBe(0);
+});
+
+test("a session is closed when its token expires, and the token is refused after", async () => {
+  const shortLived = await newToken(platformVia(0), { registrationLifetime: 3 });
+  const registered = await provision(platformVia(0), shortLived, "expiring-0001");
+  const session = await RegisteredDevice.connect(cluster.urls.mqtt[1], "ws_default", "expiring-0001", registered.token);
+  expect(await closedByBroker(session.client, 6000)).toBe(true);
+  const login = registeredLogin("ws_default", "expiring-0001", registered.token);
+  expect(await connackCode(cluster.urls.mqtt[0], login)).not.toBe(0);
+  await session.end();
+});
+
+test("revoking a provisioning token closes its provisioning sessions on every node, within seconds, and stops new ones", async () => {
+  const created = (await cluster.api("POST", "/api/tokens", {})).body;
+  const devices = [
+    await ProvisioningDevice.connect(cluster.urls.mqtt[0], created.token),
+    await ProvisioningDevice.connect(cluster.urls.mqtt[1], created.token),
+  ];
+  // Provisioning sessions share a username: they are found in the broker's statistics, seconds late.
+  const closed = devices.map((device) => closedByBroker(device.client, 12_000));
+  expect((await cluster.api("POST", `/api/tokens/${created.id}/revoke`, undefined, 1)).status).toBe(200);
+  expect(await Promise.all(closed)).toEqual([true, true]);
+  expect(await connackCode(cluster.urls.mqtt[0], provisioningLogin(devices[0].keys, created.token))).not.toBe(0);
+  for (const device of devices) await device.end();
 });
 
 test("a worker killed with kill -9 while devices publish: no acknowledged message is lost, none is stored twice", async () => {

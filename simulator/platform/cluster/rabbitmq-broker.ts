@@ -20,12 +20,12 @@ import { connect, type Channel, type ChannelModel, type ConfirmChannel, type Con
 import { createHash, randomBytes } from "node:crypto";
 import type { LogLine } from "../broker";
 import type { ControlRequests } from "../control-requests";
-import { storeMessages } from "../message-batch";
+import { insertRows, storeMessages } from "../message-batch";
 import type { IncomingMessage } from "../message-writer";
 import type { Reply } from "../operations";
 import { MAX_MESSAGE_BYTES, type Registry } from "../registry";
 import type { Db } from "../store";
-import type { BrokerAdmin, BrokerConnection } from "./broker-admin";
+import type { BrokerAdmin } from "./broker-admin";
 import { MQTT_EXCHANGE, WORKER_USER, routingKeyOf, sessionOf, topicOf, type BrokerAuth } from "./broker-auth";
 
 export const QUEUE_PREFIX = "provisio.";
@@ -41,8 +41,9 @@ const BATCH_WAIT_MS = 5;
 const LEDGER_RETENTION_MS = 10 * 60_000;
 const SWEEP_INTERVAL_MS = 1000;
 const RECONNECT_DELAY_MS = 500;
-const CLOSE_ATTEMPTS = 4;
-const CLOSE_RETRY_MS = 250;
+/** The management API lists an MQTT connection 3 to 4 s after it opened (its first statistics). */
+const CLOSE_ATTEMPTS = 20;
+const CLOSE_RETRY_MS = 500;
 
 export interface RabbitBrokerOptions {
   /** amqp://HOST:PORT of each node, tried in turn (the worker's credentials are added). */
@@ -127,10 +128,7 @@ export class RabbitBroker {
         "SELECT client_id FROM broker_sessions WHERE provisioning_token_id = ?",
         provisioningTokenId,
       )
-      .then((rows) => {
-        const clientIds = new Set(rows.map((r) => r.client_id));
-        return this.#closeWhere((c) => c.user === "provisioning" && clientIds.has(c.clientId), "token revoked");
-      });
+      .then((rows) => this.#closeProvisioningSessions(new Set(rows.map((r) => r.client_id)), "token revoked"));
   }
 
   async close(): Promise<void> {
@@ -141,20 +139,21 @@ export class RabbitBroker {
   }
 
   /**
-   * Closes the matching connections of the listing. The management API lists a connection once
-   * its statistics were collected (every 500 ms in the nodes `cluster up` configures): one that
-   * logged in just now is looked for again, for a little over that.
+   * Closes the provisioning sessions of these client IDs. They share one username, so they are
+   * found in the management API's listing, which shows a connection only with its first
+   * statistics, seconds after it opened: those not listed yet are looked for again, for up to 10 s.
+   * (A registered device has a username of its own, and is closed at once: closeDevice.) Meanwhile
+   * such a session can get nothing: an approval checks the token.
    */
-  async #closeWhere(match: (connection: BrokerConnection) => boolean, reason: string): Promise<void> {
+  async #closeProvisioningSessions(clientIds: Set<string>, reason: string): Promise<void> {
     try {
-      for (let attempt = 0; attempt < CLOSE_ATTEMPTS; attempt++) {
+      for (let attempt = 0; attempt < CLOSE_ATTEMPTS && clientIds.size > 0; attempt++) {
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, CLOSE_RETRY_MS));
-        const matching = (await this.#options.admin.mqttConnections()).filter(match);
-        for (const connection of matching) {
+        for (const connection of await this.#options.admin.mqttConnections()) {
+          if (connection.user !== "provisioning" || !clientIds.delete(connection.clientId)) continue;
           this.#options.log(`session closed: client ${connection.clientId} on ${connection.node} (${reason})`);
           await this.#options.admin.close(connection.name, reason);
         }
-        if (matching.length > 0) return;
       }
     } catch (error) {
       this.#options.log(`closing sessions failed: ${(error as Error).message}`);
@@ -278,6 +277,7 @@ export class RabbitBroker {
     try {
       await this.#options.db.transaction(async (tx) => {
         const fresh: IncomingMessage[] = [];
+        const ledger: unknown[][] = [];
         for (const { delivery, message } of batch) {
           if (!message) continue;
           const digest = digestOf(message);
@@ -294,15 +294,9 @@ export class RabbitBroker {
           )
             continue;
           fresh.push(message);
-          await tx.run(
-            "INSERT INTO delivery_ledger (batch, workspace_id, device_id, digest, stored_at) VALUES (?, ?, ?, ?, ?)",
-            batchId,
-            message.workspaceId,
-            message.deviceId,
-            digest,
-            this.#options.now(),
-          );
+          ledger.push([batchId, message.workspaceId, message.deviceId, digest, this.#options.now()]);
         }
+        await insertRows(tx, "delivery_ledger (batch, workspace_id, device_id, digest, stored_at)", ledger);
         await storeMessages(tx, fresh, this.#options.quotaBytesPerDevice);
       });
       channel.ack(last, true);
