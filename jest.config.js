@@ -1,8 +1,9 @@
 /**
- * Three projects: `unit` (in-process, no engine, broker or platform process: `npm run test:unit`,
+ * Four projects: `unit` (in-process, no engine, broker or platform process: `npm run test:unit`,
  * under a minute), `integration` (the XS engine, brokers, platform processes, browsers of the
- * end-to-end tests, the platform on SQLite) and `postgres` (the platform suite again, its state
- * in PostgreSQL). `npm test` runs all three.
+ * end-to-end tests, the platform on SQLite, the cluster tests), `postgres` (the platform suite
+ * again, its state in PostgreSQL) and `cluster` (part of it against the cluster mode). `npm test`
+ * runs all four.
  * @type {import('jest').Config}
  */
 const common = {
@@ -25,6 +26,9 @@ const platformSuite = [
   "<rootDir>/tests/e2e/{device-platform,lifecycle}.test.ts",
 ];
 
+/** The part of the platform's suite that runs against the cluster mode too (a cluster per file). */
+const clusterSuite = ["<rootDir>/tests/platform/{provisioning,security}.test.ts"];
+
 module.exports = {
   // A global option: jest reads no testTimeout from a project.
   testTimeout: common.testTimeout,
@@ -42,6 +46,12 @@ module.exports = {
         "/tests/e2e/api-request\\.test\\.ts$",
         "/tests/platform/shared-database\\.test\\.ts$",
       ],
+    },
+    {
+      ...common,
+      displayName: "cluster",
+      testMatch: clusterSuite,
+      setupFiles: ["<rootDir>/testkit/node/cluster-project.ts"],
     },
     {
       ...common,

@@ -21,6 +21,7 @@ import type { DeviceRateLimits } from "../../simulator/platform/device-rate";
 import type { IngressLimits } from "../../simulator/platform/ingress";
 import type { InitLimits } from "../../simulator/platform/operations";
 import { openStore, type Db } from "../../simulator/platform/store";
+import { clusterTestPlatform } from "./test-cluster";
 import { testDatabase } from "./test-postgres";
 
 export type TestDatabase = "sqlite" | "postgres";
@@ -128,7 +129,23 @@ function nextMessage(child: ChildProcess, accept: (m: ChildMessage) => boolean):
   });
 }
 
+/**
+ * Which platform the suite runs against: the embedded one (a process of its own), or with
+ * PROVISIO_TEST_MODE=cluster (the jest project `cluster`) the cluster mode (test-cluster.ts).
+ */
+export const TEST_MODE: "embedded" | "cluster" = process.env.PROVISIO_TEST_MODE === "cluster" ? "cluster" : "embedded";
+
+/**
+ * The CONNACK code of a login refused for being not allowed (rather than not known): 5, but RabbitMQ
+ * answers every refused login with 4 (docs/protocol.md, section 4).
+ */
+export const NOT_AUTHORIZED_CODE = TEST_MODE === "cluster" ? 4 : 5;
+
+/** A test of what only the embedded platform does (each use says why); skipped in the cluster mode. */
+export const embeddedOnly = TEST_MODE === "cluster" ? test.skip : test;
+
 export async function startTestPlatform(options: TestPlatformOptions = {}): Promise<TestPlatform> {
+  if (TEST_MODE === "cluster") return clusterTestPlatform(options);
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "provisio-test-"));
   const database = options.databaseUrl ? "postgres" : (options.database ?? TEST_DATABASE);
   const urlFile = join(dataDir, DATABASE_URL_FILE);

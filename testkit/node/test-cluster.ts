@@ -9,7 +9,9 @@ import { join } from "node:path";
 import { sendApiRequest } from "../../simulator/cli/api-request";
 import { clusterDown, clusterState, clusterUp, type ClusterUrls } from "../../simulator/cluster/local-cluster";
 import { startRabbitNode, stopRabbitNode } from "../../simulator/cluster/rabbitmq-server";
-import type { ApiResult } from "./platform";
+import { openStore } from "../../simulator/platform/store";
+import { eventually } from "./eventually";
+import type { ApiResult, TestPlatform, TestPlatformOptions } from "./platform";
 
 export interface TestCluster {
   dir: string;
@@ -26,6 +28,8 @@ export interface TestCluster {
   startNode(index: number): Promise<void>;
   /** The platform log lines of worker `worker`. */
   workerLog(worker: number): string;
+  /** The shared database's URL. */
+  databaseUrl: string;
   stop(): Promise<void>;
 }
 
@@ -57,9 +61,61 @@ export async function startTestCluster(): Promise<TestCluster> {
     stopNode: (index) => stopRabbitNode(rabbit(), rabbit().nodes[index]),
     startNode: (index) => startRabbitNode(rabbit(), rabbit().nodes[index]),
     workerLog: (worker) => readFileSync(join(clusterState(dir).workers[worker].dataDir, "platform.log"), "utf8"),
+    databaseUrl: postgresUrl(dir),
     async stop() {
       await clusterDown(dir, log);
       rmSync(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/** The URL `cluster up` gave the workers (the password is in the PostgreSQL folder). */
+function postgresUrl(dir: string): string {
+  const password = readFileSync(join(dir, "postgres", "password"), "utf8").trim();
+  return `postgres://provisio:${encodeURIComponent(password)}@127.0.0.1:${clusterState(dir).postgresPort}/provisio`;
+}
+
+/** Why a test cannot run in the cluster mode, when it cannot: what its options ask of the platform. */
+function clusterRefusal(options: TestPlatformOptions): string | undefined {
+  const asked = Object.keys(options).filter(
+    (key) => key !== "database" && options[key as keyof TestPlatformOptions] !== undefined,
+  );
+  return asked.length === 0 ? undefined : `the cluster mode runs with its own settings (${asked.join(", ")} asked)`;
+}
+
+/**
+ * The cluster as the platform suite's TestPlatform (the jest project `cluster`): devices on node 1,
+ * the technician on worker 1. Its workers run on wall time: advanceClock is refused, and so are
+ * the options only the embedded platform takes.
+ */
+export async function clusterTestPlatform(options: TestPlatformOptions): Promise<TestPlatform> {
+  const refusal = clusterRefusal(options);
+  if (refusal) throw new Error(refusal);
+  const cluster = await startTestCluster();
+  const node = clusterState(cluster.dir).rabbit.nodes[0];
+  const logLines = () => [0, 1].flatMap((worker) => cluster.workerLog(worker).split("\n").filter(Boolean));
+  return {
+    dataDir: cluster.dir,
+    database: "postgres",
+    databaseUrl: cluster.databaseUrl,
+    openDatabase: () => openStore({ url: cluster.databaseUrl }, Date.now),
+    pid: cluster.workerPids()[0],
+    mqttPort: node.mqttPort,
+    mqttsPort: 0,
+    httpPort: Number(new URL(cluster.urls.api).port),
+    mqttUrl: cluster.urls.mqtt[0],
+    apiUrl: cluster.urls.api,
+    adminKey: cluster.adminKey,
+    logLines,
+    async logged(pattern, timeoutMs = 5000) {
+      await eventually(() => logLines().some((line) => pattern.test(line)), `a log line matching ${pattern}`, {
+        timeoutMs,
+      });
+      return logLines().find((line) => pattern.test(line))!;
+    },
+    clockOffsetMs: 0,
+    advanceClock: () => Promise.reject(new Error("the cluster's workers run on wall time: no clock to move")),
+    api: (method, path, body) => cluster.api(method, path, body),
+    stop: () => cluster.stop(),
   };
 }
