@@ -5,7 +5,7 @@
  * - connections held: 1000 provisioning sessions opened and subscribed, and the resident memory
  *   the broker side grew by, per connection (the platform process; the two RabbitMQ nodes);
  * - provisionings per second end to end (init, reveal, approval by the API, fetch), 10 at a time;
- * - stored messages per second from 10 devices publishing flat out: until the last PUBACK for the
+ * - stored messages per second from 10 devices publishing flat out (256 in flight each): until the last PUBACK for the
  *   embedded platform (it acknowledges after the commit), until the last is in the database for the
  *   cluster (the broker acknowledges once the message is queued; the workers store it after).
  * One machine holds everything here, so the cluster's figures say what its parts cost, not what
@@ -26,12 +26,12 @@ import {
   provisioningLogin,
   registeredLogin,
 } from "../testkit/platform/mqtt-device";
+import { publishAll, residentMb } from "./platform";
 import type { BenchReport } from "./run";
 
 const connections = 1000;
 const publishers = 10;
 const messagesPerPublisher = 2000;
-const inFlight = 256;
 const provisionings = 40;
 
 interface Target {
@@ -39,10 +39,6 @@ interface Target {
   api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** Resident memory of the broker side, MB. */
   brokerMb(): number;
-}
-
-function residentMb(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 }
 
 async function holdConnections(
@@ -85,27 +81,8 @@ async function storedPerSecond(target: Target, token: string, prefix: string): P
     const { client } = await connect(target.mqttUrl, registeredLogin("ws_default", deviceId, registration));
     devices.push({ client, topic: `ws/ws_default/dev/${deviceId}/msg/bench`, deviceId });
   }
-  const payload = Buffer.from(JSON.stringify({ temperatureC: 21.5, humidity: 40 }));
   const started = performance.now();
-  await Promise.all(
-    devices.map(
-      ({ client, topic }) =>
-        new Promise<void>((resolve, reject) => {
-          let sent = 0;
-          let acked = 0;
-          const next = () => {
-            if (sent === messagesPerPublisher) return;
-            sent++;
-            client.publish(topic, payload, { qos: 1 }, (error) => {
-              if (error) return reject(error);
-              if (++acked === messagesPerPublisher) resolve();
-              else next();
-            });
-          };
-          for (let i = 0; i < inFlight; i++) next();
-        }),
-    ),
-  );
+  await publishAll(devices, messagesPerPublisher);
   const total = publishers * messagesPerPublisher;
   const ids = new Set(devices.map((d) => d.deviceId));
   for (;;) {

@@ -28,7 +28,7 @@ const latencyMessagesPerDevice = 2000;
 const payload = Buffer.from(JSON.stringify({ temperatureC: 21.5, humidity: 40, seq: 0 }));
 
 /** Publishes `count` QoS 1 messages from each client, `inFlight` at a time; the seconds until the last PUBACK. */
-async function publishAll(clients: { client: MqttClient; topic: string }[], count: number): Promise<number> {
+export async function publishAll(clients: { client: MqttClient; topic: string }[], count: number): Promise<number> {
   const started = performance.now();
   await Promise.all(
     clients.map(
@@ -110,7 +110,7 @@ async function apiLatencies(platform: TestPlatform, done: Promise<unknown>): Pro
   return (JSON.parse(output) as number[]).sort((a, b) => a - b);
 }
 
-function residentMb(pid: number): number {
+export function residentMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
 }
 

@@ -12,6 +12,7 @@ import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { packageRoot } from "../package-root";
+import { processAlive } from "../process-alive";
 import { ADMIN_KEY_FILE } from "../platform/data-files";
 import { brokerSecrets } from "../platform/cluster/broker-auth";
 import { openStore } from "../platform/store";
@@ -64,16 +65,6 @@ async function freeLoopbackPort(taken: Set<number>): Promise<number> {
       taken.add(port);
       return port;
     }
-  }
-}
-
-function processAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -8,7 +8,6 @@
  * OpenAPI 3 document of /api/openapi.json from the same schemas. Every error is JSON
  * `{ status, error, message }` with a stable code.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { Server } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { TlsOptions } from "node:tls";
@@ -16,6 +15,7 @@ import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from "fastify";
 import { PlatformError, errorBody } from "./errors";
+import { sameSecret } from "./same-secret";
 import type { Broker } from "./broker";
 import { MAX_EVENT_LISTENERS, platformEventTypes, type PlatformEvent, type PlatformEvents } from "./events";
 import { apiSchemas, errorReplies, pageQuerySchema, pageOf } from "./api-schemas";
@@ -55,11 +55,6 @@ export interface HttpApiOptions {
    * The broker sends no credential of its own, so the secret is in the path it is configured with.
    */
   brokerAuth?: { secret: string; auth: BrokerAuth };
-}
-
-function sameKey(given: string, expected: string): boolean {
-  const digest = (text: string) => createHash("sha256").update(text, "utf8").digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /** The query as the paging and filters read it (every value a string: the schemas keep them so). */
@@ -355,7 +350,7 @@ function brokerAuthRoutes({ secret, auth }: NonNullable<HttpApiOptions["brokerAu
       },
       async (request, reply) => {
         const params = request.params as { secret: string; question: AuthQuestion };
-        if (!sameKey(params.secret, secret)) throw new PlatformError(403, "forbidden", "not the broker");
+        if (!sameSecret(params.secret, secret)) throw new PlatformError(403, "forbidden", "not the broker");
         void reply.type("text/plain");
         return auth.answer(params.question, (request.body ?? {}) as AuthParams);
       },
@@ -378,7 +373,7 @@ function consoleRoutes(app: FastifyInstance, sessions: ConsoleSessions, options:
     async (request, reply) => {
       if (request.headers["x-provisio-console"] === undefined)
         throw new PlatformError(403, "csrf", "signing in carries x-provisio-console");
-      if (!sameKey((request.body as { adminKey: string }).adminKey, options.adminKey)) {
+      if (!sameSecret((request.body as { adminKey: string }).adminKey, options.adminKey)) {
         // Slows a guesser down without holding anything else up.
         await new Promise((resolve) => setTimeout(resolve, 500));
         throw new PlatformError(401, "unauthorized", "that is not the admin key");
@@ -454,7 +449,7 @@ export async function createHttpApi(options: HttpApiOptions): Promise<Server | H
     if (open.has(path) || (options.brokerAuth && path.startsWith(BROKER_AUTH_PREFIX))) return;
     const auth = request.headers.authorization;
     if (auth !== undefined) {
-      if (!auth.startsWith("Bearer ") || !sameKey(auth.slice(7), options.adminKey))
+      if (!auth.startsWith("Bearer ") || !sameSecret(auth.slice(7), options.adminKey))
         throw new PlatformError(401, "unauthorized", "missing or wrong admin key (Authorization: Bearer KEY)");
       return;
     }

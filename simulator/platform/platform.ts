@@ -9,6 +9,7 @@ import { createServer, isIPv4, isIPv6, type AddressInfo, type Server as NetServe
 import { createServer as createTlsServer, type TlsOptions } from "node:tls";
 import { join } from "node:path";
 import { moddableChainProblem } from "../certs/served-chain";
+import { processAlive } from "../process-alive";
 import type { DeviceRateLimits } from "./device-rate";
 import type { IngressLimits } from "./ingress";
 import { MessageWriter, databaseStore, sqliteThreadStore } from "./message-writer";
@@ -210,15 +211,6 @@ function lockDataDir(dataDir: string): () => void {
         `the data directory ${dataDir} is in use by another platform (pid ${owner}): stop it, or give another --data`,
       );
     rmSync(path, { force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

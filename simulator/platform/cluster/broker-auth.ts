@@ -9,12 +9,13 @@
  * ('#' stays). Device IDs served through it have no '.' (DOTLESS_DEVICE_ID_PATTERN), so the
  * mapping back is exact.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { LogLine } from "../broker";
 import type { Operations } from "../operations";
 import { DOTLESS_DEVICE_ID_PATTERN, PROVISIONING_CLIENT_ID_PATTERN } from "../protocol";
 import { tokenRefusal, type ProvisioningTokens } from "../provisioning-tokens";
 import { RateLimiter } from "../rate-limit";
+import { sameSecret } from "../same-secret";
 import type { Registry } from "../registry";
 import type { Db } from "../store";
 import { mayPublish, maySubscribe, type Session } from "../topic-access";
@@ -90,9 +91,6 @@ export interface BrokerAuthOptions {
   workerPassword: string;
 }
 
-const same = (a: string, b: string) =>
-  timingSafeEqual(createHash("sha256").update(a).digest(), createHash("sha256").update(b).digest());
-
 export class BrokerAuth {
   readonly #options: BrokerAuthOptions;
   readonly #failedLogins: RateLimiter;
@@ -136,7 +134,7 @@ export class BrokerAuth {
 
   #worker(question: AuthQuestion, params: AuthParams): string {
     if (question !== "user") return "allow";
-    return same(params.password ?? "", this.#options.workerPassword) ? "allow administrator" : "deny";
+    return sameSecret(params.password ?? "", this.#options.workerPassword) ? "allow administrator" : "deny";
   }
 
   /** An MQTT client's own subscription queues, and the MQTT exchange. */
