@@ -3,7 +3,8 @@
  * server-sent events): operations created, revealed (the code is known), approved, rejected or
  * expired; devices connected, disconnected, revoked or deleted; tokens created or revoked. Each
  * event carries the object as the API lists it. Delivery is live only: a client that was away
- * reads the lists, then follows the stream.
+ * reads the lists, then follows the stream. Where several workers share one database, a relay
+ * carries each event to every worker, so a stream on any of them shows what all of them do.
  */
 import type { OperationInfo } from "./operations";
 import type { TokenInfo } from "./provisioning-tokens";
@@ -41,19 +42,36 @@ export const platformEventTypes = Object.keys({
   "token-revoked": true,
 } satisfies Record<PlatformEventType, true>) as PlatformEventType[];
 
+/** Carries events between the workers of one platform: `publish` reaches every worker's `deliver`, this one's too. */
+export interface EventRelay {
+  publish(body: PlatformEventBody): void;
+}
+
 /** Most listeners at once (open event streams): each costs a socket and a little memory. */
 export const MAX_EVENT_LISTENERS = 64;
 
 export class PlatformEvents {
   readonly #listeners = new Set<(event: PlatformEvent) => void>();
   readonly #now: () => number;
+  #relay: EventRelay | undefined;
   #nextId = 1;
 
   constructor(now: () => number) {
     this.#now = now;
   }
 
+  /** From now on, events go through the relay (and come back through `deliver`). */
+  relayThrough(relay: EventRelay): void {
+    this.#relay = relay;
+  }
+
   emit(body: PlatformEventBody): void {
+    if (this.#relay) this.#relay.publish(body);
+    else this.deliver(body);
+  }
+
+  /** Hands an event to this worker's listeners. */
+  deliver(body: PlatformEventBody): void {
     if (this.#listeners.size === 0) return;
     const event: PlatformEvent = { ...body, id: this.#nextId++, at: new Date(this.#now()).toISOString() };
     for (const listener of this.#listeners) listener(event);

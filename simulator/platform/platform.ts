@@ -13,7 +13,7 @@ import { processAlive } from "../process-alive";
 import type { DeviceRateLimits } from "./device-rate";
 import type { IngressLimits } from "./ingress";
 import { MessageWriter, databaseStore, sqliteThreadStore } from "./message-writer";
-import { redacted, sharedSecret } from "./postgres-store";
+import { redacted, relayEvents, sharedSecret } from "./postgres-store";
 import { Broker, type LogLine } from "./broker";
 import { ControlRequests } from "./control-requests";
 import { BrokerAdmin } from "./cluster/broker-admin";
@@ -281,6 +281,15 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const tokens = new ProvisioningTokens(db, now, deviceIdPattern);
   const registry = new Registry(db, tokenSecret, now);
   const events = new PlatformEvents(now);
+  // With PostgreSQL, every worker's event streams show what all of them do.
+  const stopRelay =
+    options.database === undefined
+      ? undefined
+      : await relayEvents(db, options.database, events, log).catch(async (error: unknown) => {
+          await db.close();
+          unlock();
+          throw error;
+        });
   let devices: DeviceBroker | undefined;
   const operations = new Operations({
     db,
@@ -410,6 +419,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
           closeServer(httpServer),
         ]);
         await writer?.close();
+        await stopRelay?.();
         await db.close();
         unlock();
       },
@@ -419,6 +429,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     for (const { server } of mqttServers) server.close();
     httpServer.close();
     await writer?.close();
+    await stopRelay?.();
     await db.close();
     unlock();
     throw error;

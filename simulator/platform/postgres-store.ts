@@ -5,6 +5,7 @@
  * migrate one at a time under an advisory lock.
  */
 import pg from "pg";
+import type { PlatformEventBody, PlatformEvents } from "./events";
 import type { Db, Sql } from "./store";
 
 /**
@@ -270,6 +271,54 @@ async function migrate(pool: pg.Pool): Promise<void> {
   } finally {
     client.release();
   }
+}
+
+const EVENT_CHANNEL = "provisio_events";
+/** NOTIFY's payload limit is 8000 bytes: an event larger than this (none is, by the API's bounds) is not relayed. */
+const MAX_EVENT_BYTES = 7900;
+
+/**
+ * Relays platform events between the workers of one database with LISTEN/NOTIFY: each worker holds
+ * one connection that listens (opened again when it breaks), and publishes on the pool.
+ */
+export async function relayEvents(
+  db: Db,
+  url: string,
+  events: PlatformEvents,
+  log: (line: string) => void,
+): Promise<() => Promise<void>> {
+  let listener: pg.Client | undefined;
+  let closed = false;
+  const listen = async (): Promise<void> => {
+    const client = new pg.Client({ connectionString: url, types });
+    client.on("notification", (message) => {
+      if (message.channel !== EVENT_CHANNEL || !message.payload) return;
+      events.deliver(JSON.parse(message.payload) as PlatformEventBody);
+    });
+    client.on("error", () => undefined);
+    client.on("end", () => {
+      if (closed) return;
+      log("platform: event relay lost its database connection, listening again");
+      setTimeout(() => void listen().catch(() => undefined), 1000).unref();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${EVENT_CHANNEL}`);
+    listener = client;
+  };
+  await listen();
+  events.relayThrough({
+    publish(body) {
+      const payload = JSON.stringify(body);
+      if (Buffer.byteLength(payload) > MAX_EVENT_BYTES) return log(`platform: event ${body.type} too large to relay`);
+      db.run("SELECT pg_notify(?, ?)", EVENT_CHANNEL, payload).catch((error: Error) =>
+        log(`platform: event ${body.type} not relayed: ${error.message}`),
+      );
+    },
+  });
+  return async () => {
+    closed = true;
+    await listener?.end();
+  };
 }
 
 /**

@@ -3,6 +3,8 @@
  * technicians act on both at once is held by the database (constraints and serializable
  * transactions), not by either worker's memory. Each race is run on both workers at the same moment.
  */
+import { followEvents, type EventStream } from "../../simulator/cli/event-stream";
+import { eventually } from "../../testkit/node/eventually";
 import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 import { ProvisioningDevice, newToken } from "../../testkit/platform/mqtt-device";
 
@@ -86,5 +88,29 @@ test("two devices given the same Device ID at once: one gets it, the other is re
     const devices = (await first.api("GET", "/api/devices?limit=1000")).body.devices;
     expect(devices.filter((d: { deviceId: string }) => d.deviceId === deviceId)).toHaveLength(1);
     await Promise.all([a.device.end(), b.device.end()]);
+  }
+});
+
+test("an event stream on one worker shows what the other worker does", async () => {
+  const events: { type: string; body: { operation?: { requestedDeviceId: string } } }[] = [];
+  const stream: EventStream = followEvents(`${second.apiUrl}/api/events`, { adminKey: second.adminKey }, (event) =>
+    events.push({ type: event.type, body: JSON.parse(event.data) }),
+  );
+  try {
+    await stream.opened;
+    // The device talks to the first worker's broker, the technician to the first worker's API.
+    const { device, code } = await pendingOperation(await newToken(first), "evented-0001");
+    expect((await approve(first, code)).status).toBe(200);
+    const about = (type: string) =>
+      events.some((e) => e.type === type && e.body.operation?.requestedDeviceId === "evented-0001");
+    await eventually(
+      () => ["operation-created", "operation-revealed", "operation-approved"].every(about),
+      "the first worker's operation events on the second worker's stream",
+      { detail: () => JSON.stringify(events.map((e) => e.type)) },
+    );
+    expect(events.filter((e) => e.type === "operation-approved")).toHaveLength(1);
+    await device.end();
+  } finally {
+    stream.close();
   }
 });
