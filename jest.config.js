@@ -27,7 +27,7 @@ const platformSuite = [
 ];
 
 /** The part of the platform's suite that runs against the cluster mode too (a cluster per file). */
-const clusterSuite = ["<rootDir>/tests/platform/{provisioning,security}.test.ts"];
+const clusterSuite = ["<rootDir>/tests/platform/{provisioning,security,lifecycle}.test.ts"];
 
 module.exports = {
   // A global option: jest reads no testTimeout from a project.

@@ -141,6 +141,20 @@ export const TEST_MODE: "embedded" | "cluster" = process.env.PROVISIO_TEST_MODE 
  */
 export const NOT_AUTHORIZED_CODE = TEST_MODE === "cluster" ? 4 : 5;
 
+/**
+ * The messages the API lists for `query` once there are `count` of them. Embedded, a PUBACK comes
+ * after the commit; through a clustered broker, once the message is in its durable queue, and in
+ * the database a moment later (docs/protocol.md 4): this waits for that moment.
+ */
+export async function storedMessages(platform: TestPlatform, query: string, count: number): Promise<any[]> {
+  let messages: any[] = [];
+  await eventually(
+    async () => (messages = (await platform.api("GET", `/api/messages?${query}`)).body.messages).length >= count,
+    `${count} messages stored for ${query}`,
+  );
+  return messages;
+}
+
 /** A test of what only the embedded platform does (each use says why); skipped in the cluster mode. */
 export const embeddedOnly = TEST_MODE === "cluster" ? test.skip : test;
 

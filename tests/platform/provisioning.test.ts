@@ -1,6 +1,11 @@
 /** Provisioning end to end: real platform process, devices played by MQTT.js + tweetnacl. */
-import { eventually } from "../../testkit/node/eventually";
-import { NOT_AUTHORIZED_CODE, embeddedOnly, startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
+import {
+  NOT_AUTHORIZED_CODE,
+  embeddedOnly,
+  startTestPlatform,
+  storedMessages,
+  type TestPlatform,
+} from "../../testkit/node/platform";
 import { verificationCode } from "../../simulator/platform/protocol";
 import {
   ProvisioningDevice,
@@ -85,15 +90,9 @@ test("full provisioning: approve by code, push, registered session, status, mess
 
   const packet = await registered.client.publishAsync(`${root}/msg/telemetry`, Buffer.from([0, 1, 2, 255]), { qos: 1 });
   expect(packet?.messageId).toBeDefined(); // resolved by the PUBACK
-  // Embedded, the PUBACK comes after the commit; through a clustered broker, once the message is in
-  // its durable queue, and in the database a moment later (docs/protocol.md 4).
-  let messages = await platform.api("GET", "/api/messages?device=pump-0042&stream=telemetry");
-  await eventually(async () => {
-    messages = await platform.api("GET", "/api/messages?device=pump-0042&stream=telemetry");
-    return messages.body.messages.length > 0;
-  }, "the message stored");
-  expect(messages.body.messages).toHaveLength(1);
-  expect(Buffer.from(messages.body.messages[0].payloadBase64, "base64")).toEqual(Buffer.from([0, 1, 2, 255]));
+  const messages = await storedMessages(platform, "device=pump-0042&stream=telemetry", 1);
+  expect(messages).toHaveLength(1);
+  expect(Buffer.from(messages[0].payloadBase64, "base64")).toEqual(Buffer.from([0, 1, 2, 255]));
   const devices = await platform.api("GET", "/api/devices");
   expect(devices.body.devices.find((d: any) => d.deviceId === "pump-0042")).toMatchObject({
     publicKey: device.keys.publicKey,

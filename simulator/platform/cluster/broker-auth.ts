@@ -14,7 +14,6 @@ import type { LogLine } from "../broker";
 import type { Operations } from "../operations";
 import { DOTLESS_DEVICE_ID_PATTERN, PROVISIONING_CLIENT_ID_PATTERN } from "../protocol";
 import { tokenRefusal, type ProvisioningTokens } from "../provisioning-tokens";
-import { RateLimiter } from "../rate-limit";
 import { sameSecret } from "../same-secret";
 import type { Registry } from "../registry";
 import type { Db } from "../store";
@@ -43,16 +42,6 @@ export async function brokerSecrets(db: Db): Promise<{ workerPassword: string; a
 
 export type AuthQuestion = "user" | "vhost" | "resource" | "topic";
 export type AuthParams = Record<string, string | undefined>;
-
-/**
- * After this many refused logins in a minute from one client ID, each further refusal is answered
- * only after FAILED_LOGIN_DELAY_MS (the broker waits for it): guessing is slowed. A valid
- * credential is never delayed, so nobody can lock a device out by failing on its behalf.
- */
-const FAILED_LOGIN_LIMIT = { limit: 5, windowMs: 60_000 };
-const FAILED_LOGIN_DELAY_MS = 3000;
-/** Refusals held back at once; beyond this they are answered at once. */
-const MAX_DELAYED_REFUSALS = 256;
 
 /** MQTT topic from a routing key (the inverse of the plugin's mapping, exact for dot-less IDs). */
 export function topicOf(routingKey: string): string {
@@ -93,12 +82,9 @@ export interface BrokerAuthOptions {
 
 export class BrokerAuth {
   readonly #options: BrokerAuthOptions;
-  readonly #failedLogins: RateLimiter;
-  #delayedRefusals = 0;
 
   constructor(options: BrokerAuthOptions) {
     this.#options = options;
-    this.#failedLogins = new RateLimiter({ ...FAILED_LOGIN_LIMIT, maxKeys: 10_000, now: options.now });
   }
 
   /** `allow` (with tags for the user question) or `deny`. */
@@ -172,14 +158,10 @@ export class BrokerAuth {
         await registry.connected(registered);
       }
     }
+    // Answered at once, even to a client that keeps failing: RabbitMQ asks over a few kept-alive
+    // HTTP connections, and a refusal held back would hold other clients' logins behind it.
     if (refusal) {
-      const overLimit = this.#failedLogins.take(`client:${clientId}`) > 0;
-      log(`broker: login refused: client ${clientId}: ${refusal}${overLimit ? ", delayed" : ""}`);
-      if (overLimit && this.#delayedRefusals < MAX_DELAYED_REFUSALS) {
-        this.#delayedRefusals++;
-        await new Promise((resolve) => setTimeout(resolve, FAILED_LOGIN_DELAY_MS));
-        this.#delayedRefusals--;
-      }
+      log(`broker: login refused: client ${clientId}: ${refusal}`);
       return false;
     }
     await db.run(
