@@ -174,7 +174,7 @@ export async function clusterUp(dirArgument: string, log: (line: string) => void
   configureRabbitCluster(state.rabbit, authUrls);
   for (const node of state.rabbit.nodes) {
     log(`rabbitmq: starting ${node.name} (MQTT on 127.0.0.1:${node.mqttPort})`);
-    // A node already running (an earlier `up`) answers at once; the second server started exits.
+    // A node already running (an earlier `up`) is left as it is.
     await startRabbitNode(state.rabbit, node);
   }
   const running = await runningNodes(state.rabbit, state.rabbit.nodes[0]);
