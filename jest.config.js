@@ -56,6 +56,8 @@ module.exports = {
     {
       ...common,
       displayName: "postgres",
+      globalSetup: "<rootDir>/testkit/node/postgres-global-setup.ts",
+      globalTeardown: "<rootDir>/testkit/node/postgres-global-teardown.ts",
       testMatch: [...platformSuite, "<rootDir>/tests/platform/shared-database.test.ts"],
       setupFiles: ["<rootDir>/testkit/node/postgres-project.ts"],
     },

@@ -6,7 +6,7 @@
  * PostgreSQL refuses to run as root: as root, its commands run as the `postgres` user that the
  * Debian package creates, who then owns the data folder.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
@@ -158,12 +158,4 @@ export async function stopPostgres(dir: string): Promise<void> {
   const data = join(dir, "data");
   if (!existsSync(join(data, "postmaster.pid"))) return;
   await postgresCommand("pg_ctl", ["stop", "-w", "-m", "fast", "-D", data]);
-}
-
-/** The same, blocking: for a process's exit handler, which cannot wait for anything. */
-export function stopPostgresNow(dir: string): void {
-  const data = join(dir, "data");
-  if (!existsSync(join(data, "postmaster.pid"))) return;
-  const [file, argv] = commandLine("pg_ctl", ["stop", "-w", "-m", "immediate", "-D", data]);
-  execFileSync(file, argv, { stdio: "ignore" });
 }

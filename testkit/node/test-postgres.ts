@@ -1,28 +1,20 @@
 /**
- * One PostgreSQL server per test process, started on a free loopback port the first time a test
- * asks for a database, stopped when the process exits; each test platform gets a database of its
- * own on it. A missing PostgreSQL is a failure that says what to install, never a skip.
+ * A database of its own for each test platform, on the PostgreSQL server the jest project
+ * `postgres` starts for the whole run (postgres-global.ts). Outside that project there is none:
+ * a clear error says so.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { startPostgres, stopPostgresNow, type PostgresServer } from "../../simulator/cluster/postgres-server";
-import { freePort } from "./mosquitto";
+import { randomBytes } from "node:crypto";
+import { startPostgres, type PostgresServer } from "../../simulator/cluster/postgres-server";
 
 let server: Promise<PostgresServer> | undefined;
-let databases = 0;
-
-async function start(): Promise<PostgresServer> {
-  const dir = mkdtempSync(join(tmpdir(), "provisio-postgres-"));
-  process.once("exit", () => {
-    stopPostgresNow(dir);
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return startPostgres(dir, await freePort());
-}
 
 /** A new, empty database; its URL. */
 export async function testDatabase(): Promise<string> {
-  server ??= start();
-  return (await server).createDatabase(`test_${process.pid}_${++databases}`);
+  const dir = process.env.PROVISIO_TEST_POSTGRES_DIR;
+  const port = Number(process.env.PROVISIO_TEST_POSTGRES_PORT);
+  if (!dir || !port) throw new Error("no test PostgreSQL: run the test in the jest project `postgres`");
+  // The server runs already: this only reads its password and makes the URL.
+  server ??= startPostgres(dir, port);
+  // Random: jest gives each test file fresh modules, so a counter here would start again at each.
+  return (await server).createDatabase(`test_${randomBytes(8).toString("hex")}`);
 }
