@@ -16,6 +16,8 @@ import pg from "pg";
 
 const run = promisify(execFile);
 const ROLE = "provisio";
+/** The role's password, in the server's folder (mode 0600). */
+const PASSWORD_FILE = "password";
 
 /** The newest PostgreSQL of /usr/lib/postgresql/VERSION/bin. */
 function binDir(): string {
@@ -81,7 +83,7 @@ export interface PostgresServer {
  */
 export async function startPostgres(dir: string, port: number): Promise<PostgresServer> {
   const data = join(dir, "data");
-  const passwordFile = join(dir, "password");
+  const passwordFile = join(dir, PASSWORD_FILE);
   mkdirSync(dir, { recursive: true });
   // The postgres user goes through this folder to its own data folder, and reads nothing else here.
   if (userInfo().uid === 0) chmodSync(dir, 0o711);
@@ -114,7 +116,6 @@ export async function startPostgres(dir: string, port: number): Promise<Postgres
     }
     writeFileSync(passwordFile, password + "\n", { mode: 0o600 });
   }
-  const password = readFileSync(passwordFile, "utf8").trim();
   const log = join(dir, "postgres.log");
   if (!existsSync(log)) {
     writeFileSync(log, "");
@@ -132,6 +133,12 @@ export async function startPostgres(dir: string, port: number): Promise<Postgres
         throw new Error(`${error.message}\n${tail}`, { cause: error });
       },
     );
+  return runningPostgres(dir, port);
+}
+
+/** The server `startPostgres` started in `dir` on `port`, as it runs: no command is run. */
+export function runningPostgres(dir: string, port: number): PostgresServer {
+  const password = readFileSync(join(dir, PASSWORD_FILE), "utf8").trim();
   const url = (database: string) =>
     `postgres://${ROLE}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   return {

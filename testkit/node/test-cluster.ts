@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sendApiRequest } from "../../simulator/cli/api-request";
 import { clusterDown, clusterState, clusterUp, type ClusterUrls } from "../../simulator/cluster/local-cluster";
+import { runningPostgres } from "../../simulator/cluster/postgres-server";
 import { startRabbitNode, stopRabbitNode } from "../../simulator/cluster/rabbitmq-server";
 import { openStore } from "../../simulator/platform/store";
 import { eventually } from "./eventually";
@@ -71,8 +72,7 @@ export async function startTestCluster(): Promise<TestCluster> {
 
 /** The URL `cluster up` gave the workers (the password is in the PostgreSQL folder). */
 function postgresUrl(dir: string): string {
-  const password = readFileSync(join(dir, "postgres", "password"), "utf8").trim();
-  return `postgres://provisio:${encodeURIComponent(password)}@127.0.0.1:${clusterState(dir).postgresPort}/provisio`;
+  return runningPostgres(join(dir, "postgres"), clusterState(dir).postgresPort).url("provisio");
 }
 
 /** Why a test cannot run in the cluster mode, when it cannot: what its options ask of the platform. */

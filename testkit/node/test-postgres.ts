@@ -4,17 +4,13 @@
  * a clear error says so.
  */
 import { randomBytes } from "node:crypto";
-import { startPostgres, type PostgresServer } from "../../simulator/cluster/postgres-server";
-
-let server: Promise<PostgresServer> | undefined;
+import { runningPostgres } from "../../simulator/cluster/postgres-server";
 
 /** A new, empty database; its URL. */
 export async function testDatabase(): Promise<string> {
   const dir = process.env.PROVISIO_TEST_POSTGRES_DIR;
   const port = Number(process.env.PROVISIO_TEST_POSTGRES_PORT);
   if (!dir || !port) throw new Error("no test PostgreSQL: run the test in the jest project `postgres`");
-  // The server runs already: this only reads its password and makes the URL.
-  server ??= startPostgres(dir, port);
   // Random: jest gives each test file fresh modules, so a counter here would start again at each.
-  return (await server).createDatabase(`test_${randomBytes(8).toString("hex")}`);
+  return runningPostgres(dir, port).createDatabase(`test_${randomBytes(8).toString("hex")}`);
 }
