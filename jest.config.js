@@ -26,12 +26,15 @@ const platformSuite = [
   "<rootDir>/tests/e2e/{device-platform,lifecycle}.test.ts",
 ];
 
-/** The part of the platform's suite that runs against the cluster mode too (a cluster per file). */
+/** The part of the platform's suite that runs against the cluster mode too (one cluster for them all). */
 const clusterSuite = ["<rootDir>/tests/platform/{provisioning,security,lifecycle}.test.ts"];
 
 module.exports = {
   // A global option: jest reads no testTimeout from a project.
   testTimeout: common.testTimeout,
+  // Most suites wait on servers and timers, not the CPU: two at a time on two cores (jest's
+  // default, cores - 1, runs them one by one).
+  maxWorkers: 2,
   projects: [
     { ...common, displayName: "unit", testMatch: unit },
     {
@@ -50,6 +53,8 @@ module.exports = {
     {
       ...common,
       displayName: "cluster",
+      globalSetup: "<rootDir>/testkit/node/cluster-global-setup.ts",
+      globalTeardown: "<rootDir>/testkit/node/cluster-global-teardown.ts",
       testMatch: clusterSuite,
       setupFiles: ["<rootDir>/testkit/node/cluster-project.ts"],
     },

@@ -8,12 +8,16 @@
  * - stored messages per second from 10 devices publishing flat out (256 in flight each): until the last PUBACK for the
  *   embedded platform (it acknowledges after the commit), until the last is in the database for the
  *   cluster (the broker acknowledges once the message is queued; the workers store it after).
+ * - `provisio cluster up` and `down` as a user runs them (the CLI, a fresh folder each time).
  * One machine holds everything here, so the cluster's figures say what its parts cost, not what
  * more machines would give. Run alone: `npm run bench -- cluster`.
  */
 import type { MqttClient } from "mqtt";
-import { readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { performance } from "node:perf_hooks";
 import { clusterState } from "../simulator/cluster/local-cluster";
 import { startTestPlatform } from "../testkit/node/platform";
@@ -33,6 +37,7 @@ const connections = 1000;
 const publishers = 10;
 const messagesPerPublisher = 2000;
 const provisionings = 40;
+const startUps = 3;
 
 interface Target {
   mqttUrl: string;
@@ -98,6 +103,30 @@ async function storedPerSecond(target: Target, token: string, prefix: string): P
   return total / seconds;
 }
 
+/** Seconds `provisio cluster up` and then `down` take on a fresh folder: the median of `startUps` runs. */
+async function upAndDown(): Promise<{ upSeconds: number; downSeconds: number }> {
+  const cli = (...args: string[]) =>
+    promisify(execFile)(process.execPath, [join(__dirname, "..", "bin", "provisio.js"), "cluster", ...args]);
+  const up: number[] = [];
+  const down: number[] = [];
+  for (let i = 0; i < startUps; i++) {
+    const dir = mkdtempSync(join(tmpdir(), "provisio-bench-cluster-"));
+    try {
+      let started = performance.now();
+      await cli("up", "--dir", dir);
+      up.push((performance.now() - started) / 1000);
+      started = performance.now();
+      await cli("down", "--dir", dir);
+      down.push((performance.now() - started) / 1000);
+    } finally {
+      await cli("down", "--dir", dir).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const median = (values: number[]) => Number(values.sort((a, b) => a - b)[values.length >> 1].toFixed(1));
+  return { upSeconds: median(up), downSeconds: median(down) };
+}
+
 async function measure(target: Target, prefix: string) {
   const token = await newToken(target);
   const held = await holdConnections(target, token);
@@ -126,6 +155,7 @@ export async function run(): Promise<BenchReport> {
     } finally {
       await platform.stop();
     }
+    const lifecycle = await upAndDown();
     const cluster = await startTestCluster();
     let clustered;
     try {
@@ -149,6 +179,7 @@ export async function run(): Promise<BenchReport> {
       results: {
         embedded,
         cluster: clustered,
+        clusterLifecycle: { ...lifecycle, runs: startUps },
         clusterToEmbedded: {
           memoryPerConnection: ratio("memoryPerConnectionKb"),
           provisioningsPerSecond: ratio("provisioningsPerSecond"),
@@ -158,7 +189,8 @@ export async function run(): Promise<BenchReport> {
       summary:
         `per connection ${clustered.memoryPerConnectionKb} KB on RabbitMQ vs ${embedded.memoryPerConnectionKb} KB embedded (${ratio("memoryPerConnectionKb")}x); ` +
         `provisionings/s ${clustered.provisioningsPerSecond} vs ${embedded.provisioningsPerSecond} (${ratio("provisioningsPerSecond")}x); ` +
-        `stored messages/s ${clustered.storedMessagesPerSecond} vs ${embedded.storedMessagesPerSecond} (${ratio("storedMessagesPerSecond")}x), one machine`,
+        `stored messages/s ${clustered.storedMessagesPerSecond} vs ${embedded.storedMessagesPerSecond} (${ratio("storedMessagesPerSecond")}x), one machine; ` +
+        `cluster up ${lifecycle.upSeconds} s, down ${lifecycle.downSeconds} s (median of ${startUps})`,
     };
   } finally {
     clearInterval(keepAlive);

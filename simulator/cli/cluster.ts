@@ -11,7 +11,8 @@ two platform workers, on free loopback ports, all their state under DIR. They ru
 background until \`down\`; \`up\` again on the same DIR starts what is stopped, with the same data
 and ports.
 
-  up      start it all; prints one JSON line: {"mqtt": [URL of each broker node], "api": URL,
+  up      start it all (what of it runs already is left as it is; if a part fails to start,
+          or up is interrupted, what it started is stopped again); prints one JSON line: {"mqtt": [URL of each broker node], "api": URL,
           "apis": [each worker's API], "adminKeyFile": FILE, "brokerAdmin": [management URLs]}
   down    stop it all (the data stays in DIR)
 
@@ -35,8 +36,17 @@ export const clusterCommand: Command = {
     const dir = stringOption(args, "dir");
     if (!dir) throw new CliError("--dir is required");
     const log = (line: string) => process.stderr.write(line + "\n");
-    if (action === "up") print(JSON.stringify(await clusterUp(dir, log)));
-    else await clusterDown(dir, log);
+    if (action === "down") {
+      await clusterDown(dir, log);
+      return 0;
+    }
+    // Ctrl-C or a SIGTERM during the start-up stops what it had started (the parts run detached:
+    // they would outlive this process otherwise).
+    const cutOff = new AbortController();
+    const abort = (signal: string) => () => cutOff.abort(new Error(`cluster up: ${signal} received`));
+    process.once("SIGINT", abort("SIGINT"));
+    process.once("SIGTERM", abort("SIGTERM"));
+    print(JSON.stringify(await clusterUp(dir, log, cutOff.signal)));
     return 0;
   },
 };

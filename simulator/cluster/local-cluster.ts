@@ -8,19 +8,21 @@
  * and points every node at it (README).
  */
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { packageRoot } from "../package-root";
-import { processAlive } from "../process-alive";
+import { processAlive, processOwns, stopProcesses } from "../process-alive";
 import { ADMIN_KEY_FILE } from "../platform/data-files";
 import { brokerSecrets } from "../platform/cluster/broker-auth";
 import { openStore } from "../platform/store";
 import { startPostgres, stopPostgres } from "./postgres-server";
 import {
   configureRabbitCluster,
+  rabbitNodeRunning,
   runningNodes,
   startRabbitNode,
+  stopPortMapper,
   stopRabbitNode,
   type RabbitClusterConfig,
 } from "./rabbitmq-server";
@@ -90,7 +92,8 @@ async function newState(dir: string): Promise<ClusterState> {
   };
 }
 
-function urlsOf(state: ClusterState): ClusterUrls {
+/** Where the parts of a cluster listen. */
+export function clusterUrls(state: ClusterState): ClusterUrls {
   const api = (port: number) => `http://127.0.0.1:${port}`;
   return {
     mqtt: state.rabbit.nodes.map((n) => `mqtt://127.0.0.1:${n.mqttPort}`),
@@ -117,8 +120,13 @@ async function waitForApi(url: string, pid: number, log: string): Promise<void> 
   }
 }
 
-/** Starts a platform worker in the background, its log in its data directory. */
-async function startWorker(state: ClusterState, index: number, databaseUrl: string): Promise<number> {
+/** Starts a platform worker in the background, its log in its data directory; `started(pid)` hears of it before the wait. */
+async function startWorker(
+  state: ClusterState,
+  index: number,
+  databaseUrl: string,
+  started: (pid: number) => void,
+): Promise<void> {
   const worker = state.workers[index];
   mkdirSync(worker.dataDir, { recursive: true, mode: 0o700 });
   const log = join(worker.dataDir, "platform.log");
@@ -149,11 +157,27 @@ async function startWorker(state: ClusterState, index: number, databaseUrl: stri
     },
   );
   child.unref();
+  closeSync(out);
+  started(child.pid!);
   await waitForApi(`http://127.0.0.1:${worker.httpPort}`, child.pid!, log);
-  return child.pid!;
 }
 
-export async function clusterUp(dirArgument: string, log: (line: string) => void): Promise<ClusterUrls> {
+/** A worker's process, if it runs (the pid `up` recorded, if it is still that worker). */
+function workerProcess(worker: ClusterState["workers"][number]): number | undefined {
+  return processOwns(worker.pid, worker.dataDir) ? worker.pid : undefined;
+}
+
+/**
+ * Starts what of the cluster in DIR is not running (all of it the first time), the independent
+ * parts at once: PostgreSQL, then the two RabbitMQ nodes together, then the two workers together.
+ * If a part fails to start, or `signal` aborts the start-up, what this call started is stopped
+ * again before it rejects: nothing it started is left running.
+ */
+export async function clusterUp(
+  dirArgument: string,
+  log: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<ClusterUrls> {
   const dir = resolve(dirArgument);
   mkdirSync(dir, { recursive: true });
   // PostgreSQL runs as its own user when this is root, and must pass through DIR to its folder.
@@ -162,51 +186,95 @@ export async function clusterUp(dirArgument: string, log: (line: string) => void
   const state: ClusterState = existsSync(stateFile)
     ? (JSON.parse(readFileSync(stateFile, "utf8")) as ClusterState)
     : await newState(dir);
-  writeFileSync(stateFile, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
+  // Written again whenever a process starts, so that `down` finds it even if this one is killed.
+  const save = () => writeFileSync(stateFile, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
+  save();
+  const startedNow: (() => Promise<void>)[] = [];
+  // Each step ends within its own time limits; a cut-off is heard between steps, so that nothing
+  // is still starting while what started is stopped.
+  const step = async <T>(start: Promise<T>): Promise<T> => {
+    try {
+      return await start;
+    } finally {
+      signal?.throwIfAborted();
+    }
+  };
+  try {
+    log(`postgresql: starting on 127.0.0.1:${state.postgresPort}`);
+    const postgres = await step(startPostgres(join(dir, "postgres"), state.postgresPort));
+    if (postgres.started) startedNow.push(() => postgres.stop());
+    const databaseUrl = await postgres.createDatabase("provisio");
+    const db = await openStore({ url: databaseUrl }, Date.now);
+    const { authPathSecret } = await brokerSecrets(db).finally(() => db.close());
 
-  log(`postgresql: starting on 127.0.0.1:${state.postgresPort}`);
-  const postgres = await startPostgres(join(dir, "postgres"), state.postgresPort);
-  const databaseUrl = await postgres.createDatabase("provisio");
-  const db = await openStore({ url: databaseUrl }, Date.now);
-  const { authPathSecret } = await brokerSecrets(db).finally(() => db.close());
+    const authUrls = state.workers.map((w) => `http://127.0.0.1:${w.httpPort}/broker/auth/${authPathSecret}`);
+    configureRabbitCluster(state.rabbit, authUrls);
+    await step(
+      Promise.all(
+        state.rabbit.nodes.map((node) => {
+          log(`rabbitmq: starting ${node.name} (MQTT on 127.0.0.1:${node.mqttPort})`);
+          return startRabbitNode(state.rabbit, node, () => {
+            save();
+            startedNow.push(() => stopRabbitNode(state.rabbit, node));
+          });
+        }),
+      ),
+    );
 
-  const authUrls = state.workers.map((w) => `http://127.0.0.1:${w.httpPort}/broker/auth/${authPathSecret}`);
-  configureRabbitCluster(state.rabbit, authUrls);
-  for (const node of state.rabbit.nodes) {
-    log(`rabbitmq: starting ${node.name} (MQTT on 127.0.0.1:${node.mqttPort})`);
-    // A node already running (an earlier `up`) is left as it is.
-    await startRabbitNode(state.rabbit, node);
+    const clustered = runningNodes(state.rabbit, state.rabbit.nodes[0]).then((running) => {
+      if (running.length !== NODES)
+        throw new Error(`rabbitmq: the nodes did not form one cluster (${running.join(", ")})`);
+    });
+    const workers = state.workers.map((worker, i) => {
+      if (workerProcess(worker)) return Promise.resolve();
+      log(`platform: starting worker ${i + 1} (API on 127.0.0.1:${worker.httpPort})`);
+      return startWorker(state, i, databaseUrl, (pid) => {
+        worker.pid = pid;
+        save();
+        startedNow.push(() => stopWorker(worker));
+      });
+    });
+    await step(Promise.all([clustered, ...workers]));
+    return clusterUrls(state);
+  } catch (error) {
+    log(`cluster up failed: stopping what it started`);
+    await stopInOrder(state, startedNow.reverse());
+    throw error;
   }
-  const running = await runningNodes(state.rabbit, state.rabbit.nodes[0]);
-  if (running.length !== NODES) throw new Error(`rabbitmq: the nodes did not form one cluster (${running.join(", ")})`);
-
-  for (let i = 0; i < state.workers.length; i++) {
-    if (processAlive(state.workers[i].pid)) continue;
-    log(`platform: starting worker ${i + 1} (API on 127.0.0.1:${state.workers[i].httpPort})`);
-    state.workers[i].pid = await startWorker(state, i, databaseUrl);
-    writeFileSync(stateFile, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
-  }
-  return urlsOf(state);
 }
 
+/** Stops the cluster in DIR, what runs of it: the workers, then the broker's nodes, then PostgreSQL. */
 export async function clusterDown(dirArgument: string, log: (line: string) => void): Promise<void> {
   const dir = resolve(dirArgument);
   const stateFile = join(dir, STATE_FILE);
   if (!existsSync(stateFile)) throw new Error(`no cluster in ${dir} (no ${STATE_FILE})`);
   const state = JSON.parse(readFileSync(stateFile, "utf8")) as ClusterState;
-  for (const [i, worker] of state.workers.entries()) {
-    if (!processAlive(worker.pid)) continue;
-    log(`platform: stopping worker ${i + 1}`);
-    process.kill(worker.pid!, "SIGTERM");
-    for (let waited = 0; processAlive(worker.pid) && waited < 10_000; waited += 100)
-      await new Promise((done) => setTimeout(done, 100));
-  }
-  for (const node of [...state.rabbit.nodes].reverse()) {
-    log(`rabbitmq: stopping ${node.name}`);
-    await stopRabbitNode(state.rabbit, node);
-  }
+  await Promise.all(
+    state.workers.map((worker, i) => {
+      if (workerProcess(worker)) log(`platform: stopping worker ${i + 1}`);
+      return stopWorker(worker);
+    }),
+  );
+  await Promise.all(
+    state.rabbit.nodes.map((node) => {
+      if (rabbitNodeRunning(state.rabbit, node)) log(`rabbitmq: stopping ${node.name}`);
+      return stopRabbitNode(state.rabbit, node);
+    }),
+  );
+  await stopPortMapper(state.rabbit);
   log("postgresql: stopping");
   await stopPostgres(join(dir, "postgres"));
+}
+
+function stopWorker(worker: ClusterState["workers"][number]): Promise<void> {
+  const pid = workerProcess(worker);
+  return stopProcesses(pid ? [pid] : [], 10_000);
+}
+
+/** Undoes a failed `up`: stops what it started, last first, and the port mapper once no node runs. */
+async function stopInOrder(state: ClusterState, stops: (() => Promise<void>)[]): Promise<void> {
+  for (const stop of stops) await stop().catch(() => undefined);
+  if (!state.rabbit.nodes.some((node) => rabbitNodeRunning(state.rabbit, node))) await stopPortMapper(state.rabbit);
 }
 
 /** The cluster's state as `up` left it, for tests that stop and start its parts. */

@@ -8,9 +8,19 @@
  */
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { userInfo } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 
@@ -78,15 +88,18 @@ export interface PostgresServer {
 
 /**
  * Starts the server of `dir` on `port` (unless it runs already), making it first when `dir` holds
- * none (initdb). Resolves once it accepts connections; the server runs on after this process ends,
- * until `stop()` or `stopPostgres(dir)`.
+ * none (initdb). Resolves once it accepts connections (`started`: by this call); the server runs on
+ * after this process ends, until `stop()` or `stopPostgres(dir)`.
  */
-export async function startPostgres(dir: string, port: number): Promise<PostgresServer> {
+export async function startPostgres(dir: string, port: number): Promise<PostgresServer & { started: boolean }> {
   const data = join(dir, "data");
   const passwordFile = join(dir, PASSWORD_FILE);
   mkdirSync(dir, { recursive: true });
-  // The postgres user goes through this folder to its own data folder, and reads nothing else here.
-  if (userInfo().uid === 0) chmodSync(dir, 0o711);
+  if (userInfo().uid === 0) {
+    // The postgres user goes through this folder to its own data folder, and reads nothing else here.
+    chmodSync(dir, 0o711);
+    await checkPostgresReaches(dir);
+  }
   if (!existsSync(join(data, "PG_VERSION"))) {
     rmSync(data, { recursive: true, force: true });
     mkdirSync(data, { mode: 0o700 });
@@ -133,7 +146,30 @@ export async function startPostgres(dir: string, port: number): Promise<Postgres
         throw new Error(`${error.message}\n${tail}`, { cause: error });
       },
     );
-  return runningPostgres(dir, port);
+  return { ...runningPostgres(dir, port), started: !running };
+}
+
+/**
+ * Run as root, PostgreSQL runs as the `postgres` user, who must be able to pass through every
+ * folder above its own (a 0700 home or mktemp folder stops it): said before anything starts,
+ * rather than as initdb's "Permission denied" on a file it cannot reach.
+ */
+async function checkPostgresReaches(dir: string): Promise<void> {
+  postgresUser();
+  const folders = resolve(dir)
+    .split("/")
+    .map((_, i, parts) => parts.slice(0, i + 1).join("/") || "/");
+  const blocked = await run(
+    "runuser",
+    ["-u", "postgres", "--", "sh", "-c", 'for d; do [ -x "$d" ] || { echo "$d"; exit 0; }; done', "sh", ...folders],
+    { encoding: "utf8" },
+  ).then(({ stdout }) => stdout.trim());
+  if (blocked)
+    throw new Error(
+      `PostgreSQL runs as the user postgres, who cannot pass through ${blocked} ` +
+        `(mode ${(statSync(blocked).mode & 0o777).toString(8).padStart(4, "0")}): ` +
+        `let it through with \`chmod o+x ${blocked}\`, or choose a folder under one it can reach (such as /var/tmp)`,
+    );
 }
 
 /** The server `startPostgres` started in `dir` on `port`, as it runs: no command is run. */

@@ -10,6 +10,7 @@ import { randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { processOwns, stopProcesses } from "../process-alive";
 
 const run = promisify(execFile);
 const SBIN = "/usr/lib/rabbitmq/bin";
@@ -22,6 +23,8 @@ export interface RabbitNode {
   mqttPort: number;
   managementPort: number;
   distributionPort: number;
+  /** The `rabbitmq-server` script started last (it runs the Erlang VM and stops it on SIGTERM). */
+  pid?: number;
 }
 
 export interface RabbitClusterConfig {
@@ -72,7 +75,21 @@ function nodeEnv(cluster: RabbitClusterConfig, node: RabbitNode): NodeJS.Process
 function writeNodeConfig(cluster: RabbitClusterConfig, node: RabbitNode, authUrl: string): void {
   const dir = nodeDir(cluster, node);
   mkdirSync(join(dir, "log"), { recursive: true });
-  const peers = cluster.nodes.map((n, i) => `cluster_formation.classic_config.nodes.${i + 1} = ${n.name}`);
+  // The first node is the seed: it lists no peer, so it forms the cluster at once, while the
+  // others, started at the same time, keep asking it until it answers and then join it. (Nodes
+  // that all list each other take a lock in turn, and the first to hold it waits for the others,
+  // which wait for the lock, before it gives up and forms the cluster alone.)
+  const seed = cluster.nodes[0];
+  const discovery =
+    node.name === seed.name
+      ? []
+      : [
+          "cluster_formation.peer_discovery_backend = classic_config",
+          `cluster_formation.classic_config.nodes.1 = ${seed.name}`,
+          `cluster_formation.classic_config.nodes.2 = ${node.name}`,
+          "cluster_formation.discovery_retry_limit = 240",
+          "cluster_formation.discovery_retry_interval = 500",
+        ];
   writeFileSync(
     join(dir, "rabbitmq.conf"),
     [
@@ -94,10 +111,7 @@ function writeNodeConfig(cluster: RabbitClusterConfig, node: RabbitNode, authUrl
       ...["user", "vhost", "resource", "topic"].map((q) => `auth_http.${q}_path = ${authUrl}/${q}`),
       "auth_http.request_timeout = 15000",
       "auth_http.connection_timeout = 5000",
-      "cluster_formation.peer_discovery_backend = classic_config",
-      ...peers,
-      "cluster_formation.randomized_startup_delay_range.min = 0",
-      "cluster_formation.randomized_startup_delay_range.max = 1",
+      ...discovery,
       "cluster_partition_handling = autoheal",
       "log.console = false",
       "log.file.level = warning",
@@ -145,40 +159,74 @@ async function ctl(
   }
 }
 
-/** Starts a node in the background (it outlives this process) and waits until it serves; one that runs is left as it is. */
-export async function startRabbitNode(cluster: RabbitClusterConfig, node: RabbitNode): Promise<void> {
+/** The pid of the node's Erlang VM, from the file it writes early in its boot. */
+function vmPid(cluster: RabbitClusterConfig, node: RabbitNode): number | undefined {
+  const file = join(nodeDir(cluster, node), "rabbitmq.pid");
+  return existsSync(file) ? Number(readFileSync(file, "utf8").trim()) || undefined : undefined;
+}
+
+/** The node's processes that run now: its VM and the script that started it. */
+function nodeProcesses(cluster: RabbitClusterConfig, node: RabbitNode): number[] {
+  const mark = `RABBITMQ_BASE=${nodeDir(cluster, node)}`;
+  return [vmPid(cluster, node), node.pid].filter((pid): pid is number => processOwns(pid, mark));
+}
+
+export function rabbitNodeRunning(cluster: RabbitClusterConfig, node: RabbitNode): boolean {
+  return nodeProcesses(cluster, node).length > 0;
+}
+
+/**
+ * Starts a node in the background (it outlives this process) and waits until it serves; one that
+ * runs is only waited for. `started(pid)` hears of a new node's process at once, before the wait,
+ * so that whoever records it can stop the node if the wait never ends.
+ * Resolves true when this call started the node.
+ */
+export async function startRabbitNode(
+  cluster: RabbitClusterConfig,
+  node: RabbitNode,
+  started: (pid: number) => void = () => undefined,
+): Promise<boolean> {
   const dir = nodeDir(cluster, node);
-  if (
-    await ctl(cluster, node, ["ping"], 20_000).then(
-      () => true,
-      () => false,
-    )
-  )
-    return;
-  const output = join(dir, "log", "server.out");
-  const out = openSync(output, "a");
-  const child = spawn(join(SBIN, "rabbitmq-server"), [], {
-    env: nodeEnv(cluster, node),
-    cwd: dir,
-    detached: true,
-    stdio: ["ignore", out, out],
-  });
-  child.unref();
-  closeSync(out);
+  const running = rabbitNodeRunning(cluster, node);
+  if (!running) {
+    const output = join(dir, "log", "server.out");
+    const out = openSync(output, "a");
+    const child = spawn(join(SBIN, "rabbitmq-server"), [], {
+      env: nodeEnv(cluster, node),
+      cwd: dir,
+      detached: true,
+      stdio: ["ignore", out, out],
+    });
+    child.unref();
+    closeSync(out);
+    node.pid = child.pid;
+    started(child.pid!);
+  }
   try {
     // Waits for the pid file, then for the node to have started.
     await ctl(cluster, node, ["wait", join(dir, "rabbitmq.pid"), "--timeout", "120"], 130_000);
   } catch (error) {
     const log = join(dir, "log", `${node.name}.log`);
     const tail = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").slice(-8).join("\n") : "";
-    throw new Error(`${(error as Error).message}\n${tail || `(see ${output})`}`, { cause: error });
+    throw new Error(`${(error as Error).message}\n${tail || `(see ${join(dir, "log", "server.out")})`}`, {
+      cause: error,
+    });
   }
+  return !running;
 }
 
-/** Stops a node, if it runs; its queues' mirrors on the other nodes take over. */
+/**
+ * Stops a node, if it runs, as its service manager would (SIGTERM: the VM shuts down cleanly);
+ * its queues' mirrors on the other nodes take over. Also a node still booting.
+ */
 export async function stopRabbitNode(cluster: RabbitClusterConfig, node: RabbitNode): Promise<void> {
-  if (!existsSync(join(nodeDir(cluster, node), "rabbitmq.pid"))) return;
-  await ctl(cluster, node, ["stop"], 60_000).catch(() => undefined);
+  await stopProcesses(nodeProcesses(cluster, node), 60_000);
+}
+
+/** Stops the cluster's Erlang port mapper, once no node of it runs (the nodes' VMs start it, and leave it). */
+export async function stopPortMapper(cluster: RabbitClusterConfig): Promise<void> {
+  const env = { ...process.env, ERL_EPMD_PORT: String(cluster.epmdPort), ERL_EPMD_ADDRESS: "127.0.0.1" };
+  await run("epmd", ["-kill"], { env, timeout: 10_000 }).catch(() => undefined);
 }
 
 /** The nodes the cluster runs on now, as `node` sees it. */

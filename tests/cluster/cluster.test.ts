@@ -4,7 +4,12 @@
  * MQTT.js + tweetnacl following docs/protocol.md, as an independent client would.
  */
 import { eventually } from "../../testkit/node/eventually";
-import { startTestCluster, type TestCluster } from "../../testkit/node/test-cluster";
+import {
+  CLUSTER_START_TIMEOUT_MS,
+  CLUSTER_STOP_TIMEOUT_MS,
+  startTestCluster,
+  type TestCluster,
+} from "../../testkit/node/test-cluster";
 import {
   ProvisioningDevice,
   RegisteredDevice,
@@ -29,11 +34,11 @@ const platformVia = (node: number) => ({ mqttUrl: cluster.urls.mqtt[node], api: 
 beforeAll(async () => {
   cluster = await startTestCluster();
   token = await newToken(platformVia(0));
-});
+}, CLUSTER_START_TIMEOUT_MS + 10_000);
 afterAll(async () => {
   if (process.env.PROVISIO_TEST_LOG) for (const worker of [0, 1]) process.stderr.write(cluster.workerLog(worker));
   await cluster?.stop();
-});
+}, CLUSTER_STOP_TIMEOUT_MS);
 
 /** Every stored payload of a stream, as text. */
 async function storedPayloads(stream: string, worker = 0): Promise<string[]> {
