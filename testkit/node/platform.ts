@@ -155,8 +155,13 @@ export async function storedMessages(platform: TestPlatform, query: string, coun
   return messages;
 }
 
-/** A test of what only the embedded platform does (each use says why); skipped in the cluster mode. */
-export const embeddedOnly = TEST_MODE === "cluster" ? test.skip : test;
+/**
+ * A test of what only the embedded platform does (each use says why); skipped in the cluster mode.
+ * Looks jest's `test` up when called, so that the benches can import this module outside jest.
+ */
+export function embeddedOnly(name: string, fn: jest.ProvidesCallback, timeout?: number): void {
+  (TEST_MODE === "cluster" ? test.skip : test)(name, fn, timeout);
+}
 
 export async function startTestPlatform(options: TestPlatformOptions = {}): Promise<TestPlatform> {
   if (TEST_MODE === "cluster") return clusterTestPlatform(options);
