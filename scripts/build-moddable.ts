@@ -42,6 +42,15 @@ export const moddableBundles = [
 
 export type ModdablePlatform = (typeof moddableBundles)[number]["platforms"][number];
 
+/**
+ * The project's native modules: a `.js` with XS host functions and a `.c` beside it, which
+ * manifest.json names as they are (mcconfig compiles the C into the app; esbuild does not read
+ * the host-function syntax). The bundles import them by name.
+ */
+export const moddableNativeModules = [
+  { name: "provisio-entropy", path: "targets/moddable/native/provisio-entropy", platforms: ["esp32", "lin", "mac"] },
+] as const;
+
 export interface BuiltModule {
   name: string;
   output: string;
@@ -61,7 +70,11 @@ export async function bundleModdable(): Promise<BuiltModule[]> {
         entryPoints: [bundle.entry],
         format: "esm",
         metafile: true,
-        external: [...moddableModules, ...ownNames.filter((name) => name !== bundle.name)],
+        external: [
+          ...moddableModules,
+          ...moddableNativeModules.map((native) => native.name),
+          ...ownNames.filter((name) => name !== bundle.name),
+        ],
       });
       const imports = Object.values(result.metafile.outputs).flatMap((output) => output.imports.map((i) => i.path));
       const code = constTopLevel(result.outputFiles![0].text);

@@ -19,7 +19,7 @@ import {
 import type { RefreshPolicy } from "./registration/refresh-policy";
 import { RegisteredSession, type RegistrationError } from "./registration/session";
 import { CodedError } from "./errors";
-import { Outbox } from "./outbox";
+import { Outbox, SendError } from "./outbox";
 import { MemoryMessageQueue } from "./storage/memory-message-queue";
 import type { MessageQueue } from "./storage/message-queue";
 
@@ -27,7 +27,8 @@ import type { MessageQueue } from "./storage/message-queue";
  * provisioning: talking to the provisioning service (detail "registration-rejected" when it starts
  * again because the platform refused the registration); awaiting-approval: the code is shown and
  * the technician has not decided yet; connecting / connected: the registered session; failed: see
- * the detail (a ProvisioningError or RegistrationError code).
+ * the detail (a ProvisioningError or RegistrationError code, or "random-failed": no device key
+ * could be made).
  */
 export type DeviceClientState =
   "stopped" | "provisioning" | "awaiting-approval" | "connecting" | "connected" | "failed";
@@ -90,6 +91,8 @@ export class DeviceClient {
   /** Spaces the provisioning runs that follow refused registrations: never a hot loop. */
   #rejections: Backoff;
   #reprovisionTimer: TimerHandle | undefined;
+  /** Why the last start() could not make the device key: no message is queued meanwhile. */
+  #startFailure: string | undefined;
   readonly #queue: MessageQueue;
   readonly #outbox: Outbox;
 
@@ -125,14 +128,28 @@ export class DeviceClient {
     return this.#identity?.registration?.workspaceId;
   }
 
+  /**
+   * Connects with the stored registration, or provisions. A device without a key makes one first:
+   * when the Random port throws, it makes none (never one from a failing source), logs why, and
+   * fails with detail "random-failed"; `send` then refuses messages until a start succeeds.
+   */
   start(): void {
     if (this.#state !== "stopped" && this.#state !== "failed") return;
     const options = this.#options;
     let identity = this.#identities.load();
     if (!identity) {
-      identity = { version: 1, keyPair: generateDeviceKeyPair(options.random) };
+      let keyPair: DeviceKeyPair;
+      try {
+        keyPair = generateDeviceKeyPair(options.random);
+      } catch (error) {
+        this.#startFailure = error instanceof Error ? error.message : String(error);
+        this.#log.write("error", "no-device-key", { error: this.#startFailure });
+        return this.#setState("failed", "random-failed");
+      }
+      identity = { version: 1, keyPair };
       this.#identities.save(identity);
     }
+    this.#startFailure = undefined;
     this.#identity = identity;
     if (identity.registration) this.#connect(identity.keyPair, identity.registration);
     else this.#provision(identity, options.deviceId);
@@ -155,8 +172,14 @@ export class DeviceClient {
    * the device is registered and online yet or not. Rejects at once with a SendError (bad stream,
    * too large) or a StorageError (queue full, flash failed) when the message was not queued, and
    * later with SendError "dropped" when the queue's "drop-oldest" policy made room with it.
+   * Rejects with SendError "not-started" while the last start() failed to make the device key: a
+   * device that cannot register queues nothing.
    */
   send(stream: string, payload: Uint8Array): Promise<void> {
+    if (this.#startFailure !== undefined)
+      return Promise.reject(
+        new SendError("not-started", `the device could not start (${this.#startFailure}): nothing is queued`),
+      );
     return this.#outbox.send(stream, payload);
   }
 

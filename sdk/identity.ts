@@ -72,7 +72,7 @@ export function encodeIdentity(identity: DeviceIdentity): Uint8Array {
 }
 
 /** Records written before 0.2 also hold `reg.at`, a tick: not read (it failed the int32 check on the simulator). */
-const recordKeys = ["v", "pk", "sk", "op", "id", "n", "reg", "ws", "dev", "tok", "life"];
+const recordKeys = Object.freeze(["v", "pk", "sk", "op", "id", "n", "reg", "ws", "dev", "tok", "life"]);
 
 function bytesField(object: JsonObject, key: string, length: number): Uint8Array | undefined {
   const text = stringField(object, key, 64);

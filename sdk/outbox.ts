@@ -22,7 +22,7 @@ export function isStreamName(value: unknown): value is string {
   return typeof value === "string" && streamPattern.test(value);
 }
 
-export type SendErrorCode = "invalid-stream" | "message-too-large" | "dropped";
+export type SendErrorCode = "invalid-stream" | "message-too-large" | "dropped" | "not-started";
 
 /** Why `send` refused a message (a StorageError when the queue could not keep it). */
 export class SendError extends CodedError<SendErrorCode> {

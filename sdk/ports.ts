@@ -83,7 +83,7 @@ export interface Log {
 }
 
 /** A Log that drops everything: for hosts that want silence. */
-export const silentLog: Log = { write() {} };
+export const silentLog: Log = Object.freeze({ write() {} });
 
 /**
  * Durable storage of one record (the device's identity and any pending operation). `write`

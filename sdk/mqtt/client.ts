@@ -76,7 +76,7 @@ type Done = (error: Error | undefined, granted?: number[]) => void;
  * queue keeps each message's id, so the platform can tell a resend from a new message); the client
  * numbers its own packets below them.
  */
-export const queuedMessageIds = { first: 0x8000, last: 0xffff } as const;
+export const queuedMessageIds = Object.freeze({ first: 0x8000, last: 0xffff } as const);
 
 interface Outgoing {
   packet: PublishPacket;

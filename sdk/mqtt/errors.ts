@@ -27,15 +27,15 @@ export class MqttProtocolError extends CodedError<MqttProtocolErrorCode> {
   override name = "MqttProtocolError";
 }
 
-/** CONNACK return codes 1-5 of MQTT 3.1.1, by name. */
-export const connackErrorCodes = [
+/** CONNACK return codes 1-5 of MQTT 3.1.1, by name. Frozen, as every table here: preloaded on the device, it then stays in flash. */
+export const connackErrorCodes = Object.freeze([
   "",
   "unacceptable-protocol-version",
   "identifier-rejected",
   "server-unavailable",
   "bad-username-or-password",
   "not-authorized",
-] as const;
+] as const);
 
 export type ConnackErrorCode = Exclude<(typeof connackErrorCodes)[number], ""> | "unknown-return-code";
 

@@ -69,7 +69,7 @@ export interface ProvisionerOptions extends DevicePorts {
   onFailed(error: ProvisioningError): void;
 }
 
-const replyKeys = [
+const replyKeys = Object.freeze([
   "rid",
   "status",
   "error",
@@ -85,7 +85,7 @@ const replyKeys = [
   "registration",
   "sealed",
   "serverPublicKey",
-];
+]);
 
 type RequestKind = "init" | "complete";
 

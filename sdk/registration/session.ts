@@ -47,7 +47,7 @@ export interface RegisteredSessionOptions extends DevicePorts {
 
 type TokenOp = "status" | "refresh";
 
-const replyKeys = [
+const replyKeys = Object.freeze([
   "rid",
   "status",
   "error",
@@ -58,7 +58,7 @@ const replyKeys = [
   "sealed",
   "nonce",
   "serverPublicKey",
-];
+]);
 
 export class RegisteredSession {
   /** "ws/{workspaceId}/dev/{deviceId}", the root of every topic of this device. */

@@ -12,7 +12,7 @@ interface ModdableTimer {
   timer: Timer | undefined;
 }
 
-export const moddableClock: Clock = {
+export const moddableClock: Clock = Object.freeze({
   now: () => Time.ticks,
   setTimer(delayMs, callback): TimerHandle {
     const handle: ModdableTimer = { timer: undefined };
@@ -31,4 +31,4 @@ export const moddableClock: Clock = {
     Timer.clear(pending.timer);
     pending.timer = undefined;
   },
-};
+});

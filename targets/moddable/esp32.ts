@@ -1,12 +1,11 @@
 /**
  * "provisio-platform" on the ESP32: the identity in `preference` (NVS) or, with `partition`, in a
  * raw `flash` partition (sdk/storage's FlashRecordStore); the outgoing messages in a partition of
- * their own (FlashMessageQueue) or in RAM; the hardware RNG for keys.
+ * their own (FlashMessageQueue) or in RAM.
  */
 import { FlashMessageQueue, FlashRecordStore, MemoryMessageQueue } from "provisio-sdk";
-import { espRandom } from "./esp-random";
 import { ModdableFlash } from "./flash";
-import type { CreateQueue, CreateStore, PlatformRandom } from "./platform";
+import type { CreateQueue, CreateStore } from "./platform";
 import { preferenceStore } from "./preference-store";
 
 export const createStore: CreateStore = (options = {}) =>
@@ -18,5 +17,3 @@ export const createQueue: CreateQueue = (options = {}) =>
   options.partition === undefined
     ? new MemoryMessageQueue(options)
     : new FlashMessageQueue({ ...options, flash: new ModdableFlash(options.partition) });
-
-export const random: PlatformRandom = espRandom;

@@ -24,4 +24,4 @@ export class TraceLog implements Log {
   }
 }
 
-const levels: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+const levels: readonly LogLevel[] = Object.freeze(["debug", "info", "warn", "error"] as const);

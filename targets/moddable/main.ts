@@ -15,8 +15,8 @@
  */
 import config from "mc/config";
 import { DeviceClient, utf8Encode, type DeviceClientState, type OperationDisplay } from "provisio-sdk";
-import { guarded, moddableClock, ModdableTransport, TraceLog } from "provisio-moddable";
-import { createQueue, createStore, random } from "provisio-platform";
+import { guarded, hostRandom, moddableClock, ModdableTransport, SocketLifetime, TraceLog } from "provisio-moddable";
+import { createQueue, createStore } from "provisio-platform";
 import Preference from "preference";
 import Resource from "Resource";
 import SNTP from "sntp";
@@ -74,53 +74,79 @@ function readConfig(): AppConfig {
   };
 }
 
-function showCode(operation: OperationDisplay): void {
+/** Shows the code to compare; without a configured Device ID, says that the technician gives one. */
+function showCode(operation: OperationDisplay, deviceId: string | undefined): void {
   trace(
     `\n  verification code ${operation.verificationCode}\n  (operation ${operation.operationId}, valid ${operation.expiresIn} s)\n\n`,
   );
+  if (!deviceId)
+    trace(
+      "no deviceId configured: the technician gives one when approving (provisio ops approve CODE --device-id ID)\n",
+    );
 }
 
 /**
  * Sets the clock by SNTP, then calls `then`. Moddable's client gives up after its own retries and
- * always asks UDP port 123, so a failure is retried here with a growing wait. The client owns a
- * socket and stays referenced until a later turn, like the transport's closed sockets.
+ * always asks UDP port 123, so a failure is retried here with a growing wait. The client closes
+ * its socket itself, inside that socket's callback when the time comes: it stays referenced until
+ * a later turn, and the next socket waits for it to drain (socket-lifetime.ts).
  */
-function waitForTime(host: string, then: () => void, retryMs = sntpRetryMs): void {
+function waitForTime(host: string, sockets: SocketLifetime, then: () => void, retryMs = sntpRetryMs): void {
   trace(`waiting for the time from ${host} (SNTP): TLS checks certificate dates\n`);
   let client: SNTP | undefined;
-  const next = (run: () => void) =>
+  const next = (run: () => void) => {
+    sockets.closed();
     Timer.set(() => {
       client = undefined;
       guarded("sntp", run);
     }, 0);
-  client = new SNTP({ host }, (message, value) =>
+  };
+  sockets.afterDrain(() =>
     guarded("sntp", () => {
-      if (!client) return;
-      if (message === SNTP.time) {
-        Time.set(value!);
-        next(then);
-      } else if (message === SNTP.error) {
-        trace(
-          `warn sntp-failed host=${host}: TLS cannot check certificate dates yet, asking again in ${retryMs / 1000} s\n`,
-        );
-        next(() =>
-          Timer.set(
-            () => guarded("sntp", () => waitForTime(host, then, Math.min(retryMs * 2, sntpMaxRetryMs))),
-            retryMs,
-          ),
-        );
-      }
+      client = new SNTP({ host }, (message, value) =>
+        guarded("sntp", () => {
+          if (!client) return;
+          if (message === SNTP.time) {
+            Time.set(value!);
+            next(then);
+          } else if (message === SNTP.error) {
+            trace(
+              `warn sntp-failed host=${host}: TLS cannot check certificate dates yet, asking again in ${retryMs / 1000} s\n`,
+            );
+            next(() =>
+              Timer.set(
+                () => guarded("sntp", () => waitForTime(host, sockets, then, Math.min(retryMs * 2, sntpMaxRetryMs))),
+                retryMs,
+              ),
+            );
+          }
+        }),
+      );
     }),
   );
 }
 
-function startClient(settings: AppConfig): void {
+function startClient(settings: AppConfig, sockets: SocketLifetime): void {
   const log = new TraceLog();
   let sequence = 0;
-  if (!settings.deviceId)
-    trace(
-      "no deviceId in mc/config: the technician gives one when approving (provisio ops approve CODE --device-id ID)\n",
+  let readings: Timer | undefined;
+  // Readings are taken once the client has started: one that could not (no device key) has said
+  // why, and is tried again after restartDelayMs, rather than queueing readings nobody will send.
+  const begin = () => {
+    client.start();
+    if (client.state === "failed") return;
+    readings ??= Timer.repeat(
+      () =>
+        guarded("send", () => {
+          const reading = { seq: ++sequence, temperatureC: 20 + (sequence % 50) / 10 };
+          client.send(settings.stream, utf8Encode(JSON.stringify(reading))).then(
+            () => trace(`sent reading ${reading.seq}\n`),
+            (error: Error) => trace(`reading ${reading.seq} not sent: ${error.message}\n`),
+          );
+        }),
+      settings.sendIntervalMs,
     );
+  };
   const client: DeviceClient = new DeviceClient({
     provisioningToken: settings.provisioningToken,
     deviceId: settings.deviceId,
@@ -129,33 +155,25 @@ function startClient(settings: AppConfig): void {
       host: settings.brokerHost,
       port: settings.brokerPort,
       certificate: settings.caCertificate ? new Resource(settings.caCertificate) : undefined,
+      sockets,
     }),
     clock: moddableClock,
-    random,
+    random: hostRandom,
     log,
     store: createStore({ partition: settings.storePartition, log }),
     // A device offline for long keeps its newest readings.
     queue: createQueue({ partition: settings.queuePartition, whenFull: "drop-oldest", log }),
-    onDisplay: showCode,
+    onDisplay: (operation) => showCode(operation, settings.deviceId),
     onStateChange(state: DeviceClientState, detail?: string, retryInMs?: number) {
-      if (state === "failed") Timer.set(() => guarded("restart", () => client.start()), settings.restartDelayMs);
-      else if (state === "connected") trace(`registered as ${client.workspaceId}:${client.deviceId}\n`);
+      if (state === "failed") {
+        trace(`error device-failed detail=${detail}: starting again in ${settings.restartDelayMs / 1000} s\n`);
+        Timer.set(() => guarded("restart", begin), settings.restartDelayMs);
+      } else if (state === "connected") trace(`registered as ${client.workspaceId}:${client.deviceId}\n`);
       if (retryInMs !== undefined) log.write("warn", "connect-failed", { state, reason: detail, retryInMs });
-      else if (detail) log.write("warn", "device-detail", { state, detail });
+      else if (detail && state !== "failed") log.write("warn", "device-detail", { state, detail });
     },
   });
-  Timer.repeat(
-    () =>
-      guarded("send", () => {
-        const reading = { seq: ++sequence, temperatureC: 20 + (sequence % 50) / 10 };
-        client.send(settings.stream, utf8Encode(JSON.stringify(reading))).then(
-          () => trace(`sent reading ${reading.seq}\n`),
-          (error: Error) => trace(`reading ${reading.seq} not sent: ${error.message}\n`),
-        );
-      }),
-    settings.sendIntervalMs,
-  );
-  client.start();
+  begin();
 }
 
 export default function main(): void {
@@ -163,7 +181,9 @@ export default function main(): void {
     const settings = readConfig();
     if (!settings.provisioningToken)
       return trace(`error no provisioning token: neither in preferences (${factoryDomain}/token) nor in mc/config\n`);
-    if (settings.caCertificate) waitForTime(settings.sntp ?? "pool.ntp.org", () => startClient(settings));
-    else startClient(settings);
+    const sockets = new SocketLifetime();
+    if (settings.caCertificate)
+      waitForTime(settings.sntp ?? "pool.ntp.org", sockets, () => startClient(settings, sockets));
+    else startClient(settings, sockets);
   });
 }

@@ -20,3 +20,9 @@ declare module "securesocket" {
     write(): number;
   }
 }
+
+/** The project's native module (native/provisio-entropy.js and .c): the host's random bytes. */
+declare module "provisio-entropy" {
+  /** Fills the bytes with the host's random source; throws when it fails. */
+  export function fill(bytes: Uint8Array): void;
+}

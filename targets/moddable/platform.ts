@@ -1,9 +1,9 @@
 /**
  * What the module "provisio-platform" provides, on each platform from its own file: manifest.json
  * maps the name to esp32.ts on the board and to simulator.ts on lin/mac, whose Moddable lacks
- * `flash` and whose Math.random is not random.
+ * `flash`.
  */
-import type { Log, MessageQueue, QueueFullPolicy, Random, RecordStore } from "provisio-sdk";
+import type { Log, MessageQueue, QueueFullPolicy, RecordStore } from "provisio-sdk";
 
 export interface ModdableStoreOptions {
   /** NVS domain, at most 15 characters. Default "provisio". */
@@ -26,6 +26,3 @@ export interface ModdableQueueOptions {
 
 /** Where `send` keeps messages until the platform stored them: a flash partition, or RAM. */
 export type CreateQueue = (options?: ModdableQueueOptions) => MessageQueue;
-
-/** The device key's source of randomness; it throws rather than hand out predictable bytes. */
-export type PlatformRandom = Random;

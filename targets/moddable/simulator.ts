@@ -1,13 +1,11 @@
 /**
  * "provisio-platform" on the Moddable simulator (lin, mac): the identity in `preference` (a JSON
- * file there), the outgoing messages in RAM, keys from /dev/urandom. Moddable's `flash` module
- * exists for esp, esp32 and nrf52 only, so a flash partition is refused with a message instead of
- * failing the build.
+ * file there), the outgoing messages in RAM. Moddable's `flash` module exists for esp, esp32 and
+ * nrf52 only, so a flash partition is refused with a message instead of failing the build.
  */
 import { MemoryMessageQueue } from "provisio-sdk";
-import type { CreateQueue, CreateStore, PlatformRandom } from "./platform";
+import type { CreateQueue, CreateStore } from "./platform";
 import { preferenceStore } from "./preference-store";
-import { urandom } from "./urandom";
 
 function refusePartition(setting: string, partition: string | undefined, instead: string): void {
   if (partition !== undefined)
@@ -23,5 +21,3 @@ export const createQueue: CreateQueue = (options = {}) => {
   refusePartition("queuePartition", options.partition, "keeps waiting messages in RAM");
   return new MemoryMessageQueue(options);
 };
-
-export const random: PlatformRandom = urandom;

@@ -10,12 +10,17 @@
  * chain the server sent, so the server must send its whole chain, each certificate with an
  * authorityKeyIdentifier: the platform and `provisio certs create` do. The session's copy of the
  * server certificate (`ssl.peerCert`) is deleted before "connected", so nothing here re-checks it.
+ *
+ * Sockets are opened and closed as socket-lifetime.ts says, which keeps Moddable's Linux
+ * simulator alive: never inside another socket's callback, closed on a later turn while still
+ * referenced, and `onClose` once the closed socket's messages have drained.
  */
 import type { LinkFailure, Transport, TransportConnection, TransportEvents } from "provisio-sdk";
 import SecureSocket from "securesocket";
 import { Socket } from "socket";
 import Timer from "timer";
 import { guarded } from "./guard";
+import { SocketLifetime } from "./socket-lifetime";
 
 export interface ModdableTransportOptions {
   host: string;
@@ -24,6 +29,8 @@ export interface ModdableTransportOptions {
   certificate?: ArrayBuffer | HostBuffer;
   /** Most bytes waiting to be sent; beyond it the connection closes. Default 16 KB. */
   maxQueuedBytes?: number;
+  /** The app's sockets, shared with its other socket users (SNTP). Default: this transport's own. */
+  sockets?: SocketLifetime;
 }
 
 const socketConnected = 1;
@@ -41,20 +48,29 @@ interface ModdableSocket {
 
 export class ModdableTransport implements Transport {
   readonly #options: ModdableTransportOptions;
+  readonly #sockets: SocketLifetime;
 
   constructor(options: ModdableTransportOptions) {
     this.#options = options;
+    this.#sockets = options.sockets ?? new SocketLifetime();
   }
 
   connect(events: TransportEvents): TransportConnection {
-    return new ModdableConnection(this.#options, events);
+    return new ModdableConnection(this.#options, this.#sockets, events);
   }
 }
 
 class ModdableConnection implements TransportConnection {
+  readonly #sockets: SocketLifetime;
   readonly #events: TransportEvents;
   readonly #maxQueuedBytes: number;
-  #socket: ModdableSocket | undefined;
+  /** Until the socket is made, on a later turn. */
+  #opening: Timer | undefined;
+  /**
+   * The socket, and a securesocket's own socket, which securesocket stops referencing when it
+   * closes: both referenced here until the close has drained (socket-lifetime.ts).
+   */
+  #link: { socket: ModdableSocket; inner: unknown } | undefined;
   readonly #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   /** Bytes of the queue's head already written. */
@@ -62,9 +78,17 @@ class ModdableConnection implements TransportConnection {
   #open = false;
   #closed = false;
 
-  constructor(options: ModdableTransportOptions, events: TransportEvents) {
+  constructor(options: ModdableTransportOptions, sockets: SocketLifetime, events: TransportEvents) {
+    this.#sockets = sockets;
     this.#events = events;
     this.#maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024;
+    this.#opening = sockets.afterDrain(() => {
+      this.#opening = undefined;
+      guarded("socket-open", () => this.#connectSocket(options));
+    });
+  }
+
+  #connectSocket(options: ModdableTransportOptions): void {
     const address = { host: options.host, port: options.port };
     try {
       // Both constructors throw when no socket is left (4 on an ESP32) or the host is malformed.
@@ -73,9 +97,9 @@ class ModdableConnection implements TransportConnection {
             ...address,
             secure: { certificate: options.certificate, protocolVersion: tlsProtocolVersion },
           })
-        : new Socket(address)) as unknown as ModdableSocket;
+        : new Socket(address)) as unknown as ModdableSocket & { sock?: unknown };
       socket.callback = (message, value) => guarded("socket", () => this.#onSocket(message, value));
-      this.#socket = socket;
+      this.#link = { socket, inner: socket.sock };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // securesocket checks the CA's dates against the clock before it opens anything.
@@ -92,6 +116,8 @@ class ModdableConnection implements TransportConnection {
   }
 
   close(): void {
+    if (this.#opening) Timer.clear(this.#opening);
+    this.#opening = undefined;
     this.#end("closed", "closed by the client");
   }
 
@@ -103,7 +129,7 @@ class ModdableConnection implements TransportConnection {
       this.#flush();
     } else if (message === socketReadable) {
       // The bytes are readable only now, inside the callback.
-      if (value) this.#events.onData(new Uint8Array(this.#socket!.read(ArrayBuffer)));
+      if (value) this.#events.onData(new Uint8Array(this.#link!.socket.read(ArrayBuffer)));
     } else if (message === socketSent) {
       this.#flush();
     } else if (this.#open) {
@@ -117,14 +143,19 @@ class ModdableConnection implements TransportConnection {
 
   /** Writes as much of the queue as the socket's free send buffer takes. */
   #flush(): void {
-    const socket = this.#socket!;
+    const socket = this.#link!.socket;
     while (!this.#closed && this.#queue.length > 0) {
       const free = socket.write() as number;
       if (!(free > 0)) return;
       const head = this.#queue[0];
       const length = Math.min(free, head.length - this.#headOffset);
       const start = head.byteOffset + this.#headOffset;
-      socket.write((head.buffer as ArrayBuffer).slice(start, start + length));
+      try {
+        socket.write((head.buffer as ArrayBuffer).slice(start, start + length));
+      } catch (error) {
+        // On lin a refused connection is reported "connected", and its first write fails.
+        return this.#end("failed", `socket: ${error instanceof Error ? error.message : String(error)}`);
+      }
       this.#queuedBytes -= length;
       this.#headOffset += length;
       if (this.#headOffset === head.length) {
@@ -134,27 +165,15 @@ class ModdableConnection implements TransportConnection {
     }
   }
 
-  /**
-   * Closes once; `onClose` comes on a later turn, as the port contract asks. The closed socket
-   * stays referenced until then: on the simulator Moddable's socket runs on in its callback after
-   * the JavaScript side closed it, and if the collector freed an unreferenced one meanwhile, mcsim
-   * used freed memory and crashed (seen after registering, with valgrind).
-   */
+  /** Closes once, as socket-lifetime.ts says; `onClose` comes once the socket has drained. */
   #end(reason: LinkFailure, message: string): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#queue.length = 0;
     this.#queuedBytes = 0;
-    const socket = this.#socket;
-    if (socket)
-      try {
-        socket.close();
-      } catch {
-        // Already closed by the stack.
-      }
-    Timer.set(() => {
-      this.#socket = undefined;
+    this.#sockets.closeOnLaterTurn(this.#link?.socket, () => {
+      this.#link = undefined;
       guarded("socket-close", () => this.#events.onClose(reason, message));
-    }, 0);
+    });
   }
 }

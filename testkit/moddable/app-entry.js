@@ -6,9 +6,8 @@
  */
 import "./fakes/host";
 import { base64urlDecode, base64urlEncode } from "../../sdk/crypto/base64url";
-import { ModdableTransport } from "../../targets/moddable/index";
+import { hostRandom, ModdableTransport } from "../../targets/moddable/index";
 import main from "../../targets/moddable/main";
-import { random } from "provisio-platform";
 import { collectGarbage, jsonBuffer } from "../../simulator/xs-engine/inside";
 import config from "./fakes/config";
 import { definePartition } from "./fakes/flash";
@@ -30,12 +29,12 @@ export function start(settings, partitionBytes = 0) {
 }
 
 /**
- * `count` bytes from the platform's Random port (provisio-platform), base64url.
+ * `count` bytes from the app's Random port, base64url.
  * @param {number} count
  */
 export function randomBytes(count) {
   const bytes = new Uint8Array(count);
-  random.fill(bytes);
+  hostRandom.fill(bytes);
   return jsonBuffer(base64urlEncode(bytes));
 }
 

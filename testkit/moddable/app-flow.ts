@@ -21,3 +21,8 @@ export async function approveAndCollectReadings(
     (m: { payloadBase64: string }) => JSON.parse(Buffer.from(m.payloadBase64, "base64").toString("utf8")).seq,
   );
 }
+
+/** The fakes' state as the app entry's status() reports it, after a full collection inside XS. */
+export async function appStatus(rig: ModdableRig): Promise<{ sockets: number; timers: number; ticks: number }> {
+  return JSON.parse(Buffer.from((await rig.evaluate("moddableApp.status()")).reply).toString("utf8"));
+}

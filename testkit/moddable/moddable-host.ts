@@ -7,7 +7,7 @@
  * is moved by this host (`speed` virtual ms per real ms). Records trace lines and the XS heap and
  * stack figures of every crank.
  */
-import { randomBytes, randomInt, X509Certificate } from "node:crypto";
+import { randomBytes, X509Certificate } from "node:crypto";
 import type { Plugin } from "esbuild";
 import { connect, type Socket } from "node:net";
 import { bundleModdableOnFakes, moddableBundles, type ModdablePlatform } from "../../scripts/build-moddable";
@@ -31,8 +31,9 @@ function moddableFakes(platform: ModdablePlatform): Record<string, string> {
     sntp: "testkit/moddable/fakes/sntp.ts",
     Resource: "testkit/moddable/fakes/resource.ts",
     "mc/config": "testkit/moddable/fakes/config.ts",
-    // Moddable's `flash` exists for esp, esp32 and nrf52 only; `file` is what the simulator reads /dev/urandom with.
-    ...(board ? { flash: "testkit/moddable/fakes/flash.ts" } : { file: "testkit/moddable/fakes/file.ts" }),
+    "provisio-entropy": "testkit/moddable/fakes/entropy.ts",
+    // Moddable's `flash` exists for esp, esp32 and nrf52 only.
+    ...(board ? { flash: "testkit/moddable/fakes/flash.ts" } : {}),
     "moddable-runtime": board ? "testkit/moddable/fakes/runtime-esp32.ts" : "testkit/moddable/fakes/runtime-lin.ts",
     "provisio-platform": platformModule.entry,
   };
@@ -89,8 +90,8 @@ export interface ModdableRigOptions {
   platform?: ModdablePlatform;
   /** The device's preferences; pass the same map to a later rig to restart the device. Default: empty. */
   preferences?: Preferences;
-  /** Whether the simulator's /dev/urandom can be read. Default true. */
-  urandom?: boolean;
+  /** Whether the host's random source (the native module provisio-entropy) works. Default true. */
+  entropy?: boolean;
   /** How many SNTP requests fail (Moddable's client then calls back with an error) before one answers. Default 0. */
   sntpFailures?: number;
 }
@@ -99,6 +100,8 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
   const speed = options.speed ?? 1;
   const tickMs = options.tickMs ?? 20;
   const sockets = new Map<number, Socket>();
+  /** Socket events pushed to XS, per socket. */
+  const pushed = new Map<number, number>();
   const tlsSessions = new Map<string, Buffer>();
   const platform = options.platform ?? "esp32";
   const preferences: Preferences = options.preferences ?? new Map();
@@ -144,13 +147,32 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
         return null;
       }
       case "socket-connect": {
+        // On lin a new socket takes the memory of one freed before it: messages still posted to
+        // a freed socket (pushed here, not yet delivered there) would act on the new one.
+        if (platform === "lin")
+          for (const [closedId, count] of pushed)
+            if (!sockets.has(closedId) && count > (request.delivered[closedId] ?? 0))
+              fail(
+                new Error(
+                  `Moddable fakes: a socket was made while messages posted to freed socket ${closedId} were undelivered: on the simulator they act on the new socket (mcsim crashed so)`,
+                ),
+              );
         const id = nextId++;
-        // A TLS socket is "connected" once its handshake is done and Moddable would accept it.
-        const event = (name: string, fields: Record<string, unknown> = {}) =>
+        pushed.set(id, 0);
+        const event = (name: string, fields: Record<string, unknown> = {}) => {
+          // The closed socket is off modSocket's poll: nothing more is posted to it.
+          if (!sockets.has(id)) return;
+          pushed.set(id, pushed.get(id)! + 1);
           void push({ kind: "socket", id, event: name, ...fields });
+        };
+        let secured = false;
+        // A TLS socket is "connected" once its handshake is done and Moddable would accept it.
         const socket: Socket = request.tls
           ? moddableTlsConnect(request.host, request.port, request.tls, tlsSessions, {
-              onConnected: () => event("connected"),
+              onConnected: () => {
+                secured = true;
+                event("connected");
+              },
               onRefused: (reason) => rig.tlsRefusals.push(reason),
             })
           : connect(request.port, request.host).on("connect", () => event("connected"));
@@ -158,15 +180,19 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
         socket.on("data", (data) => event("data", { bytes: data.toString("base64url") }));
         socket.on("error", () => undefined);
         socket.on("close", (hadError) => {
-          if (sockets.delete(id)) event(hadError ? "error" : "closed");
+          event(!hadError ? "closed" : request.tls && !secured ? "tls-failed" : "error");
+          sockets.delete(id);
         });
         return id;
       }
       case "socket-write": {
         const bytes = Buffer.from(request.bytes, "base64url");
-        sockets
-          .get(request.id)
-          ?.write(bytes, () => void push({ kind: "socket", id: request.id, event: "sent", sent: bytes.length }));
+        sockets.get(request.id)?.write(bytes, () => {
+          if (sockets.has(request.id)) {
+            pushed.set(request.id, pushed.get(request.id)! + 1);
+            void push({ kind: "socket", id: request.id, event: "sent", sent: bytes.length });
+          }
+        });
         return null;
       }
       case "socket-close": {
@@ -185,12 +211,8 @@ export async function startModdableRig(options: ModdableRigOptions = {}): Promis
         return Math.floor(Date.now() / 1000);
       case "wall-ms":
         return Date.now();
-      case "random-words":
-        return Array.from({ length: request.count }, () => randomInt(0, 2 ** 32));
-      case "urandom-available":
-        return options.urandom ?? true;
-      case "urandom":
-        return randomBytes(request.count).toString("base64url");
+      case "entropy":
+        return options.entropy === false ? null : randomBytes(request.count).toString("base64url");
       case "preference-get":
         return preferences.get(request.domain)?.get(request.key) ?? null;
       case "preference-set": {

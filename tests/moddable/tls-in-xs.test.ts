@@ -17,8 +17,8 @@ import { join } from "node:path";
 import { createCa, createServerCert, pemToDer, type CaFiles } from "../../simulator/certs/development-ca";
 import { moddableChainProblem, pemChain } from "../../simulator/certs/served-chain";
 import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
-import { approveAndCollectReadings } from "../../testkit/moddable/app-flow";
-import { startModdableRig, type ModdableRig } from "../../testkit/moddable/moddable-host";
+import { appStatus, approveAndCollectReadings } from "../../testkit/moddable/app-flow";
+import { startModdableRig, type ModdableRig, type ModdableRigOptions } from "../../testkit/moddable/moddable-host";
 
 jest.setTimeout(90_000);
 
@@ -122,8 +122,8 @@ beforeEach(() => {
 });
 
 /** A rig whose `ca.der` resource holds `caFiles`' DER certificate. */
-async function rigWithCa(caFiles: CaFiles, sntpFailures = 0): Promise<ModdableRig> {
-  const rig = await startModdableRig({ speed: 5, sntpFailures });
+async function rigWithCa(caFiles: CaFiles, options: ModdableRigOptions = {}): Promise<ModdableRig> {
+  const rig = await startModdableRig({ speed: 5, ...options });
   await rig.evaluate(
     `moddableApp.addResource("ca.der", ${JSON.stringify(readFileSync(caFiles.der).toString("base64url"))})`,
   );
@@ -145,10 +145,6 @@ async function startApp(rig: ModdableRig, deviceId: string): Promise<string> {
   return body.token;
 }
 
-async function status(rig: ModdableRig): Promise<{ sockets: number }> {
-  return JSON.parse(Buffer.from((await rig.evaluate("moddableApp.status()")).reply).toString("utf8"));
-}
-
 const until = (what: string, condition: () => boolean) => eventually(condition, what, { timeoutMs: 20_000 });
 
 /** Every operation the platform has started, whatever its state: one per provisioning CONNECT. */
@@ -165,30 +161,33 @@ function linkLosses(rig: ModdableRig): [string, number][] {
   });
 }
 
-test("the app provisions, registers and sends readings over TLS, SNI naming the broker host", async () => {
-  const rig = await rigWithCa(ca);
-  try {
-    const deviceId = "esp32-tls";
-    const token = await startApp(rig, deviceId);
-    expect(await approveAndCollectReadings(rig, platform, deviceId)).toEqual(expect.arrayContaining([1, 2]));
-    // The clock was set (SNTP) before the first TLS connection.
-    expect(rig.lines.findIndex((l) => l.startsWith("waiting for the time"))).toBeGreaterThanOrEqual(0);
-    expect(linkLosses(rig)).toEqual([]);
+test.each(["esp32", "lin"] as const)(
+  "on %s the app provisions, registers and sends readings over TLS, SNI naming the broker host",
+  async (moddablePlatform) => {
+    const rig = await rigWithCa(ca, { platform: moddablePlatform });
+    try {
+      const deviceId = `${moddablePlatform}-tls`;
+      const token = await startApp(rig, deviceId);
+      expect(await approveAndCollectReadings(rig, platform, deviceId)).toEqual(expect.arrayContaining([1, 2]));
+      // The clock was set (SNTP) before the first TLS connection.
+      expect(rig.lines.findIndex((l) => l.startsWith("waiting for the time"))).toBeGreaterThanOrEqual(0);
+      expect(linkLosses(rig)).toEqual([]);
 
-    // Provisioning, then the registered session: two connections, each TLS from its first byte.
-    expect(relay.connections.length).toBe(2);
-    for (const connection of relay.connections) {
-      const bytes = Buffer.concat(connection);
-      expect(tlsRecords(bytes)[0]).toEqual([tlsHandshake, clientHello]);
-      expect(bytes.subarray(0, 5 + bytes.readUInt16BE(3)).includes(Buffer.from("localhost"))).toBe(true);
-      expect(bytes.includes(Buffer.from(token))).toBe(false);
-      expect(bytes.includes(Buffer.from(deviceId))).toBe(false);
+      // Provisioning, then the registered session: two connections, each TLS from its first byte.
+      expect(relay.connections.length).toBe(2);
+      for (const connection of relay.connections) {
+        const bytes = Buffer.concat(connection);
+        expect(tlsRecords(bytes)[0]).toEqual([tlsHandshake, clientHello]);
+        expect(bytes.subarray(0, 5 + bytes.readUInt16BE(3)).includes(Buffer.from("localhost"))).toBe(true);
+        expect(bytes.includes(Buffer.from(token))).toBe(false);
+        expect(bytes.includes(Buffer.from(deviceId))).toBe(false);
+      }
+      expect((await appStatus(rig)).sockets).toBe(1);
+    } finally {
+      await rig.stop();
     }
-    expect((await status(rig)).sockets).toBe(1);
-  } finally {
-    await rig.stop();
-  }
-});
+  },
+);
 
 test("with a CA that did not sign the platform's certificate the app reports the failure and backs off; no CONNECT crosses", async () => {
   const rig = await rigWithCa(otherCa);
@@ -229,7 +228,7 @@ test("a CA outside its validity throws at construction: reported, and no connect
     await rig.waitForLine(/^warn mqtt-link-lost error=.*date validation failed/);
     await rig.waitForLine(/^warn connect-failed state=provisioning reason=tls-expired retryInMs=\d+/);
     expect(relay.connections).toEqual([]);
-    expect((await status(rig)).sockets).toBe(0);
+    expect((await appStatus(rig)).sockets).toBe(0);
   } finally {
     await rig.stop();
   }
@@ -329,18 +328,26 @@ describe("Moddable checks the host name along the chain the server sends (ssl_ce
     expect(moddableChainProblem(readFileSync(join(dir, "server.pem")))).toBeUndefined();
   });
 
-  test("a certificate for another host, signed by the right CA, is refused before anything is written", async () => {
-    const target = await platformServing(
-      createServerCert({ ca, dir, name: "other-host", hosts: ["platform.example.org", "127.0.0.1"] }),
-    );
-    const rig = await rigWithCa(ca);
-    try {
-      await refusedTwice(rig, target);
-      expect(rig.tlsRefusals[0]).toBe("subjectAltName match failed for localhost");
-    } finally {
-      await rig.stop();
-    }
-  });
+  test.each(["esp32", "lin"] as const)(
+    "on %s a certificate for another host, signed by the right CA, is refused before anything is written",
+    async (moddablePlatform) => {
+      const target = await platformServing(
+        createServerCert({
+          ca,
+          dir,
+          name: `other-host-${moddablePlatform}`,
+          hosts: ["platform.example.org", "127.0.0.1"],
+        }),
+      );
+      const rig = await rigWithCa(ca, { platform: moddablePlatform });
+      try {
+        await refusedTwice(rig, target);
+        expect(rig.tlsRefusals[0]).toBe("subjectAltName match failed for localhost");
+      } finally {
+        await rig.stop();
+      }
+    },
+  );
 
   test("a server that sends its certificate alone is refused, and the platform warns of it at start", async () => {
     const server = join(dir, "server.pem");
@@ -396,7 +403,7 @@ test("an IP address as brokerHost is matched against the certificate's IP entrie
 });
 
 test("when SNTP does not answer, the app asks again with a growing wait, then connects", async () => {
-  const rig = await rigWithCa(ca, 2);
+  const rig = await rigWithCa(ca, { sntpFailures: 2 });
   try {
     await startApp(rig, "esp32-sntp");
     await rig.waitForLine(/verification code \w{4}-\w{4}/);

@@ -205,3 +205,39 @@ scenario("device client: an application callback that throws is logged and goes 
   rig.advance();
   check.equal(device.state, "connected");
 });
+
+scenario(
+  "device client: a Random port that fails makes no key; start fails once with random-failed, send queues nothing",
+  async (check) => {
+    const rig = new DeviceRig();
+    let broken = true;
+    const random = {
+      fill(bytes: Uint8Array) {
+        if (broken) throw new Error("getrandom failed");
+        rig.random.fill(bytes);
+      },
+    };
+    const { device, states } = client(rig, { random });
+    device.start();
+    rig.advance();
+    check.equal(device.state, "failed");
+    check.deepEqual(states, [["failed", "random-failed"]]);
+    check.equal(loadIdentity(rig.store), undefined, "no key stored");
+    check.equal(rig.broker.connects.length, 0, "no connection");
+    check.ok(rig.log.text().includes("getrandom failed"), "the cause logged");
+    let refusal: { code?: string } | undefined;
+    await device.send("telemetry", utf8Encode("1")).catch((error: { code?: string }) => (refusal = error));
+    check.equal(refusal?.code, "not-started");
+    check.equal(device.queued.messages, 0, "nothing queued");
+
+    device.start();
+    check.deepEqual(states, [["failed", "random-failed"]], "said once");
+    broken = false;
+    device.start();
+    rig.advance();
+    check.equal(device.state, "provisioning");
+    check.ok(loadIdentity(rig.store) !== undefined, "a key once the source works");
+    device.send("telemetry", utf8Encode("2")).catch(() => undefined);
+    check.equal(device.queued.messages, 1, "queued once started");
+  },
+);

@@ -2,11 +2,12 @@
  * What XS on Moddable's Linux simulator gives the fakes: `Time.ticks` is epoch milliseconds (far
  * beyond 32 bits, never wrapping), and Math.random() is the C library's rand() that nobody seeds:
  * the same sequence on every run. (Here a fixed-seed generator of the same shape, 31 bits a call,
- * stands for glibc's; what matters is that two runs agree.)
+ * stands for glibc's; what matters is that two runs agree: a key made from it would be every
+ * device's.) The socket fake reads `platform` for the lin socket's ways.
  */
 import { askHost } from "./host";
 
-export const platform = "lin";
+export const platform: string = "lin";
 
 export function firstTicks(): number {
   return askHost<number>({ op: "wall-ms" });

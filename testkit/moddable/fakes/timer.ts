@@ -45,9 +45,24 @@ function nextDue(until: number): FakeTimer | undefined {
   return next;
 }
 
-/** Moves virtual time forward by `ms`, firing every timer due on the way at its own tick. */
+let yieldToHost = false;
+
+/**
+ * Ends the current advance after the timer that runs now: what the host did meanwhile (a socket's
+ * events) comes first, as a real event loop looks at its sockets between timers. The socket fake
+ * asks for it when a socket closes, so that a wait for the socket's last messages can work.
+ */
+export function yieldAfterThisTimer(): void {
+  yieldToHost = true;
+}
+
+/**
+ * Moves virtual time forward by `ms`, firing every timer due on the way at its own tick; stops
+ * early, at the tick of the timer that asked (yieldAfterThisTimer).
+ */
 export function advance(ms: number): void {
   const until = wrapTicks(Time.ticks + ms);
+  yieldToHost = false;
   for (let timer = nextDue(until); timer; timer = nextDue(until)) {
     const wait = Time.delta(Time.ticks, timer.due);
     if (wait > 0) advanceTicks(wait);
@@ -57,6 +72,7 @@ export function advance(ms: number): void {
       timers = timers.filter((t) => t !== timer);
     }
     timer.callback(timer);
+    if (yieldToHost) return;
   }
   advanceTicks(Time.delta(Time.ticks, until));
 }
