@@ -22,7 +22,7 @@ const unit = [
 
 /** The platform's own suite: what both of its databases must pass alike. */
 const platformSuite = [
-  "<rootDir>/tests/platform/{attacks,bad-input,cli,duplicate-messages,durability,events,lifecycle,openapi,paging,provisioning,restart,security}.test.ts",
+  "<rootDir>/tests/platform/{attacks,bad-input,cli,duplicate-messages,durability,events,lifecycle,message-batch,openapi,paging,provisioning,restart,security}.test.ts",
   "<rootDir>/tests/e2e/{device-platform,lifecycle}.test.ts",
 ];
 

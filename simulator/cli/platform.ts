@@ -7,6 +7,7 @@ import { isPostgresUrl } from "../platform/store";
 import { CliError, integerOption, parseArgs, stringOption, type ParsedArgs } from "./args";
 import { DEFAULT_DATA_DIR } from "./api-client";
 import { print, type Command } from "./command";
+import { limitOptionSpec, limitsFrom, limitsHelp } from "./platform-limits";
 
 const help = `Usage: provisio platform [options]
 
@@ -38,7 +39,10 @@ Runs the MQTT broker, the provisioning service and the HTTP API until SIGINT/SIG
                    the nodes' AMQP URLs, comma-separated, tried in turn (amqp://HOST:PORT)
   --broker-admin URL
                    a node's management API (http://HOST:PORT)
-  --help           show this help`;
+  --help           show this help
+
+Limits, each an integer (a value out of its bounds is refused):
+${limitsHelp}`;
 
 function tlsOptions(args: ParsedArgs): PlatformTlsOptions | undefined {
   const certFile = stringOption(args, "tls-cert");
@@ -101,6 +105,7 @@ export const platformCommand: Command = {
       "mqtts-port": "string",
       "no-plain": "boolean",
       "allow-plain-on-network": "boolean",
+      ...limitOptionSpec,
     });
     if (args.options.help) {
       print(help);
@@ -120,7 +125,9 @@ export const platformCommand: Command = {
       throw new CliError(
         `${refusal}: use --tls-cert/--tls-key with --no-plain, or insist with --allow-plain-on-network`,
       );
+    const limits = limitsFrom(args);
     const platform = await startPlatform({
+      ...limits,
       dataDir,
       database,
       rabbitmq: rabbitmqOptions(args, database),

@@ -14,7 +14,7 @@ import {
   type Subscription,
 } from "aedes";
 import type { Socket } from "node:net";
-import { ConnectionsPerAddress, IngressStream, type IngressLimits } from "./ingress";
+import { ConnectionsPerAddress, DEFAULT_INGRESS_LIMITS, IngressStream, type IngressLimits } from "./ingress";
 import type { IncomingMessage, MessageWriter } from "./message-writer";
 import { DeviceRate, type DeviceRateLimits } from "./device-rate";
 import { printable } from "./log-text";
@@ -57,15 +57,6 @@ export interface BrokerOptions {
   deviceRate?: Partial<DeviceRateLimits>;
 }
 
-/**
- * A CONNECT of this protocol is well under 2 KB (tokens of tens of bytes, no will); a PUBLISH is
- * at most a 256 KiB message plus a topic of a few hundred bytes.
- */
-export const DEFAULT_INGRESS_LIMITS: IngressLimits = {
-  preAuthPacketBytes: 4096,
-  packetBytes: MAX_MESSAGE_BYTES + 4096,
-  connectionsPerAddress: 64,
-};
 /** Time a connection has to send its CONNECT. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /**

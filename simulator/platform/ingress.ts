@@ -8,6 +8,7 @@
  */
 import { Duplex } from "node:stream";
 import type { Socket } from "node:net";
+import { MAX_MESSAGE_BYTES } from "./registry";
 
 export interface IngressLimits {
   /** Largest packet (fixed header included) before the CONNECT is authenticated. */
@@ -17,6 +18,16 @@ export interface IngressLimits {
   /** Connections one address may hold at once (authenticated or not). */
   connectionsPerAddress: number;
 }
+
+/**
+ * A CONNECT of this protocol is well under 2 KB (tokens of tens of bytes, no will); a PUBLISH is
+ * at most a 256 KiB message plus a topic of a few hundred bytes.
+ */
+export const DEFAULT_INGRESS_LIMITS: IngressLimits = {
+  preAuthPacketBytes: 4096,
+  packetBytes: MAX_MESSAGE_BYTES + 4096,
+  connectionsPerAddress: 64,
+};
 
 /** Reads MQTT fixed headers off a byte stream, buffering nothing: a packet's body is only counted. */
 export class FixedHeaderReader {
@@ -97,6 +108,7 @@ export class IngressStream extends Duplex {
   readonly remoteAddress: string | undefined;
   readonly #socket: Socket;
   readonly #reader = new FixedHeaderReader();
+  #corked = false;
 
   constructor(socket: Socket, limits: IngressLimits, onRefused: (reason: string) => void) {
     super({ allowHalfOpen: false });
@@ -130,9 +142,24 @@ export class IngressStream extends Duplex {
     if (!waitingForNextTurn.has(this.#socket)) this.#socket.resume();
   }
 
+  /**
+   * Packets written in one turn (a committed batch's PUBACKs, say) leave in one write to the
+   * kernel: the socket is corked until the turn ends. A write is done once the socket has taken
+   * it, or, past its buffer's bound, once it drained.
+   */
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    if (this.#socket.destroyed) return done();
-    this.#socket.write(chunk, done);
+    const socket = this.#socket;
+    if (socket.destroyed) return done();
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        socket.uncork();
+      });
+    }
+    if (socket.write(chunk)) done();
+    else socket.once("drain", () => done());
   }
 
   override _final(done: (error?: Error | null) => void): void {

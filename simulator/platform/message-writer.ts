@@ -98,6 +98,8 @@ export class MessageWriter {
   readonly #maxBatch: number;
   #queue: Batch = { items: [], callbacks: [] };
   #writing: Batch | undefined;
+  /** A batch will leave at the end of this turn. */
+  #starting = false;
   #closing: (() => void) | undefined;
 
   constructor(options: MessageWriterOptions) {
@@ -109,7 +111,15 @@ export class MessageWriter {
     if (this.#closing) return callback(new Error("the platform is shutting down"));
     this.#queue.items.push(message);
     this.#queue.callbacks.push(callback);
-    this.#next();
+    // The batch leaves once this turn's reads are done: what many devices sent together is one
+    // commit, not one for the first message and another for the rest.
+    if (!this.#writing && !this.#starting) {
+      this.#starting = true;
+      setImmediate(() => {
+        this.#starting = false;
+        this.#next();
+      });
+    }
   }
 
   /** Writes what is queued, then closes the store. */
@@ -140,8 +150,10 @@ export class MessageWriter {
 
   #written(batch: Batch, error: Error | null): void {
     this.#writing = undefined;
-    for (const callback of batch.callbacks) callback(error);
+    // The next batch (what arrived meanwhile) goes to the store before this one's PUBACKs are
+    // written: the store commits while this thread answers the devices.
     this.#next();
+    for (const callback of batch.callbacks) callback(error);
     if (this.#closing && !this.#writing) this.#closing();
   }
 }

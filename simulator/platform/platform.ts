@@ -13,6 +13,7 @@ import { processAlive } from "../process-alive";
 import type { DeviceRateLimits } from "./device-rate";
 import type { IngressLimits } from "./ingress";
 import { MessageWriter, databaseStore, sqliteThreadStore } from "./message-writer";
+import { DEFAULT_QUOTA_BYTES_PER_DEVICE } from "./message-batch";
 import { redacted, relayEvents, sharedSecret } from "./postgres-store";
 import { Broker, type LogLine } from "./broker";
 import { ControlRequests } from "./control-requests";
@@ -100,8 +101,6 @@ type DeviceBroker = Pick<
 const DEFAULT_OPERATION_RETENTION_MS = 30 * 24 * 3600_000;
 const PRUNE_INTERVAL_MS = 3600_000;
 const EXPIRY_SWEEP_INTERVAL_MS = 5000;
-
-export const DEFAULT_QUOTA_BYTES_PER_DEVICE = 256 * 1024 * 1024;
 
 export interface RunningPlatform {
   /** The plain MQTT port; undefined when plain TCP is off. */

@@ -143,14 +143,15 @@ export class Registry {
       now,
     );
     // A device provisioned again starts over: whatever it held before stops working, and the
-    // message ids it used before are not its resends.
+    // message ids it used before are not its resends (message-batch.ts looks only past this mark).
     await tx.run(
       "UPDATE registration_tokens SET revoked = 1 WHERE workspace_id = ? AND device_id = ?",
       op.workspaceId,
       op.deviceId,
     );
     await tx.run(
-      "DELETE FROM device_message_ids WHERE workspace_id = ? AND device_id = ?",
+      `UPDATE devices SET messages_after = (SELECT COALESCE(MAX(id), 0) FROM messages)
+       WHERE workspace_id = ? AND device_id = ?`,
       op.workspaceId,
       op.deviceId,
     );
@@ -325,7 +326,7 @@ export class Registry {
   deleteDevice(workspaceId: string, deviceId: string): Promise<DeviceInfo> {
     return this.#db.transaction(async (tx) => {
       const info = await this.#withdraw(tx, workspaceId, deviceId);
-      for (const table of ["registration_tokens", "device_message_ids", "devices"])
+      for (const table of ["registration_tokens", "devices"])
         await tx.run(`DELETE FROM ${table} WHERE workspace_id = ? AND device_id = ?`, workspaceId, deviceId);
       return info;
     });

@@ -49,7 +49,8 @@ export async function openStore(location: DatabaseLocation, now: () => number): 
     if (!isPostgresUrl(location.url)) throw new Error("the database URL must start with postgres:// or postgresql://");
     db = await openPostgres(location.url);
   } else {
-    db = openSqlite(sqliteFile(location.dataDir), { migrate: true });
+    // Checkpoints are the message writer's (message-writer-worker.ts): never on the event loop.
+    db = openSqlite(sqliteFile(location.dataDir), { migrate: true, checkpointPages: 0 });
   }
   try {
     await db.run(

@@ -3,6 +3,7 @@ import { eventually } from "../node/eventually";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { RecordingLog } from "../device/recording-log";
 import { DeviceClient, type DeviceClientState } from "../../sdk/device-client";
 import type { Clock, RecordStore } from "../../sdk/ports";
 import type { OperationDisplay } from "../../sdk/provisioning/provisioner";
@@ -32,14 +33,26 @@ export class TestDevice {
   readonly states: [DeviceClientState, string | undefined][] = [];
   /** Each failed connect onStateChange reported: the state, the reason, when the next try is. */
   readonly failures: [DeviceClientState, string | undefined, number][] = [];
+  /** What the device logged (also printed with PROVISIO_E2E_LOG=1). */
+  readonly log = new RecordingLog();
   readonly client: DeviceClient;
 
   constructor(options: TestDeviceOptions) {
     this.stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "provisio-e2e-device-"));
+    const ports = devicePorts(
+      { host: options.host ?? "127.0.0.1", port: options.port },
+      process.env.PROVISIO_E2E_LOG === "1",
+    );
     this.client = new DeviceClient({
       provisioningToken: options.token,
       deviceId: options.deviceId,
-      ...devicePorts({ host: options.host ?? "127.0.0.1", port: options.port }, process.env.PROVISIO_E2E_LOG === "1"),
+      ...ports,
+      log: {
+        write: (level, event, fields) => {
+          this.log.write(level, event, fields);
+          ports.log.write(level, event, fields);
+        },
+      },
       ...(options.clock && { clock: options.clock }),
       store: options.store ?? new FileRecordStore(join(this.stateDir, "record.json")),
       refresh: options.refresh,

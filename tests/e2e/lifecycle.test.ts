@@ -60,6 +60,9 @@ test("a device with a 10 s token refreshes over many lifetimes without a reboot;
   const registeredAt = d.states.length;
   const tokens = [storedToken(d)!];
   while (tokens.length < 5) {
+    // The refresh is set once the token's status has come back, after each connect: a jump before
+    // that would leave it behind.
+    await d.until("the token's status", () => d.log.events("token-status").length >= tokens.length, 5000);
     await platform.advanceClock(5000);
     clock.advance(5000);
     await d.until("a refreshed token", () => storedToken(d) !== tokens[tokens.length - 1], 5000);
