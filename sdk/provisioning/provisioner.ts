@@ -15,6 +15,7 @@ import { silentLog, type DevicePorts, type Log, type TimerHandle } from "../port
 import { ticksAdd, ticksUntil } from "../ticks";
 import { utf8Encode } from "../utf8";
 import { encodeJson, numberField, parseJsonObject, RequestIds, stringField, type JsonObject } from "../json";
+import { protocolVersion } from "../protocol";
 import { CodedError } from "../errors";
 
 export type ProvisioningErrorCode =
@@ -243,7 +244,7 @@ export class Provisioner {
     if (!this.#subscribed || !pending) return;
     const rid = this.#requestIds.next();
     const { publicKey } = this.#identity.keyPair;
-    const body: JsonObject = { v: 1, rid };
+    const body: JsonObject = { v: protocolVersion, rid };
     if (kind === "init") {
       body.publicKey = base64urlEncode(publicKey);
       body.commitment = base64urlEncode(commitment(publicKey, pending.deviceNonce));

@@ -10,6 +10,7 @@ import { maxTokenLength, type Registration } from "../identity";
 import { MqttClient, type MqttClientState } from "../mqtt/client";
 import { silentLog, type DevicePorts, type Log } from "../ports";
 import { encodeJson, numberField, parseJsonObject, RequestIds, stringField, type JsonObject } from "../json";
+import { protocolVersion, topicLevel } from "../protocol";
 import { utf8Encode } from "../utf8";
 import { LongTimer } from "./long-timer";
 import { refreshDelayMs, type RefreshPolicy } from "./refresh-policy";
@@ -61,7 +62,7 @@ const replyKeys = Object.freeze([
 ]);
 
 export class RegisteredSession {
-  /** "ws/{workspaceId}/dev/{deviceId}", the root of every topic of this device. */
+  /** "ws/{workspaceId}/dev/{deviceId}" (the ID in its topic form), the root of every topic of this device. */
   readonly root: string;
   /** The last status reply: `expiresIn` seconds as of tick `receivedAt` (30 days outrun the 32-bit tick range). */
   tokenStatus: { expiresIn: number; receivedAt: number } | undefined;
@@ -85,7 +86,7 @@ export class RegisteredSession {
     this.#next = new LongTimer(options.clock);
     this.#replyTimer = new LongTimer(options.clock);
     const { workspaceId, deviceId, token } = options.registration;
-    this.root = `ws/${workspaceId}/dev/${deviceId}`;
+    this.root = `ws/${workspaceId}/dev/${topicLevel(deviceId)}`;
     this.#name = `${workspaceId}:${deviceId}`;
     this.#client = new MqttClient({
       transport: options.transport,
@@ -146,7 +147,14 @@ export class RegisteredSession {
     id: { messageId: number; dup: boolean },
     callback: (error: Error | undefined) => void,
   ): void {
-    this.#client.publish(`${this.root}/msg/${stream}`, payload, { qos: 1, ...id }, callback);
+    // The topic names the message's own id (protocol v2): a broker that passes on no packet id
+    // still lets the platform know a resend.
+    this.#client.publish(
+      `${this.root}/msg/${topicLevel(stream)}/${id.messageId}`,
+      payload,
+      { qos: 1, ...id },
+      callback,
+    );
   }
 
   /** The link is gone: nothing asked is coming back, and the next connect starts over with status. */
@@ -173,7 +181,7 @@ export class RegisteredSession {
     const rid = this.#requestIds.next();
     this.#outstanding = { rid, op };
     this.#log.write("debug", "token-request", { op, rid });
-    this.#client.publish(`${this.root}/req/token`, encodeJson({ v: 1, rid, op }), { qos: 1 });
+    this.#client.publish(`${this.root}/req/token`, encodeJson({ v: protocolVersion, rid, op }), { qos: 1 });
     this.#replyTimer.set(this.#options.refresh?.replyTimeoutMs ?? 10000, () => {
       this.#outstanding = undefined;
       this.#log.write("warn", "token-reply-timeout", { op, rid });

@@ -30,7 +30,7 @@ import {
   type DeviceSession,
 } from "./registry";
 import type { ControlRequests } from "./control-requests";
-import { isDeviceToPlatform, levelUnder, mayPublish, maySubscribe, rootOf, type Session } from "./topic-access";
+import { isDeviceToPlatform, mayPublish, maySubscribe, type Session } from "./topic-access";
 
 /** Where the platform writes its log, a line at a time. */
 export type LogLine = (line: string) => void;
@@ -149,7 +149,7 @@ export class Broker {
     this.#sweeper.unref();
     aedes.authorizeSubscribe = (client, sub: Subscription, done) => {
       const session = this.#sessions.get(client);
-      const allowed = session !== undefined && maySubscribe(session, sub.topic);
+      const allowed = session !== undefined && maySubscribe(session, sub.topic, true);
       if (!allowed) options.log(`subscribe refused: client ${printable(client.id)} topic ${printable(sub.topic)}`);
       done(null, allowed ? sub : null);
     };
@@ -180,8 +180,9 @@ export class Broker {
       isDeviceToPlatform(packet.topic) ? null : packet;
     aedes.published = (packet, client, done) => {
       const session = client ? this.#sessions.get(client) : undefined;
-      const request = session && levelUnder(packet.topic, `${rootOf(session)}/req`);
-      if (session && request !== undefined) void this.#handleRequest(session, request, packet);
+      const publication = session && mayPublish(session, packet.topic, true);
+      if (session && publication && "request" in publication)
+        void this.#handleRequest(session, { root: publication.root, kind: publication.request }, packet);
       done(null);
     };
   }
@@ -337,7 +338,7 @@ export class Broker {
     const session = client ? this.#sessions.get(client) : undefined;
     if (!session) throw new Error("no session");
     if (packet.retain) throw new Error("retained messages are not allowed");
-    const publication = mayPublish(session, packet.topic);
+    const publication = mayPublish(session, packet.topic, true);
     if ("refused" in publication) throw new Error(publication.refused);
     if ("request" in publication || session.kind !== "registered") return undefined;
     const { stream } = publication;
@@ -350,12 +351,18 @@ export class Broker {
       payload,
       receivedAt: this.#options.now(),
     };
-    if (packet.messageId !== undefined) Object.assign(message, { messageId: packet.messageId, dup: packet.dup });
+    // v2 names the message's id in its topic; v1's resends are known by their packet id.
+    const messageId = publication.messageId ?? packet.messageId;
+    if (messageId !== undefined) Object.assign(message, { messageId, dup: packet.dup });
     return message;
   }
 
-  async #handleRequest(session: Session, kind: string, packet: AedesPublishPacket): Promise<void> {
-    const { topic, body } = await this.#options.requests.answer(session, kind, packet.payload as Buffer);
+  async #handleRequest(
+    session: Session,
+    request: { root: string; kind: string },
+    packet: AedesPublishPacket,
+  ): Promise<void> {
+    const { topic, body } = await this.#options.requests.answer(session, request, packet.payload as Buffer);
     this.#publish(topic, body);
   }
 

@@ -9,7 +9,7 @@ import type { Operations, Reply } from "./operations";
 import { RateLimiter } from "./rate-limit";
 import type { Registry } from "./registry";
 import { parseRequest } from "./requests";
-import { rootOf, type Session } from "./topic-access";
+import type { Session } from "./topic-access";
 
 export const DEFAULT_TOKEN_GRACE_S = 300;
 /** A session may refresh this often: a device refreshes once per half lifetime. */
@@ -34,9 +34,17 @@ export class ControlRequests {
     this.#refreshes = new RateLimiter({ ...REFRESH_LIMIT, maxKeys: MAX_TRACKED_DEVICES, now: options.now });
   }
 
-  /** The reply to the request of `kind` a session published with `payload`: where it goes, and what. */
-  async answer(session: Session, kind: string, payload: Uint8Array): Promise<{ topic: string; body: Reply }> {
-    const topic = `${rootOf(session)}/res/${kind}`;
+  /**
+   * The reply to the request of `kind` a session published under `root` with `payload`: where it
+   * goes (under the same root), and what.
+   */
+  async answer(
+    session: Session,
+    request: { root: string; kind: string },
+    payload: Uint8Array,
+  ): Promise<{ topic: string; body: Reply }> {
+    const { kind } = request;
+    const topic = `${request.root}/res/${kind}`;
     const parsed = parseRequest(payload);
     if (!parsed.ok) return { topic, body: { rid: parsed.rid, ...errorBody(parsed.error) } };
     const { rid, body } = parsed.request;

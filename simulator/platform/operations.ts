@@ -6,7 +6,6 @@ import { isoTime } from "./iso-time";
 import type { OperationEventType, PlatformEvents } from "./events";
 import { PlatformError, errorBody } from "./errors";
 import {
-  DEVICE_ID_PATTERN,
   checkDeviceId,
   commitmentMatches,
   fromBase64url,
@@ -109,8 +108,6 @@ export interface OperationsOptions {
   events: PlatformEvents;
   /** Defaults in INIT_LIMITS. */
   initLimits?: Partial<InitLimits>;
-  /** The Device IDs this platform's broker can serve (default DEVICE_ID_PATTERN). */
-  deviceIdPattern?: RegExp;
 }
 
 function validateAttributes(value: unknown): Record<string, string> {
@@ -149,7 +146,6 @@ export class Operations {
   readonly #initsPerAddress: RateLimiter;
   readonly #initsPerClient: RateLimiter;
   readonly #pendingPerToken: number;
-  readonly #deviceIdPattern: RegExp;
 
   constructor(options: OperationsOptions) {
     ({
@@ -165,7 +161,6 @@ export class Operations {
     this.#initsPerAddress = new RateLimiter({ ...limits.perAddress, maxKeys: 10_000, now });
     this.#initsPerClient = new RateLimiter({ ...limits.perClient, maxKeys: 10_000, now });
     this.#pendingPerToken = limits.pendingPerToken;
-    this.#deviceIdPattern = options.deviceIdPattern ?? DEVICE_ID_PATTERN;
   }
 
   async init(session: ProvisioningSession, body: Record<string, unknown>): Promise<Reply> {
@@ -177,7 +172,7 @@ export class Operations {
     if (provisioningClientId(publicKey) !== session.clientId) {
       throw new PlatformError(400, "invalid-request", "publicKey does not match the client ID");
     }
-    const requested = body.deviceId === undefined ? null : checkDeviceId(body.deviceId, this.#deviceIdPattern);
+    const requested = body.deviceId === undefined ? null : checkDeviceId(body.deviceId);
     const attributes = validateAttributes(body.attributes);
     const token = (await this.#tokens.row(session.provisioningTokenId))!;
     const workspace = (await this.#db.get<{ disabled: number }>(
@@ -311,9 +306,7 @@ export class Operations {
     }
     const token = (await this.#tokens.row(op.provisioning_token_id))!;
     const deviceId =
-      deviceIdOverride !== undefined
-        ? checkDeviceId(deviceIdOverride, this.#deviceIdPattern)
-        : (token.device_id ?? op.requested_device_id);
+      deviceIdOverride !== undefined ? checkDeviceId(deviceIdOverride) : (token.device_id ?? op.requested_device_id);
     if (deviceId === null) {
       throw new PlatformError(400, "device-id-required", "the device asked for no Device ID: give one");
     }

@@ -20,7 +20,6 @@ import { ControlRequests } from "./control-requests";
 import { BrokerAdmin } from "./cluster/broker-admin";
 import { BrokerAuth, WORKER_USER, brokerSecrets } from "./cluster/broker-auth";
 import { RabbitBroker } from "./cluster/rabbitmq-broker";
-import { DEVICE_ID_PATTERN, DOTLESS_DEVICE_ID_PATTERN } from "./protocol";
 import { ADMIN_KEY_FILE } from "./data-files";
 import { PlatformEvents } from "./events";
 import { createHttpApi, type HttpApiOptions } from "./http-api";
@@ -275,9 +274,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const chainProblem = options.tls && moddableChainProblem(options.tls.cert);
   if (chainProblem) log(`platform: warning: ${chainProblem}`);
 
-  // RabbitMQ turns every '.' of a topic into '/' on the way to a subscriber (protocol.ts).
-  const deviceIdPattern = options.rabbitmq ? DOTLESS_DEVICE_ID_PATTERN : DEVICE_ID_PATTERN;
-  const tokens = new ProvisioningTokens(db, now, deviceIdPattern);
+  const tokens = new ProvisioningTokens(db, now);
   const registry = new Registry(db, tokenSecret, now);
   const events = new PlatformEvents(now);
   // With PostgreSQL, every worker's event streams show what all of them do.
@@ -298,7 +295,6 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
     events,
     push: (clientId, reply) => devices?.pushToProvisioningClient(clientId, reply),
     initLimits: options.initLimits,
-    deviceIdPattern,
   });
   const quota = options.quotaBytesPerDevice ?? DEFAULT_QUOTA_BYTES_PER_DEVICE;
   const requests = new ControlRequests({ operations, registry, now, log, tokenGraceS: options.tokenGraceS });

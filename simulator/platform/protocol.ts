@@ -7,18 +7,11 @@ import nacl from "tweetnacl";
 import { PlatformError } from "./errors";
 
 export const DEVICE_ID_PATTERN = /^[0-9A-Za-z_.-]{4,90}$/;
-/**
- * The Device IDs a broker that turns '.' into '/' on the way to MQTT subscribers can serve: RabbitMQ's
- * MQTT plugin (3.10) maps '/' to '.' in routing keys and every '.' back to '/', so a '.' in a
- * Device ID would reach the device as a level separator, and its topics could be confused with
- * another device's (docs/protocol.md, Clustered brokers).
- */
-export const DOTLESS_DEVICE_ID_PATTERN = /^[0-9A-Za-z_-]{4,90}$/;
 
-/** The value, when it is a Device ID `pattern` accepts; else a 400 `invalid-device-id` that says what is. */
-export function checkDeviceId(value: unknown, pattern: RegExp = DEVICE_ID_PATTERN, field = "Device ID"): string {
-  if (typeof value !== "string" || !pattern.test(value))
-    throw new PlatformError(400, "invalid-device-id", `${field} must match ${pattern.source}`);
+/** The value, when it is a Device ID; else a 400 `invalid-device-id` that says what is. */
+export function checkDeviceId(value: unknown, field = "Device ID"): string {
+  if (typeof value !== "string" || !DEVICE_ID_PATTERN.test(value))
+    throw new PlatformError(400, "invalid-device-id", `${field} must match ${DEVICE_ID_PATTERN.source}`);
   return value;
 }
 export const STREAM_PATTERN = /^[0-9A-Za-z_.-]{1,64}$/;

@@ -4,7 +4,7 @@
  */
 import { isoTime } from "./iso-time";
 import { PlatformError } from "./errors";
-import { DEVICE_ID_PATTERN, checkDeviceId, hashToken, randomId } from "./protocol";
+import { checkDeviceId, hashToken, randomId } from "./protocol";
 import { toPage, type Page, type PageQuery } from "./paging";
 import { DEFAULT_WORKSPACE_ID, type Db, type Sql } from "./store";
 
@@ -81,13 +81,9 @@ export class ProvisioningTokens {
   readonly #db: Db;
   readonly #now: () => number;
 
-  readonly #deviceIdPattern: RegExp;
-
-  /** `deviceIdPattern`: the Device IDs this platform's broker can serve (default DEVICE_ID_PATTERN). */
-  constructor(db: Db, now: () => number, deviceIdPattern = DEVICE_ID_PATTERN) {
+  constructor(db: Db, now: () => number) {
     this.#db = db;
     this.#now = now;
-    this.#deviceIdPattern = deviceIdPattern;
   }
 
   /** Returns the token itself (shown once) and its stored description. */
@@ -96,7 +92,7 @@ export class ProvisioningTokens {
     if (!(await this.#db.get("SELECT 1 FROM workspaces WHERE id = ?", workspaceId))) {
       throw new PlatformError(404, "unknown-workspace", `no workspace ${workspaceId}`);
     }
-    if (options.deviceId !== undefined) checkDeviceId(options.deviceId, this.#deviceIdPattern, "deviceId");
+    if (options.deviceId !== undefined) checkDeviceId(options.deviceId, "deviceId");
     if (options.name !== undefined && (typeof options.name !== "string" || options.name.length > 100)) {
       throw new PlatformError(400, "invalid-request", "name must be a string of at most 100 characters");
     }

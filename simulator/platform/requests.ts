@@ -1,6 +1,7 @@
 /**
  * The envelope every control request shares (docs/protocol.md, Transport): UTF-8 JSON object of at
- * most 4096 bytes with `"v": 1` and a `rid` string of at most 32 characters.
+ * most 4096 bytes with `"v"` (2, or 1 from a device of the first version: the bodies are the same)
+ * and a `rid` string of at most 32 characters.
  */
 import { PlatformError } from "./errors";
 
@@ -32,6 +33,6 @@ export function parseRequest(payload: Uint8Array): ParsedRequest {
   const fields = body as Record<string, unknown>;
   const rid = typeof fields.rid === "string" && fields.rid.length <= MAX_RID_LENGTH ? fields.rid : null;
   if (rid === null) return invalid(null, `rid must be a string of at most ${MAX_RID_LENGTH} characters`);
-  if (fields.v !== 1) return invalid(rid, "unsupported protocol version: v must be 1");
+  if (fields.v !== 1 && fields.v !== 2) return invalid(rid, "unsupported protocol version: v must be 2 (or 1)");
   return { ok: true, request: { rid, body: fields } };
 }

@@ -175,7 +175,7 @@ export class ProvisioningDevice {
   /** Publishes a request on req/{kind} and waits for the reply with the same rid. */
   async request(kind: string, body: Record<string, unknown>): Promise<any> {
     const rid = String(++this.#rid);
-    await this.client.publishAsync(`prov/${this.keys.clientId}/req/${kind}`, JSON.stringify({ v: 1, rid, ...body }), {
+    await this.client.publishAsync(`prov/${this.keys.clientId}/req/${kind}`, JSON.stringify({ v: 2, rid, ...body }), {
       qos: 1,
     });
     return (await this.inbox.next((m) => m.topic === `prov/${this.keys.clientId}/res/${kind}` && m.body?.rid === rid))
@@ -269,6 +269,14 @@ export async function provision(
   return { keys, token: keys.open(reply.registration)! };
 }
 
+/**
+ * A Device ID or stream as docs/protocol.md (v2) writes it in a topic: every '.' as '~'. Written
+ * here again, as an independent client would, not taken from either side.
+ */
+export function topicForm(name: string): string {
+  return name.replace(/\./g, "~");
+}
+
 /** A registered session subscribed to its replies, with request/reply by rid on `D/req/{kind}`. */
 export class RegisteredDevice {
   #rid = 0;
@@ -277,18 +285,33 @@ export class RegisteredDevice {
     readonly root: string,
     readonly client: MqttClient,
     readonly inbox: Inbox,
+    readonly version: 1 | 2,
   ) {}
 
-  static async connect(url: string, workspaceId: string, deviceId: string, token: string): Promise<RegisteredDevice> {
+  /** `version` 1: the first version's topics and requests (a Device ID written as it is). */
+  static async connect(
+    url: string,
+    workspaceId: string,
+    deviceId: string,
+    token: string,
+    version: 1 | 2 = 2,
+  ): Promise<RegisteredDevice> {
     const { client, inbox } = await connectRegistered(url, workspaceId, deviceId, token);
-    const root = `ws/${workspaceId}/dev/${deviceId}`;
+    const root = `ws/${workspaceId}/dev/${version === 2 ? topicForm(deviceId) : deviceId}`;
     await client.subscribeAsync(`${root}/res/+`, { qos: 1 });
-    return new RegisteredDevice(root, client, inbox);
+    return new RegisteredDevice(root, client, inbox, version);
+  }
+
+  /** A message's topic: v2's `D/msg/{stream}/{id}` with an id, else `D/msg/{stream}`. */
+  messageTopic(stream: string, messageId?: number): string {
+    const level = this.version === 2 ? topicForm(stream) : stream;
+    return `${this.root}/msg/${level}${messageId === undefined ? "" : `/${messageId}`}`;
   }
 
   async request(kind: string, body: Record<string, unknown>): Promise<any> {
     const rid = String(++this.#rid);
-    await this.client.publishAsync(`${this.root}/req/${kind}`, JSON.stringify({ v: 1, rid, ...body }), { qos: 1 });
+    const request = JSON.stringify({ v: this.version, rid, ...body });
+    await this.client.publishAsync(`${this.root}/req/${kind}`, request, { qos: 1 });
     return (await this.inbox.next((m) => m.topic === `${this.root}/res/${kind}` && m.body?.rid === rid)).body;
   }
 

@@ -62,15 +62,21 @@ test("the SDK's resend after a lost PUBACK is stored once and its send resolves"
     await send;
     expect(await stored("dup-sdk-0001")).toEqual(["once"]);
     const [original] = publishesIn(proxy.sent[firstLink]).filter(
-      (p) => p.cmd === "publish" && p.topic.endsWith("/msg/telemetry"),
+      (p) => p.cmd === "publish" && p.topic.includes("/msg/telemetry/"),
     );
     const resent = proxy.sent.slice(firstLink + 1).flatMap(publishesIn);
-    expect(original).toMatchObject({ dup: false, qos: 1 });
+    const messageId = (original as { messageId: number }).messageId;
+    // Protocol v2: the topic names the message's id, the same as its packet id.
+    expect(original).toMatchObject({
+      dup: false,
+      qos: 1,
+      topic: `ws/ws_default/dev/dup-sdk-0001/msg/telemetry/${messageId}`,
+    });
     expect(resent).toContainEqual(
       expect.objectContaining({
-        topic: "ws/ws_default/dev/dup-sdk-0001/msg/telemetry",
+        topic: `ws/ws_default/dev/dup-sdk-0001/msg/telemetry/${messageId}`,
         dup: true,
-        messageId: (original as { messageId: number }).messageId,
+        messageId,
       }),
     );
   } finally {

@@ -11,6 +11,8 @@ import {
   toBase64url,
   verificationCode,
 } from "../../simulator/platform/protocol";
+import { routingKeyOf, topicOf } from "../../simulator/platform/cluster/broker-auth";
+import { mayPublish, maySubscribe, rootsOf } from "../../simulator/platform/topic-access";
 
 const bytes = (text: string) => new Uint8Array(Buffer.from(text, "base64url"));
 
@@ -61,4 +63,19 @@ test("base64url decoding is strict about length and alphabet", () => {
   expect(fromBase64url("AA+A", 3)).toBeUndefined();
   expect(fromBase64url("AAA=", 2)).toBeUndefined();
   expect(fromBase64url(42, 3)).toBeUndefined();
+});
+
+describe.each(vectors.topics)("topics of $deviceId", (v) => {
+  const session = { kind: "registered", workspaceId: v.workspaceId, deviceId: v.deviceId, tokenId: "" } as const;
+
+  test("its root, and its requests and messages read back to its Device ID, stream and message id", () => {
+    expect(rootsOf(session, false)).toEqual([v.root]);
+    expect(mayPublish(session, v.requestToken, false)).toEqual({ request: "token", root: v.root });
+    expect(mayPublish(session, v.message, false)).toEqual({ stream: v.stream, messageId: v.messageId });
+    expect(maySubscribe(session, `${v.root}/res/+`, false)).toBe(true);
+  });
+
+  test("through a broker that turns '/' into '.' and back, its topics are whole", () => {
+    for (const topic of [v.requestToken, v.message]) expect(topicOf(routingKeyOf(topic))).toBe(topic);
+  });
 });

@@ -9,10 +9,12 @@ import {
 import { verificationCode } from "../../simulator/platform/protocol";
 import {
   ProvisioningDevice,
+  RegisteredDevice,
   b64,
   connectRegistered,
   connackCode,
   newToken,
+  provision,
   provisioningLogin,
   unb64,
 } from "../../testkit/platform/mqtt-device";
@@ -248,4 +250,28 @@ test("a reveal that does not match the commitment is refused and changes nothing
   expect(wrong).toMatchObject({ status: 400, error: "commitment-mismatch", operationId: init.operationId });
   expect(await device.complete(init.operationId)).toMatchObject({ status: 202, operationId: init.operationId });
   await device.end();
+});
+
+test("a Device ID with '.' speaks v2's topic form ('.' as '~'): it provisions, refreshes and sends", async () => {
+  const { keys, token } = await provision(platform, await newToken(platform), "pump.0042.dot");
+  const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "pump.0042.dot", token);
+  expect(session.root).toBe("ws/ws_default/dev/pump~0042~dot");
+  expect(await session.token("status")).toMatchObject({ status: 200, expiresIn: expect.any(Number) });
+  const refreshed = await session.token("refresh");
+  expect(keys.open(refreshed.registration)).toMatch(/^rt_/);
+  await session.client.publishAsync(session.messageTopic("site.a.flow", 32769), "21.5", { qos: 1 });
+  const [stored] = await storedMessages(platform, "device=pump.0042.dot&stream=site.a.flow", 1);
+  expect(stored).toMatchObject({ deviceId: "pump.0042.dot", stream: "site.a.flow" });
+  await session.end();
+});
+
+embeddedOnly("a v1 device whose Device ID has '.' keeps its topics as they are on the embedded broker", async () => {
+  // The embedded broker delivers topics as they were published: v1's dotted topics are whole.
+  const { token } = await provision(platform, await newToken(platform), "pump.0043.v1");
+  const session = await RegisteredDevice.connect(platform.mqttUrl, "ws_default", "pump.0043.v1", token, 1);
+  expect(session.root).toBe("ws/ws_default/dev/pump.0043.v1");
+  expect(await session.token("status")).toMatchObject({ status: 200 });
+  await session.client.publishAsync(session.messageTopic("site.b"), "v1", { qos: 1 });
+  expect(await storedMessages(platform, "device=pump.0043.v1&stream=site.b", 1)).toHaveLength(1);
+  await session.end();
 });

@@ -50,7 +50,7 @@ scenario("device client: reuses a stored registration without provisioning", asy
   check.equal(rig.requests("init").length, 0, "no provisioning");
   const status = rig.broker.received.find((p) => p.topic === `${root}/req/token`)!;
   const request = JSON.parse(utf8Decode(status.payload)!);
-  check.deepEqual(request, { v: 1, rid: request.rid, op: "status" });
+  check.deepEqual(request, { v: 2, rid: request.rid, op: "status" });
   check.equal(device.deviceId, "pump-0042");
   check.equal(device.workspaceId, "ws_main");
   check.equal(device.state, "connected");
@@ -64,7 +64,7 @@ scenario("device client: reuses a stored registration without provisioning", asy
   const sent = device.send("telemetry", Uint8Array.of(1, 2, 3)).then(() => (acknowledged = true));
   rig.advance();
   const message = rig.broker.received[rig.broker.received.length - 1];
-  check.equal(message.topic, `${root}/msg/telemetry`);
+  check.equal(message.topic, `${root}/msg/telemetry/${message.messageId}`);
   check.deepEqual(message.payload, Uint8Array.of(1, 2, 3));
   check.equal(message.qos, 1);
   await settle();
@@ -96,7 +96,7 @@ scenario(
     rig.broker.holdPubacks = true;
     device.start();
     rig.advance();
-    const message = rig.broker.received.find((m) => m.topic === `${root}/msg/telemetry`);
+    const message = rig.broker.received.find((m) => m.topic.startsWith(`${root}/msg/telemetry/`));
     check.ok(message !== undefined, "the early message was not published once registered");
     check.ok(message!.messageId! >= 0x8000, `a queued message keeps an id of its own range, not ${message!.messageId}`);
     await settle();

@@ -78,7 +78,7 @@ scenario(
     check.equal(nonce.length, 16);
     check.equal(loadIdentity(rig.store)!.pending!.operationId, undefined);
     check.deepEqual(init, {
-      v: 1,
+      v: 2,
       rid: init.rid,
       publicKey: base64urlEncode(rig.keyPair.publicKey),
       commitment: base64urlEncode(commitment(rig.keyPair.publicKey, nonce)),
@@ -96,7 +96,7 @@ scenario("provisioning: init reply shows the code, stores the operation and reve
   const r = pending(rig, "op_7Qm2");
   const complete = rig.last("complete");
   check.deepEqual(complete, {
-    v: 1,
+    v: 2,
     rid: complete.rid,
     operationId: "op_7Qm2",
     deviceNonce: base64urlEncode(storedNonce(rig)),

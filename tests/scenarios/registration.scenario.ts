@@ -9,6 +9,8 @@ import { generateDeviceKeyPair } from "../../sdk/crypto/device-key";
 import { loadIdentity, saveIdentity, type Registration } from "../../sdk/identity";
 import { maxTimerStepMs } from "../../sdk/registration/long-timer";
 import { refreshDelayMs } from "../../sdk/registration/refresh-policy";
+import { RegisteredSession } from "../../sdk/registration/session";
+import vectors from "../../docs/protocol-vectors.json";
 import { utf8Decode, utf8Encode } from "../../sdk/utf8";
 import { sealRegistration } from "../../testkit/device/sealed-registration";
 import { DeviceRig, type Json } from "../../testkit/device/device-rig";
@@ -96,7 +98,7 @@ scenario("registration: status after connect schedules the refresh at the exact 
   rig.advance(1);
   check.equal(count(rig, "refresh"), 1, "refreshed at expiry - 10 min");
   check.deepEqual(lastTokenRequest(rig, "refresh"), {
-    v: 1,
+    v: 2,
     rid: lastTokenRequest(rig, "refresh")!.rid,
     op: "refresh",
   });
@@ -147,7 +149,7 @@ scenario("registration: the switch to a new token resends messages in flight on 
   rig.advance();
   check.equal(rig.broker.connects.length, 2, "switched at once");
   check.equal(rig.broker.connects[1].password, "rt_second");
-  const copies = rig.broker.received.filter((p) => p.topic === `${root}/msg/telemetry`);
+  const copies = rig.broker.received.filter((p) => p.topic === `${root}/msg/telemetry/${p.messageId}`);
   check.equal(copies.length, 2, "the unacknowledged message went out again on the new link");
   check.deepEqual([copies[1].messageId, copies[1].dup], [copies[0].messageId, true], "same id, dup set");
   check.equal(outcome, "pending", "not failed by the switch");
@@ -301,4 +303,47 @@ scenario("registration: a provisioning token that is itself refused stops the lo
   check.deepEqual(states[states.length - 1], ["failed", "provisioning-token-refused"]);
   rig.advance(7 * day * 1000);
   check.equal(rig.broker.connects.length, 2, "no loop");
+});
+
+scenario("registration: a Device ID and a stream with '.' are written in their topic form ('.' as '~')", (check) => {
+  const rig = new DeviceRig();
+  const { device } = registeredDevice(rig, { ...stored, deviceId: "pump.0042.a" });
+  const dotted = "ws/ws_main/dev/pump~0042~a";
+  check.deepEqual(rig.broker.current!.subscriptions, [`${dotted}/res/+`, `${dotted}/cmd/#`]);
+  check.ok(
+    rig.broker.received.some((p) => p.topic === `${dotted}/req/token`),
+    "the status request under the topic form",
+  );
+  device.send("tele.metry.v2", Uint8Array.of(7)).catch(() => undefined);
+  rig.advance();
+  const message = rig.broker.received[rig.broker.received.length - 1];
+  check.equal(message.topic, `${dotted}/msg/tele~metry~v2/${message.messageId}`);
+  check.equal(device.deviceId, "pump.0042.a", "the Device ID itself is unchanged");
+});
+
+scenario("registration: the topics of docs/protocol-vectors.json, byte for byte", (check) => {
+  for (const v of vectors.topics) {
+    const rig = new DeviceRig();
+    const session = new RegisteredSession({
+      transport: rig.broker,
+      clock: rig.clock,
+      random: rig.random,
+      log: rig.log,
+      registration: { workspaceId: v.workspaceId, deviceId: v.deviceId, token: "rt_vector", lifetime: day },
+      secretKey: rig.keyPair.secretKey,
+      onRefreshed: () => true,
+      onRejected: () => undefined,
+    });
+    session.start();
+    rig.advance();
+    check.equal(session.root, v.root, "root");
+    check.ok(
+      rig.broker.received.some((p) => p.topic === v.requestToken),
+      "the status request",
+    );
+    session.send(v.stream, Uint8Array.of(1), { messageId: v.messageId, dup: false }, () => undefined);
+    rig.advance();
+    check.equal(rig.broker.received[rig.broker.received.length - 1].topic, v.message, "message topic");
+    session.stop();
+  }
 });

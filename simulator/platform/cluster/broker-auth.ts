@@ -6,13 +6,14 @@
  * access rules themselves are topic-access.ts, the same ones the embedded broker enforces.
  *
  * RabbitMQ's MQTT plugin hands over topics as AMQP routing keys: '/' becomes '.', '+' becomes '*'
- * ('#' stays). Device IDs served through it have no '.' (DOTLESS_DEVICE_ID_PATTERN), so the
- * mapping back is exact.
+ * ('#' stays), and every '.' becomes '/' again on the way to a subscriber. Topics write Device IDs
+ * and streams in their topic form (topic-access.ts: '.' as '~'), so the mapping back is exact; v1's
+ * topics, which wrote a '.' as it is, cannot be carried, and are refused for what they read as.
  */
 import { randomBytes } from "node:crypto";
 import type { LogLine } from "../broker";
 import type { Operations } from "../operations";
-import { DOTLESS_DEVICE_ID_PATTERN, PROVISIONING_CLIENT_ID_PATTERN } from "../protocol";
+import { PROVISIONING_CLIENT_ID_PATTERN } from "../protocol";
 import { tokenRefusal, type ProvisioningTokens } from "../provisioning-tokens";
 import { sameSecret } from "../same-secret";
 import type { Registry } from "../registry";
@@ -43,7 +44,7 @@ export async function brokerSecrets(db: Db): Promise<{ workerPassword: string; a
 export type AuthQuestion = "user" | "vhost" | "resource" | "topic";
 export type AuthParams = Record<string, string | undefined>;
 
-/** MQTT topic from a routing key (the inverse of the plugin's mapping, exact for dot-less IDs). */
+/** MQTT topic from a routing key (the inverse of the plugin's mapping). */
 export function topicOf(routingKey: string): string {
   return routingKey.replace(/\*/g, "+").replace(/\./g, "/");
 }
@@ -111,7 +112,9 @@ export class BrokerAuth {
         if (params.vhost !== VHOST || params.name !== MQTT_EXCHANGE) return "deny";
         const topic = topicOf(params.routing_key ?? "");
         const allowed =
-          params.permission === "read" ? maySubscribe(session, topic) : !("refused" in mayPublish(session, topic));
+          params.permission === "read"
+            ? maySubscribe(session, topic, false)
+            : !("refused" in mayPublish(session, topic, false));
         if (!allowed) this.#options.log(`broker: ${params.permission} refused: client ${clientId} topic ${topic}`);
         return allowed ? "allow" : "deny";
       }
@@ -148,8 +151,6 @@ export class BrokerAuth {
       if (!token) refusal = "unknown provisioning token";
       else if (tokenState && !mayFetch) refusal = `provisioning token ${tokenState}`;
       provisioningTokenId = token?.id ?? null;
-    } else if (!DOTLESS_DEVICE_ID_PATTERN.test(session.deviceId)) {
-      refusal = "a Device ID with '.' cannot be served through RabbitMQ";
     } else {
       const registered = await registry.authenticate(clientId, clientId, password);
       if (typeof registered === "number") refusal = "bad or expired registration token";

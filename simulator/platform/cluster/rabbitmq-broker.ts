@@ -25,6 +25,7 @@ import type { IncomingMessage } from "../message-writer";
 import type { Reply } from "../operations";
 import { MAX_MESSAGE_BYTES, type Registry } from "../registry";
 import type { Db } from "../store";
+import { mayPublish, nameOfLevel } from "../topic-access";
 import type { BrokerAdmin } from "./broker-admin";
 import { MQTT_EXCHANGE, WORKER_USER, routingKeyOf, sessionOf, topicOf, type BrokerAuth } from "./broker-auth";
 
@@ -64,11 +65,19 @@ interface Pending {
   message: IncomingMessage | undefined;
 }
 
-/** The device and stream of a message's routing key `ws.W.dev.D.msg.STREAM`; undefined for anything else. */
-function messageRoute(routingKey: string): { workspaceId: string; deviceId: string; stream: string } | undefined {
-  const words = routingKey.split(".");
-  if (words.length !== 6 || words[0] !== "ws" || words[2] !== "dev" || words[4] !== "msg") return undefined;
-  return { workspaceId: words[1], deviceId: words[3], stream: words[5] };
+/**
+ * Whose message a routing key carries, on which stream, and with v2's own id, read through the
+ * access rules (the broker asked them before it took the message).
+ */
+function messageRoute(
+  routingKey: string,
+): { workspaceId: string; deviceId: string; stream: string; messageId?: number } | undefined {
+  const topic = topicOf(routingKey);
+  const [ws, workspaceId, dev, level] = topic.split("/");
+  if (ws !== "ws" || dev !== "dev" || level === undefined) return undefined;
+  const deviceId = nameOfLevel(level);
+  const publication = mayPublish({ kind: "registered", workspaceId, deviceId, tokenId: "" }, topic, false);
+  return "stream" in publication ? { workspaceId, deviceId, ...publication } : undefined;
 }
 
 const digestOf = (message: IncomingMessage) =>
@@ -201,7 +210,8 @@ export class RabbitBroker {
     await publisher.bindQueue(REQUESTS, MQTT_EXCHANGE, "prov.*.req.*");
     await publisher.bindQueue(REQUESTS, MQTT_EXCHANGE, "ws.*.dev.*.req.*");
     await publisher.assertQueue(MESSAGES, { durable: true });
-    await publisher.bindQueue(MESSAGES, MQTT_EXCHANGE, "ws.*.dev.*.msg.*");
+    // D/msg/{stream}, and v2's D/msg/{stream}/{id}.
+    await publisher.bindQueue(MESSAGES, MQTT_EXCHANGE, "ws.*.dev.*.msg.#");
     this.#publisher = publisher;
 
     const requests = await model.createChannel();
@@ -234,14 +244,16 @@ export class RabbitBroker {
   async #request(channel: Channel, delivery: ConsumeMessage): Promise<void> {
     const topic = topicOf(delivery.fields.routingKey);
     const levels = topic.split("/");
-    const clientId = levels[0] === "prov" ? levels[1] : `${levels[1]}:${levels[3]}`;
+    const clientId = levels[0] === "prov" ? levels[1] : `${levels[1]}:${nameOfLevel(levels[3] ?? "")}`;
     const username = levels[0] === "prov" ? "provisioning" : clientId;
-    const kind = levels[levels.length - 1];
     try {
       const session = sessionOf(username, clientId) && (await this.#options.auth.session(clientId, username));
-      if (!session) this.#options.log(`request dropped: no login known for client ${clientId}`);
+      const publication = session && mayPublish(session, topic, false);
+      if (!session || !publication || !("request" in publication))
+        this.#options.log(`request dropped: no login known for client ${clientId} to publish on ${topic}`);
       else {
-        const reply = await this.#options.requests.answer(session, kind, delivery.content);
+        const request = { root: publication.root, kind: publication.request };
+        const reply = await this.#options.requests.answer(session, request, delivery.content);
         await this.#publish(reply.topic, reply.body);
       }
       channel.ack(delivery);
@@ -258,7 +270,12 @@ export class RabbitBroker {
     if (!route) this.#options.log(`message dropped: routing key ${delivery.fields.routingKey} is no device stream`);
     else if (delivery.content.length > MAX_MESSAGE_BYTES)
       this.#options.log(`message dropped: ${delivery.content.length} bytes from ${route.deviceId}`);
-    else message = { ...route, payload: delivery.content, receivedAt: this.#options.now() };
+    else {
+      // The plugin passes the publisher's DUP flag on as a header (not its packet id: v2's topic names the message's id).
+      const dup = delivery.properties.headers?.["x-mqtt-dup"] === true;
+      message = { ...route, payload: delivery.content, receivedAt: this.#options.now() };
+      if (route.messageId !== undefined) message.dup = dup;
+    }
     this.#pending.push({ delivery, message });
     if (this.#pending.length >= MAX_BATCH) void this.#flush();
     else this.#flushTimer ??= setTimeout(() => void this.#flush(), BATCH_WAIT_MS);
