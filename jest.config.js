@@ -17,6 +17,7 @@ const unit = [
   "<rootDir>/tests/storage/**/*.test.ts",
   "<rootDir>/tests/moddable/manifest.test.ts",
   "<rootDir>/tests/platform/protocol.test.ts",
+  "<rootDir>/tests/platform/session-rates.test.ts",
   "<rootDir>/tests/e2e/api-request.test.ts",
 ];
 
@@ -27,7 +28,9 @@ const platformSuite = [
 ];
 
 /** The part of the platform's suite that runs against the cluster mode too (one cluster for them all). */
-const clusterSuite = ["<rootDir>/tests/platform/{provisioning,security,lifecycle}.test.ts"];
+const clusterSuite = [
+  "<rootDir>/tests/platform/{attacks,duplicate-messages,durability,lifecycle,provisioning,security}.test.ts",
+];
 
 module.exports = {
   // A global option: jest reads no testTimeout from a project.
@@ -46,6 +49,7 @@ module.exports = {
         "/tests/storage/",
         "/tests/moddable/manifest\\.test\\.ts$",
         "/tests/platform/protocol\\.test\\.ts$",
+        "/tests/platform/session-rates\\.test\\.ts$",
         "/tests/e2e/api-request\\.test\\.ts$",
         "/tests/platform/shared-database\\.test\\.ts$",
       ],

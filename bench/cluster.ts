@@ -5,9 +5,12 @@
  * - connections held: 1000 provisioning sessions opened and subscribed, and the resident memory
  *   the broker side grew by, per connection (the platform process; the two RabbitMQ nodes);
  * - provisionings per second end to end (init, reveal, approval by the API, fetch), 10 at a time;
- * - stored messages per second from 10 devices publishing flat out (256 in flight each): until the last PUBACK for the
- *   embedded platform (it acknowledges after the commit), until the last is in the database for the
- *   cluster (the broker acknowledges once the message is queued; the workers store it after).
+ * - stored messages per second from a fleet's shape (200 devices, 8 in flight each): until the
+ *   last PUBACK for the embedded platform (it acknowledges after the commit), until the last is in
+ *   the database for the cluster (the broker acknowledges once the message is queued; the workers
+ *   store it after); for the cluster with both workers, then with one (the other stopped).
+ *   Both platforms have their per-device rate and per-address bounds lifted: this measures what
+ *   the parts can carry, not policy;
  * - `provisio cluster up` and `down` as a user runs them (the CLI, a fresh folder each time).
  * One machine holds everything here, so the cluster's figures say what its parts cost, not what
  * more machines would give. Run alone: `npm run bench -- cluster`.
@@ -22,20 +25,19 @@ import { performance } from "node:perf_hooks";
 import { clusterState } from "../simulator/cluster/local-cluster";
 import { startTestPlatform } from "../testkit/node/platform";
 import { startTestCluster } from "../testkit/node/test-cluster";
+import { DeviceKeys, connect, newToken, provision, provisioningLogin } from "../testkit/platform/mqtt-device";
 import {
-  DeviceKeys,
-  connect,
-  newToken,
-  provision,
-  provisioningLogin,
-  registeredLogin,
-} from "../testkit/platform/mqtt-device";
-import { publishAll, residentMb } from "./platform";
+  fleetDevices,
+  fleetInFlight,
+  fleetMessagesPerDevice,
+  platformDevices,
+  timedPublishAll,
+  residentMb,
+  storedFor,
+} from "./platform";
 import type { BenchReport } from "./run";
 
 const connections = 1000;
-const publishers = 10;
-const messagesPerPublisher = 2000;
 const provisionings = 40;
 const startUps = 3;
 
@@ -78,26 +80,17 @@ async function provisioningsPerSecond(target: Target, token: string, prefix: str
   return provisionings / ((performance.now() - started) / 1000);
 }
 
-async function storedPerSecond(target: Target, token: string, prefix: string): Promise<number> {
-  const devices = [];
-  for (let i = 0; i < publishers; i++) {
-    const deviceId = `${prefix}-${i}`;
-    const { token: registration } = await provision(target, token, deviceId);
-    const { client } = await connect(target.mqttUrl, registeredLogin("ws_default", deviceId, registration));
-    devices.push({ client, topic: `ws/ws_default/dev/${deviceId}/msg/bench`, deviceId });
-  }
+/**
+ * Messages a second from a fleet's shape (as bench/platform.ts: `fleetDevices` devices, the
+ * SDK's `fleetInFlight` in flight each), until the last is counted in the database.
+ */
+async function storedPerSecond(target: Target, offset: number): Promise<number> {
+  const devices = await platformDevices(target, fleetDevices, offset);
   const started = performance.now();
-  await publishAll(devices, messagesPerPublisher);
-  const total = publishers * messagesPerPublisher;
+  await timedPublishAll(devices, fleetMessagesPerDevice, fleetInFlight);
+  const total = fleetDevices * fleetMessagesPerDevice;
   const ids = new Set(devices.map((d) => d.deviceId));
-  for (;;) {
-    const listed = (await target.api("GET", "/api/devices?limit=1000")).body.devices as {
-      deviceId: string;
-      storedMessages: number;
-    }[];
-    if (listed.filter((d) => ids.has(d.deviceId)).reduce((n, d) => n + d.storedMessages, 0) >= total) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  while ((await storedFor(target, ids)) < total) await new Promise((resolve) => setTimeout(resolve, 50));
   const seconds = (performance.now() - started) / 1000;
   for (const { client } of devices) await client.endAsync(true);
   return total / seconds;
@@ -131,7 +124,7 @@ async function measure(target: Target, prefix: string) {
   const token = await newToken(target);
   const held = await holdConnections(target, token);
   const provisioned = await provisioningsPerSecond(target, token, `${prefix}-p`);
-  const stored = await storedPerSecond(target, token, `${prefix}-m`);
+  const stored = await storedPerSecond(target, 0);
   for (const client of held.clients) await client.endAsync(true);
   return {
     connectionsHeld: held.clients.length,
@@ -139,6 +132,34 @@ async function measure(target: Target, prefix: string) {
     provisioningsPerSecond: Math.round(provisioned),
     storedMessagesPerSecond: Math.round(stored),
   };
+}
+
+/** Lifts what would pace a bench's devices: the per-device rate and the per-address bounds. */
+const unlimited = [
+  "--device-rate",
+  "1000000",
+  "--device-bytes-rate",
+  String(10 * 1024 ** 3),
+  "--connections-per-address",
+  "1000000",
+  "--inits-per-address",
+  "1000000",
+  "--inits-per-client",
+  "1000000",
+];
+
+function stopped(pid: number): Promise<void> {
+  process.kill(pid, "SIGTERM");
+  return new Promise((resolve) => {
+    const poll = setInterval(() => {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 100);
+  });
 }
 
 export async function run(): Promise<BenchReport> {
@@ -156,20 +177,21 @@ export async function run(): Promise<BenchReport> {
       await platform.stop();
     }
     const lifecycle = await upAndDown();
-    const cluster = await startTestCluster();
+    const cluster = await startTestCluster(unlimited);
     let clustered;
+    let oneWorker;
     try {
       const rabbitPids = clusterState(cluster.dir).rabbit.nodes.map((node) =>
         Number(readFileSync(join(cluster.dir, "rabbitmq", node.name.split("@")[0], "rabbitmq.pid"), "utf8")),
       );
-      clustered = await measure(
-        {
-          mqttUrl: cluster.urls.mqtt[0],
-          api: cluster.api,
-          brokerMb: () => rabbitPids.reduce((sum, pid) => sum + residentMb(pid), 0),
-        },
-        "cluster",
-      );
+      const target = {
+        mqttUrl: cluster.urls.mqtt[0],
+        api: cluster.api,
+        brokerMb: () => rabbitPids.reduce((sum, pid) => sum + residentMb(pid), 0),
+      };
+      clustered = await measure(target, "cluster");
+      await stopped(cluster.workerPids()[1]);
+      oneWorker = Math.round(await storedPerSecond(target, fleetDevices));
     } finally {
       await cluster.stop();
     }
@@ -178,7 +200,7 @@ export async function run(): Promise<BenchReport> {
       name: "cluster",
       results: {
         embedded,
-        cluster: clustered,
+        cluster: { ...clustered, storedMessagesPerSecondOneWorker: oneWorker },
         clusterLifecycle: { ...lifecycle, runs: startUps },
         clusterToEmbedded: {
           memoryPerConnection: ratio("memoryPerConnectionKb"),
@@ -189,7 +211,7 @@ export async function run(): Promise<BenchReport> {
       summary:
         `per connection ${clustered.memoryPerConnectionKb} KB on RabbitMQ vs ${embedded.memoryPerConnectionKb} KB embedded (${ratio("memoryPerConnectionKb")}x); ` +
         `provisionings/s ${clustered.provisioningsPerSecond} vs ${embedded.provisioningsPerSecond} (${ratio("provisioningsPerSecond")}x); ` +
-        `stored messages/s ${clustered.storedMessagesPerSecond} vs ${embedded.storedMessagesPerSecond} (${ratio("storedMessagesPerSecond")}x), one machine; ` +
+        `stored messages/s ${clustered.storedMessagesPerSecond} (${oneWorker} with one worker) vs ${embedded.storedMessagesPerSecond} (${ratio("storedMessagesPerSecond")}x), one machine; ` +
         `cluster up ${lifecycle.upSeconds} s, down ${lifecycle.downSeconds} s (median of ${startUps})`,
     };
   } finally {

@@ -20,13 +20,13 @@ import { connect as tcpConnect } from "node:net";
 import { performance } from "node:perf_hooks";
 import { startAedes } from "../testkit/node/aedes-broker";
 import { startCliPlatform, type CliPlatform } from "../testkit/node/cli-platform";
-import { connect, newToken, provision, registeredLogin } from "../testkit/platform/mqtt-device";
+import { connect, newToken, provision, publishAll, registeredLogin } from "../testkit/platform/mqtt-device";
 import type { BenchReport } from "./run";
 
-const fleetDevices = 200;
+export const fleetDevices = 200;
 /** What the SDK's outbox keeps in flight (sdk/outbox.ts). */
-const fleetInFlight = 8;
-const fleetMessagesPerDevice = 100;
+export const fleetInFlight = 8;
+export const fleetMessagesPerDevice = 100;
 const fleetRounds = 5;
 const singleDeviceMessages = 20_000;
 const flatOutInFlight = 256;
@@ -34,36 +34,19 @@ const flatOutInFlight = 256;
 const latencyMessagesPerDevice = 2000;
 const payload = Buffer.from(JSON.stringify({ temperatureC: 21.5, humidity: 40, seq: 0 }));
 
-/** Publishes `count` QoS 1 messages from each client, `inFlight` at a time; the seconds until the last PUBACK. */
-export async function publishAll(
+/** Publishes `count` messages from each client, `inFlight` at a time (testkit's publishAll); the seconds until the last PUBACK. */
+export async function timedPublishAll(
   clients: { client: MqttClient; topic: string }[],
   count: number,
   inFlight = flatOutInFlight,
 ): Promise<number> {
   const started = performance.now();
-  await Promise.all(
-    clients.map(
-      ({ client, topic }) =>
-        new Promise<void>((resolve, reject) => {
-          let sent = 0;
-          let acked = 0;
-          const next = () => {
-            if (sent === count) return;
-            sent++;
-            client.publish(topic, payload, { qos: 1 }, (error) => {
-              if (error) return reject(error);
-              if (++acked === count) resolve();
-              else next();
-            });
-          };
-          for (let i = 0; i < Math.min(inFlight, count); i++) next();
-        }),
-    ),
-  );
+  await publishAll(clients, count, inFlight, payload);
   return (performance.now() - started) / 1000;
 }
 
-async function platformDevices(platform: CliPlatform, count: number, offset: number) {
+/** `count` devices provisioned and connected, their Device IDs numbered from `offset`. */
+export async function platformDevices(platform: Pick<CliPlatform, "api" | "mqttUrl">, count: number, offset: number) {
   const token = await newToken(platform);
   const devices = [];
   // Provisioned ten at a time: each is a few round trips, and an X25519 on either side.
@@ -82,7 +65,7 @@ async function platformDevices(platform: CliPlatform, count: number, offset: num
 }
 
 /** Messages the platform keeps for these devices (device_storage, as the API lists it). */
-async function storedFor(platform: CliPlatform, deviceIds: Set<string>): Promise<number> {
+export async function storedFor(platform: Pick<CliPlatform, "api">, deviceIds: Set<string>): Promise<number> {
   const { body } = await platform.api("GET", "/api/devices?limit=1000");
   return (body.devices as { deviceId: string; storedMessages: number }[])
     .filter((d) => deviceIds.has(d.deviceId))
@@ -100,12 +83,12 @@ async function fleetThroughput(platform: CliPlatform, aedesPort: number) {
   const ours = await platformDevices(platform, fleetDevices, 0);
   const plain = await aedesDevices(aedesPort, fleetDevices);
   const total = fleetDevices * fleetMessagesPerDevice;
-  await publishAll(plain, fleetMessagesPerDevice, fleetInFlight);
-  await publishAll(ours, fleetMessagesPerDevice, fleetInFlight);
+  await timedPublishAll(plain, fleetMessagesPerDevice, fleetInFlight);
+  await timedPublishAll(ours, fleetMessagesPerDevice, fleetInFlight);
   const rounds: { platform: number; aedes: number; ratio: number }[] = [];
   for (let round = 0; round < fleetRounds; round++) {
-    const aedes = total / (await publishAll(plain, fleetMessagesPerDevice, fleetInFlight));
-    const platformRate = total / (await publishAll(ours, fleetMessagesPerDevice, fleetInFlight));
+    const aedes = total / (await timedPublishAll(plain, fleetMessagesPerDevice, fleetInFlight));
+    const platformRate = total / (await timedPublishAll(ours, fleetMessagesPerDevice, fleetInFlight));
     rounds.push({ platform: platformRate, aedes, ratio: platformRate / aedes });
   }
   const acknowledged = total * (fleetRounds + 1);
@@ -233,12 +216,12 @@ export async function run(): Promise<BenchReport> {
     // One device flat out, then 50 flat out while the API is probed.
     const [single] = await platformDevices(platform, 1, fleetDevices);
     const [singlePlain] = await aedesDevices(aedes.port, 1);
-    const singleAedes = singleDeviceMessages / (await publishAll([singlePlain], singleDeviceMessages));
-    const singlePlatform = singleDeviceMessages / (await publishAll([single], singleDeviceMessages));
+    const singleAedes = singleDeviceMessages / (await timedPublishAll([singlePlain], singleDeviceMessages));
+    const singlePlatform = singleDeviceMessages / (await timedPublishAll([single], singleDeviceMessages));
     for (const { client } of [single, singlePlain]) await client.endAsync(true);
     const fifty = await platformDevices(platform, 50, fleetDevices + 1);
     // Long enough for a hundred or more probes.
-    const publishing = publishAll(fifty, latencyMessagesPerDevice);
+    const publishing = timedPublishAll(fifty, latencyMessagesPerDevice);
     const latencies = await apiLatencies(platform, publishing);
     await publishing;
     for (const { client } of fifty) await client.endAsync(true);

@@ -2,6 +2,7 @@
 import { clusterDown, clusterUp } from "../cluster/local-cluster";
 import { CliError, parseArgs, stringOption } from "./args";
 import { print, type Command } from "./command";
+import { limitArgs, limitOptionSpec, limitsHelp } from "./platform-limits";
 
 const help = `Usage: provisio cluster up|down --dir DIR
 
@@ -19,6 +20,9 @@ and ports.
   --dir DIR   the cluster's folder
   --help      show this help
 
+Limits for the workers (as provisio platform takes them; kept for the next up):
+${limitsHelp}
+
 Devices connect to any node's MQTT URL; technicians use any worker's API with the admin key:
   provisio tokens create --platform API --data DIR/worker1`;
 
@@ -26,7 +30,7 @@ export const clusterCommand: Command = {
   name: "cluster",
   help,
   async run(argv) {
-    const args = parseArgs(argv, { dir: "string", help: "boolean" });
+    const args = parseArgs(argv, { dir: "string", help: "boolean", ...limitOptionSpec });
     if (args.options.help) {
       print(help);
       return 0;
@@ -46,7 +50,7 @@ export const clusterCommand: Command = {
     const abort = (signal: string) => () => cutOff.abort(new Error(`cluster up: ${signal} received`));
     process.once("SIGINT", abort("SIGINT"));
     process.once("SIGTERM", abort("SIGTERM"));
-    print(JSON.stringify(await clusterUp(dir, log, cutOff.signal)));
+    print(JSON.stringify(await clusterUp(dir, log, { signal: cutOff.signal, workerOptions: limitArgs(args) })));
     return 0;
   },
 };

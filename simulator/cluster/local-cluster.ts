@@ -47,6 +47,8 @@ interface ClusterState {
   postgresPort: number;
   rabbit: RabbitClusterConfig;
   workers: { httpPort: number; dataDir: string; pid?: number }[];
+  /** What `up` passes on to each worker's `provisio platform` (the limits); kept for the next `up`. */
+  workerOptions?: string[];
 }
 
 /**
@@ -148,6 +150,7 @@ async function startWorker(
       nodes.map((n) => `amqp://127.0.0.1:${n.amqpPort}`).join(","),
       "--broker-admin",
       `http://127.0.0.1:${nodes[0].managementPort}`,
+      ...(state.workerOptions ?? []),
     ],
     // The database URL holds a password: in the environment, not in the process list.
     {
@@ -176,8 +179,9 @@ function workerProcess(worker: ClusterState["workers"][number]): number | undefi
 export async function clusterUp(
   dirArgument: string,
   log: (line: string) => void,
-  signal?: AbortSignal,
+  options: { signal?: AbortSignal; workerOptions?: string[] } = {},
 ): Promise<ClusterUrls> {
+  const { signal } = options;
   const dir = resolve(dirArgument);
   mkdirSync(dir, { recursive: true });
   // PostgreSQL runs as its own user when this is root, and must pass through DIR to its folder.
@@ -186,6 +190,7 @@ export async function clusterUp(
   const state: ClusterState = existsSync(stateFile)
     ? (JSON.parse(readFileSync(stateFile, "utf8")) as ClusterState)
     : await newState(dir);
+  if (options.workerOptions?.length) state.workerOptions = options.workerOptions;
   // Written again whenever a process starts, so that `down` finds it even if this one is killed.
   const save = () => writeFileSync(stateFile, JSON.stringify(state, null, 2) + "\n", { mode: 0o600 });
   save();

@@ -61,7 +61,12 @@ function nodeEnv(cluster: RabbitClusterConfig, node: RabbitNode): NodeJS.Process
     RABBITMQ_PID_FILE: join(dir, "rabbitmq.pid"),
     RABBITMQ_CONF_ENV_FILE: join(dir, "rabbitmq-env.conf"),
     RABBITMQ_DIST_PORT: String(node.distributionPort),
-    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: "-kernel inet_dist_use_interface {127,0,0,1}",
+    // Run once the node has booted: the HTTP client the auth backend asks through opens a
+    // connection for a question rather than queue it behind another's (a refusal the platform
+    // holds back, a message waiting for its device's rate), and keeps up to 256 of them open.
+    // (RabbitMQ's script splits these arguments at spaces: the expression has none.)
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS:
+      "-kernel inet_dist_use_interface {127,0,0,1} -eval httpc:set_options([{max_sessions,256},{max_keep_alive_length,0}])",
     ERL_EPMD_PORT: String(cluster.epmdPort),
     ERL_EPMD_ADDRESS: "127.0.0.1",
   };
@@ -115,6 +120,13 @@ function writeNodeConfig(cluster: RabbitClusterConfig, node: RabbitNode, authUrl
       "cluster_partition_handling = autoheal",
       "log.console = false",
       "log.file.level = warning",
+      // An MQTT connection's Erlang processes keep the heap their login and subscription grew
+      // until something collects it; RabbitMQ's background collector sweeps every process, at
+      // most each 2 s and spending at most 1% of the time (rabbit's background_gc). Measured
+      // with 1,000 subscribed sessions: 483 KB per connection without it, 359 KB with it
+      // (bench/results/cluster.json).
+      "background_gc_enabled = true",
+      "background_gc_target_interval = 2000",
       "",
     ].join("\n"),
   );

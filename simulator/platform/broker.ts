@@ -20,7 +20,7 @@ import { DeviceRate, type DeviceRateLimits } from "./device-rate";
 import { printable } from "./log-text";
 import type { Operations, Reply } from "./operations";
 import { PROVISIONING_CLIENT_ID_PATTERN } from "./protocol";
-import { RateLimiter } from "./rate-limit";
+import { SlowedRefusals } from "./rate-limit";
 import { tokenRefusal, type ProvisioningTokens } from "./provisioning-tokens";
 import {
   BAD_USERNAME_OR_PASSWORD,
@@ -68,18 +68,6 @@ const IDENTIFIER_REJECTED_CODE = 2;
 /** The database did not answer: the device retries later. */
 const SERVER_UNAVAILABLE = 3;
 
-/**
- * After this many refused CONNECTs in a minute from one client ID, or with one provisioning
- * token, each further refusal is answered only after FAILED_CONNECT_DELAY_MS. Only refusals are
- * slowed: a valid credential is never delayed, so nobody can lock a device out by failing on
- * its behalf, and other client IDs and tokens are untouched.
- */
-const FAILED_CONNECT_LIMIT = { limit: 5, windowMs: 60_000 };
-const FAILED_CONNECT_DELAY_MS = 3000;
-/** Refusals held back at once; beyond this they are answered at once (sockets are not free). */
-const MAX_DELAYED_REFUSALS = 256;
-const MAX_TRACKED_KEYS = 10_000;
-
 /** A refused CONNECT: the CONNACK code, why in words, and the provisioning token it presented when known. */
 interface Refusal {
   returnCode: number;
@@ -110,8 +98,7 @@ export class Broker {
   readonly #deviceRate: DeviceRate;
   /** Connected clients by client ID, as aedes registered them (a takeover replaces the entry). */
   readonly #live = new Map<string, { client: Client; session: Session }>();
-  readonly #failedConnects: RateLimiter;
-  #delayedRefusals = 0;
+  readonly #refusals: SlowedRefusals;
   /** A check of the live sessions' tokens is under way (the next waits for it). */
   #sweeping = false;
   readonly #sweeper: NodeJS.Timeout;
@@ -124,7 +111,7 @@ export class Broker {
     this.#ingress = { ...DEFAULT_INGRESS_LIMITS, ...options.ingress };
     this.#connections = new ConnectionsPerAddress(this.#ingress.connectionsPerAddress);
     this.#deviceRate = new DeviceRate(options.deviceRate, now);
-    this.#failedConnects = new RateLimiter({ ...FAILED_CONNECT_LIMIT, maxKeys: MAX_TRACKED_KEYS, now });
+    this.#refusals = new SlowedRefusals(now);
     aedes.preConnect = (client, packet: ConnectPacket, done) => {
       this.#keepalives.set(client, packet.keepalive ?? 0);
       done(null, true);
@@ -288,17 +275,10 @@ export class Broker {
   #refuseConnect(clientId: string, refusal: Refusal, done: (error: ReturnType<typeof refuse>) => void): void {
     const keys = [`client:${clientId}`];
     if (refusal.provisioningTokenId !== undefined) keys.push(`token:${refusal.provisioningTokenId}`);
-    // Every key counts the failure, so take them all before deciding.
-    const overLimit = keys.map((key) => this.#failedConnects.take(key)).some((retryAfter) => retryAfter > 0);
+    const held = this.#refusals.refuse(keys, () => done(refuse(refusal.returnCode)));
     this.#options.log(
-      `connect refused: client ${printable(clientId)} (code ${refusal.returnCode}${refusal.reason ? `: ${refusal.reason}` : ""})${overLimit ? ", delayed" : ""}`,
+      `connect refused: client ${printable(clientId)} (code ${refusal.returnCode}${refusal.reason ? `: ${refusal.reason}` : ""})${held ? ", delayed" : ""}`,
     );
-    if (!overLimit || this.#delayedRefusals >= MAX_DELAYED_REFUSALS) return done(refuse(refusal.returnCode));
-    this.#delayedRefusals++;
-    setTimeout(() => {
-      this.#delayedRefusals--;
-      done(refuse(refusal.returnCode));
-    }, FAILED_CONNECT_DELAY_MS).unref();
   }
 
   async #authenticate(client: Client, username: string, password: string, address: string): Promise<Session | Refusal> {

@@ -31,11 +31,14 @@ export class DeviceRate {
     this.#limits = { ...DEFAULT_DEVICE_RATE, ...limits };
   }
 
-  /** Counts a message of `bytes` for `device`; the milliseconds it must wait first (0 within its rate). */
-  delayMs(device: string, bytes: number): number {
+  /**
+   * Counts `messages` (one by default) of `bytes` in all for `device`; the milliseconds they must
+   * wait first (0 within its rate).
+   */
+  delayMs(device: string, bytes: number, messages = 1): number {
     const { messagesPerSecond, bytesPerSecond, burstSeconds } = this.#limits;
     const now = this.#now();
-    const costMs = Math.max(1000 / messagesPerSecond, (1000 * bytes) / bytesPerSecond);
+    const costMs = Math.max((1000 * messages) / messagesPerSecond, (1000 * bytes) / bytesPerSecond);
     const until = Math.max(this.#until.get(device) ?? now, now) + costMs;
     this.#until.delete(device);
     this.#until.set(device, until);

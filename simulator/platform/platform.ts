@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { moddableChainProblem } from "../certs/served-chain";
 import { processAlive } from "../process-alive";
 import type { DeviceRateLimits } from "./device-rate";
-import type { IngressLimits } from "./ingress";
+import { DEFAULT_INGRESS_LIMITS, type IngressLimits } from "./ingress";
 import { MessageWriter, databaseStore, sqliteThreadStore } from "./message-writer";
 import { DEFAULT_QUOTA_BYTES_PER_DEVICE } from "./message-batch";
 import { redacted, relayEvents, sharedSecret } from "./postgres-store";
@@ -305,7 +305,17 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
   const rabbitmq = options.rabbitmq;
   if (rabbitmq) {
     const { workerPassword, authPathSecret } = await brokerSecrets(db);
-    const auth = new BrokerAuth({ db, tokens, registry, operations, now, log, workerPassword });
+    const auth = new BrokerAuth({
+      db,
+      tokens,
+      registry,
+      operations,
+      now,
+      log,
+      workerPassword,
+      deviceRate: options.deviceRate,
+      connectionsPerAddress: options.ingress?.connectionsPerAddress ?? DEFAULT_INGRESS_LIMITS.connectionsPerAddress,
+    });
     brokerAuth = { secret: authPathSecret, auth };
     const admin = new BrokerAdmin({ url: rabbitmq.adminUrl, username: WORKER_USER, password: workerPassword });
     // Started once the API listens: the broker asks it who the worker itself is.
@@ -321,6 +331,7 @@ export async function startPlatform(options: PlatformOptions): Promise<RunningPl
         now,
         log,
         quotaBytesPerDevice: quota,
+        deviceRate: options.deviceRate,
       });
   } else {
     const messageWriter = new MessageWriter({

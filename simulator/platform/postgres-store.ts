@@ -1,12 +1,13 @@
 /**
  * The database of a platform that outgrows one machine: PostgreSQL, shared by any number of
  * platform workers. Transactions run SERIALIZABLE and are retried when PostgreSQL reports that two
- * collided (store.ts). The schema is versioned in `schema_version`; workers starting together
+ * collided (store.ts); those given lock keys take them and run READ COMMITTED instead. The schema is versioned in `schema_version`; workers starting together
  * migrate one at a time under an advisory lock.
  */
+import { createHash } from "node:crypto";
 import pg from "pg";
 import type { PlatformEventBody, PlatformEvents } from "./events";
-import type { Db, Sql } from "./store";
+import type { Db, Sql, TransactionOptions } from "./store";
 
 /**
  * The schema, as SQLite's migrations leave it (sqlite-store.ts), in PostgreSQL's types: BIGINT
@@ -160,6 +161,12 @@ const MIGRATION_LOCK = 0x70726f76;
 const RETRYABLE = new Set(["40001", "40P01"]);
 const MAX_ATTEMPTS = 20;
 
+/** The advisory lock of each key (64 bits of its SHA-256), in ascending order: two holders of a few take them in the same order. */
+function advisoryLocks(keys: readonly string[]): string[] {
+  const locks = new Set(keys.map((key) => createHash("sha256").update(key).digest().readBigInt64BE(0)));
+  return [...locks].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String);
+}
+
 /** BIGINT (20) and NUMERIC (1700, what SUM gives) as numbers: times in ms and counts fit in 2^53. */
 const types = {
   getTypeParser: ((oid: number, format?: "text" | "binary") =>
@@ -209,11 +216,16 @@ class PostgresDb implements Db {
     return this.#sql.run(sql, ...params);
   }
 
-  async transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+    const locks = advisoryLocks(options.lockKeys ?? []);
     for (let attempt = 1; ; attempt++) {
       const client = await this.#pool.connect();
       try {
-        await client.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
+        if (locks.length === 0) await client.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
+        else {
+          await client.query("BEGIN ISOLATION LEVEL READ COMMITTED");
+          await client.query("SELECT pg_advisory_xact_lock(k) FROM unnest($1::BIGINT[]) AS k", [locks]);
+        }
         const result = await work(sqlOn(client));
         await client.query("COMMIT");
         return result;

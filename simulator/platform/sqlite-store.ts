@@ -168,6 +168,7 @@ class SqliteDb implements Db {
     return this.#direct.run(sql, ...params);
   }
 
+  // One writer at a time: lockKeys has nothing to add.
   async transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T> {
     await this.#idle();
     let ended!: () => void;

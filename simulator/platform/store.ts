@@ -29,8 +29,19 @@ export interface Db extends Sql {
    * Runs `work` as one transaction: all of it or none. `work` may run more than once (PostgreSQL
    * retries it after a serialization failure), so it does nothing but SQL through `tx`.
    */
-  transaction<T>(work: (tx: Sql) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: Sql) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
+}
+
+export interface TransactionOptions {
+  /**
+   * For work whose every conflict is over one of these keys (a batch of messages: their devices):
+   * the transaction takes them first, in one order, and holds them to its end, so two such
+   * transactions wait for each other rather than collide and run again; each statement then sees
+   * what the other committed (PostgreSQL: advisory locks, READ COMMITTED). SQLite runs one
+   * writer at a time already.
+   */
+  lockKeys?: readonly string[];
 }
 
 export const DEFAULT_WORKSPACE_ID = "ws_default";

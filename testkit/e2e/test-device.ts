@@ -1,6 +1,6 @@
 /** A DeviceClient on the desktop ports and a file store, with waits for what the tests look at. */
 import { eventually } from "../node/eventually";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RecordingLog } from "../device/recording-log";
@@ -27,6 +27,18 @@ export interface TestDeviceOptions {
   clock?: Clock;
 }
 
+/** State folders made here; a test may boot a device again on one, so they go when its file ends. */
+const madeStateDirs: string[] = [];
+afterAll(() => {
+  for (const dir of madeStateDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function madeStateDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "provisio-e2e-device-"));
+  madeStateDirs.push(dir);
+  return dir;
+}
+
 export class TestDevice {
   readonly stateDir: string;
   readonly displays: OperationDisplay[] = [];
@@ -38,7 +50,7 @@ export class TestDevice {
   readonly client: DeviceClient;
 
   constructor(options: TestDeviceOptions) {
-    this.stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), "provisio-e2e-device-"));
+    this.stateDir = options.stateDir ?? madeStateDir();
     const ports = devicePorts(
       { host: options.host ?? "127.0.0.1", port: options.port },
       process.env.PROVISIO_E2E_LOG === "1",

@@ -6,5 +6,6 @@
 import { SHARED_CLUSTER_ENV, startTestCluster } from "./test-cluster";
 
 export default async function setup(): Promise<void> {
-  process.env[SHARED_CLUSTER_ENV] = (await startTestCluster()).dir;
+  // As the embedded test platforms: the suites start hundreds of operations from this one address.
+  process.env[SHARED_CLUSTER_ENV] = (await startTestCluster(["--inits-per-address", "1000"])).dir;
 }

@@ -137,7 +137,7 @@ export const TEST_MODE: "embedded" | "cluster" = process.env.PROVISIO_TEST_MODE 
 
 /**
  * The CONNACK code of a login refused for being not allowed (rather than not known): 5, but RabbitMQ
- * answers every refused login with 4 (docs/protocol.md, section 4).
+ * answers every refused password with 4 (docs/protocol.md, section 4).
  */
 export const NOT_AUTHORIZED_CODE = TEST_MODE === "cluster" ? 4 : 5;
 

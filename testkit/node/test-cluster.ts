@@ -57,12 +57,15 @@ export interface TestCluster {
 
 const log = process.env.PROVISIO_TEST_LOG ? (line: string) => process.stderr.write(line + "\n") : () => undefined;
 
-/** Starts a cluster in a new temporary folder; if it cannot within CLUSTER_START_TIMEOUT_MS, nothing of it is left. */
-export async function startTestCluster(): Promise<TestCluster> {
+/**
+ * Starts a cluster in a new temporary folder, its workers given `workerOptions` (limits, as
+ * `provisio platform` takes them); if it cannot within CLUSTER_START_TIMEOUT_MS, nothing of it is left.
+ */
+export async function startTestCluster(workerOptions: string[] = []): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "provisio-cluster-"));
   startReaper("cluster", dir);
   try {
-    await clusterUp(dir, log, AbortSignal.timeout(CLUSTER_START_TIMEOUT_MS));
+    await clusterUp(dir, log, { signal: AbortSignal.timeout(CLUSTER_START_TIMEOUT_MS), workerOptions });
   } catch (error) {
     await dismissReaper(dir);
     rmSync(dir, { recursive: true, force: true });
@@ -89,7 +92,7 @@ export function runningTestCluster(dir: string): TestCluster {
     },
     workerPids: () => state().workers.map((w) => w.pid!),
     async up() {
-      urls = await clusterUp(dir, log, AbortSignal.timeout(CLUSTER_START_TIMEOUT_MS));
+      urls = await clusterUp(dir, log, { signal: AbortSignal.timeout(CLUSTER_START_TIMEOUT_MS) });
     },
     stopNode: (index) => stopRabbitNode(rabbit(), rabbit().nodes[index]),
     async startNode(index) {

@@ -324,7 +324,10 @@ export class RegisteredDevice {
   }
 }
 
-/** Publishes `prefix-N` for N = 0, 1, … until the connection dies; the acknowledged payloads. */
+/**
+ * Publishes `prefix-N` for N = 0, 1, … to a stream topic, each under an id of its own as the SDK
+ * sends them (`{topic}/{id}`), until the connection dies; the acknowledged payloads.
+ */
 export function publishFlatOut(
   client: MqttClient,
   topic: string,
@@ -342,8 +345,8 @@ export function publishFlatOut(
     // 32 in flight at a time, each replaced as it is acknowledged.
     const next = () => {
       if (!open) return;
-      const payload = `${prefix}-${sequence++}`;
-      client.publish(topic, payload, { qos: 1 }, (error) => {
+      const payload = `${prefix}-${sequence}`;
+      client.publish(`${topic}/${(sequence++ % 0xffff) + 1}`, payload, { qos: 1 }, (error) => {
         if (!error) acked.add(payload);
         next();
       });
@@ -351,4 +354,35 @@ export function publishFlatOut(
     for (let i = 0; i < 32; i++) next();
   });
   return { acked, stopped };
+}
+
+/**
+ * Publishes `count` QoS 1 messages of `payload` from each client to its stream topic, `inFlight`
+ * at a time, each under an id of its own as the SDK numbers them (`{topic}/{id}`, protocol section
+ * 2a); settles at the last PUBACK.
+ */
+export async function publishAll(
+  clients: { client: MqttClient; topic: string }[],
+  count: number,
+  inFlight: number,
+  payload: Buffer,
+): Promise<void> {
+  await Promise.all(
+    clients.map(
+      ({ client, topic }) =>
+        new Promise<void>((resolve, reject) => {
+          let sent = 0;
+          let acked = 0;
+          const next = () => {
+            if (sent === count) return;
+            client.publish(`${topic}/${(sent++ % 0xffff) + 1}`, payload, { qos: 1 }, (error) => {
+              if (error) return reject(error);
+              if (++acked === count) resolve();
+              else next();
+            });
+          };
+          for (let i = 0; i < Math.min(inFlight, count); i++) next();
+        }),
+    ),
+  );
 }

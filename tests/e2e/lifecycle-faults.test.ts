@@ -7,7 +7,7 @@
  * Tokens live 20 s and the devices refresh a quarter in (5 s), so the old token has 15 s of
  * validity left to ride out a fault: well under the platform's 6 refreshes a minute.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parser, type Packet } from "mqtt-packet";
@@ -33,6 +33,9 @@ let platform: TestPlatform;
 let proxy: TcpProxy;
 const devices: TestDevice[] = [];
 
+/** Folders a test made, removed after it. */
+const folders: string[] = [];
+
 beforeEach(async () => {
   platform = await startTestPlatform();
   proxy = await TcpProxy.start(platform.mqttPort);
@@ -42,6 +45,7 @@ afterEach(async () => {
   for (const device of devices.splice(0)) device.stop();
   await proxy.close();
   await platform.stop();
+  for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
 });
 
 /** A device behind the proxy, provisioned with a 20 s registration lifetime and approved. */
@@ -196,6 +200,7 @@ class WatchedFlash implements Flash {
 
 test("a power cut inside the write of the refreshed token: after the reboot the device connects on its old token and refreshes", async () => {
   const stateDir = mkdtempSync(join(tmpdir(), "provisio-e2e-flash-"));
+  folders.push(stateDir);
   const geometry = { path: join(stateDir, "flash.bin"), sectorSize: 4096, sectorCount: 2 };
   const flash = new WatchedFlash(new NorFlashFile(geometry));
   const device = await registeredDevice("fault-power", { store: new FlashRecordStore({ flash }), stateDir });

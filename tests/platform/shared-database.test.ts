@@ -5,6 +5,7 @@
  */
 import { followEvents, type EventStream } from "../../simulator/cli/event-stream";
 import { eventually } from "../../testkit/node/eventually";
+import { openStore } from "../../simulator/platform/store";
 import { startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 import { ProvisioningDevice, newToken } from "../../testkit/platform/mqtt-device";
 
@@ -112,5 +113,37 @@ test("an event stream on one worker shows what the other worker does", async () 
     await device.end();
   } finally {
     stream.close();
+  }
+});
+
+test("transactions given the same lock key take turns: each runs once, and sees what the other committed", async () => {
+  // How two workers store the same devices' messages (rabbitmq-broker.ts): without the key, the
+  // second would read before the first commits, collide, and run again.
+  const workers = await Promise.all([1, 2].map(() => openStore({ url: first.databaseUrl as string }, Date.now)));
+  try {
+    const runs = [0, 0];
+    const takeNext = (worker: number) =>
+      workers[worker].transaction(
+        async (tx) => {
+          runs[worker]++;
+          const taken = await tx.get<{ n: number }>("SELECT COUNT(*) AS n FROM secrets WHERE name LIKE 'lock-probe-%'");
+          await tx.run("INSERT INTO secrets (name, value) VALUES (?, ?)", `lock-probe-${taken!.n}`, `worker ${worker}`);
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        },
+        { lockKeys: ["probe-device"] },
+      );
+    const firstTurn = takeNext(0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await Promise.all([firstTurn, takeNext(1)]);
+    expect(runs).toEqual([1, 1]);
+    const rows = await workers[0].all<{ name: string; value: string }>(
+      "SELECT name, value FROM secrets WHERE name LIKE 'lock-probe-%' ORDER BY name",
+    );
+    expect(rows).toEqual([
+      { name: "lock-probe-0", value: "worker 0" },
+      { name: "lock-probe-1", value: "worker 1" },
+    ]);
+  } finally {
+    await Promise.all(workers.map((db) => db.close()));
   }
 });

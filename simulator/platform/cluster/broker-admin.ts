@@ -11,6 +11,12 @@ export interface BrokerConnection {
   user: string;
   clientId: string;
   node: string;
+  /** The client's address. */
+  peerHost: string;
+  /** Packets the broker sent it (a PUBACK for each message taken), as its statistics last counted. */
+  packetsSent: number;
+  /** Bytes the broker received from it, as its statistics last counted. */
+  bytesReceived: number;
 }
 
 export interface BrokerAdminOptions {
@@ -33,16 +39,30 @@ export class BrokerAdmin {
 
   /** Every MQTT connection of the cluster (AMQP connections, the workers' own, are left out). */
   async mqttConnections(): Promise<BrokerConnection[]> {
-    const listed = (await this.#call("GET", "/api/connections?columns=name,user,node,protocol,client_properties")) as {
+    const listed = (await this.#call(
+      "GET",
+      "/api/connections?columns=name,user,node,protocol,peer_host,client_properties,send_cnt,recv_oct",
+    )) as {
       name: string;
       user: string;
       node: string;
       protocol: string;
+      peer_host?: string;
       client_properties?: { client_id?: string };
+      send_cnt?: number;
+      recv_oct?: number;
     }[];
     return listed
       .filter((c) => c.protocol.startsWith("MQTT") && typeof c.client_properties?.client_id === "string")
-      .map((c) => ({ name: c.name, user: c.user, node: c.node, clientId: c.client_properties!.client_id! }));
+      .map((c) => ({
+        name: c.name,
+        user: c.user,
+        node: c.node,
+        peerHost: c.peer_host ?? "",
+        clientId: c.client_properties!.client_id!,
+        packetsSent: c.send_cnt ?? 0,
+        bytesReceived: c.recv_oct ?? 0,
+      }));
   }
 
   /**

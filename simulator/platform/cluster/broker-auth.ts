@@ -3,7 +3,17 @@
  * client may do: RabbitMQ's HTTP auth backend (rabbitmq_auth_backend_http) asks four questions,
  * `user`, `vhost`, `resource` and `topic`, each a form POST answered with `allow` or `deny` (EMQX,
  * VerneMQ and Mosquitto's auth plugins ask the same questions in their own words: README). The
- * access rules themselves are topic-access.ts, the same ones the embedded broker enforces.
+ * access rules themselves are topic-access.ts, the same ones the embedded broker enforces, and so
+ * are the embedded broker's protections, as far as the questions let them be kept:
+ * - a device's rate: a v2 message's topic names its id, so the broker asks about every message
+ *   (it remembers a connection's last 12 topics), and the answer comes in the message's turn: the
+ *   broker reads nothing more from that connection meanwhile, and the PUBACK waits, as on the
+ *   embedded broker. What the question cannot see, a client repeating topics and the bytes (it
+ *   carries no payload), the broker's statistics show (session-rates.ts);
+ * - connections per address: the vhost question carries the client's address, counted against
+ *   the connections the broker lists and the logins of the last seconds (its listing lags);
+ * - refused logins slowed: a refusal past the limit is answered seconds later. The nodes must not
+ *   queue their questions behind it (`provisio cluster up` sets their HTTP client so).
  *
  * RabbitMQ's MQTT plugin hands over topics as AMQP routing keys: '/' becomes '.', '+' becomes '*'
  * ('#' stays), and every '.' becomes '/' again on the way to a subscriber. Topics write Device IDs
@@ -17,9 +27,16 @@ import { PROVISIONING_CLIENT_ID_PATTERN } from "../protocol";
 import { tokenRefusal, type ProvisioningTokens } from "../provisioning-tokens";
 import { sameSecret } from "../same-secret";
 import type { Registry } from "../registry";
+import { printable } from "../log-text";
 import type { Db } from "../store";
 import { mayPublish, maySubscribe, type Session } from "../topic-access";
 import { sharedSecret } from "../postgres-store";
+import { DeviceRate, type DeviceRateLimits } from "../device-rate";
+import { SlowedRefusals } from "../rate-limit";
+import type { BrokerConnection } from "./broker-admin";
+
+/** How long a login may take to show in the broker's connection listing (its statistics interval and more). */
+const LISTING_LAG_MS = 5000;
 
 /** The broker user the platform's workers log in as (AMQP and the management API). */
 export const WORKER_USER = "provisio-worker";
@@ -79,13 +96,32 @@ export interface BrokerAuthOptions {
   log: LogLine;
   /** The workers' password (WORKER_USER). */
   workerPassword: string;
+  /** How fast one device's messages are taken; defaults in DEFAULT_DEVICE_RATE. */
+  deviceRate?: Partial<DeviceRateLimits>;
+  /** Connections one address may hold. */
+  connectionsPerAddress: number;
 }
 
 export class BrokerAuth {
   readonly #options: BrokerAuthOptions;
+  readonly #rate: DeviceRate;
+  readonly #refusals: SlowedRefusals;
+  /** Connections per address, as the broker listed them last. */
+  #listed = new Map<string, number>();
+  /** When each address's logins were allowed, within LISTING_LAG_MS. */
+  readonly #recentLogins = new Map<string, number[]>();
 
   constructor(options: BrokerAuthOptions) {
     this.#options = options;
+    this.#rate = new DeviceRate(options.deviceRate, options.now);
+    this.#refusals = new SlowedRefusals(options.now);
+  }
+
+  /** The broker's connections, as its listing shows them now (the worker reads it every second). */
+  connectionsListed(connections: BrokerConnection[]): void {
+    const listed = new Map<string, number>();
+    for (const { peerHost } of connections) listed.set(peerHost, (listed.get(peerHost) ?? 0) + 1);
+    this.#listed = listed;
   }
 
   /** `allow` (with tags for the user question) or `deny`. */
@@ -96,27 +132,50 @@ export class BrokerAuth {
     const session = sessionOf(username, clientId);
     if (!session) return "deny";
     switch (question) {
-      case "user":
-        return (await this.#login(session, params.password ?? "")) ? "allow" : "deny";
-      case "vhost":
+      case "user": {
+        const refusal = await this.#login(session, params.password ?? "");
+        if (refusal === undefined) return "allow";
+        const keys = [
+          `client:${clientId}`,
+          ...(refusal.provisioningTokenId ? [`token:${refusal.provisioningTokenId}`] : []),
+        ];
+        await new Promise<void>((answer) => this.#refusals.refuse(keys, answer));
+        return "deny";
+      }
+      case "vhost": {
         if (params.vhost !== VHOST) return "deny";
-        await this.#options.db.run(
-          "UPDATE broker_sessions SET address = ? WHERE client_id = ?",
-          params.ip ?? "",
-          clientId,
-        );
+        const address = params.ip ?? "";
+        if (!this.#admit(address)) {
+          this.#options.log(
+            `broker: login refused: client ${printable(clientId)}: ${printable(address)} holds ${this.#options.connectionsPerAddress} connections already`,
+          );
+          return "deny";
+        }
+        await this.#options.db.run("UPDATE broker_sessions SET address = ? WHERE client_id = ?", address, clientId);
         return "allow";
+      }
       case "resource":
         return this.#resource(clientId, params) ? "allow" : "deny";
       case "topic": {
         if (params.vhost !== VHOST || params.name !== MQTT_EXCHANGE) return "deny";
         const topic = topicOf(params.routing_key ?? "");
-        const allowed =
-          params.permission === "read"
-            ? maySubscribe(session, topic, false)
-            : !("refused" in mayPublish(session, topic, false));
-        if (!allowed) this.#options.log(`broker: ${params.permission} refused: client ${clientId} topic ${topic}`);
-        return allowed ? "allow" : "deny";
+        if (params.permission === "read") {
+          const allowed = maySubscribe(session, topic, false);
+          if (!allowed)
+            this.#options.log(`broker: read refused: client ${printable(clientId)} topic ${printable(topic)}`);
+          return allowed ? "allow" : "deny";
+        }
+        const publication = mayPublish(session, topic, false);
+        if ("refused" in publication) {
+          this.#options.log(`broker: write refused: client ${printable(clientId)} topic ${printable(topic)}`);
+          return "deny";
+        }
+        // A message is let in at the device's rate: meanwhile the broker reads no more of its connection.
+        if ("stream" in publication) {
+          const delayMs = this.#rate.delayMs(clientId, 0);
+          if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
+        }
+        return "allow";
       }
     }
   }
@@ -136,8 +195,21 @@ export class BrokerAuth {
     );
   }
 
-  /** Checks the credential, and records who the client ID is for its requests; false to refuse. */
-  async #login(session: Session, password: string): Promise<boolean> {
+  /** Whether one more connection from `address` stays within the bound; if so, it is counted. */
+  #admit(address: string): boolean {
+    const now = this.#options.now();
+    const recent = (this.#recentLogins.get(address) ?? []).filter((at) => now - at < LISTING_LAG_MS);
+    for (const [key, times] of this.#recentLogins)
+      if (times.every((at) => now - at >= LISTING_LAG_MS)) this.#recentLogins.delete(key);
+    // Listed connections include some of the recent logins: the larger of the two is the surest count.
+    if (Math.max(this.#listed.get(address) ?? 0, recent.length) >= this.#options.connectionsPerAddress) return false;
+    recent.push(now);
+    this.#recentLogins.set(address, recent);
+    return true;
+  }
+
+  /** Checks the credential, and records who the client ID is for its requests; why not when it is refused. */
+  async #login(session: Session, password: string): Promise<{ provisioningTokenId?: string } | undefined> {
     const { db, tokens, registry, operations, now, log } = this.#options;
     const clientId = session.kind === "provisioning" ? session.clientId : `${session.workspaceId}:${session.deviceId}`;
     let refusal: string | undefined;
@@ -159,11 +231,9 @@ export class BrokerAuth {
         await registry.connected(registered);
       }
     }
-    // Answered at once, even to a client that keeps failing: RabbitMQ asks over a few kept-alive
-    // HTTP connections, and a refusal held back would hold other clients' logins behind it.
     if (refusal) {
-      log(`broker: login refused: client ${clientId}: ${refusal}`);
-      return false;
+      log(`broker: login refused: client ${printable(clientId)}: ${refusal}`);
+      return { provisioningTokenId: provisioningTokenId ?? undefined };
     }
     await db.run(
       `INSERT INTO broker_sessions (client_id, provisioning_token_id, token_id, address, logged_in_at)
@@ -175,7 +245,7 @@ export class BrokerAuth {
       tokenId,
       now(),
     );
-    return true;
+    return undefined;
   }
 
   /** The session a client ID logged in as, as its requests are served; undefined when it never did. */

@@ -7,10 +7,13 @@
  *   request is acknowledged.
  * - Device messages (`…/msg/…`) go to the durable queue `provisio.messages`; a worker takes them in
  *   batches, stores each batch in one transaction, and acknowledges it only after the commit, so a
- *   worker that dies loses nothing: the broker hands what it held to another. A batch's messages are
- *   also written to the delivery ledger in that transaction and taken out of it once the broker has
- *   certainly had the acknowledgement; a redelivered message still in the ledger was stored already,
- *   and is not stored again.
+ *   worker that dies loses nothing: the broker hands what it held to another. A batch's messages
+ *   that name their id (v2) are also written to the delivery ledger in that transaction and taken
+ *   out of it once the broker has certainly had the acknowledgement; a redelivered message still in
+ *   the ledger (same device, id and bytes) was stored already, and is not stored again. One without
+ *   an id cannot be told from another with the same bytes, so a redelivery of it is stored again
+ *   rather than risk taking it for another's. Batches lock their devices (store.ts lockKeys): two
+ *   workers storing the same devices' messages take turns instead of colliding.
  * - Both queues are mirrored on every node (a policy set through the management API), so a node's
  *   loss loses neither; the worker reconnects to the next broker URL when its connection drops.
  * - Sessions a revocation or an expiry ends are closed through the management API, on whichever
@@ -24,10 +27,13 @@ import { insertRows, storeMessages } from "../message-batch";
 import type { IncomingMessage } from "../message-writer";
 import type { Reply } from "../operations";
 import { MAX_MESSAGE_BYTES, type Registry } from "../registry";
+import { printable } from "../log-text";
 import type { Db } from "../store";
 import { mayPublish, nameOfLevel } from "../topic-access";
+import type { DeviceRateLimits } from "../device-rate";
 import type { BrokerAdmin } from "./broker-admin";
 import { MQTT_EXCHANGE, WORKER_USER, routingKeyOf, sessionOf, topicOf, type BrokerAuth } from "./broker-auth";
+import { SessionRates } from "./session-rates";
 
 export const QUEUE_PREFIX = "provisio.";
 const REQUESTS = `${QUEUE_PREFIX}requests`;
@@ -58,6 +64,8 @@ export interface RabbitBrokerOptions {
   now: () => number;
   log: LogLine;
   quotaBytesPerDevice: number;
+  /** How fast one device's messages are taken; defaults in DEFAULT_DEVICE_RATE. */
+  deviceRate?: Partial<DeviceRateLimits>;
 }
 
 interface Pending {
@@ -80,9 +88,9 @@ function messageRoute(
   return "stream" in publication ? { workspaceId, deviceId, ...publication } : undefined;
 }
 
-const digestOf = (message: IncomingMessage) =>
+const digestOf = (message: IncomingMessage, messageId: number) =>
   createHash("sha256")
-    .update(`${message.workspaceId}\0${message.deviceId}\0${message.stream}\0`)
+    .update(`${message.workspaceId}\0${message.deviceId}\0${message.stream}\0${messageId}\0`)
     .update(message.payload)
     .digest();
 
@@ -99,9 +107,11 @@ export class RabbitBroker {
   /** Client IDs of the cluster's MQTT connections, as last listed (for the devices list's `connected`). */
   #connected = new Set<string>();
   readonly #sweeper: NodeJS.Timeout;
+  readonly #rates: SessionRates;
 
   private constructor(options: RabbitBrokerOptions) {
     this.#options = options;
+    this.#rates = new SessionRates(options.deviceRate, options.now);
     this.#sweeper = setInterval(() => void this.#sweep(), SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
   }
@@ -160,7 +170,9 @@ export class RabbitBroker {
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, CLOSE_RETRY_MS));
         for (const connection of await this.#options.admin.mqttConnections()) {
           if (connection.user !== "provisioning" || !clientIds.delete(connection.clientId)) continue;
-          this.#options.log(`session closed: client ${connection.clientId} on ${connection.node} (${reason})`);
+          this.#options.log(
+            `session closed: client ${printable(connection.clientId)} on ${connection.node} (${reason})`,
+          );
           await this.#options.admin.close(connection.name, reason);
         }
       }
@@ -250,7 +262,9 @@ export class RabbitBroker {
       const session = sessionOf(username, clientId) && (await this.#options.auth.session(clientId, username));
       const publication = session && mayPublish(session, topic, false);
       if (!session || !publication || !("request" in publication))
-        this.#options.log(`request dropped: no login known for client ${clientId} to publish on ${topic}`);
+        this.#options.log(
+          `request dropped: no login known for client ${printable(clientId)} to publish on ${printable(topic)}`,
+        );
       else {
         const request = { root: publication.root, kind: publication.request };
         const reply = await this.#options.requests.answer(session, request, delivery.content);
@@ -267,7 +281,8 @@ export class RabbitBroker {
   #message(delivery: ConsumeMessage): void {
     const route = messageRoute(delivery.fields.routingKey);
     let message: IncomingMessage | undefined;
-    if (!route) this.#options.log(`message dropped: routing key ${delivery.fields.routingKey} is no device stream`);
+    if (!route)
+      this.#options.log(`message dropped: routing key ${printable(delivery.fields.routingKey)} is no device stream`);
     else if (delivery.content.length > MAX_MESSAGE_BYTES)
       this.#options.log(`message dropped: ${delivery.content.length} bytes from ${route.deviceId}`);
     else {
@@ -292,30 +307,38 @@ export class RabbitBroker {
     const last = batch[batch.length - 1].delivery;
     const batchId = randomBytes(9).toString("base64url");
     try {
-      await this.#options.db.transaction(async (tx) => {
-        const fresh: IncomingMessage[] = [];
-        const ledger: unknown[][] = [];
-        for (const { delivery, message } of batch) {
-          if (!message) continue;
-          const digest = digestOf(message);
-          // A redelivery of a message a worker stored and acknowledged without the broker knowing.
-          if (
-            delivery.fields.redelivered &&
-            (await tx.run(
-              `DELETE FROM delivery_ledger WHERE id = (SELECT id FROM delivery_ledger
+      const devices = batch.flatMap(({ message }) => (message ? [`${message.workspaceId}\0${message.deviceId}`] : []));
+      await this.#options.db.transaction(
+        async (tx) => {
+          const fresh: IncomingMessage[] = [];
+          const ledger: unknown[][] = [];
+          for (const { delivery, message } of batch) {
+            if (!message) continue;
+            if (message.messageId === undefined) {
+              fresh.push(message);
+              continue;
+            }
+            const digest = digestOf(message, message.messageId);
+            // A redelivery of a message a worker stored and acknowledged without the broker knowing.
+            if (
+              delivery.fields.redelivered &&
+              (await tx.run(
+                `DELETE FROM delivery_ledger WHERE id = (SELECT id FROM delivery_ledger
                  WHERE workspace_id = ? AND device_id = ? AND digest = ? ORDER BY id LIMIT 1)`,
-              message.workspaceId,
-              message.deviceId,
-              digest,
-            ))
-          )
-            continue;
-          fresh.push(message);
-          ledger.push([batchId, message.workspaceId, message.deviceId, digest, this.#options.now()]);
-        }
-        await insertRows(tx, "delivery_ledger (batch, workspace_id, device_id, digest, stored_at)", ledger);
-        await storeMessages(tx, fresh, this.#options.quotaBytesPerDevice);
-      });
+                message.workspaceId,
+                message.deviceId,
+                digest,
+              ))
+            )
+              continue;
+            fresh.push(message);
+            ledger.push([batchId, message.workspaceId, message.deviceId, digest, this.#options.now()]);
+          }
+          await insertRows(tx, "delivery_ledger (batch, workspace_id, device_id, digest, stored_at)", ledger);
+          await storeMessages(tx, fresh, this.#options.quotaBytesPerDevice);
+        },
+        { lockKeys: devices },
+      );
       channel.ack(last, true);
       // A method answered on the same channel after the ack: the broker has processed the ack.
       await channel.checkQueue(MESSAGES);
@@ -338,13 +361,19 @@ export class RabbitBroker {
 
   /**
    * Once a second: which clients are connected anywhere in the cluster, and closing the registered
-   * sessions whose token stopped being valid (expired, replaced and out of grace, revoked).
+   * sessions past their rate or whose token stopped being valid (expired, replaced and out of
+   * grace, revoked).
    */
   async #sweep(): Promise<void> {
     const { admin, db, registry, now, log } = this.#options;
     try {
       const connections = await admin.mqttConnections();
       this.#connected = new Set(connections.map((c) => c.clientId));
+      this.#options.auth.connectionsListed(connections);
+      for (const connection of this.#rates.overRate(connections)) {
+        log(`session closed: client ${printable(connection.clientId)} (over its rate)`);
+        await admin.close(connection.name, "over its rate");
+      }
       const registered = connections.filter((c) => c.user !== "provisioning");
       if (registered.length > 0) {
         const rows = await db.all<{ client_id: string; token_id: string }>(
@@ -357,7 +386,7 @@ export class RabbitBroker {
         for (const connection of registered) {
           const tokenId = tokenOf.get(connection.clientId);
           if (tokenId !== undefined && t < (validUntil.get(tokenId) ?? 0)) continue;
-          log(`session closed: client ${connection.clientId} (its token is no longer valid)`);
+          log(`session closed: client ${printable(connection.clientId)} (its token is no longer valid)`);
           await admin.close(connection.name, "token no longer valid");
         }
       }
