@@ -112,14 +112,26 @@ type ChildMessage = {
   log?: string;
 };
 
-function nextMessage(child: ChildProcess, accept: (m: ChildMessage) => boolean): Promise<ChildMessage> {
+/**
+ * How long a test platform may take to start or to stop: about a second each, measured; a wide
+ * margin for a busy machine. Past it the wait fails, saying what it waited for, rather than hang
+ * until the test's own timeout.
+ */
+const PLATFORM_WAIT_MS = 45_000;
+
+function nextMessage(child: ChildProcess, accept: (m: ChildMessage) => boolean, what: string): Promise<ChildMessage> {
   return new Promise((resolve, reject) => {
     const onMessage = (m: ChildMessage) => {
       if (m.error) return done(() => reject(new Error(`platform failed: ${m.error}`)));
       if (accept(m)) done(() => resolve(m));
     };
     const onExit = (code: number | null) => done(() => reject(new Error(`platform exited with code ${code}`)));
+    const timer = setTimeout(
+      () => done(() => reject(new Error(`platform (pid ${child.pid}): no ${what} within ${PLATFORM_WAIT_MS} ms`))),
+      PLATFORM_WAIT_MS,
+    );
     const done = (then: () => void) => {
+      clearTimeout(timer);
       child.off("message", onMessage);
       child.off("exit", onExit);
       then();
@@ -205,8 +217,9 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
   (child.channel as { unref?: () => void } | undefined)?.unref?.();
   let ready: ChildMessage["ready"];
   try {
-    ({ ready } = await nextMessage(child, (m) => m.ready !== undefined));
+    ({ ready } = await nextMessage(child, (m) => m.ready !== undefined, "ready message"));
   } catch (error) {
+    child.kill("SIGKILL");
     if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
     throw error;
   }
@@ -236,7 +249,7 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
       return clockOffsetMs;
     },
     async advanceClock(ms) {
-      const reply = nextMessage(child, (m) => m.advanced !== undefined);
+      const reply = nextMessage(child, (m) => m.advanced !== undefined, "clock advanced");
       child.send({ advance: ms });
       clockOffsetMs = (await reply).advanced!;
     },
@@ -245,10 +258,14 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
       return { status: response.status, body: JSON.parse(response.text) };
     },
     async stop(stopOptions = {}) {
-      if (child.exitCode === null) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((resolve) => child.once("exit", resolve));
         child.send({ close: true });
+        let stuck = false;
+        const timer = setTimeout(() => (stuck = child.kill("SIGKILL")), PLATFORM_WAIT_MS);
         await exited;
+        clearTimeout(timer);
+        if (stuck) throw new Error(`platform (pid ${child.pid}) did not stop within ${PLATFORM_WAIT_MS} ms: killed`);
       }
       if (!stopOptions.keepData) rmSync(dataDir, { recursive: true, force: true });
     },

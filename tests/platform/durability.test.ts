@@ -3,6 +3,7 @@
  * while devices publish flat out, at a different moment each round, and after a restart on the
  * same data every acknowledged message is there, once. Bounded: a few rounds of about a second.
  */
+import { eventually } from "../../testkit/node/eventually";
 import { embeddedOnly, startTestPlatform, type TestPlatform } from "../../testkit/node/platform";
 import { connect, newToken, provision, publishFlatOut, registeredLogin } from "../../testkit/platform/mqtt-device";
 
@@ -38,7 +39,12 @@ embeddedOnly(
         );
         await new Promise((resolve) => setTimeout(resolve, 300 + round * 350));
         process.kill(platform.pid, "SIGKILL");
-        await Promise.all(publishing.map((p) => p.stopped));
+        let closed = 0;
+        for (const p of publishing) void p.stopped.then(() => closed++);
+        await eventually(() => closed === devices, "every device's session closed by the kill", {
+          timeoutMs: 15_000,
+          detail: () => `${closed} of ${devices} closed`,
+        });
         for (const { client } of sessions) client.end(true);
 
         const acked = publishing.flatMap((p) => [...p.acked]);
