@@ -94,10 +94,20 @@ export class TcpTransport implements Transport {
       : new Socket().connect(port, host);
     let reason: LinkFailure = "closed";
     let message: string | undefined;
+    let opened = false;
     socket.setNoDelay(true);
-    socket.on(tls ? "secureConnect" : "connect", () => events.onOpen());
+    socket.on(tls ? "secureConnect" : "connect", () => {
+      opened = true;
+      events.onOpen();
+    });
     socket.on("data", (data: Buffer) => events.onData(new Uint8Array(data.buffer, data.byteOffset, data.length)));
-    socket.on("error", (error) => ({ reason, message } = connectionFailure(error, host)));
+    socket.on("error", (error) => {
+      const failure = connectionFailure(error, host);
+      message = failure.message;
+      // An open stream that ends is "closed" however it ends (a reset when the broker went away
+      // with bytes unread, or a write after it left): the reasons tell why a connect failed.
+      if (!opened) reason = failure.reason;
+    });
     socket.once("close", () => events.onClose(reason, message));
     return {
       write(bytes) {

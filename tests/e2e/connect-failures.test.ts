@@ -6,7 +6,7 @@
  * in tests/tls/tls.test.ts, and Moddable's in tests/moddable.
  */
 import { createServer } from "node:net";
-import { connectionFailure } from "../../targets/node/transport";
+import { TcpTransport, connectionFailure } from "../../targets/node/transport";
 import { startTestPlatform } from "../../testkit/node/platform";
 import { TestDevice } from "../../testkit/e2e/test-device";
 import { approveCode, createToken } from "../../testkit/e2e/technician";
@@ -58,6 +58,24 @@ test("a registered device whose broker goes away reports each failed reconnect w
     expect(d.failures.slice(1).every(([state, reason]) => state === "connecting" && reason === "refused")).toBe(true);
   } finally {
     await platform.stop();
+  }
+});
+
+test("an open stream reset by the broker ends as closed, saying it was reset", async () => {
+  const server = createServer((socket) => socket.once("data", () => socket.resetAndDestroy()));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const transport = new TcpTransport({ host: "127.0.0.1", port: (server.address() as { port: number }).port });
+    const ended = await new Promise<[string, string | undefined]>((resolve) => {
+      const connection = transport.connect({
+        onOpen: () => connection.write(new Uint8Array([0xc0, 0])),
+        onData: () => undefined,
+        onClose: (reason, message) => resolve([reason, message]),
+      });
+    });
+    expect(ended).toEqual(["closed", expect.stringContaining("ECONNRESET")]);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
   }
 });
 
