@@ -9,6 +9,15 @@ import { connect, newToken, provision, publishFlatOut, registeredLogin } from ".
 
 jest.setTimeout(90_000);
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const devices = 8;
 const rounds = 3;
 
@@ -38,14 +47,13 @@ embeddedOnly(
           ),
         );
         await new Promise((resolve) => setTimeout(resolve, 300 + round * 350));
-        process.kill(platform.pid, "SIGKILL");
-        let closed = 0;
-        for (const p of publishing) void p.stopped.then(() => closed++);
-        await eventually(() => closed === devices, "every device's session closed by the kill", {
-          timeoutMs: 15_000,
-          detail: () => `${closed} of ${devices} closed`,
-        });
+        const killed = platform.pid;
+        process.kill(killed, "SIGKILL");
+        // Once the process is gone no PUBACK can come: what was acknowledged is final. (A session
+        // is not waited for to notice: one once never did in CI, 7 of 8 closed after 15 s.)
+        await eventually(() => !isAlive(killed), "the platform gone after SIGKILL", { timeoutMs: 15_000 });
         for (const { client } of sessions) client.end(true);
+        await Promise.all(publishing.map((p) => p.stopped));
 
         const acked = publishing.flatMap((p) => [...p.acked]);
         expect(acked.length).toBeGreaterThan(0);
