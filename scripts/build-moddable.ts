@@ -6,7 +6,7 @@
  */
 import { build as esbuild, type Plugin } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import { esbuildOptions, moddableModules, repoRoot } from "./build";
 import { constTopLevel } from "./top-level-const";
 
@@ -51,6 +51,25 @@ export const moddableNativeModules = [
   { name: "provisio-entropy", path: "targets/moddable/native/provisio-entropy", platforms: ["esp32", "lin", "mac"] },
 ] as const;
 
+/**
+ * The core's modules that the device build takes from Moddable's native code instead, by path from
+ * the repo root: the same function, in C that the device links anyway (crypt's SHA-512 serves the
+ * TLS stack). The core's JavaScript stays for Node and for the XS engine of the simulator.
+ */
+export const moddableNatives: Readonly<Record<string, string>> = {
+  "sdk/crypto/nacl/sha512.ts": "targets/moddable/sha512.ts",
+};
+
+const nativesPlugin: Plugin = {
+  name: "moddable-natives",
+  setup(build) {
+    build.onResolve({ filter: /^\./ }, (args) => {
+      const native = moddableNatives[relative(repoRoot, resolve(args.resolveDir, args.path)) + ".ts"];
+      return native ? { path: resolve(repoRoot, native) } : undefined;
+    });
+  },
+};
+
 export interface BuiltModule {
   name: string;
   output: string;
@@ -70,6 +89,7 @@ export async function bundleModdable(): Promise<BuiltModule[]> {
         entryPoints: [bundle.entry],
         format: "esm",
         metafile: true,
+        plugins: [nativesPlugin],
         external: [
           ...moddableModules,
           ...moddableNativeModules.map((native) => native.name),
@@ -131,7 +151,7 @@ export async function bundleModdableOnFakes(
     format: "iife",
     globalName,
     footer: { js: `globalThis.${globalName}=${globalName};` },
-    plugins: [fakePlugin, ...plugins],
+    plugins: [fakePlugin, nativesPlugin, ...plugins],
   });
   return result.outputFiles![0].text;
 }

@@ -20,6 +20,7 @@ export const moddableModules: readonly string[] = [
   "Resource",
   "base64",
   "crc",
+  "crypt",
   "file",
   "flash",
   "hex",
@@ -44,6 +45,9 @@ export const esbuildOptions: BuildOptions = {
   platform: "browser",
   external: [...moddableModules],
   logLevel: "silent",
+  // The members private to a class (TypeScript `private`, named `_x`; eslint.config.mjs keeps
+  // `#x` out of the XS code) get short names: XS keeps each property name in the module's symbols.
+  mangleProps: /^_/,
 };
 
 async function bundle(options: BuildOptions): Promise<string> {

@@ -12,29 +12,29 @@ export interface BackoffOptions {
  * Full jitter spreads a fleet that lost its broker at the same moment over the whole window.
  */
 export class Backoff {
-  readonly #random: Random;
-  readonly #initial: number;
-  readonly #max: number;
-  #ceiling = 0;
+  private readonly _random: Random;
+  private readonly _initial: number;
+  private readonly _max: number;
+  private _ceiling = 0;
 
   constructor(random: Random, options: BackoffOptions = {}) {
-    this.#random = random;
-    this.#initial = options.initialDelayMs ?? 1000;
-    this.#max = options.maxDelayMs ?? 300000;
+    this._random = random;
+    this._initial = options.initialDelayMs ?? 1000;
+    this._max = options.maxDelayMs ?? 300000;
     this.reset();
   }
 
   /** The delay before the next attempt, ms; grows the ceiling for the one after. */
   next(): number {
     const word = new Uint32Array(1);
-    this.#random.fill(new Uint8Array(word.buffer));
-    const delay = Math.floor((word[0] / 0x100000000) * (this.#ceiling + 1));
-    this.#ceiling = Math.min(this.#max, this.#ceiling * 2);
+    this._random.fill(new Uint8Array(word.buffer));
+    const delay = Math.floor((word[0] / 0x100000000) * (this._ceiling + 1));
+    this._ceiling = Math.min(this._max, this._ceiling * 2);
     return delay;
   }
 
   /** After a success: the next delay is drawn from the first window again. */
   reset(): void {
-    this.#ceiling = Math.min(this.#initial, this.#max);
+    this._ceiling = Math.min(this._initial, this._max);
   }
 }

@@ -68,7 +68,9 @@ export interface DeviceClientOptions extends DevicePorts {
 export type DeviceClientErrorCode = "invalid-device-id" | "invalid-attributes";
 
 export class DeviceClientError extends CodedError<DeviceClientErrorCode> {
-  override name = "DeviceClientError";
+  override get name(): string {
+    return "DeviceClientError";
+  }
 }
 
 function checkAttributes(attributes: Record<string, string>): boolean {
@@ -80,21 +82,21 @@ function checkAttributes(attributes: Record<string, string>): boolean {
 }
 
 export class DeviceClient {
-  #options: DeviceClientOptions;
-  #log: Log;
+  private _options: DeviceClientOptions;
+  private _log: Log;
   /** The one writer of the device's record: the provisioner and the session hand changes up to it. */
-  #identities: IdentityStore;
-  #state: DeviceClientState = "stopped";
-  #provisioner: Provisioner | undefined;
-  #session: RegisteredSession | undefined;
-  #identity: DeviceIdentity | undefined;
+  private _identities: IdentityStore;
+  private _state: DeviceClientState = "stopped";
+  private _provisioner: Provisioner | undefined;
+  private _session: RegisteredSession | undefined;
+  private _identity: DeviceIdentity | undefined;
   /** Spaces the provisioning runs that follow refused registrations: never a hot loop. */
-  #rejections: Backoff;
-  #reprovisionTimer: TimerHandle | undefined;
+  private _rejections: Backoff;
+  private _reprovisionTimer: TimerHandle | undefined;
   /** Why the last start() could not make the device key: no message is queued meanwhile. */
-  #startFailure: string | undefined;
-  readonly #queue: MessageQueue;
-  readonly #outbox: Outbox;
+  private _startFailure: string | undefined;
+  private readonly _queue: MessageQueue;
+  private readonly _outbox: Outbox;
 
   /** Throws DeviceClientError for an invalid Device ID or attributes: those are firmware bugs. */
   constructor(options: DeviceClientOptions) {
@@ -105,27 +107,27 @@ export class DeviceClient {
         "invalid-attributes",
         "attributes are at most 16 string values of at most 64 characters",
       );
-    this.#options = options;
-    this.#log = options.log ?? silentLog;
-    this.#identities = new IdentityStore(options.store, this.#log);
-    this.#rejections = new Backoff(options.random);
-    this.#queue = options.queue ?? new MemoryMessageQueue({ log: this.#log });
-    this.#outbox = new Outbox(this.#queue, this.#log, (waiting) =>
-      this.#call("onDelivered", () => options.onDelivered?.(waiting)),
+    this._options = options;
+    this._log = options.log ?? silentLog;
+    this._identities = new IdentityStore(options.store, this._log);
+    this._rejections = new Backoff(options.random);
+    this._queue = options.queue ?? new MemoryMessageQueue({ log: this._log });
+    this._outbox = new Outbox(this._queue, this._log, (waiting) =>
+      this._call("onDelivered", () => options.onDelivered?.(waiting)),
     );
   }
 
   get state(): DeviceClientState {
-    return this.#state;
+    return this._state;
   }
 
   /** Known once registered (from the store or from the approval). */
   get deviceId(): string | undefined {
-    return this.#identity?.registration?.deviceId;
+    return this._identity?.registration?.deviceId;
   }
 
   get workspaceId(): string | undefined {
-    return this.#identity?.registration?.workspaceId;
+    return this._identity?.registration?.workspaceId;
   }
 
   /**
@@ -134,37 +136,37 @@ export class DeviceClient {
    * fails with detail "random-failed"; `send` then refuses messages until a start succeeds.
    */
   start(): void {
-    if (this.#state !== "stopped" && this.#state !== "failed") return;
-    const options = this.#options;
-    let identity = this.#identities.load();
+    if (this._state !== "stopped" && this._state !== "failed") return;
+    const options = this._options;
+    let identity = this._identities.load();
     if (!identity) {
       let keyPair: DeviceKeyPair;
       try {
         keyPair = generateDeviceKeyPair(options.random);
       } catch (error) {
-        this.#startFailure = error instanceof Error ? error.message : String(error);
-        this.#log.write("error", "no-device-key", { error: this.#startFailure });
-        return this.#setState("failed", "random-failed");
+        this._startFailure = error instanceof Error ? error.message : String(error);
+        this._log.write("error", "no-device-key", { error: this._startFailure });
+        return this._setState("failed", "random-failed");
       }
       identity = { version: 1, keyPair };
-      this.#identities.save(identity);
+      this._identities.save(identity);
     }
-    this.#startFailure = undefined;
-    this.#identity = identity;
-    if (identity.registration) this.#connect(identity.keyPair, identity.registration);
-    else this.#provision(identity, options.deviceId);
+    this._startFailure = undefined;
+    this._identity = identity;
+    if (identity.registration) this._connect(identity.keyPair, identity.registration);
+    else this._provision(identity, options.deviceId);
   }
 
   stop(): void {
-    const provisioner = this.#provisioner;
-    const session = this.#session;
-    this.#provisioner = undefined;
-    this.#session = undefined;
-    this.#clearReprovision();
-    this.#outbox.use(undefined);
+    const provisioner = this._provisioner;
+    const session = this._session;
+    this._provisioner = undefined;
+    this._session = undefined;
+    this._clearReprovision();
+    this._outbox.use(undefined);
     provisioner?.stop();
     session?.stop();
-    this.#setState("stopped");
+    this._setState("stopped");
   }
 
   /**
@@ -176,49 +178,49 @@ export class DeviceClient {
    * device that cannot register queues nothing.
    */
   send(stream: string, payload: Uint8Array): Promise<void> {
-    if (this.#startFailure !== undefined)
+    if (this._startFailure !== undefined)
       return Promise.reject(
-        new SendError("not-started", `the device could not start (${this.#startFailure}): nothing is queued`),
+        new SendError("not-started", `the device could not start (${this._startFailure}): nothing is queued`),
       );
-    return this.#outbox.send(stream, payload);
+    return this._outbox.send(stream, payload);
   }
 
   /** The messages waiting for the platform, and those the queue dropped since boot. */
   get queued(): { messages: number; bytes: number; dropped: number } {
-    const queue = this.#queue;
+    const queue = this._queue;
     return { messages: queue.waiting.length, bytes: queue.bytes, dropped: queue.dropped };
   }
 
-  #setState(state: DeviceClientState, detail?: string): void {
-    if (this.#state === state) return;
-    this.#state = state;
-    this.#log.write("info", "device-state", { state, detail });
-    this.#call("onStateChange", () => this.#options.onStateChange?.(state, detail));
+  private _setState(state: DeviceClientState, detail?: string): void {
+    if (this._state === state) return;
+    this._state = state;
+    this._log.write("info", "device-state", { state, detail });
+    this._call("onStateChange", () => this._options.onStateChange?.(state, detail));
   }
 
   /** The state again, with why the link failed and when it is tried next. */
-  #linkLost(error: Error, retryInMs: number): void {
-    const state = this.#state;
+  private _linkLost(error: Error, retryInMs: number): void {
+    const state = this._state;
     const reason = error instanceof CodedError ? (error.code as string) : "failed";
-    this.#call("onStateChange", () => this.#options.onStateChange?.(state, reason, retryInMs));
+    this._call("onStateChange", () => this._options.onStateChange?.(state, reason, retryInMs));
   }
 
   /** Runs an application callback: what it throws is logged and goes no further. */
-  #call(name: string, run: () => void): void {
+  private _call(name: string, run: () => void): void {
     try {
       run();
     } catch (e) {
-      this.#log.write("error", "callback-threw", { callback: name, error: String(e) });
+      this._log.write("error", "callback-threw", { callback: name, error: String(e) });
     }
   }
 
-  #clearReprovision(): void {
-    if (this.#reprovisionTimer !== undefined) this.#options.clock.clearTimer(this.#reprovisionTimer);
-    this.#reprovisionTimer = undefined;
+  private _clearReprovision(): void {
+    if (this._reprovisionTimer !== undefined) this._options.clock.clearTimer(this._reprovisionTimer);
+    this._reprovisionTimer = undefined;
   }
 
-  #provision(identity: DeviceIdentity, deviceId: string | undefined): void {
-    const options = this.#options;
+  private _provision(identity: DeviceIdentity, deviceId: string | undefined): void {
+    const options = this._options;
     const provisioner = new Provisioner({
       transport: options.transport,
       clock: options.clock,
@@ -226,34 +228,34 @@ export class DeviceClient {
       log: options.log,
       provisioningToken: options.provisioningToken,
       identity,
-      save: (next) => this.#identities.save(next),
+      save: (next) => this._identities.save(next),
       deviceId,
       attributes: options.attributes,
-      onDisplay: (operation) => this.#call("onDisplay", () => options.onDisplay(operation)),
-      onConnectionLost: (error, retryInMs) => this.#provisioner === provisioner && this.#linkLost(error, retryInMs),
+      onDisplay: (operation) => this._call("onDisplay", () => options.onDisplay(operation)),
+      onConnectionLost: (error, retryInMs) => this._provisioner === provisioner && this._linkLost(error, retryInMs),
       onStateChange: (state: ProvisioningState) => {
-        if (this.#provisioner !== provisioner) return;
-        if (state === "connecting" || state === "initializing") this.#setState("provisioning");
-        else if (state === "pending") this.#setState("awaiting-approval");
+        if (this._provisioner !== provisioner) return;
+        if (state === "connecting" || state === "initializing") this._setState("provisioning");
+        else if (state === "pending") this._setState("awaiting-approval");
       },
       onRegistered: (registered) => {
-        if (this.#provisioner !== provisioner || !registered.registration) return;
-        this.#provisioner = undefined;
-        this.#identity = registered;
-        this.#connect(registered.keyPair, registered.registration);
+        if (this._provisioner !== provisioner || !registered.registration) return;
+        this._provisioner = undefined;
+        this._identity = registered;
+        this._connect(registered.keyPair, registered.registration);
       },
       onFailed: (error: ProvisioningError) => {
-        if (this.#provisioner !== provisioner) return;
-        this.#provisioner = undefined;
-        this.#setState("failed", error.code);
+        if (this._provisioner !== provisioner) return;
+        this._provisioner = undefined;
+        this._setState("failed", error.code);
       },
     });
-    this.#provisioner = provisioner;
+    this._provisioner = provisioner;
     provisioner.start();
   }
 
-  #connect(keyPair: DeviceKeyPair, registration: Registration): void {
-    const options = this.#options;
+  private _connect(keyPair: DeviceKeyPair, registration: Registration): void {
+    const options = this._options;
     const session: RegisteredSession = new RegisteredSession({
       transport: options.transport,
       clock: options.clock,
@@ -262,47 +264,47 @@ export class DeviceClient {
       registration,
       secretKey: keyPair.secretKey,
       refresh: options.refresh,
-      onConnectionLost: (error, retryInMs) => this.#session === session && this.#linkLost(error, retryInMs),
+      onConnectionLost: (error, retryInMs) => this._session === session && this._linkLost(error, retryInMs),
       onStateChange: (state: MqttClientState) => {
-        if (this.#session !== session || state === "stopped") return;
-        if (state === "connected") this.#rejections.reset();
-        this.#setState(state === "connected" ? "connected" : "connecting");
+        if (this._session !== session || state === "stopped") return;
+        if (state === "connected") this._rejections.reset();
+        this._setState(state === "connected" ? "connected" : "connecting");
       },
       onRefreshed: (refreshed: Registration): boolean =>
-        this.#session === session && this.#store({ version: 1, keyPair, registration: refreshed }),
+        this._session === session && this._store({ version: 1, keyPair, registration: refreshed }),
       onRejected: (error: RegistrationError) => {
-        if (this.#session !== session) return;
-        this.#session = undefined;
-        this.#outbox.use(undefined);
-        this.#rejected(error, keyPair, session.registration.deviceId);
+        if (this._session !== session) return;
+        this._session = undefined;
+        this._outbox.use(undefined);
+        this._rejected(error, keyPair, session.registration.deviceId);
       },
     });
-    this.#session = session;
-    this.#setState("connecting");
+    this._session = session;
+    this._setState("connecting");
     session.start();
-    this.#outbox.use(session);
+    this._outbox.use(session);
   }
 
   /** Writes the record atomically; false (old record kept) when the store cannot. */
-  #store(identity: DeviceIdentity): boolean {
-    if (!this.#identities.save(identity)) return false;
-    this.#identity = identity;
+  private _store(identity: DeviceIdentity): boolean {
+    if (!this._identities.save(identity)) return false;
+    this._identity = identity;
     return true;
   }
 
-  #rejected(error: RegistrationError, keyPair: DeviceKeyPair, previousDeviceId: string): void {
-    if (this.#options.onRejected === "stop") {
-      this.#setState("failed", error.code);
+  private _rejected(error: RegistrationError, keyPair: DeviceKeyPair, previousDeviceId: string): void {
+    if (this._options.onRejected === "stop") {
+      this._setState("failed", error.code);
       return;
     }
-    const delayMs = this.#rejections.next();
-    this.#log.write("warn", "provisioning-again", { inMs: delayMs });
-    this.#setState("provisioning", error.code);
+    const delayMs = this._rejections.next();
+    this._log.write("warn", "provisioning-again", { inMs: delayMs });
+    this._setState("provisioning", error.code);
     // The same key pair asks again, for the Device ID it had unless the firmware asks for one.
-    const deviceId = this.#options.deviceId ?? previousDeviceId;
-    this.#reprovisionTimer = this.#options.clock.setTimer(delayMs, () => {
-      this.#reprovisionTimer = undefined;
-      if (this.#state === "provisioning") this.#provision({ version: 1, keyPair }, deviceId);
+    const deviceId = this._options.deviceId ?? previousDeviceId;
+    this._reprovisionTimer = this._options.clock.setTimer(delayMs, () => {
+      this._reprovisionTimer = undefined;
+      if (this._state === "provisioning") this._provision({ version: 1, keyPair }, deviceId);
     });
   }
 }

@@ -130,26 +130,26 @@ export function saveIdentity(store: RecordStore, identity: DeviceIdentity): void
  * which writes it here. A failed write is logged and leaves the old record in place.
  */
 export class IdentityStore {
-  readonly #store: RecordStore;
-  readonly #log: Log;
+  private readonly _store: RecordStore;
+  private readonly _log: Log;
 
   constructor(store: RecordStore, log: Log = silentLog) {
-    this.#store = store;
-    this.#log = log;
+    this._store = store;
+    this._log = log;
   }
 
   /** The stored identity, or undefined when there is none or it is corrupt. */
   load(): DeviceIdentity | undefined {
-    return loadIdentity(this.#store);
+    return loadIdentity(this._store);
   }
 
   /** Writes `identity` atomically; false (logged, the old record kept) when the store cannot. */
   save(identity: DeviceIdentity): boolean {
     try {
-      saveIdentity(this.#store, identity);
+      saveIdentity(this._store, identity);
       return true;
     } catch (e) {
-      this.#log.write("error", "store-failed", { reason: e instanceof Error ? e.message : String(e) });
+      this._log.write("error", "store-failed", { reason: e instanceof Error ? e.message : String(e) });
       return false;
     }
   }

@@ -45,10 +45,10 @@ export function numberField(object: JsonObject, key: string, min: number, max: n
 
 /** Request ids (`rid`, at most 32 characters): "1", "2", … "999999999", then "1" again. */
 export class RequestIds {
-  #last = 0;
+  private _last = 0;
 
   next(): string {
-    this.#last = (this.#last % 999999999) + 1;
-    return String(this.#last);
+    this._last = (this._last % 999999999) + 1;
+    return String(this._last);
   }
 }

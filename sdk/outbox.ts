@@ -26,7 +26,9 @@ export type SendErrorCode = "invalid-stream" | "message-too-large" | "dropped" |
 
 /** Why `send` refused a message (a StorageError when the queue could not keep it). */
 export class SendError extends CodedError<SendErrorCode> {
-  override name = "SendError";
+  override get name(): string {
+    return "SendError";
+  }
 }
 
 /** The packet id a queued message keeps for life. */
@@ -40,95 +42,97 @@ interface Waiter {
 }
 
 export class Outbox {
-  readonly #queue: MessageQueue;
-  readonly #log: Log;
-  #session: RegisteredSession | undefined;
+  private readonly _queue: MessageQueue;
+  private readonly _log: Log;
+  private _session: RegisteredSession | undefined;
   /** Published on the current session, not yet acknowledged. */
-  readonly #inFlight = new Set<QueuedMessage>();
+  private readonly _inFlight = new Set<QueuedMessage>();
   /** The promises of `send` calls made since boot, by message. */
-  readonly #waiters = new Map<QueuedMessage, Waiter>();
+  private readonly _waiters = new Map<QueuedMessage, Waiter>();
 
-  readonly #delivered: (waiting: number) => void;
+  private readonly _delivered: (waiting: number) => void;
 
   constructor(queue: MessageQueue, log: Log, delivered: (waiting: number) => void) {
-    this.#queue = queue;
-    this.#log = log;
-    this.#delivered = delivered;
+    this._queue = queue;
+    this._log = log;
+    this._delivered = delivered;
   }
 
   /** Stores the message (rejecting at once when it cannot) and resolves on the platform's PUBACK. */
   send(stream: string, payload: Uint8Array): Promise<void> {
     if (!isStreamName(stream))
       return Promise.reject(new SendError("invalid-stream", "a stream name is 1-64 characters of 0-9 A-Z a-z _ . -"));
-    const limit = Math.min(maxMessageBytes, this.#queue.maxPayloadBytes(stream));
+    const limit = Math.min(maxMessageBytes, this._queue.maxPayloadBytes(stream));
     if (payload.length > limit)
       return Promise.reject(new SendError("message-too-large", `a message is at most ${limit} bytes`));
     let message: QueuedMessage;
-    const dropped = this.#queue.dropped;
+    const dropped = this._queue.dropped;
     try {
-      message = this.#queue.append(stream, payload);
+      message = this._queue.append(stream, payload);
     } catch (error) {
       return Promise.reject(error instanceof StorageError ? error : new StorageError("verify-failed", String(error)));
     }
-    if (this.#queue.dropped !== dropped) this.#rejectDropped();
-    const delivered = new Promise<void>((resolve, reject) => this.#waiters.set(message, { resolve, reject }));
-    this.#pump();
+    if (this._queue.dropped !== dropped) this._rejectDropped();
+    const delivered = new Promise<void>((resolve, reject) => this._waiters.set(message, { resolve, reject }));
+    this._pump();
     return delivered;
   }
 
   /** The session messages go through from now on (undefined: none until the next). */
   use(session: RegisteredSession | undefined): void {
-    this.#session = session;
-    this.#inFlight.clear();
-    this.#pump();
+    this._session = session;
+    this._inFlight.clear();
+    this._pump();
   }
 
-  #pump(): void {
-    const session = this.#session;
+  private _pump(): void {
+    const session = this._session;
     if (!session) return;
-    for (const message of this.#queue.waiting) {
-      if (this.#inFlight.size >= maxInFlight) return;
-      if (this.#inFlight.has(message)) continue;
+    const waiting = this._queue.waiting;
+    for (let i = 0; i < waiting.length; i++) {
+      const message = waiting[i];
+      if (this._inFlight.size >= maxInFlight) return;
+      if (this._inFlight.has(message)) continue;
       let dup: boolean;
       let body: { stream: string; payload: Uint8Array };
       try {
         dup = message.sent;
-        body = this.#queue.read(message);
-        this.#queue.markSent(message);
+        body = this._queue.read(message);
+        this._queue.markSent(message);
       } catch (error) {
-        this.#log.write("error", "queue-read-failed", { sequence: message.sequence, error: String(error) });
+        this._log.write("error", "queue-read-failed", { sequence: message.sequence, error: String(error) });
         return;
       }
-      this.#inFlight.add(message);
+      this._inFlight.add(message);
       session.send(body.stream, body.payload, { messageId: messageIdOf(message), dup }, (error) =>
-        this.#acknowledged(session, message, error),
+        this._acknowledged(session, message, error),
       );
     }
   }
 
-  #acknowledged(session: RegisteredSession, message: QueuedMessage, error: Error | undefined): void {
-    if (session !== this.#session) return;
-    this.#inFlight.delete(message);
+  private _acknowledged(session: RegisteredSession, message: QueuedMessage, error: Error | undefined): void {
+    if (session !== this._session) return;
+    this._inFlight.delete(message);
     if (error) return; // the session ended: the next one sends it again
     try {
-      this.#queue.markDone(message);
+      this._queue.markDone(message);
     } catch (e) {
       // Left waiting on flash: resent after a reboot with DUP, which the platform recognises.
-      this.#log.write("error", "queue-write-failed", { sequence: message.sequence, error: String(e) });
+      this._log.write("error", "queue-write-failed", { sequence: message.sequence, error: String(e) });
     }
-    const waiter = this.#waiters.get(message);
-    this.#waiters.delete(message);
+    const waiter = this._waiters.get(message);
+    this._waiters.delete(message);
     waiter?.resolve();
-    this.#delivered(this.#queue.waiting.length);
-    this.#pump();
+    this._delivered(this._queue.waiting.length);
+    this._pump();
   }
 
   /** The policy dropped the oldest messages to make room: their senders learn it. */
-  #rejectDropped(): void {
-    for (const [message, waiter] of this.#waiters)
-      if (!this.#queue.waiting.includes(message)) {
-        this.#waiters.delete(message);
-        this.#inFlight.delete(message);
+  private _rejectDropped(): void {
+    for (const [message, waiter] of this._waiters)
+      if (!this._queue.waiting.includes(message)) {
+        this._waiters.delete(message);
+        this._inFlight.delete(message);
         waiter.reject(new SendError("dropped", "the queue was full and dropped this message for a newer one"));
       }
   }

@@ -14,3 +14,10 @@ test(`what the ESP32 loads besides the app is under ${sizeBudgets.deviceSideByte
     sizeBudgets.deviceSideBytes,
   );
 });
+
+test(`the lin build's four modules come to under ${sizeBudgets.deviceBytecodeBytes} bytes of XS bytecode`, async () => {
+  const lin = (await bundleModdable()).filter((m) => m.platforms.includes("lin"));
+  expect(lin.map((m) => m.name).sort()).toEqual(["main", "provisio-moddable", "provisio-platform", "provisio-sdk"]);
+  const minified = lin.reduce((bytes, m) => bytes + Buffer.byteLength(m.code), 0);
+  expect(minified * sizeBudgets.xsBytecodePerMinifiedByte).toBeLessThan(sizeBudgets.deviceBytecodeBytes);
+});

@@ -10,12 +10,12 @@ const CROCKFORD32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /** SHA-512 of the parts and then `text` as UTF-8, written one after the other into a single buffer. */
 function sha512Of(parts: readonly Uint8Array[], text = ""): Uint8Array {
   let length = utf8ByteLength(text);
-  for (const part of parts) length += part.length;
+  for (let i = 0; i < parts.length; i++) length += parts[i].length;
   const joined = new Uint8Array(length);
   let offset = 0;
-  for (const part of parts) {
-    joined.set(part, offset);
-    offset += part.length;
+  for (let i = 0; i < parts.length; i++) {
+    joined.set(parts[i], offset);
+    offset += parts[i].length;
   }
   utf8Write(text, joined, offset);
   return sha512(joined);

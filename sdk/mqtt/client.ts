@@ -32,7 +32,9 @@ export type MqttClientErrorCode =
   | "connection-closed";
 
 export class MqttClientError extends CodedError<MqttClientErrorCode> {
-  override name = "MqttClientError";
+  override get name(): string {
+    return "MqttClientError";
+  }
 }
 
 export interface MqttClientOptions extends DevicePorts {
@@ -86,60 +88,60 @@ interface Outgoing {
 }
 
 export class MqttClient {
-  readonly #options: MqttClientOptions;
-  readonly #log: Log;
-  readonly #clock: Clock;
-  readonly #backoff: Backoff;
-  readonly #keepaliveMs: number;
-  readonly #maxInflight: number;
-  #username: string | undefined;
-  #password: Uint8Array | undefined;
-  #state: MqttClientState = "stopped";
-  #conn: TransportConnection | undefined;
+  private readonly _options: MqttClientOptions;
+  private readonly _log: Log;
+  private readonly _clock: Clock;
+  private readonly _backoff: Backoff;
+  private readonly _keepaliveMs: number;
+  private readonly _maxInflight: number;
+  private _username: string | undefined;
+  private _password: Uint8Array | undefined;
+  private _state: MqttClientState = "stopped";
+  private _conn: TransportConnection | undefined;
   /** Identifies the current link: events of an older one are ignored. */
-  #linkId = 0;
+  private _linkId = 0;
   /** Connect timeout while connecting, reconnect time while waiting. */
-  #deadline = 0;
-  #sentAt = 0;
-  #heardAt = 0;
+  private _deadline = 0;
+  private _sentAt = 0;
+  private _heardAt = 0;
   /** When the unanswered PINGREQ went out. */
-  #pingAt: number | undefined;
-  #timer: TimerHandle | undefined;
-  #timerAt = 0;
-  #lastId = 0;
+  private _pingAt: number | undefined;
+  private _timer: TimerHandle | undefined;
+  private _timerAt = 0;
+  private _lastId = 0;
   /** Insertion order is send order, kept across reconnects. */
-  readonly #inflight = new Map<number, Outgoing>();
+  private readonly _inflight = new Map<number, Outgoing>();
   /** SUBSCRIBE/UNSUBSCRIBE awaiting their ack; lost with the link. */
-  readonly #requests = new Map<number, Done | undefined>();
+  private readonly _requests = new Map<number, Done | undefined>();
 
   constructor(options: MqttClientOptions) {
-    this.#options = options;
-    this.#log = options.log ?? silentLog;
-    this.#clock = options.clock;
-    this.#backoff = new Backoff(options.random, options.reconnect);
-    this.#keepaliveMs = (options.keepalive ?? 60) * 1000;
+    this._options = options;
+    this._log = options.log ?? silentLog;
+    this._clock = options.clock;
+    this._backoff = new Backoff(options.random, options.reconnect);
+    this._keepaliveMs = (options.keepalive ?? 60) * 1000;
     // Both maps together stay far below 65535 ids, so a free packet id always exists.
-    this.#maxInflight = Math.min(options.maxInflight ?? 16, 16384);
-    this.#username = options.username;
-    this.#password = options.password;
+    this._maxInflight = Math.min(options.maxInflight ?? 16, 16384);
+    this._username = options.username;
+    this._password = options.password;
   }
 
   get state(): MqttClientState {
-    return this.#state;
+    return this._state;
   }
 
   /** Begins connecting; reconnects with backoff after failures until stop() or CONNACK 4/5. */
   start(): void {
-    if (this.#state !== "stopped") return;
-    this.#backoff.reset();
-    this.#open();
+    if (this._state !== "stopped") return;
+    this._backoff.reset();
+    this._open();
   }
 
   /** DISCONNECT if connected, close, cancel the timer, fail pending callbacks with "stopped". */
   stop(): void {
-    if (this.#state === "stopped") return;
-    if (this.#state === "connected") this.#write({ cmd: "disconnect" });
-    this.#halt(undefined);
+    if (this._state === "stopped") return;
+    if (this._state === "connected") this._write({ cmd: "disconnect" });
+    this._halt(undefined);
   }
 
   /**
@@ -147,27 +149,26 @@ export class MqttClient {
    * dup on the new link): how new credentials take effect without losing a message.
    */
   reconnect(): void {
-    if (this.#state === "stopped") return;
-    if (this.#state === "connected") this.#write({ cmd: "disconnect" });
-    const unanswered = this.#drop();
-    this.#open();
-    const error = new MqttClientError("connection-closed", "reconnecting");
-    for (const callback of unanswered) this.#done(callback, error);
+    if (this._state === "stopped") return;
+    if (this._state === "connected") this._write({ cmd: "disconnect" });
+    const unanswered = this._drop();
+    this._open();
+    this._doneAll(unanswered, new MqttClientError("connection-closed", "reconnecting"));
   }
 
   /** Changes the credentials used by the next CONNECT (token refresh). */
   setCredentials(username: string | undefined, password: Uint8Array | undefined): void {
-    this.#username = username;
-    this.#password = password;
+    this._username = username;
+    this._password = password;
   }
 
   /** Only while connected. `granted` holds 0x80 for each refused subscription. */
   subscribe(subscriptions: Subscription[], callback?: (error: Error | undefined, granted?: number[]) => void): void {
-    this.#request({ cmd: "subscribe", messageId: 0, subscriptions }, callback);
+    this._request({ cmd: "subscribe", messageId: 0, subscriptions }, callback);
   }
 
   unsubscribe(topics: string[], callback?: (error: Error | undefined) => void): void {
-    this.#request({ cmd: "unsubscribe", messageId: 0, unsubscriptions: topics }, callback);
+    this._request({ cmd: "unsubscribe", messageId: 0, unsubscriptions: topics }, callback);
   }
 
   /**
@@ -191,155 +192,155 @@ export class MqttClient {
       retain: !!options.retain,
     };
     if (packet.qos === 0) {
-      if (this.#state !== "connected") return this.#done(callback, new MqttClientError("not-connected"));
-      return this.#done(callback, this.#write(packet));
+      if (this._state !== "connected") return this._done(callback, new MqttClientError("not-connected"));
+      return this._done(callback, this._write(packet));
     }
-    if (this.#inflight.size >= this.#maxInflight) return this.#done(callback, new MqttClientError("inflight-full"));
+    if (this._inflight.size >= this._maxInflight) return this._done(callback, new MqttClientError("inflight-full"));
     const id = options.messageId;
-    if (id !== undefined && (!(id >= queuedMessageIds.first && id <= queuedMessageIds.last) || this.#inflight.has(id)))
-      return this.#done(callback, new MqttClientError("invalid-message-id"));
-    packet.messageId = id ?? this.#nextId();
+    if (id !== undefined && (!(id >= queuedMessageIds.first && id <= queuedMessageIds.last) || this._inflight.has(id)))
+      return this._done(callback, new MqttClientError("invalid-message-id"));
+    packet.messageId = id ?? this._nextId();
     let bytes: Uint8Array;
     try {
       bytes = encode(packet);
     } catch (e) {
-      return this.#done(callback, e as Error);
+      return this._done(callback, e as Error);
     }
     const outgoing: Outgoing = { packet, sent: !!options.dup, callback };
-    this.#inflight.set(packet.messageId, outgoing);
-    if (this.#state !== "connected") return;
-    this.#writeBytes(bytes);
+    this._inflight.set(packet.messageId, outgoing);
+    if (this._state !== "connected") return;
+    this._writeBytes(bytes);
     outgoing.sent = true;
   }
 
-  #request(packet: ClientPacket & { messageId: number }, callback: Done | undefined): void {
-    if (this.#state !== "connected") return this.#done(callback, new MqttClientError("not-connected"));
-    if (this.#requests.size >= this.#maxInflight) return this.#done(callback, new MqttClientError("inflight-full"));
-    packet.messageId = this.#nextId();
-    const error = this.#write(packet);
-    if (error) return this.#done(callback, error);
-    this.#requests.set(packet.messageId, callback);
+  private _request(packet: ClientPacket & { messageId: number }, callback: Done | undefined): void {
+    if (this._state !== "connected") return this._done(callback, new MqttClientError("not-connected"));
+    if (this._requests.size >= this._maxInflight) return this._done(callback, new MqttClientError("inflight-full"));
+    packet.messageId = this._nextId();
+    const error = this._write(packet);
+    if (error) return this._done(callback, error);
+    this._requests.set(packet.messageId, callback);
   }
 
-  #nextId(): number {
-    do this.#lastId = (this.#lastId % (queuedMessageIds.first - 1)) + 1;
-    while (this.#inflight.has(this.#lastId) || this.#requests.has(this.#lastId));
-    return this.#lastId;
+  private _nextId(): number {
+    do this._lastId = (this._lastId % (queuedMessageIds.first - 1)) + 1;
+    while (this._inflight.has(this._lastId) || this._requests.has(this._lastId));
+    return this._lastId;
   }
 
-  #open(): void {
-    const id = ++this.#linkId;
-    const decoder = new PacketDecoder({ maxPacketSize: this.#options.maxPacketSize ?? 8192 });
-    this.#deadline = ticksAdd(this.#clock.now(), this.#options.connectTimeoutMs ?? 10000);
-    this.#setState("connecting");
-    if (id !== this.#linkId) return; // stopped from onStateChange
+  private _open(): void {
+    const id = ++this._linkId;
+    const decoder = new PacketDecoder({ maxPacketSize: this._options.maxPacketSize ?? 8192 });
+    this._deadline = ticksAdd(this._clock.now(), this._options.connectTimeoutMs ?? 10000);
+    this._setState("connecting");
+    if (id !== this._linkId) return; // stopped from onStateChange
     const guard =
       <A extends unknown[]>(handle: (...args: A) => void) =>
       (...args: A): void =>
-        this.#guard(() => id === this.#linkId && handle(...args));
+        this._guard(() => id === this._linkId && handle(...args));
     try {
-      this.#conn = this.#options.transport.connect({
-        onOpen: guard(() => this.#connect()),
+      this._conn = this._options.transport.connect({
+        onOpen: guard(() => this._connect()),
         onData: guard((bytes: Uint8Array) => {
-          const error = decoder.push(bytes, (packet) => id === this.#linkId && this.#receive(packet, id));
-          if (error && id === this.#linkId) this.#lose(error);
+          const error = decoder.push(bytes, (packet) => id === this._linkId && this._receive(packet, id));
+          if (error && id === this._linkId) this._lose(error);
         }),
         onClose: guard((reason: LinkFailure, message?: string) => {
-          this.#conn = undefined;
-          this.#lose(new LinkError(reason, message ?? reason));
+          this._conn = undefined;
+          this._lose(new LinkError(reason, message ?? reason));
         }),
       });
     } catch (e) {
-      return this.#lose(e as Error);
+      return this._lose(e as Error);
     }
-    this.#wake();
+    this._wake();
   }
 
-  #connect(): void {
-    const error = this.#write({
+  private _connect(): void {
+    const error = this._write({
       cmd: "connect",
       protocolId: "MQTT",
       protocolVersion: 4,
-      clientId: this.#options.clientId,
-      clean: this.#options.clean ?? true,
-      keepalive: this.#keepaliveMs / 1000,
-      username: this.#username,
-      password: this.#password,
-      will: this.#options.will,
+      clientId: this._options.clientId,
+      clean: this._options.clean ?? true,
+      keepalive: this._keepaliveMs / 1000,
+      username: this._username,
+      password: this._password,
+      will: this._options.will,
     });
     // A CONNECT that cannot be encoded never will be: retrying would only loop.
-    if (error) this.#halt(error);
+    if (error) this._halt(error);
   }
 
-  #receive(packet: ServerPacket, id: number): void {
-    this.#heardAt = this.#clock.now();
-    this.#pingAt = undefined;
-    if (this.#state === "connecting") {
-      if (packet.cmd !== "connack") return this.#lose(unexpected(packet));
-      if (packet.returnCode === 0) return this.#connected(packet.sessionPresent);
+  private _receive(packet: ServerPacket, id: number): void {
+    this._heardAt = this._clock.now();
+    this._pingAt = undefined;
+    if (this._state === "connecting") {
+      if (packet.cmd !== "connack") return this._lose(unexpected(packet));
+      if (packet.returnCode === 0) return this._connected(packet.sessionPresent);
       const error = new MqttConnectError(packet.returnCode);
-      return error.isAuthorizationFailure ? this.#halt(error) : this.#lose(error);
+      return error.isAuthorizationFailure ? this._halt(error) : this._lose(error);
     }
     switch (packet.cmd) {
       case "publish":
-        if (packet.qos > 1) return this.#lose(unexpected(packet));
-        this.#call("onMessage", this.#options.onMessage, packet.topic, packet.payload, packet);
-        if (packet.qos === 1 && id === this.#linkId) this.#write({ cmd: "puback", messageId: packet.messageId! });
+        if (packet.qos > 1) return this._lose(unexpected(packet));
+        this._call("onMessage", this._options.onMessage, packet.topic, packet.payload, packet);
+        if (packet.qos === 1 && id === this._linkId) this._write({ cmd: "puback", messageId: packet.messageId! });
         break;
       case "puback": {
-        const outgoing = this.#inflight.get(packet.messageId);
+        const outgoing = this._inflight.get(packet.messageId);
         if (!outgoing) break;
-        this.#inflight.delete(packet.messageId);
-        this.#done(outgoing.callback, undefined);
+        this._inflight.delete(packet.messageId);
+        this._done(outgoing.callback, undefined);
         break;
       }
       case "suback":
       case "unsuback": {
-        if (!this.#requests.has(packet.messageId)) break;
-        const callback = this.#requests.get(packet.messageId);
-        this.#requests.delete(packet.messageId);
-        this.#done(callback, undefined, (packet as SubackPacket).granted);
+        if (!this._requests.has(packet.messageId)) break;
+        const callback = this._requests.get(packet.messageId);
+        this._requests.delete(packet.messageId);
+        this._done(callback, undefined, (packet as SubackPacket).granted);
         break;
       }
       case "pingresp":
         break;
       default:
-        return this.#lose(unexpected(packet));
+        return this._lose(unexpected(packet));
     }
-    this.#wake();
+    this._wake();
   }
 
-  #connected(sessionPresent: boolean): void {
-    this.#backoff.reset();
-    this.#sentAt = this.#heardAt;
+  private _connected(sessionPresent: boolean): void {
+    this._backoff.reset();
+    this._sentAt = this._heardAt;
     // Resent before the state changes, so a publish made in onStateChange is not sent twice.
-    for (const outgoing of this.#inflight.values()) this.#send(outgoing);
-    this.#setState("connected");
-    if (this.#state === "connected") this.#call("onConnect", this.#options.onConnect, sessionPresent);
-    this.#wake();
+    for (const outgoing of this._inflight.values()) this._send(outgoing);
+    this._setState("connected");
+    if (this._state === "connected") this._call("onConnect", this._options.onConnect, sessionPresent);
+    this._wake();
   }
 
-  #send(outgoing: Outgoing): void {
-    this.#write(outgoing.sent ? { ...outgoing.packet, dup: true } : outgoing.packet);
+  private _send(outgoing: Outgoing): void {
+    this._write(outgoing.sent ? { ...outgoing.packet, dup: true } : outgoing.packet);
     outgoing.sent = true;
   }
 
   /** Encodes and writes; returns the error when the packet cannot be encoded or there is no link. */
-  #write(packet: ClientPacket): Error | undefined {
+  private _write(packet: ClientPacket): Error | undefined {
     try {
-      return this.#writeBytes(encode(packet));
+      return this._writeBytes(encode(packet));
     } catch (e) {
       return e as Error;
     }
   }
 
   /** A port that throws on write gets closed: its onClose then reports the loss. */
-  #writeBytes(bytes: Uint8Array): Error | undefined {
-    const conn = this.#conn;
+  private _writeBytes(bytes: Uint8Array): Error | undefined {
+    const conn = this._conn;
     if (!conn) return new MqttClientError("not-connected");
     try {
       conn.write(bytes);
-      this.#sentAt = this.#clock.now();
+      this._sentAt = this._clock.now();
     } catch {
       conn.close();
     }
@@ -347,112 +348,116 @@ export class MqttClient {
   }
 
   /** Ends the current link, if any; returns the callbacks of the SUBSCRIBE/UNSUBSCRIBE it leaves unanswered. */
-  #drop(): (Done | undefined)[] {
-    const conn = this.#conn;
-    this.#conn = undefined;
-    this.#linkId++;
-    this.#pingAt = undefined;
+  private _drop(): (Done | undefined)[] {
+    const conn = this._conn;
+    this._conn = undefined;
+    this._linkId++;
+    this._pingAt = undefined;
     conn?.close();
-    const callbacks = [...this.#requests.values()];
-    this.#requests.clear();
+    const callbacks = [...this._requests.values()];
+    this._requests.clear();
     return callbacks;
   }
 
   /** The link failed: wait, then reconnect. */
-  #lose(error: Error): void {
-    const unanswered = this.#drop();
-    const delayMs = this.#backoff.next();
-    this.#deadline = ticksAdd(this.#clock.now(), delayMs);
-    this.#log.write("warn", "mqtt-link-lost", { error: error.message, retryInMs: delayMs });
-    this.#setState("waiting");
-    this.#wake();
-    for (const callback of unanswered) this.#done(callback, error);
-    this.#call("onConnectionLost", this.#options.onConnectionLost, error, delayMs);
+  private _lose(error: Error): void {
+    const unanswered = this._drop();
+    const delayMs = this._backoff.next();
+    this._deadline = ticksAdd(this._clock.now(), delayMs);
+    this._log.write("warn", "mqtt-link-lost", { error: error.message, retryInMs: delayMs });
+    this._setState("waiting");
+    this._wake();
+    this._doneAll(unanswered, error);
+    this._call("onConnectionLost", this._options.onConnectionLost, error, delayMs);
   }
 
   /** Stopped for good: every pending callback fails with "stopped". */
-  #halt(error: Error | undefined): void {
-    const unanswered = this.#drop();
-    for (const outgoing of this.#inflight.values()) unanswered.push(outgoing.callback);
-    this.#inflight.clear();
-    if (error) this.#log.write("error", "mqtt-refused", { error: error.message });
-    this.#setState("stopped");
-    this.#wake();
-    const stopped = new MqttClientError("stopped");
-    for (const callback of unanswered) this.#done(callback, stopped);
-    this.#call("onStop", this.#options.onStop, error);
+  private _halt(error: Error | undefined): void {
+    const unanswered = this._drop();
+    for (const outgoing of this._inflight.values()) unanswered.push(outgoing.callback);
+    this._inflight.clear();
+    if (error) this._log.write("error", "mqtt-refused", { error: error.message });
+    this._setState("stopped");
+    this._wake();
+    this._doneAll(unanswered, new MqttClientError("stopped"));
+    this._call("onStop", this._options.onStop, error);
   }
 
-  #setState(state: MqttClientState): void {
-    if (this.#state === state) return;
-    this.#state = state;
-    this.#log.write("info", "mqtt-state", { state });
-    this.#call("onStateChange", this.#options.onStateChange, state);
+  private _setState(state: MqttClientState): void {
+    if (this._state === state) return;
+    this._state = state;
+    this._log.write("info", "mqtt-state", { state });
+    this._call("onStateChange", this._options.onStateChange, state);
   }
 
   /** The next moment something is due in the current state. */
-  #due(): number | undefined {
-    if (this.#state === "connecting" || this.#state === "waiting") return this.#deadline;
-    if (this.#state !== "connected" || !this.#keepaliveMs) return undefined;
-    if (this.#pingAt !== undefined) return ticksAdd(this.#pingAt, this.#keepaliveMs * 1.5);
+  private _due(): number | undefined {
+    if (this._state === "connecting" || this._state === "waiting") return this._deadline;
+    if (this._state !== "connected" || !this._keepaliveMs) return undefined;
+    if (this._pingAt !== undefined) return ticksAdd(this._pingAt, this._keepaliveMs * 1.5);
     // Quiet in either direction for a keep-alive period: probe, so a dead link is found even while publishing.
-    const idleSince = ticksBetween(this.#sentAt, this.#heardAt) < 0 ? this.#heardAt : this.#sentAt;
-    return ticksAdd(idleSince, this.#keepaliveMs);
+    const idleSince = ticksBetween(this._sentAt, this._heardAt) < 0 ? this._heardAt : this._sentAt;
+    return ticksAdd(idleSince, this._keepaliveMs);
   }
 
   /** Keeps one timer armed at or before the next due moment; an early wake-up just re-arms. */
-  #wake(): void {
-    const due = this.#due();
-    if (this.#timer !== undefined) {
-      if (due !== undefined && ticksBetween(this.#timerAt, due) >= 0) return;
-      this.#clock.clearTimer(this.#timer);
-      this.#timer = undefined;
+  private _wake(): void {
+    const due = this._due();
+    if (this._timer !== undefined) {
+      if (due !== undefined && ticksBetween(this._timerAt, due) >= 0) return;
+      this._clock.clearTimer(this._timer);
+      this._timer = undefined;
     }
     if (due === undefined) return;
-    this.#timerAt = due;
-    this.#timer = this.#clock.setTimer(ticksUntil(this.#clock.now(), due), () =>
-      this.#guard(() => {
-        this.#timer = undefined;
-        this.#onTimer();
+    this._timerAt = due;
+    this._timer = this._clock.setTimer(ticksUntil(this._clock.now(), due), () =>
+      this._guard(() => {
+        this._timer = undefined;
+        this._onTimer();
       }),
     );
   }
 
-  #onTimer(): void {
-    const due = this.#due();
-    if (due !== undefined && ticksUntil(this.#clock.now(), due) === 0) {
-      if (this.#state === "connecting") return this.#lose(new MqttClientError("connect-timeout"));
-      if (this.#state === "waiting") return this.#open();
-      if (this.#pingAt !== undefined) return this.#lose(new MqttClientError("keepalive-timeout"));
-      this.#write({ cmd: "pingreq" });
-      this.#pingAt = this.#clock.now();
+  private _onTimer(): void {
+    const due = this._due();
+    if (due !== undefined && ticksUntil(this._clock.now(), due) === 0) {
+      if (this._state === "connecting") return this._lose(new MqttClientError("connect-timeout"));
+      if (this._state === "waiting") return this._open();
+      if (this._pingAt !== undefined) return this._lose(new MqttClientError("keepalive-timeout"));
+      this._write({ cmd: "pingreq" });
+      this._pingAt = this._clock.now();
     }
-    this.#wake();
+    this._wake();
   }
 
   /** Runs a port callback: a throw must never reach the port's event loop. */
-  #guard(run: () => void): void {
+  private _guard(run: () => void): void {
     try {
       run();
     } catch (e) {
-      this.#log.write("error", "mqtt-internal-error", { error: String(e) });
+      this._log.write("error", "mqtt-internal-error", { error: String(e) });
     }
   }
 
-  #done(callback: Done | undefined, error: Error | undefined, granted?: number[]): void {
-    this.#call("callback", callback, error, granted);
+  private _done(callback: Done | undefined, error: Error | undefined, granted?: number[]): void {
+    this._call("callback", callback, error, granted);
+  }
+
+  /** An indexed loop: XS compiles for-of into an iterator protocol about 100 bytes longer. */
+  private _doneAll(callbacks: (Done | undefined)[], error: Error): void {
+    for (let i = 0; i < callbacks.length; i++) this._done(callbacks[i], error);
   }
 
   /**
    * Calls the application, as a method of the options it gave (so a callback written with `this`
    * works); what it throws is logged, never propagated into a port.
    */
-  #call<A extends unknown[]>(name: string, fn: ((...args: A) => void) | undefined, ...args: A): void {
+  private _call<A extends unknown[]>(name: string, fn: ((...args: A) => void) | undefined, ...args: A): void {
     if (!fn) return;
     try {
-      fn.apply(this.#options, args);
+      fn.apply(this._options, args);
     } catch (e) {
-      this.#log.write("error", "callback-threw", { callback: name, error: String(e) });
+      this._log.write("error", "callback-threw", { callback: name, error: String(e) });
     }
   }
 }

@@ -101,25 +101,25 @@ function parse(firstByte: number, bytes: Uint8Array, start: number, end: number)
 }
 
 export class PacketDecoder {
-  readonly #maxPacketSize: number;
-  #failure: MqttProtocolError | undefined;
+  private readonly _maxPacketSize: number;
+  private _failure: MqttProtocolError | undefined;
   /** First byte of the packet being read, or -1 before it arrives. */
-  #firstByte = -1;
-  #lengthBytes = 0;
-  #remaining = 0;
+  private _firstByte = -1;
+  private _lengthBytes = 0;
+  private _remaining = 0;
   /** The body of a packet split across chunks, filled up to `filled`. */
-  #body: Uint8Array | undefined;
-  #filled = 0;
+  private _body: Uint8Array | undefined;
+  private _filled = 0;
   /** Counts resets, so a push stops when onPacket resets the decoder for a new connection. */
-  #generation = 0;
+  private _generation = 0;
 
   constructor(options: PacketDecoderOptions = {}) {
-    this.#maxPacketSize = options.maxPacketSize ?? 8192;
+    this._maxPacketSize = options.maxPacketSize ?? 8192;
   }
 
   /** Bytes held for a packet split across chunks; never more than maxPacketSize. */
   get bufferedBytes(): number {
-    return this.#body ? this.#body.length : 0;
+    return this._body ? this._body.length : 0;
   }
 
   /**
@@ -130,60 +130,60 @@ export class PacketDecoder {
    * is valid during onPacket and must be copied by whoever keeps it.
    */
   push(bytes: Uint8Array, onPacket: (packet: ServerPacket) => void): MqttProtocolError | undefined {
-    const generation = this.#generation;
+    const generation = this._generation;
     let i = 0;
-    while (i < bytes.length && !this.#failure && generation === this.#generation) {
+    while (i < bytes.length && !this._failure && generation === this._generation) {
       let result: ServerPacket | MqttProtocolError;
-      const body = this.#body;
+      const body = this._body;
       if (body) {
-        const count = Math.min(body.length - this.#filled, bytes.length - i);
-        body.set(bytes.subarray(i, i + count), this.#filled);
+        const count = Math.min(body.length - this._filled, bytes.length - i);
+        body.set(bytes.subarray(i, i + count), this._filled);
         i += count;
-        this.#filled += count;
-        if (this.#filled < body.length) break;
-        this.#body = undefined;
-        result = parse(this.#firstByte, body, 0, body.length);
+        this._filled += count;
+        if (this._filled < body.length) break;
+        this._body = undefined;
+        result = parse(this._firstByte, body, 0, body.length);
       } else {
         const byte = bytes[i++];
-        if (this.#firstByte < 0) {
-          this.#firstByte = byte;
-          this.#failure = checkFirstByte(byte);
+        if (this._firstByte < 0) {
+          this._firstByte = byte;
+          this._failure = checkFirstByte(byte);
           continue;
         }
-        this.#remaining += (byte & 127) * 128 ** this.#lengthBytes++;
+        this._remaining += (byte & 127) * 128 ** this._lengthBytes++;
         if (byte & 128) {
-          if (this.#lengthBytes === 4)
-            this.#failure = fail("malformed-remaining-length", "remaining length over 4 bytes");
+          if (this._lengthBytes === 4)
+            this._failure = fail("malformed-remaining-length", "remaining length over 4 bytes");
           continue;
         }
-        const remaining = this.#remaining;
-        if (1 + this.#lengthBytes + remaining > this.#maxPacketSize) {
-          this.#failure = fail("packet-too-large", `packet of ${1 + this.#lengthBytes + remaining} bytes`);
+        const remaining = this._remaining;
+        if (1 + this._lengthBytes + remaining > this._maxPacketSize) {
+          this._failure = fail("packet-too-large", `packet of ${1 + this._lengthBytes + remaining} bytes`);
           continue;
         }
         if (bytes.length - i < remaining) {
-          this.#body = new Uint8Array(remaining);
-          this.#filled = 0;
+          this._body = new Uint8Array(remaining);
+          this._filled = 0;
           continue;
         }
-        result = parse(this.#firstByte, bytes, i, i + remaining);
+        result = parse(this._firstByte, bytes, i, i + remaining);
         i += remaining;
       }
-      if (result instanceof MqttProtocolError) this.#failure = result;
+      if (result instanceof MqttProtocolError) this._failure = result;
       else {
-        this.#firstByte = -1;
-        this.#lengthBytes = this.#remaining = 0;
+        this._firstByte = -1;
+        this._lengthBytes = this._remaining = 0;
         onPacket(result);
       }
     }
-    return this.#failure;
+    return this._failure;
   }
 
   /** Forgets partial input and any failure: for a new connection. */
   reset(): void {
-    this.#generation++;
-    this.#failure = this.#body = undefined;
-    this.#firstByte = -1;
-    this.#lengthBytes = this.#remaining = 0;
+    this._generation++;
+    this._failure = this._body = undefined;
+    this._firstByte = -1;
+    this._lengthBytes = this._remaining = 0;
   }
 }

@@ -135,14 +135,16 @@ export function encode(packet: ClientPacket): Uint8Array {
       checkMessageId(packet.messageId);
       check(entries.length > 0, "at least one topic filter");
       let size = 2;
-      for (const entry of entries) {
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i];
         const filter = typeof entry === "string" ? entry : (checkQoS(entry.qos, 2), entry.topic);
         check(filter.length > 0, "a topic filter is not empty");
         size += stringSize(filter) + (subscribe ? 1 : 0);
       }
       const out = allocate(subscribe ? 0x82 : 0xa2, size);
       let offset = writeUint16(out, out.length - size, packet.messageId);
-      for (const entry of entries) {
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i];
         if (typeof entry === "string") offset = writeString(out, offset, entry);
         else {
           offset = writeString(out, offset, entry.topic);

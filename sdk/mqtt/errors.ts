@@ -24,7 +24,9 @@ export type MqttProtocolErrorCode =
   | "invalid-packet";
 
 export class MqttProtocolError extends CodedError<MqttProtocolErrorCode> {
-  override name = "MqttProtocolError";
+  override get name(): string {
+    return "MqttProtocolError";
+  }
 }
 
 /** CONNACK return codes 1-5 of MQTT 3.1.1, by name. Frozen, as every table here: preloaded on the device, it then stays in flash. */
@@ -41,7 +43,9 @@ export type ConnackErrorCode = Exclude<(typeof connackErrorCodes)[number], ""> |
 
 /** The broker refused the CONNECT. Return codes 4 and 5 are authorization failures. */
 export class MqttConnectError extends CodedError<ConnackErrorCode> {
-  override name = "MqttConnectError";
+  override get name(): string {
+    return "MqttConnectError";
+  }
   readonly returnCode: number;
   constructor(returnCode: number) {
     const code: ConnackErrorCode = connackErrorCodes[returnCode] || "unknown-return-code";
@@ -56,5 +60,7 @@ export class MqttConnectError extends CodedError<ConnackErrorCode> {
 
 /** The transport's byte stream ended or could not open; `code` says why, as the port could tell. */
 export class LinkError extends CodedError<LinkFailure> {
-  override name = "LinkError";
+  override get name(): string {
+    return "LinkError";
+  }
 }

@@ -33,7 +33,9 @@ export type ProvisioningErrorCode =
   | "store-failed";
 
 export class ProvisioningError extends CodedError<ProvisioningErrorCode> {
-  override name = "ProvisioningError";
+  override get name(): string {
+    return "ProvisioningError";
+  }
 }
 
 export interface OperationDisplay {
@@ -97,32 +99,32 @@ const slowDownSeconds = 5;
 
 export class Provisioner {
   readonly clientId: string;
-  #options: ProvisionerOptions;
-  #log: Log;
-  #identity: DeviceIdentity;
-  #client: MqttClient;
-  #backoff: Backoff;
-  #state: ProvisioningState = "stopped";
-  #subscribed = false;
+  private _options: ProvisionerOptions;
+  private _log: Log;
+  private _identity: DeviceIdentity;
+  private _client: MqttClient;
+  private _backoff: Backoff;
+  private _state: ProvisioningState = "stopped";
+  private _subscribed = false;
   /** The stored operation's code, once an init reply of this run gave the platform's nonce. */
-  #code: string | undefined;
-  #pollIntervalMs = 5 * second;
+  private _code: string | undefined;
+  private _pollIntervalMs = 5 * second;
   /** Tick before which no poll may be sent. */
-  #nextPollAt: number | undefined;
-  #outstanding: { rid: string; kind: RequestKind } | undefined;
-  readonly #requestIds = new RequestIds();
-  #stepTimer: TimerHandle | undefined;
-  #expiryTimer: TimerHandle | undefined;
-  #displayed = "";
+  private _nextPollAt: number | undefined;
+  private _outstanding: { rid: string; kind: RequestKind } | undefined;
+  private readonly _requestIds = new RequestIds();
+  private _stepTimer: TimerHandle | undefined;
+  private _expiryTimer: TimerHandle | undefined;
+  private _displayed = "";
 
   constructor(options: ProvisionerOptions) {
-    this.#options = options;
-    this.#log = options.log ?? silentLog;
-    this.#identity = options.identity;
-    this.#backoff = new Backoff(options.random);
+    this._options = options;
+    this._log = options.log ?? silentLog;
+    this._identity = options.identity;
+    this._backoff = new Backoff(options.random);
     const publicKey = options.identity.keyPair.publicKey;
     this.clientId = provisioningClientId(publicKey);
-    this.#client = new MqttClient({
+    this._client = new MqttClient({
       transport: options.transport,
       clock: options.clock,
       random: options.random,
@@ -132,183 +134,183 @@ export class Provisioner {
       password: utf8Encode(options.provisioningToken),
       clean: true,
       keepalive: 60,
-      onConnect: () => this.#subscribe(),
+      onConnect: () => this._subscribe(),
       onConnectionLost: (error, retryInMs) => {
-        this.#disconnected();
+        this._disconnected();
         options.onConnectionLost?.(error, retryInMs);
       },
-      onMessage: (topic, payload) => this.#receive(topic, payload),
-      onStop: (error) => this.#clientStopped(error),
+      onMessage: (topic, payload) => this._receive(topic, payload),
+      onStop: (error) => this._clientStopped(error),
     });
   }
 
   get state(): ProvisioningState {
-    return this.#state;
+    return this._state;
   }
 
   start(): void {
-    if (this.#state !== "stopped") return;
-    if (!this.#identity.pending) this.#newOperation();
-    this.#setState("connecting");
-    this.#client.start();
+    if (this._state !== "stopped") return;
+    if (!this._identity.pending) this._newOperation();
+    this._setState("connecting");
+    this._client.start();
   }
 
   stop(): void {
-    if (this.#state === "stopped" || this.#state === "registered" || this.#state === "failed") return;
-    this.#finish("stopped");
+    if (this._state === "stopped" || this._state === "registered" || this._state === "failed") return;
+    this._finish("stopped");
   }
 
-  #setState(state: ProvisioningState): void {
-    if (this.#state === state) return;
-    this.#state = state;
-    this.#log.write("info", "provisioning-state", { state });
-    this.#options.onStateChange?.(state);
+  private _setState(state: ProvisioningState): void {
+    if (this._state === state) return;
+    this._state = state;
+    this._log.write("info", "provisioning-state", { state });
+    this._options.onStateChange?.(state);
   }
 
-  #finish(state: "registered" | "failed" | "stopped"): void {
-    this.#clearStep();
-    this.#clearExpiry();
-    this.#outstanding = undefined;
-    this.#state = state;
-    this.#client.stop();
-    this.#log.write("info", "provisioning-state", { state });
-    this.#options.onStateChange?.(state);
+  private _finish(state: "registered" | "failed" | "stopped"): void {
+    this._clearStep();
+    this._clearExpiry();
+    this._outstanding = undefined;
+    this._state = state;
+    this._client.stop();
+    this._log.write("info", "provisioning-state", { state });
+    this._options.onStateChange?.(state);
   }
 
-  #fail(code: ProvisioningErrorCode, message: string): void {
-    this.#log.write("error", "provisioning-failed", { code });
-    this.#finish("failed");
-    this.#options.onFailed(new ProvisioningError(code, message));
+  private _fail(code: ProvisioningErrorCode, message: string): void {
+    this._log.write("error", "provisioning-failed", { code });
+    this._finish("failed");
+    this._options.onFailed(new ProvisioningError(code, message));
   }
 
   /** Forgets the operation for good (the record keeps the key) and fails. */
-  #abandon(code: ProvisioningErrorCode, message: string): void {
-    this.#store({ version: 1, keyPair: this.#identity.keyPair });
-    this.#fail(code, message);
+  private _abandon(code: ProvisioningErrorCode, message: string): void {
+    this._store({ version: 1, keyPair: this._identity.keyPair });
+    this._fail(code, message);
   }
 
-  #active(): boolean {
-    return this.#state === "connecting" || this.#state === "initializing" || this.#state === "pending";
+  private _active(): boolean {
+    return this._state === "connecting" || this._state === "initializing" || this._state === "pending";
   }
 
-  #subscribe(): void {
-    this.#client.subscribe([{ topic: `prov/${this.clientId}/res/+`, qos: 1 }], (error, granted) => {
-      if (error || !this.#active()) return;
+  private _subscribe(): void {
+    this._client.subscribe([{ topic: `prov/${this.clientId}/res/+`, qos: 1 }], (error, granted) => {
+      if (error || !this._active()) return;
       if (!granted || granted[0] === 0x80) {
-        this.#fail("subscribe-refused", "the broker refused the provisioning reply topic");
+        this._fail("subscribe-refused", "the broker refused the provisioning reply topic");
         return;
       }
-      this.#subscribed = true;
-      this.#backoff.reset();
+      this._subscribed = true;
+      this._backoff.reset();
       // A known operation is asked about first: it may have been approved while the device was
       // away, and an init would only resume it while pending.
-      this.#retry(this.#identity.pending?.operationId === undefined ? "init" : "complete", 0);
+      this._retry(this._identity.pending?.operationId === undefined ? "init" : "complete", 0);
     });
   }
 
-  #disconnected(): void {
-    this.#subscribed = false;
-    this.#outstanding = undefined;
-    this.#clearStep();
-    if (this.#active()) this.#setState("connecting");
+  private _disconnected(): void {
+    this._subscribed = false;
+    this._outstanding = undefined;
+    this._clearStep();
+    if (this._active()) this._setState("connecting");
   }
 
-  #clientStopped(error: Error | undefined): void {
+  private _clientStopped(error: Error | undefined): void {
     // The client stops by itself only on CONNACK 4/5, and never retries them.
-    if (error && this.#active())
-      this.#fail(
+    if (error && this._active())
+      this._fail(
         "provisioning-token-refused",
         `the platform refused the provisioning token (unknown, revoked, expired or used up): ${error.message}`,
       );
   }
 
   /** Draws a fresh nonce for a new operation and stores it before it is ever used. */
-  #newOperation(): void {
+  private _newOperation(): void {
     const deviceNonce = new Uint8Array(16);
-    this.#options.random.fill(deviceNonce);
-    this.#code = undefined;
-    this.#nextPollAt = undefined;
-    this.#clearExpiry();
-    this.#store({ ...this.#identity, pending: { deviceNonce } });
+    this._options.random.fill(deviceNonce);
+    this._code = undefined;
+    this._nextPollAt = undefined;
+    this._clearExpiry();
+    this._store({ ...this._identity, pending: { deviceNonce } });
   }
 
-  #store(identity: DeviceIdentity): boolean {
-    const saved = this.#options.save(identity);
-    this.#identity = identity;
+  private _store(identity: DeviceIdentity): boolean {
+    const saved = this._options.save(identity);
+    this._identity = identity;
     return saved;
   }
 
-  #send(kind: RequestKind): void {
-    this.#clearStep();
-    const pending = this.#identity.pending;
-    if (!this.#subscribed || !pending) return;
-    const rid = this.#requestIds.next();
-    const { publicKey } = this.#identity.keyPair;
+  private _send(kind: RequestKind): void {
+    this._clearStep();
+    const pending = this._identity.pending;
+    if (!this._subscribed || !pending) return;
+    const rid = this._requestIds.next();
+    const { publicKey } = this._identity.keyPair;
     const body: JsonObject = { v: protocolVersion, rid };
     if (kind === "init") {
       body.publicKey = base64urlEncode(publicKey);
       body.commitment = base64urlEncode(commitment(publicKey, pending.deviceNonce));
       body.operationId = pending.operationId;
-      body.deviceId = this.#options.deviceId;
-      body.attributes = this.#options.attributes;
-      this.#setState("initializing");
+      body.deviceId = this._options.deviceId;
+      body.attributes = this._options.attributes;
+      this._setState("initializing");
     } else {
       if (pending.operationId === undefined) return;
       body.operationId = pending.operationId;
       body.deviceNonce = base64urlEncode(pending.deviceNonce);
-      this.#nextPollAt = ticksAdd(this.#options.clock.now(), this.#pollIntervalMs);
+      this._nextPollAt = ticksAdd(this._options.clock.now(), this._pollIntervalMs);
     }
-    this.#outstanding = { rid, kind };
-    this.#log.write("debug", "provisioning-request", { kind, rid });
-    this.#client.publish(`prov/${this.clientId}/req/${kind}`, encodeJson(body), { qos: 1 });
-    this.#schedule(this.#options.replyTimeoutMs ?? 10 * second, () => this.#replyTimedOut());
+    this._outstanding = { rid, kind };
+    this._log.write("debug", "provisioning-request", { kind, rid });
+    this._client.publish(`prov/${this.clientId}/req/${kind}`, encodeJson(body), { qos: 1 });
+    this._schedule(this._options.replyTimeoutMs ?? 10 * second, () => this._replyTimedOut());
   }
 
-  #replyTimedOut(): void {
-    const outstanding = this.#outstanding;
+  private _replyTimedOut(): void {
+    const outstanding = this._outstanding;
     if (!outstanding) return;
-    this.#outstanding = undefined;
-    this.#log.write("warn", "provisioning-reply-timeout", { kind: outstanding.kind, rid: outstanding.rid });
-    this.#retry(outstanding.kind, this.#backoff.next());
+    this._outstanding = undefined;
+    this._log.write("warn", "provisioning-reply-timeout", { kind: outstanding.kind, rid: outstanding.rid });
+    this._retry(outstanding.kind, this._backoff.next());
   }
 
   /** Sends `kind` after `delayMs`, never polling faster than the operation's interval. */
-  #retry(kind: RequestKind, delayMs: number): void {
-    if (kind === "complete" && this.#nextPollAt !== undefined)
-      delayMs = Math.max(delayMs, ticksUntil(this.#options.clock.now(), this.#nextPollAt));
-    this.#schedule(delayMs, () => this.#send(kind));
+  private _retry(kind: RequestKind, delayMs: number): void {
+    if (kind === "complete" && this._nextPollAt !== undefined)
+      delayMs = Math.max(delayMs, ticksUntil(this._options.clock.now(), this._nextPollAt));
+    this._schedule(delayMs, () => this._send(kind));
   }
 
-  #schedule(delayMs: number, action: () => void): void {
-    this.#clearStep();
-    this.#stepTimer = this.#options.clock.setTimer(delayMs, () => {
-      this.#stepTimer = undefined;
-      if (this.#active()) action();
+  private _schedule(delayMs: number, action: () => void): void {
+    this._clearStep();
+    this._stepTimer = this._options.clock.setTimer(delayMs, () => {
+      this._stepTimer = undefined;
+      if (this._active()) action();
     });
   }
 
-  #clearStep(): void {
-    if (this.#stepTimer !== undefined) this.#options.clock.clearTimer(this.#stepTimer);
-    this.#stepTimer = undefined;
+  private _clearStep(): void {
+    if (this._stepTimer !== undefined) this._options.clock.clearTimer(this._stepTimer);
+    this._stepTimer = undefined;
   }
 
-  #clearExpiry(): void {
-    if (this.#expiryTimer !== undefined) this.#options.clock.clearTimer(this.#expiryTimer);
-    this.#expiryTimer = undefined;
+  private _clearExpiry(): void {
+    if (this._expiryTimer !== undefined) this._options.clock.clearTimer(this._expiryTimer);
+    this._expiryTimer = undefined;
   }
 
-  #receive(topic: string, payload: Uint8Array): void {
-    if (!this.#active()) return;
+  private _receive(topic: string, payload: Uint8Array): void {
+    if (!this._active()) return;
     const prefix = `prov/${this.clientId}/res/`;
     const kind = topic === prefix + "init" ? "init" : topic === prefix + "complete" ? "complete" : undefined;
     const reply = kind && parseJsonObject(payload, replyKeys);
     const status = reply && numberField(reply, "status", 100, 599);
     if (!kind || !reply || status === undefined) {
-      this.#log.write("warn", "provisioning-reply-ignored", { reason: "malformed" });
+      this._log.write("warn", "provisioning-reply-ignored", { reason: "malformed" });
       return;
     }
-    const outstanding = this.#outstanding;
-    const operationId = this.#identity.pending?.operationId;
+    const outstanding = this._outstanding;
+    const operationId = this._identity.pending?.operationId;
     // A push (rid null) only ever concerns the pending operation's outcome.
     const pushed =
       reply.rid === null &&
@@ -317,22 +319,22 @@ export class Provisioner {
       reply.operationId === operationId &&
       (status === 200 || status === 410);
     if (!pushed && (!outstanding || outstanding.kind !== kind || reply.rid !== outstanding.rid)) {
-      this.#log.write("debug", "provisioning-reply-ignored", { reason: "unexpected" });
+      this._log.write("debug", "provisioning-reply-ignored", { reason: "unexpected" });
       return;
     }
-    if (kind === "init") this.#initReplied(reply, status);
-    else if (operationId !== undefined && reply.operationId === operationId) this.#completeReplied(reply, status);
-    else this.#log.write("debug", "provisioning-reply-ignored", { reason: "other-operation" });
+    if (kind === "init") this._initReplied(reply, status);
+    else if (operationId !== undefined && reply.operationId === operationId) this._completeReplied(reply, status);
+    else this._log.write("debug", "provisioning-reply-ignored", { reason: "other-operation" });
   }
 
   /** Seconds from the reply's `retryAfter`, as milliseconds, or undefined. */
-  #retryAfterMs(reply: JsonObject): number | undefined {
+  private _retryAfterMs(reply: JsonObject): number | undefined {
     const seconds = numberField(reply, "retryAfter", 0, maxDelaySeconds);
     return seconds === undefined ? undefined : seconds * second;
   }
 
-  #initReplied(reply: JsonObject, status: number): void {
-    const pending = this.#identity.pending;
+  private _initReplied(reply: JsonObject, status: number): void {
+    const pending = this._identity.pending;
     if (!pending) return;
     if (status === 200) {
       const operationId = stringField(reply, "operationId", maxOperationIdLength);
@@ -341,50 +343,50 @@ export class Provisioner {
       const expiresIn = numberField(reply, "expiresIn", 1, maxDelaySeconds);
       const pollInterval = numberField(reply, "pollInterval", 0, maxDelaySeconds);
       if (operationId === undefined || !nonce || nonce.length !== 16 || expiresIn === undefined) {
-        this.#log.write("warn", "provisioning-reply-ignored", { reason: "invalid-init-reply" });
+        this._log.write("warn", "provisioning-reply-ignored", { reason: "invalid-init-reply" });
         return;
       }
-      this.#outstanding = undefined;
-      this.#backoff.reset();
+      this._outstanding = undefined;
+      this._backoff.reset();
       if (pending.operationId !== undefined && pending.operationId !== operationId) {
         // The stored operation is gone. Its nonce was revealed: a new operation needs a new one.
-        this.#log.write("info", "provisioning-operation-replaced", { operationId: pending.operationId });
-        this.#newOperation();
-        this.#send("init");
+        this._log.write("info", "provisioning-operation-replaced", { operationId: pending.operationId });
+        this._newOperation();
+        this._send("init");
         return;
       }
       if (pending.operationId === undefined)
-        this.#store({ ...this.#identity, pending: { operationId, deviceNonce: pending.deviceNonce } });
-      const code = verificationCode(this.#identity.keyPair.publicKey, pending.deviceNonce, nonce, operationId);
-      this.#code = code;
-      this.#pollIntervalMs = Math.max(1, pollInterval ?? 5) * second;
-      this.#clearExpiry();
-      this.#expiryTimer = this.#options.clock.setTimer(expiresIn * second, () => this.#operationExpired());
-      if (this.#displayed !== operationId + code) {
-        this.#displayed = operationId + code;
-        this.#options.onDisplay({ operationId, verificationCode: code, expiresIn });
+        this._store({ ...this._identity, pending: { operationId, deviceNonce: pending.deviceNonce } });
+      const code = verificationCode(this._identity.keyPair.publicKey, pending.deviceNonce, nonce, operationId);
+      this._code = code;
+      this._pollIntervalMs = Math.max(1, pollInterval ?? 5) * second;
+      this._clearExpiry();
+      this._expiryTimer = this._options.clock.setTimer(expiresIn * second, () => this._operationExpired());
+      if (this._displayed !== operationId + code) {
+        this._displayed = operationId + code;
+        this._options.onDisplay({ operationId, verificationCode: code, expiresIn });
       }
-      this.#setState("pending");
+      this._setState("pending");
       // The reveal goes at once, unless this is a resume right after a poll.
-      this.#retry("complete", 0);
+      this._retry("complete", 0);
       return;
     }
-    this.#outstanding = undefined;
+    this._outstanding = undefined;
     const error = stringField(reply, "error", 64) ?? "";
-    this.#log.write("warn", "provisioning-init-refused", { status, error });
+    this._log.write("warn", "provisioning-init-refused", { status, error });
     if (status === 400 || status === 403 || status === 409)
-      this.#fail("init-refused", `the platform refused the provisioning request: ${status} ${error}`);
-    else this.#retry("init", this.#retryAfterMs(reply) ?? this.#backoff.next());
+      this._fail("init-refused", `the platform refused the provisioning request: ${status} ${error}`);
+    else this._retry("init", this._retryAfterMs(reply) ?? this._backoff.next());
   }
 
-  #completeReplied(reply: JsonObject, status: number): void {
-    this.#outstanding = undefined;
-    this.#backoff.reset();
+  private _completeReplied(reply: JsonObject, status: number): void {
+    this._outstanding = undefined;
+    this._backoff.reset();
     const error = stringField(reply, "error", 64) ?? "";
-    this.#log.write("info", "provisioning-reply", { status, error });
+    this._log.write("info", "provisioning-reply", { status, error });
     const platformCode = reply.verificationCode;
-    if (platformCode !== undefined && this.#code !== undefined && platformCode !== this.#code) {
-      this.#abandon(
+    if (platformCode !== undefined && this._code !== undefined && platformCode !== this._code) {
+      this._abandon(
         "verification-mismatch",
         "the platform shows a different verification code: the operation was abandoned",
       );
@@ -392,30 +394,30 @@ export class Provisioner {
     }
     if (status === 202) {
       // After a reboot the code is unknown until an init resumes the operation.
-      if (this.#code === undefined) this.#send("init");
-      else this.#retry("complete", this.#retryAfterMs(reply) ?? 0);
+      if (this._code === undefined) this._send("init");
+      else this._retry("complete", this._retryAfterMs(reply) ?? 0);
     } else if (status === 200) {
-      this.#approved(reply);
+      this._approved(reply);
     } else if (status === 429) {
-      this.#pollIntervalMs += slowDownSeconds * second;
-      this.#nextPollAt = ticksAdd(this.#options.clock.now(), this.#pollIntervalMs);
-      this.#retry("complete", this.#retryAfterMs(reply) ?? 0);
+      this._pollIntervalMs += slowDownSeconds * second;
+      this._nextPollAt = ticksAdd(this._options.clock.now(), this._pollIntervalMs);
+      this._retry("complete", this._retryAfterMs(reply) ?? 0);
     } else if (status === 409) {
-      this.#retry("complete", 0);
+      this._retry("complete", 0);
     } else if (status === 410 && error === "operation-rejected") {
-      this.#abandon("operation-rejected", "the technician rejected this device");
+      this._abandon("operation-rejected", "the technician rejected this device");
     } else if (status === 400 && error === "commitment-mismatch") {
-      this.#abandon("commitment-mismatch", "the platform says the reveal does not match the commitment");
+      this._abandon("commitment-mismatch", "the platform says the reveal does not match the commitment");
     } else if (status === 404 || status === 410) {
-      this.#newOperation();
-      this.#send("init");
+      this._newOperation();
+      this._send("init");
     } else {
-      this.#retry("complete", this.#retryAfterMs(reply) ?? this.#backoff.next());
+      this._retry("complete", this._retryAfterMs(reply) ?? this._backoff.next());
     }
   }
 
-  #approved(reply: JsonObject): void {
-    const token = openRegistrationReply(reply.registration, this.#identity.keyPair.secretKey);
+  private _approved(reply: JsonObject): void {
+    const token = openRegistrationReply(reply.registration, this._identity.keyPair.secretKey);
     const lifetime = numberField(reply, "expiresIn", 0, 0x7fffffff);
     const { workspaceId, deviceId } = reply;
     if (
@@ -426,31 +428,31 @@ export class Provisioner {
       !isDeviceId(deviceId)
     ) {
       // A repeated complete returns the token sealed afresh: poll again rather than trust this one.
-      this.#log.write("warn", "provisioning-reply-ignored", { reason: "invalid-approval" });
-      this.#retry("complete", this.#backoff.next());
+      this._log.write("warn", "provisioning-reply-ignored", { reason: "invalid-approval" });
+      this._retry("complete", this._backoff.next());
       return;
     }
     const identity: DeviceIdentity = {
       version: 1,
-      keyPair: this.#identity.keyPair,
+      keyPair: this._identity.keyPair,
       registration: { workspaceId, deviceId, token, lifetime },
     };
     // docs/protocol.md 1d: the registration is durable before the provisioning session is dropped.
-    if (!this.#store(identity)) {
-      this.#fail("store-failed", "the registration could not be stored");
+    if (!this._store(identity)) {
+      this._fail("store-failed", "the registration could not be stored");
       return;
     }
-    this.#log.write("info", "provisioning-approved", { workspaceId, deviceId });
-    this.#finish("registered");
-    this.#options.onRegistered(identity);
+    this._log.write("info", "provisioning-approved", { workspaceId, deviceId });
+    this._finish("registered");
+    this._options.onRegistered(identity);
   }
 
-  #operationExpired(): void {
-    this.#expiryTimer = undefined;
-    if (!this.#active()) return;
-    this.#log.write("info", "provisioning-operation-expired", { operationId: this.#identity.pending?.operationId });
-    this.#outstanding = undefined;
-    this.#newOperation();
-    this.#send("init");
+  private _operationExpired(): void {
+    this._expiryTimer = undefined;
+    if (!this._active()) return;
+    this._log.write("info", "provisioning-operation-expired", { operationId: this._identity.pending?.operationId });
+    this._outstanding = undefined;
+    this._newOperation();
+    this._send("init");
   }
 }

@@ -10,34 +10,34 @@ import { ticksBetween } from "../ticks";
 export const maxTimerStepMs = 0x40000000;
 
 export class LongTimer {
-  readonly #clock: Clock;
-  #handle: TimerHandle | undefined;
+  private readonly _clock: Clock;
+  private _handle: TimerHandle | undefined;
 
   constructor(clock: Clock) {
-    this.#clock = clock;
+    this._clock = clock;
   }
 
   get armed(): boolean {
-    return this.#handle !== undefined;
+    return this._handle !== undefined;
   }
 
   /** Calls `callback` once, `delayMs` from now, replacing any earlier wake-up. */
   set(delayMs: number, callback: () => void): void {
     this.clear();
-    this.#arm(Math.max(0, delayMs), callback);
+    this._arm(Math.max(0, delayMs), callback);
   }
 
   clear(): void {
-    if (this.#handle !== undefined) this.#clock.clearTimer(this.#handle);
-    this.#handle = undefined;
+    if (this._handle !== undefined) this._clock.clearTimer(this._handle);
+    this._handle = undefined;
   }
 
-  #arm(remainingMs: number, callback: () => void): void {
-    const armedAt = this.#clock.now();
-    this.#handle = this.#clock.setTimer(Math.min(remainingMs, maxTimerStepMs), () => {
-      this.#handle = undefined;
-      const left = remainingMs - Math.max(0, ticksBetween(armedAt, this.#clock.now()));
-      if (left > 0) this.#arm(left, callback);
+  private _arm(remainingMs: number, callback: () => void): void {
+    const armedAt = this._clock.now();
+    this._handle = this._clock.setTimer(Math.min(remainingMs, maxTimerStepMs), () => {
+      this._handle = undefined;
+      const left = remainingMs - Math.max(0, ticksBetween(armedAt, this._clock.now()));
+      if (left > 0) this._arm(left, callback);
       else callback();
     });
   }

@@ -23,7 +23,9 @@ const maxRetryAfterS = 86400;
 export type RegistrationErrorCode = "registration-rejected";
 
 export class RegistrationError extends CodedError<RegistrationErrorCode> {
-  override name = "RegistrationError";
+  override get name(): string {
+    return "RegistrationError";
+  }
 }
 
 export interface RegisteredSessionOptions extends DevicePorts {
@@ -66,49 +68,49 @@ export class RegisteredSession {
   readonly root: string;
   /** The last status reply: `expiresIn` seconds as of tick `receivedAt` (30 days outrun the 32-bit tick range). */
   tokenStatus: { expiresIn: number; receivedAt: number } | undefined;
-  #options: RegisteredSessionOptions;
-  #log: Log;
-  #name: string;
-  #registration: Registration;
-  #client: MqttClient;
-  #backoff: Backoff;
+  private _options: RegisteredSessionOptions;
+  private _log: Log;
+  private _name: string;
+  private _registration: Registration;
+  private _client: MqttClient;
+  private _backoff: Backoff;
   /** The scheduled refresh, or the next try of a failed request. */
-  #next: LongTimer;
-  #replyTimer: LongTimer;
-  #outstanding: { rid: string; op: TokenOp } | undefined;
-  readonly #requestIds = new RequestIds();
+  private _next: LongTimer;
+  private _replyTimer: LongTimer;
+  private _outstanding: { rid: string; op: TokenOp } | undefined;
+  private readonly _requestIds = new RequestIds();
 
   constructor(options: RegisteredSessionOptions) {
-    this.#options = options;
-    this.#log = options.log ?? silentLog;
-    this.#registration = options.registration;
-    this.#backoff = new Backoff(options.random, options.refresh?.retry);
-    this.#next = new LongTimer(options.clock);
-    this.#replyTimer = new LongTimer(options.clock);
+    this._options = options;
+    this._log = options.log ?? silentLog;
+    this._registration = options.registration;
+    this._backoff = new Backoff(options.random, options.refresh?.retry);
+    this._next = new LongTimer(options.clock);
+    this._replyTimer = new LongTimer(options.clock);
     const { workspaceId, deviceId, token } = options.registration;
     this.root = `ws/${workspaceId}/dev/${topicLevel(deviceId)}`;
-    this.#name = `${workspaceId}:${deviceId}`;
-    this.#client = new MqttClient({
+    this._name = `${workspaceId}:${deviceId}`;
+    this._client = new MqttClient({
       transport: options.transport,
       clock: options.clock,
       random: options.random,
       log: options.log,
-      clientId: this.#name,
-      username: this.#name,
+      clientId: this._name,
+      username: this._name,
       password: utf8Encode(token),
       clean: false,
       keepalive: 60,
       onStateChange: (state) => options.onStateChange?.(state),
-      onConnect: () => this.#connected(),
+      onConnect: () => this._connected(),
       onConnectionLost: (error, retryInMs) => {
-        this.#idle();
+        this._idle();
         options.onConnectionLost?.(error, retryInMs);
       },
-      onMessage: (topic, payload) => this.#receive(topic, payload),
+      onMessage: (topic, payload) => this._receive(topic, payload),
       onStop: (error) => {
-        this.#idle();
+        this._idle();
         if (!error) return;
-        this.#log.write("error", "registration-rejected", { reason: error.message });
+        this._log.write("error", "registration-rejected", { reason: error.message });
         options.onRejected(
           new RegistrationError(
             "registration-rejected",
@@ -120,20 +122,20 @@ export class RegisteredSession {
   }
 
   get state(): MqttClientState {
-    return this.#client.state;
+    return this._client.state;
   }
 
   /** The registration the session connects with: the newest stored one. */
   get registration(): Registration {
-    return this.#registration;
+    return this._registration;
   }
 
   start(): void {
-    this.#client.start();
+    this._client.start();
   }
 
   stop(): void {
-    this.#client.stop();
+    this._client.stop();
   }
 
   /**
@@ -149,7 +151,7 @@ export class RegisteredSession {
   ): void {
     // The topic names the message's own id (protocol v2): a broker that passes on no packet id
     // still lets the platform know a resend.
-    this.#client.publish(
+    this._client.publish(
       `${this.root}/msg/${topicLevel(stream)}/${id.messageId}`,
       payload,
       { qos: 1, ...id },
@@ -158,103 +160,103 @@ export class RegisteredSession {
   }
 
   /** The link is gone: nothing asked is coming back, and the next connect starts over with status. */
-  #idle(): void {
-    this.#next.clear();
-    this.#replyTimer.clear();
-    this.#outstanding = undefined;
+  private _idle(): void {
+    this._next.clear();
+    this._replyTimer.clear();
+    this._outstanding = undefined;
   }
 
-  #connected(): void {
+  private _connected(): void {
     const topics = [`${this.root}/res/+`, `${this.root}/cmd/#`];
-    this.#client.subscribe(
+    this._client.subscribe(
       topics.map((topic) => ({ topic, qos: 1 })),
       (error, granted) => {
         if (error) return;
-        if (granted?.includes(0x80)) this.#log.write("warn", "subscribe-refused", {});
-        this.#request("status");
+        if (granted?.includes(0x80)) this._log.write("warn", "subscribe-refused", {});
+        this._request("status");
       },
     );
   }
 
-  #request(op: TokenOp): void {
-    if (this.#client.state !== "connected") return;
-    const rid = this.#requestIds.next();
-    this.#outstanding = { rid, op };
-    this.#log.write("debug", "token-request", { op, rid });
-    this.#client.publish(`${this.root}/req/token`, encodeJson({ v: protocolVersion, rid, op }), { qos: 1 });
-    this.#replyTimer.set(this.#options.refresh?.replyTimeoutMs ?? 10000, () => {
-      this.#outstanding = undefined;
-      this.#log.write("warn", "token-reply-timeout", { op, rid });
-      this.#retry(op, undefined);
+  private _request(op: TokenOp): void {
+    if (this._client.state !== "connected") return;
+    const rid = this._requestIds.next();
+    this._outstanding = { rid, op };
+    this._log.write("debug", "token-request", { op, rid });
+    this._client.publish(`${this.root}/req/token`, encodeJson({ v: protocolVersion, rid, op }), { qos: 1 });
+    this._replyTimer.set(this._options.refresh?.replyTimeoutMs ?? 10000, () => {
+      this._outstanding = undefined;
+      this._log.write("warn", "token-reply-timeout", { op, rid });
+      this._retry(op, undefined);
     });
   }
 
   /** Asks again after the platform's `retryAfter` or the next backoff delay. */
-  #retry(op: TokenOp, retryAfterS: number | undefined): void {
-    const delayMs = retryAfterS === undefined ? this.#backoff.next() : retryAfterS * 1000;
-    this.#next.set(delayMs, () => this.#request(op));
+  private _retry(op: TokenOp, retryAfterS: number | undefined): void {
+    const delayMs = retryAfterS === undefined ? this._backoff.next() : retryAfterS * 1000;
+    this._next.set(delayMs, () => this._request(op));
   }
 
-  #receive(topic: string, payload: Uint8Array): void {
+  private _receive(topic: string, payload: Uint8Array): void {
     if (topic !== `${this.root}/res/token`) {
-      this.#log.write("debug", "message-ignored", { topic });
+      this._log.write("debug", "message-ignored", { topic });
       return;
     }
     const reply = parseJsonObject(payload, replyKeys);
-    const outstanding = this.#outstanding;
+    const outstanding = this._outstanding;
     const status = reply && numberField(reply, "status", 100, 599);
     if (!reply || status === undefined || !outstanding || reply.rid !== outstanding.rid) {
-      this.#log.write("debug", "token-reply-ignored", {});
+      this._log.write("debug", "token-reply-ignored", {});
       return;
     }
-    this.#outstanding = undefined;
-    this.#replyTimer.clear();
+    this._outstanding = undefined;
+    this._replyTimer.clear();
     const retryAfter = numberField(reply, "retryAfter", 0, maxRetryAfterS);
     if (status !== 200) {
-      this.#log.write("warn", "token-request-refused", {
+      this._log.write("warn", "token-request-refused", {
         op: outstanding.op,
         status,
         error: stringField(reply, "error", 64),
       });
-      this.#retry(outstanding.op, retryAfter);
-    } else if (outstanding.op === "status") this.#statusReplied(reply);
-    else this.#refreshReplied(reply);
+      this._retry(outstanding.op, retryAfter);
+    } else if (outstanding.op === "status") this._statusReplied(reply);
+    else this._refreshReplied(reply);
   }
 
-  #statusReplied(reply: JsonObject): void {
+  private _statusReplied(reply: JsonObject): void {
     const expiresIn = numberField(reply, "expiresIn", 0, maxLifetimeS);
-    if (expiresIn === undefined) return this.#retry("status", undefined);
-    this.#backoff.reset();
-    this.tokenStatus = { expiresIn, receivedAt: this.#options.clock.now() };
-    const delayMs = refreshDelayMs(expiresIn, this.#registration.lifetime, this.#options.refresh);
-    this.#log.write("info", "token-status", { expiresIn, refreshInMs: delayMs });
-    this.#next.set(delayMs, () => this.#request("refresh"));
-    this.#options.onTokenStatus?.(expiresIn);
+    if (expiresIn === undefined) return this._retry("status", undefined);
+    this._backoff.reset();
+    this.tokenStatus = { expiresIn, receivedAt: this._options.clock.now() };
+    const delayMs = refreshDelayMs(expiresIn, this._registration.lifetime, this._options.refresh);
+    this._log.write("info", "token-status", { expiresIn, refreshInMs: delayMs });
+    this._next.set(delayMs, () => this._request("refresh"));
+    this._options.onTokenStatus?.(expiresIn);
   }
 
-  #refreshReplied(reply: JsonObject): void {
-    const token = openRegistrationReply(reply.registration, this.#options.secretKey);
+  private _refreshReplied(reply: JsonObject): void {
+    const token = openRegistrationReply(reply.registration, this._options.secretKey);
     const lifetime = numberField(reply, "expiresIn", 1, maxLifetimeS);
     if (token === undefined || token.length > maxTokenLength || lifetime === undefined) {
       // Not sealed to this device's key, or malformed: never stored, the old token stays.
-      this.#log.write("warn", "token-refresh-unusable", {});
-      return this.#retry("refresh", undefined);
+      this._log.write("warn", "token-refresh-unusable", {});
+      return this._retry("refresh", undefined);
     }
-    const registration: Registration = { ...this.#registration, token, lifetime };
-    if (!this.#options.onRefreshed(registration)) {
-      this.#log.write("error", "token-refresh-not-stored", {});
-      return this.#retry("refresh", undefined);
+    const registration: Registration = { ...this._registration, token, lifetime };
+    if (!this._options.onRefreshed(registration)) {
+      this._log.write("error", "token-refresh-not-stored", {});
+      return this._retry("refresh", undefined);
     }
-    this.#registration = registration;
-    this.#client.setCredentials(this.#name, utf8Encode(token));
-    this.#backoff.reset();
+    this._registration = registration;
+    this._client.setCredentials(this._name, utf8Encode(token));
+    this._backoff.reset();
     const graceS = numberField(reply, "graceIn", 0, maxLifetimeS) ?? 0;
-    this.#log.write("info", "token-refreshed", { expiresIn: lifetime, graceIn: graceS });
+    this._log.write("info", "token-refreshed", { expiresIn: lifetime, graceIn: graceS });
     // From a timer, so this reply's PUBACK goes out first. The platform ends the old token's grace
     // once the new one is used; messages in flight are resent on the new link.
-    this.#next.set(0, () => {
-      this.#idle();
-      this.#client.reconnect();
+    this._next.set(0, () => {
+      this._idle();
+      this._client.reconnect();
     });
   }
 }

@@ -11,18 +11,18 @@ export abstract class EntryRecordStore implements RecordStore {
   readonly recovered: boolean;
   /** The largest record `write` accepts. */
   readonly maxRecordBytes: number;
-  #record: Uint8Array | undefined;
-  #sequence: number;
+  private _record: Uint8Array | undefined;
+  private _sequence: number;
 
   protected constructor(scan: ScanResult, maxRecordBytes: number) {
     this.recovered = scan.recovered;
     this.maxRecordBytes = maxRecordBytes;
-    this.#record = scan.record;
-    this.#sequence = scan.lastSequence;
+    this._record = scan.record;
+    this._sequence = scan.lastSequence;
   }
 
   read(): Uint8Array | undefined {
-    return this.#record && this.#record.slice();
+    return this._record && this._record.slice();
   }
 
   write(record: Uint8Array): void {
@@ -31,9 +31,9 @@ export abstract class EntryRecordStore implements RecordStore {
         "record-too-large",
         `a record of ${record.length} bytes exceeds the store's ${this.maxRecordBytes}`,
       );
-    this.commit(encodeEntry(this.#sequence + 1, record), false);
-    this.#sequence++;
-    this.#record = record.slice();
+    this.commit(encodeEntry(this._sequence + 1, record), false);
+    this._sequence++;
+    this._record = record.slice();
   }
 
   /**
@@ -42,9 +42,9 @@ export abstract class EntryRecordStore implements RecordStore {
    * the old record; after, no record.
    */
   clear(): void {
-    this.commit(encodeEntry(this.#sequence + 1, undefined), true);
-    this.#sequence++;
-    this.#record = undefined;
+    this.commit(encodeEntry(this._sequence + 1, undefined), true);
+    this._sequence++;
+    this._record = undefined;
     this.removeOthers();
   }
 

@@ -84,8 +84,8 @@ export interface ScanResult {
  * entry was lost: to bit rot, or to a write cut short.
  */
 export class EntryScan {
-  #newest: Entry | undefined;
-  #highestSequence = 0;
+  private _newest: Entry | undefined;
+  private _highestSequence = 0;
 
   /** The valid entry at `offset`, or undefined when the bytes there are not one. */
   take(bytes: Uint8Array, offset: number): Entry | undefined {
@@ -95,31 +95,31 @@ export class EntryScan {
     const bodyEnd = offset + headerBytes + length;
     if ((kind !== kindRecord && (kind !== kindCleared || length !== 0)) || bodyEnd + 4 > bytes.length) return undefined;
     const sequence = readU32(bytes, offset + 4);
-    if (sequence > this.#highestSequence) this.#highestSequence = sequence;
+    if (sequence > this._highestSequence) this._highestSequence = sequence;
     if (crc32(bytes.subarray(offset, bodyEnd)) !== readU32(bytes, bodyEnd)) return undefined;
     const entry: Entry = {
       sequence,
       record: kind === kindRecord ? bytes.slice(offset + headerBytes, bodyEnd) : undefined,
       end: bodyEnd + 4,
     };
-    if (!this.#newest || sequence > this.#newest.sequence) this.#newest = entry;
+    if (!this._newest || sequence > this._newest.sequence) this._newest = entry;
     return entry;
   }
 
   get newest(): Entry | undefined {
-    return this.#newest;
+    return this._newest;
   }
 
   /** The outcome; logs a warning when the newest entry was damaged. */
   finish(log: Log, store: string): ScanResult {
-    const newestValid = this.#newest ? this.#newest.sequence : 0;
-    const recovered = this.#highestSequence > newestValid;
+    const newestValid = this._newest ? this._newest.sequence : 0;
+    const recovered = this._highestSequence > newestValid;
     if (recovered)
       log.write("warn", "record-store-recovered", {
         store,
         usedSequence: newestValid,
-        damagedSequence: this.#highestSequence,
+        damagedSequence: this._highestSequence,
       });
-    return { record: this.#newest && this.#newest.record, lastSequence: newestValid + (recovered ? 1 : 0), recovered };
+    return { record: this._newest && this._newest.record, lastSequence: newestValid + (recovered ? 1 : 0), recovered };
   }
 }

@@ -12,5 +12,7 @@ export type StorageErrorCode =
 
 /** What a record store throws; a write that throws leaves the old record in place. */
 export class StorageError extends CodedError<StorageErrorCode> {
-  override name = "StorageError";
+  override get name(): string {
+    return "StorageError";
+  }
 }

@@ -28,12 +28,12 @@ export interface FlashRecordStoreOptions {
 }
 
 export class FlashRecordStore extends EntryRecordStore {
-  readonly #flash: Flash;
-  readonly #sectorCount: number;
+  private readonly _flash: Flash;
+  private readonly _sectorCount: number;
   /** The sector holding the newest entry, -1 when the flash holds none. */
-  #sector: number;
-  /** Where the next entry may go in `#sector`, -1 when that sector takes no more. */
-  #free: number;
+  private _sector: number;
+  /** Where the next entry may go in `_sector`, -1 when that sector takes no more. */
+  private _free: number;
 
   constructor(options: FlashRecordStoreOptions) {
     const flash = options.flash;
@@ -66,41 +66,41 @@ export class FlashRecordStore extends EntryRecordStore {
       scan.finish(options.log ?? silentLog, "flash"),
       Math.min(flash.sectorSize - entryOverheadBytes, maxBodyBytes),
     );
-    this.#flash = flash;
-    this.#sectorCount = sectorCount;
-    this.#sector = newestSector;
-    this.#free = newestFree;
+    this._flash = flash;
+    this._sectorCount = sectorCount;
+    this._sector = newestSector;
+    this._free = newestFree;
   }
 
   /** The clearing entry starts a fresh sector, so erasing all the others wipes every old entry. */
   protected override removeOthers(): void {
-    for (let sector = 0; sector < this.#sectorCount; sector++) if (sector !== this.#sector) this.#flash.erase(sector);
+    for (let sector = 0; sector < this._sectorCount; sector++) if (sector !== this._sector) this._flash.erase(sector);
   }
 
   protected override commit(entry: Uint8Array, clearing: boolean): void {
-    const sectorSize = this.#flash.sectorSize;
-    let sector = this.#sector;
-    let offset = this.#free;
+    const sectorSize = this._flash.sectorSize;
+    let sector = this._sector;
+    let offset = this._free;
     if (
       clearing ||
       offset < 0 ||
       offset + entry.length > sectorSize ||
-      !flashErased(this.#flash, sector * sectorSize + offset, entry.length)
+      !flashErased(this._flash, sector * sectorSize + offset, entry.length)
     ) {
-      sector = (this.#sector + 1) % this.#sectorCount;
+      sector = (this._sector + 1) % this._sectorCount;
       offset = 0;
-      this.#flash.erase(sector);
-      if (!flashErased(this.#flash, sector * sectorSize, sectorSize))
+      this._flash.erase(sector);
+      if (!flashErased(this._flash, sector * sectorSize, sectorSize))
         throw new StorageError("verify-failed", `flash sector ${sector} did not erase`);
     }
     const address = sector * sectorSize + offset;
-    this.#flash.write(address, entry);
-    if (!sameBytes(this.#flash.read(address, entry.length), entry)) {
-      this.#flash.write(address, new Uint8Array(1));
-      if (sector === this.#sector) this.#free = -1;
+    this._flash.write(address, entry);
+    if (!sameBytes(this._flash.read(address, entry.length), entry)) {
+      this._flash.write(address, new Uint8Array(1));
+      if (sector === this._sector) this._free = -1;
       throw new StorageError("verify-failed", `flash at ${address} did not read back what was written`);
     }
-    this.#sector = sector;
-    this.#free = wordAligned(offset + entry.length);
+    this._sector = sector;
+    this._free = wordAligned(offset + entry.length);
   }
 }

@@ -17,44 +17,44 @@ interface HeldMessage extends QueuedMessage {
 }
 
 export class MemoryMessageQueue implements MessageQueue {
-  readonly #waiting: HeldMessage[] = [];
-  readonly #limits: QueueLimits;
-  #bytes = 0;
-  #nextSequence = 1;
+  private readonly _waiting: HeldMessage[] = [];
+  private readonly _limits: QueueLimits;
+  private _bytes = 0;
+  private _nextSequence = 1;
 
   constructor(options: MemoryMessageQueueOptions = {}) {
-    this.#limits = new QueueLimits(options, { maxMessages: 16, maxBytes: 65536 });
+    this._limits = new QueueLimits(options, { maxMessages: 16, maxBytes: 65536 });
   }
 
   get waiting(): readonly QueuedMessage[] {
-    return this.#waiting;
+    return this._waiting;
   }
 
   get bytes(): number {
-    return this.#bytes;
+    return this._bytes;
   }
 
   get dropped(): number {
-    return this.#limits.dropped;
+    return this._limits.dropped;
   }
 
   maxPayloadBytes(stream: string): number {
-    return this.#limits.maxBytes - utf8Encode(stream).length;
+    return this._limits.maxBytes - utf8Encode(stream).length;
   }
 
   append(stream: string, payload: Uint8Array): QueuedMessage {
     const streamLength = utf8Encode(stream).length;
     const bytes = streamLength + payload.length;
-    this.#limits.admit(this, bytes);
+    this._limits.admit(this, bytes);
     const message: HeldMessage = {
-      sequence: this.#nextSequence++,
+      sequence: this._nextSequence++,
       sent: false,
       stream,
       payload: payload.slice(),
       bytes,
     };
-    this.#waiting.push(message);
-    this.#bytes += bytes;
+    this._waiting.push(message);
+    this._bytes += bytes;
     return message;
   }
 
@@ -68,10 +68,10 @@ export class MemoryMessageQueue implements MessageQueue {
   }
 
   markDone(message: QueuedMessage): boolean {
-    const index = this.#waiting.indexOf(message as HeldMessage);
+    const index = this._waiting.indexOf(message as HeldMessage);
     if (index < 0) return false;
-    this.#waiting.splice(index, 1);
-    this.#bytes -= (message as HeldMessage).bytes;
+    this._waiting.splice(index, 1);
+    this._bytes -= (message as HeldMessage).bytes;
     return true;
   }
 }

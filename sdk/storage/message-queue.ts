@@ -86,17 +86,17 @@ function entryCrc(entry: Uint8Array): number {
 }
 
 export class FlashMessageQueue implements MessageQueue {
-  readonly #flash: Flash;
-  readonly #sectorCount: number;
-  readonly #limits: QueueLimits;
+  private readonly _flash: Flash;
+  private readonly _sectorCount: number;
+  private readonly _limits: QueueLimits;
   /** Oldest first. */
-  readonly #waiting: StoredMessage[] = [];
-  #bytes = 0;
-  #nextSequence = 1;
+  private readonly _waiting: StoredMessage[] = [];
+  private _bytes = 0;
+  private _nextSequence = 1;
   /** The sector of the newest entry, -1 when the flash holds none. */
-  #sector = -1;
-  /** Where the next entry may go in `#sector`, -1 when that sector takes no more. */
-  #free = -1;
+  private _sector = -1;
+  /** Where the next entry may go in `_sector`, -1 when that sector takes no more. */
+  private _free = -1;
 
   constructor(options: FlashMessageQueueOptions) {
     const flash = options.flash;
@@ -106,43 +106,43 @@ export class FlashMessageQueue implements MessageQueue {
         "invalid-options",
         `a message queue needs at least two sectors of 256 bytes or more (size ${flash.size}, sector ${flash.sectorSize})`,
       );
-    this.#flash = flash;
-    this.#sectorCount = sectorCount;
-    this.#limits = new QueueLimits(options, {
+    this._flash = flash;
+    this._sectorCount = sectorCount;
+    this._limits = new QueueLimits(options, {
       maxMessages: 256,
       maxBytes: (sectorCount - 1) * (flash.sectorSize - overheadBytes),
     });
     let newest = 0;
     for (let sector = 0; sector < sectorCount; sector++) {
-      const last = this.#scan(sector);
+      const last = this._scan(sector);
       if (last.sequence > newest) {
         newest = last.sequence;
-        this.#sector = sector;
-        this.#free = last.free;
+        this._sector = sector;
+        this._free = last.free;
       }
     }
-    this.#nextSequence = newest + 1;
-    this.#waiting.sort((a, b) => a.sequence - b.sequence);
+    this._nextSequence = newest + 1;
+    this._waiting.sort((a, b) => a.sequence - b.sequence);
   }
 
   /** Waiting messages, oldest first: the caller may read them, not change the list. */
   get waiting(): readonly QueuedMessage[] {
-    return this.#waiting;
+    return this._waiting;
   }
 
   /** Bytes of streams and payloads waiting. */
   get bytes(): number {
-    return this.#bytes;
+    return this._bytes;
   }
 
   /** Messages dropped since the queue was opened (policy "drop-oldest"). */
   get dropped(): number {
-    return this.#limits.dropped;
+    return this._limits.dropped;
   }
 
   /** The largest payload a message on `stream` can have: one entry fits in one sector. */
   maxPayloadBytes(stream: string): number {
-    return Math.min(this.#flash.sectorSize - overheadBytes - utf8Encode(stream).length, 0xffff);
+    return Math.min(this._flash.sectorSize - overheadBytes - utf8Encode(stream).length, 0xffff);
   }
 
   /**
@@ -156,15 +156,15 @@ export class FlashMessageQueue implements MessageQueue {
       streamBytes.length === 0 ||
       streamBytes.length > 255 ||
       payload.length > 0xffff ||
-      size > this.#flash.sectorSize
+      size > this._flash.sectorSize
     )
       throw new StorageError(
         "record-too-large",
         `a message on this queue is at most ${this.maxPayloadBytes(stream)} bytes`,
       );
     const bytes = streamBytes.length + payload.length;
-    this.#limits.admit(this, bytes);
-    const sequence = this.#nextSequence++;
+    this._limits.admit(this, bytes);
+    const sequence = this._nextSequence++;
     const entry = new Uint8Array(size);
     entry[0] = magic;
     entry[sentFlag] = 0xff;
@@ -176,14 +176,14 @@ export class FlashMessageQueue implements MessageQueue {
     entry.set(streamBytes, headerBytes);
     entry.set(payload, headerBytes + streamBytes.length);
     writeU32(entry, size - 4, entryCrc(entry.subarray(0, size - 4)));
-    const address = this.#place(size);
-    this.#flash.write(address, entry);
-    if (!sameBytes(this.#flash.read(address, size), entry)) {
-      this.#flash.write(address, cleared);
-      this.#free = -1;
+    const address = this._place(size);
+    this._flash.write(address, entry);
+    if (!sameBytes(this._flash.read(address, size), entry)) {
+      this._flash.write(address, cleared);
+      this._free = -1;
       throw new StorageError("verify-failed", `flash at ${address} did not read back what was written`);
     }
-    this.#free = wordAligned(address - this.#sector * this.#flash.sectorSize + size);
+    this._free = wordAligned(address - this._sector * this._flash.sectorSize + size);
     const message: StoredMessage = {
       sequence,
       sent: false,
@@ -191,15 +191,15 @@ export class FlashMessageQueue implements MessageQueue {
       streamLength: streamBytes.length,
       payloadLength: payload.length,
     };
-    this.#waiting.push(message);
-    this.#bytes += bytes;
+    this._waiting.push(message);
+    this._bytes += bytes;
     return message;
   }
 
   /** The stream and payload of a waiting message, read from flash. */
   read(queued: QueuedMessage): { stream: string; payload: Uint8Array } {
     const message = queued as StoredMessage;
-    const body = this.#flash.read(message.address + headerBytes, message.streamLength + message.payloadLength);
+    const body = this._flash.read(message.address + headerBytes, message.streamLength + message.payloadLength);
     return {
       stream: utf8Decode(body.subarray(0, message.streamLength)) ?? "",
       payload: body.slice(message.streamLength),
@@ -210,25 +210,25 @@ export class FlashMessageQueue implements MessageQueue {
   markSent(queued: QueuedMessage): void {
     const message = queued as StoredMessage;
     if (message.sent) return;
-    this.#flash.write(message.address + sentFlag, cleared);
+    this._flash.write(message.address + sentFlag, cleared);
     message.sent = true;
   }
 
   /** The platform has stored the message: it leaves the queue. False when it was not waiting. */
   markDone(queued: QueuedMessage): boolean {
     const message = queued as StoredMessage;
-    const index = this.#waiting.indexOf(message);
+    const index = this._waiting.indexOf(message);
     if (index < 0) return false;
-    this.#flash.write(message.address + doneFlag, cleared);
-    this.#waiting.splice(index, 1);
-    this.#bytes -= message.streamLength + message.payloadLength;
+    this._flash.write(message.address + doneFlag, cleared);
+    this._waiting.splice(index, 1);
+    this._bytes -= message.streamLength + message.payloadLength;
     return true;
   }
 
   /** Reads one sector's entries into the waiting list; returns its newest sequence and free offset. */
-  #scan(sector: number): { sequence: number; free: number } {
-    const sectorSize = this.#flash.sectorSize;
-    const bytes = this.#flash.read(sector * sectorSize, sectorSize);
+  private _scan(sector: number): { sequence: number; free: number } {
+    const sectorSize = this._flash.sectorSize;
+    const bytes = this._flash.read(sector * sectorSize, sectorSize);
     let newest = 0;
     let offset = 0;
     while (offset < sectorSize) {
@@ -242,14 +242,14 @@ export class FlashMessageQueue implements MessageQueue {
       const sequence = readU32(bytes, offset + 4);
       if (sequence > newest) newest = sequence;
       if (bytes[offset + doneFlag] === 0xff) {
-        this.#waiting.push({
+        this._waiting.push({
           sequence,
           sent: bytes[offset + sentFlag] !== 0xff,
           address: sector * sectorSize + offset,
           streamLength,
           payloadLength,
         });
-        this.#bytes += streamLength + payloadLength;
+        this._bytes += streamLength + payloadLength;
       }
       offset = wordAligned(end + 4);
     }
@@ -257,24 +257,24 @@ export class FlashMessageQueue implements MessageQueue {
   }
 
   /** Where an entry of `size` bytes goes: after the last entry, or at the start of the next sector. */
-  #place(size: number): number {
-    const sectorSize = this.#flash.sectorSize;
-    const start = this.#sector * sectorSize + this.#free;
+  private _place(size: number): number {
+    const sectorSize = this._flash.sectorSize;
+    const start = this._sector * sectorSize + this._free;
     if (
-      this.#sector >= 0 &&
-      this.#free >= 0 &&
-      this.#free + size <= sectorSize &&
-      flashErased(this.#flash, start, size)
+      this._sector >= 0 &&
+      this._free >= 0 &&
+      this._free + size <= sectorSize &&
+      flashErased(this._flash, start, size)
     )
       return start;
-    const next = (this.#sector + 1) % this.#sectorCount;
+    const next = (this._sector + 1) % this._sectorCount;
     const inNext = (m: StoredMessage) => Math.floor(m.address / sectorSize) === next;
-    while (this.#waiting.some(inNext)) this.#limits.makeRoom(this, this.#waiting.filter(inNext).length);
-    this.#flash.erase(next);
-    if (!flashErased(this.#flash, next * sectorSize, sectorSize))
+    while (this._waiting.some(inNext)) this._limits.makeRoom(this, this._waiting.filter(inNext).length);
+    this._flash.erase(next);
+    if (!flashErased(this._flash, next * sectorSize, sectorSize))
       throw new StorageError("verify-failed", `flash sector ${next} did not erase`);
-    this.#sector = next;
-    this.#free = 0;
+    this._sector = next;
+    this._free = 0;
     return next * sectorSize;
   }
 }

@@ -39,11 +39,11 @@ const maxNameBytes = 15;
 const maxValueBytes = 4000;
 
 export class PreferenceRecordStore extends EntryRecordStore {
-  readonly #preference: Preference;
-  readonly #domain: string;
-  readonly #keys: readonly [string, string];
+  private readonly _preference: Preference;
+  private readonly _domain: string;
+  private readonly _keys: readonly [string, string];
   /** The slot (0 or 1) holding the newest valid entry, -1 when neither does. */
-  #slot: number;
+  private _slot: number;
 
   constructor(options: PreferenceRecordStoreOptions) {
     const { preference, domain } = options;
@@ -62,31 +62,31 @@ export class PreferenceRecordStore extends EntryRecordStore {
       if (entry && entry === scan.newest) newestSlot = slot;
     }
     super(scan.finish(options.log ?? silentLog, "preference"), maxValueBytes - entryOverheadBytes);
-    this.#preference = preference;
-    this.#domain = domain;
-    this.#keys = keys;
-    this.#slot = newestSlot;
+    this._preference = preference;
+    this._domain = domain;
+    this._keys = keys;
+    this._slot = newestSlot;
   }
 
   /** Deletes the old slot, then the clearing entry itself. */
   protected override removeOthers(): void {
-    this.#preference.delete(this.#domain, this.#keys[1 - this.#slot]);
-    this.#preference.delete(this.#domain, this.#keys[this.#slot]);
-    this.#slot = -1;
+    this._preference.delete(this._domain, this._keys[1 - this._slot]);
+    this._preference.delete(this._domain, this._keys[this._slot]);
+    this._slot = -1;
   }
 
   /** Always into the slot that does not hold the newest valid entry. */
   protected override commit(entry: Uint8Array): void {
-    const slot = this.#slot === 0 ? 1 : 0;
-    this.#preference.set(this.#domain, this.#keys[slot], entry.buffer as ArrayBuffer);
-    const stored = this.#preference.get(this.#domain, this.#keys[slot]);
+    const slot = this._slot === 0 ? 1 : 0;
+    this._preference.set(this._domain, this._keys[slot], entry.buffer as ArrayBuffer);
+    const stored = this._preference.get(this._domain, this._keys[slot]);
     if (!(stored instanceof ArrayBuffer) || !sameBytes(new Uint8Array(stored), entry)) {
-      this.#preference.delete(this.#domain, this.#keys[slot]);
+      this._preference.delete(this._domain, this._keys[slot]);
       throw new StorageError(
         "verify-failed",
-        `preference ${this.#domain}/${this.#keys[slot]} did not read back what was written`,
+        `preference ${this._domain}/${this._keys[slot]} did not read back what was written`,
       );
     }
-    this.#slot = slot;
+    this._slot = slot;
   }
 }

@@ -21,33 +21,33 @@ export interface QueueLimitOptions {
 }
 
 export class QueueLimits {
-  readonly #maxMessages: number;
-  readonly #maxBytes: number;
-  readonly #whenFull: QueueFullPolicy;
-  readonly #log: Log;
+  private readonly _maxMessages: number;
+  private readonly _maxBytes: number;
+  private readonly _whenFull: QueueFullPolicy;
+  private readonly _log: Log;
   /** Messages dropped since the queue was opened (policy "drop-oldest"). */
   dropped = 0;
 
   constructor(options: QueueLimitOptions, defaults: { maxMessages: number; maxBytes: number }) {
-    this.#maxMessages = options.maxMessages ?? defaults.maxMessages;
-    this.#maxBytes = options.maxBytes ?? defaults.maxBytes;
-    this.#whenFull = options.whenFull ?? "refuse";
-    this.#log = options.log ?? silentLog;
+    this._maxMessages = options.maxMessages ?? defaults.maxMessages;
+    this._maxBytes = options.maxBytes ?? defaults.maxBytes;
+    this._whenFull = options.whenFull ?? "refuse";
+    this._log = options.log ?? silentLog;
   }
 
   get maxBytes(): number {
-    return this.#maxBytes;
+    return this._maxBytes;
   }
 
   /** Makes room in `queue` for a message of `bytes` (stream and payload), or throws "queue-full". */
   admit(queue: MessageQueue, bytes: number): void {
-    if (bytes > this.#maxBytes) throw new StorageError("queue-full", `the queue holds at most ${this.#maxBytes} bytes`);
-    while (queue.waiting.length >= this.#maxMessages || queue.bytes + bytes > this.#maxBytes) this.makeRoom(queue, 1);
+    if (bytes > this._maxBytes) throw new StorageError("queue-full", `the queue holds at most ${this._maxBytes} bytes`);
+    while (queue.waiting.length >= this._maxMessages || queue.bytes + bytes > this._maxBytes) this.makeRoom(queue, 1);
   }
 
   /** Drops the `count` oldest messages of `queue`, or refuses, as the policy says. */
   makeRoom(queue: MessageQueue, count: number): void {
-    if (this.#whenFull === "refuse")
+    if (this._whenFull === "refuse")
       throw new StorageError(
         "queue-full",
         `the queue is full (${queue.waiting.length} messages, ${queue.bytes} bytes)`,
@@ -56,7 +56,7 @@ export class QueueLimits {
       const oldest = queue.waiting[0];
       queue.markDone(oldest);
       this.dropped++;
-      this.#log.write("warn", "message-dropped", { sequence: oldest.sequence, dropped: this.dropped });
+      this._log.write("warn", "message-dropped", { sequence: oldest.sequence, dropped: this.dropped });
     }
   }
 }

@@ -3,25 +3,25 @@ import ModdableFlashPartition from "flash";
 import type { Flash } from "provisio-sdk";
 
 export class ModdableFlash implements Flash {
-  readonly #flash: ModdableFlashPartition;
+  private readonly _flash: ModdableFlashPartition;
   readonly sectorSize: number;
   readonly size: number;
 
   constructor(partition: string) {
-    this.#flash = new ModdableFlashPartition(partition);
-    this.sectorSize = this.#flash.blockSize;
-    this.size = this.#flash.byteLength;
+    this._flash = new ModdableFlashPartition(partition);
+    this.sectorSize = this._flash.blockSize;
+    this.size = this._flash.byteLength;
   }
 
   read(offset: number, length: number): Uint8Array {
-    return new Uint8Array(this.#flash.read(offset, length) as ArrayBuffer);
+    return new Uint8Array(this._flash.read(offset, length) as ArrayBuffer);
   }
 
   write(offset: number, bytes: Uint8Array): void {
-    this.#flash.write(offset, bytes.length, bytes);
+    this._flash.write(offset, bytes.length, bytes);
   }
 
   erase(sector: number): void {
-    this.#flash.erase(sector);
+    this._flash.erase(sector);
   }
 }

@@ -5,15 +5,15 @@
 import type { Log, LogFields, LogLevel } from "provisio-sdk";
 
 export class TraceLog implements Log {
-  readonly #minimum: number;
+  private readonly _minimum: number;
 
   /** `level` is the least severe level printed. */
   constructor(options: { level?: LogLevel } = {}) {
-    this.#minimum = levels.indexOf(options.level ?? "info");
+    this._minimum = levels.indexOf(options.level ?? "info");
   }
 
   write(level: LogLevel, event: string, fields?: LogFields): void {
-    if (levels.indexOf(level) < this.#minimum) return;
+    if (levels.indexOf(level) < this._minimum) return;
     let line = `${level} ${event}`;
     if (fields) for (const key in fields) if (fields[key] !== undefined) line += ` ${key}=${fields[key]}`;
     try {

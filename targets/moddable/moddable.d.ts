@@ -26,3 +26,13 @@ declare module "provisio-entropy" {
   /** Fills the bytes with the host's random source; throws when it fails. */
   export function fill(bytes: Uint8Array): void;
 }
+
+/** Moddable's modules/crypt/digest (crypt.js, modCrypt.c): the part the device build uses. */
+declare module "crypt" {
+  export class Digest {
+    /** "MD5", "SHA1", "SHA224", "SHA256", "SHA384" or "SHA512"; throws for another name. */
+    constructor(type: string);
+    /** Resets, writes each argument (a string, an ArrayBuffer or a view), returns the digest. */
+    process(...data: (string | ArrayBuffer | ArrayBufferView)[]): ArrayBuffer;
+  }
+}

@@ -26,16 +26,16 @@ const drainMs = 50;
  * preloaded module keeps no state of its own.
  */
 export class SocketLifetime {
-  #lastClosed: number | undefined;
+  private _lastClosed: number | undefined;
 
   /** A socket was closed just now (by this code, or by a Moddable module inside its callback). */
   closed(): void {
-    this.#lastClosed = Time.ticks;
+    this._lastClosed = Time.ticks;
   }
 
   /** Calls `open` on a later turn, once the socket closed last has drained. */
   afterDrain(open: () => void): Timer {
-    const since = this.#lastClosed === undefined ? drainMs : Time.delta(this.#lastClosed);
+    const since = this._lastClosed === undefined ? drainMs : Time.delta(this._lastClosed);
     return Timer.set(open, Math.max(0, drainMs - since));
   }
 

@@ -47,48 +47,48 @@ interface ModdableSocket {
 }
 
 export class ModdableTransport implements Transport {
-  readonly #options: ModdableTransportOptions;
-  readonly #sockets: SocketLifetime;
+  private readonly _options: ModdableTransportOptions;
+  private readonly _sockets: SocketLifetime;
 
   constructor(options: ModdableTransportOptions) {
-    this.#options = options;
-    this.#sockets = options.sockets ?? new SocketLifetime();
+    this._options = options;
+    this._sockets = options.sockets ?? new SocketLifetime();
   }
 
   connect(events: TransportEvents): TransportConnection {
-    return new ModdableConnection(this.#options, this.#sockets, events);
+    return new ModdableConnection(this._options, this._sockets, events);
   }
 }
 
 class ModdableConnection implements TransportConnection {
-  readonly #sockets: SocketLifetime;
-  readonly #events: TransportEvents;
-  readonly #maxQueuedBytes: number;
+  private readonly _sockets: SocketLifetime;
+  private readonly _events: TransportEvents;
+  private readonly _maxQueuedBytes: number;
   /** Until the socket is made, on a later turn. */
-  #opening: Timer | undefined;
+  private _opening: Timer | undefined;
   /**
    * The socket, and a securesocket's own socket, which securesocket stops referencing when it
    * closes: both referenced here until the close has drained (socket-lifetime.ts).
    */
-  #link: { socket: ModdableSocket; inner: unknown } | undefined;
-  readonly #queue: Uint8Array[] = [];
-  #queuedBytes = 0;
+  private _link: { socket: ModdableSocket; inner: unknown } | undefined;
+  private readonly _queue: Uint8Array[] = [];
+  private _queuedBytes = 0;
   /** Bytes of the queue's head already written. */
-  #headOffset = 0;
-  #open = false;
-  #closed = false;
+  private _headOffset = 0;
+  private _open = false;
+  private _closed = false;
 
   constructor(options: ModdableTransportOptions, sockets: SocketLifetime, events: TransportEvents) {
-    this.#sockets = sockets;
-    this.#events = events;
-    this.#maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024;
-    this.#opening = sockets.afterDrain(() => {
-      this.#opening = undefined;
-      guarded("socket-open", () => this.#connectSocket(options));
+    this._sockets = sockets;
+    this._events = events;
+    this._maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024;
+    this._opening = sockets.afterDrain(() => {
+      this._opening = undefined;
+      guarded("socket-open", () => this._connectSocket(options));
     });
   }
 
-  #connectSocket(options: ModdableTransportOptions): void {
+  private _connectSocket(options: ModdableTransportOptions): void {
     const address = { host: options.host, port: options.port };
     try {
       // Both constructors throw when no socket is left (4 on an ESP32) or the host is malformed.
@@ -98,82 +98,82 @@ class ModdableConnection implements TransportConnection {
             secure: { certificate: options.certificate, protocolVersion: tlsProtocolVersion },
           })
         : new Socket(address)) as unknown as ModdableSocket & { sock?: unknown };
-      socket.callback = (message, value) => guarded("socket", () => this.#onSocket(message, value));
-      this.#link = { socket, inner: socket.sock };
+      socket.callback = (message, value) => guarded("socket", () => this._onSocket(message, value));
+      this._link = { socket, inner: socket.sock };
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       // securesocket checks the CA's dates against the clock before it opens anything.
-      this.#end(message.includes("date validation") ? "tls-expired" : "failed", `socket: ${message}`);
+      this._end(message.includes("date validation") ? "tls-expired" : "failed", `socket: ${message}`);
     }
   }
 
   write(bytes: Uint8Array): void {
-    if (this.#closed || bytes.length === 0) return;
-    if (this.#queuedBytes + bytes.length > this.#maxQueuedBytes) return this.#end("failed", "send queue full");
-    this.#queue.push(bytes);
-    this.#queuedBytes += bytes.length;
-    if (this.#open) this.#flush();
+    if (this._closed || bytes.length === 0) return;
+    if (this._queuedBytes + bytes.length > this._maxQueuedBytes) return this._end("failed", "send queue full");
+    this._queue.push(bytes);
+    this._queuedBytes += bytes.length;
+    if (this._open) this._flush();
   }
 
   close(): void {
-    if (this.#opening) Timer.clear(this.#opening);
-    this.#opening = undefined;
-    this.#end("closed", "closed by the client");
+    if (this._opening) Timer.clear(this._opening);
+    this._opening = undefined;
+    this._end("closed", "closed by the client");
   }
 
-  #onSocket(message: number, value?: number): void {
-    if (this.#closed) return;
+  private _onSocket(message: number, value?: number): void {
+    if (this._closed) return;
     if (message === socketConnected) {
-      this.#open = true;
-      this.#events.onOpen();
-      this.#flush();
+      this._open = true;
+      this._events.onOpen();
+      this._flush();
     } else if (message === socketReadable) {
       // The bytes are readable only now, inside the callback.
-      if (value) this.#events.onData(new Uint8Array(this.#link!.socket.read(ArrayBuffer)));
+      if (value) this._events.onData(new Uint8Array(this._link!.socket.read(ArrayBuffer)));
     } else if (message === socketSent) {
-      this.#flush();
-    } else if (this.#open) {
-      this.#end("closed", message === -1 ? "disconnected" : "socket error");
+      this._flush();
+    } else if (this._open) {
+      this._end("closed", message === -1 ? "disconnected" : "socket error");
     } else {
       // Moddable's socket says only that it failed (-2) or ended (-1), not why: refused,
       // unreachable, a name that did not resolve and a refused TLS handshake all look alike.
-      this.#end("failed", message === -1 ? "disconnected before connecting" : "socket error before connecting");
+      this._end("failed", message === -1 ? "disconnected before connecting" : "socket error before connecting");
     }
   }
 
   /** Writes as much of the queue as the socket's free send buffer takes. */
-  #flush(): void {
-    const socket = this.#link!.socket;
-    while (!this.#closed && this.#queue.length > 0) {
+  private _flush(): void {
+    const socket = this._link!.socket;
+    while (!this._closed && this._queue.length > 0) {
       const free = socket.write() as number;
       if (!(free > 0)) return;
-      const head = this.#queue[0];
-      const length = Math.min(free, head.length - this.#headOffset);
-      const start = head.byteOffset + this.#headOffset;
+      const head = this._queue[0];
+      const length = Math.min(free, head.length - this._headOffset);
+      const start = head.byteOffset + this._headOffset;
       try {
         socket.write((head.buffer as ArrayBuffer).slice(start, start + length));
       } catch (error) {
         // On lin a refused connection is reported "connected", and its first write fails.
-        return this.#end("failed", `socket: ${error instanceof Error ? error.message : String(error)}`);
+        return this._end("failed", `socket: ${error instanceof Error ? error.message : String(error)}`);
       }
-      this.#queuedBytes -= length;
-      this.#headOffset += length;
-      if (this.#headOffset === head.length) {
-        this.#queue.shift();
-        this.#headOffset = 0;
+      this._queuedBytes -= length;
+      this._headOffset += length;
+      if (this._headOffset === head.length) {
+        this._queue.shift();
+        this._headOffset = 0;
       }
     }
   }
 
   /** Closes once, as socket-lifetime.ts says; `onClose` comes once the socket has drained. */
-  #end(reason: LinkFailure, message: string): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#queue.length = 0;
-    this.#queuedBytes = 0;
-    this.#sockets.closeOnLaterTurn(this.#link?.socket, () => {
-      this.#link = undefined;
-      guarded("socket-close", () => this.#events.onClose(reason, message));
+  private _end(reason: LinkFailure, message: string): void {
+    if (this._closed) return;
+    this._closed = true;
+    this._queue.length = 0;
+    this._queuedBytes = 0;
+    this._sockets.closeOnLaterTurn(this._link?.socket, () => {
+      this._link = undefined;
+      guarded("socket-close", () => this._events.onClose(reason, message));
     });
   }
 }

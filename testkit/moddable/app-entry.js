@@ -5,6 +5,9 @@
  * only @moddable/typings declares (targets/moddable/tsconfig.json checks those).
  */
 import "./fakes/host";
+// The platform's own Math.random is in place before the built-ins are frozen.
+import "moddable-runtime";
+import "./fakes/preloaded-builtins";
 import { base64urlDecode, base64urlEncode } from "../../sdk/crypto/base64url";
 import { hostRandom, ModdableTransport } from "../../targets/moddable/index";
 import main from "../../targets/moddable/main";

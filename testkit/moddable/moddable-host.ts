@@ -29,6 +29,7 @@ function moddableFakes(platform: ModdablePlatform): Record<string, string> {
     time: "testkit/moddable/fakes/time.ts",
     preference: "testkit/moddable/fakes/preference.ts",
     sntp: "testkit/moddable/fakes/sntp.ts",
+    crypt: "testkit/moddable/fakes/crypt.ts",
     Resource: "testkit/moddable/fakes/resource.ts",
     "mc/config": "testkit/moddable/fakes/config.ts",
     "provisio-entropy": "testkit/moddable/fakes/entropy.ts",

@@ -1,12 +1,16 @@
 /**
  * `npm run build` writes dist/moddable/provisio-sdk.js, the ES module Moddable's manifest loads
  * (tests/moddable/manifest.test.ts checks what it imports). xsnap evaluates scripts, not modules,
- * so the test bundles it again as a script and uses it inside XS against mqtt-packet's bytes.
+ * so the test bundles it again as a script (with the fake of Moddable's `crypt` it imports) and
+ * uses it inside XS against mqtt-packet's bytes.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { generate } from "mqtt-packet";
-import { bundleXsScript, distPath, repoRoot } from "../../scripts/build";
+import { distPath, repoRoot } from "../../scripts/build";
+import { bundleModdableOnFakes } from "../../scripts/build-moddable";
 import { topLevelVariables } from "../../scripts/top-level-const";
 import { XsWorker, parseJson } from "../../simulator/xs-engine/worker";
 
@@ -32,7 +36,10 @@ test("inside XS, the build encodes a PUBLISH and decodes a PUBACK as mqtt-packet
   } as const;
   const puback = generate({ cmd: "puback", messageId: 513 });
 
-  await worker.evaluate(await bundleXsScript(distPath, "provisio"));
+  // The device build takes SHA-512 from Moddable's `crypt` (scripts/build-moddable.ts): its fake here.
+  await worker.evaluate(
+    await bundleModdableOnFakes(distPath, "provisio", { crypt: "testkit/moddable/fakes/crypt.ts" }),
+  );
   const { reply } = await worker.evaluate(`(() => {
     const exported = Object.keys(provisio).sort();
     const encoded = provisio.encode({ ...${JSON.stringify({ ...publish, payload: undefined })}, payload: new Uint8Array(${JSON.stringify([...publish.payload])}) });
@@ -61,15 +68,26 @@ test("inside XS, the build encodes a PUBLISH and decodes a PUBACK as mqtt-packet
 
 test("the device module loads as an ES module, its top-level bindings const (frozen into flash when preloaded)", () => {
   // Node evaluates the module as Moddable's xsl does at build time: a binding read before its
-  // const is initialized would throw here.
-  const script = `import(${JSON.stringify(`file://${distPath}`)}).then((m) => console.log(Object.keys(m).sort().join(",")))`;
-  // stderr is kept (shown when the import fails): Node warns that dist/ has no "type": "module".
-  const exported = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  })
-    .trim()
-    .split(",");
+  // const is initialized would throw here. Moddable's `crypt` is a module of its own there, only
+  // called later: here a stand-in with its export.
+  const dir = mkdtempSync(join(tmpdir(), "provisio-dist-"));
+  let exported: string[];
+  try {
+    const module = join(dir, "provisio-sdk.mjs");
+    const crypt = "data:text/javascript,export class Digest {}";
+    const code = readFileSync(distPath, "utf8");
+    expect(code).toContain('from"crypt"');
+    writeFileSync(module, code.replaceAll('from"crypt"', `from${JSON.stringify(crypt)}`));
+    const script = `import(${JSON.stringify(`file://${module}`)}).then((m) => console.log(Object.keys(m).sort().join(",")))`;
+    exported = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+      .trim()
+      .split(",");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   expect(exported).toEqual(
     expect.arrayContaining(["DeviceClient", "FlashRecordStore", "MqttClient", "PreferenceRecordStore"]),
   );
