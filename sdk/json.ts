@@ -7,6 +7,29 @@ import { utf8Decode, utf8Encode } from "./utf8";
 
 export const maxControlPayloadBytes = 4096;
 
+/**
+ * The fields the device reads in the platform's replies (docs/protocol.md 1 and 2b), provisioning
+ * and token replies alike: the key list they are parsed with.
+ */
+export const replyKeys: readonly string[] = Object.freeze([
+  "rid",
+  "status",
+  "error",
+  "message",
+  "retryAfter",
+  "operationId",
+  "nonce",
+  "expiresIn",
+  "graceIn",
+  "pollInterval",
+  "verificationCode",
+  "workspaceId",
+  "deviceId",
+  "registration",
+  "sealed",
+  "serverPublicKey",
+]);
+
 export type JsonObject = Record<string, unknown>;
 
 /** The JSON object in `bytes`, or undefined when oversized, not UTF-8, not JSON or not an object. */

@@ -129,11 +129,13 @@ export class Outbox {
 
   /** The policy dropped the oldest messages to make room: their senders learn it. */
   private _rejectDropped(): void {
-    for (const [message, waiter] of this._waiters)
-      if (!this._queue.waiting.includes(message)) {
-        this._waiters.delete(message);
-        this._inFlight.delete(message);
-        waiter.reject(new SendError("dropped", "the queue was full and dropped this message for a newer one"));
-      }
+    // forEach, not for-of over entries: XS compiles that into the iterator protocol and an array
+    // destructuring, 230 bytes more.
+    this._waiters.forEach((waiter, message) => {
+      if (this._queue.waiting.includes(message)) return;
+      this._waiters.delete(message);
+      this._inFlight.delete(message);
+      waiter.reject(new SendError("dropped", "the queue was full and dropped this message for a newer one"));
+    });
   }
 }

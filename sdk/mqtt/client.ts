@@ -314,7 +314,8 @@ export class MqttClient {
     this._backoff.reset();
     this._sentAt = this._heardAt;
     // Resent before the state changes, so a publish made in onStateChange is not sent twice.
-    for (const outgoing of this._inflight.values()) this._send(outgoing);
+    // forEach, not for-of: XS compiles for-of into the iterator protocol, 100 bytes more each.
+    this._inflight.forEach((outgoing) => this._send(outgoing));
     this._setState("connected");
     if (this._state === "connected") this._call("onConnect", this._options.onConnect, sessionPresent);
     this._wake();
@@ -354,7 +355,7 @@ export class MqttClient {
     this._linkId++;
     this._pingAt = undefined;
     conn?.close();
-    const callbacks = [...this._requests.values()];
+    const callbacks = Array.from(this._requests.values());
     this._requests.clear();
     return callbacks;
   }
@@ -374,7 +375,7 @@ export class MqttClient {
   /** Stopped for good: every pending callback fails with "stopped". */
   private _halt(error: Error | undefined): void {
     const unanswered = this._drop();
-    for (const outgoing of this._inflight.values()) unanswered.push(outgoing.callback);
+    this._inflight.forEach((outgoing) => unanswered.push(outgoing.callback));
     this._inflight.clear();
     if (error) this._log.write("error", "mqtt-refused", { error: error.message });
     this._setState("stopped");

@@ -14,7 +14,7 @@ import { MqttClient } from "../mqtt/client";
 import { silentLog, type DevicePorts, type Log, type TimerHandle } from "../ports";
 import { ticksAdd, ticksUntil } from "../ticks";
 import { utf8Encode } from "../utf8";
-import { encodeJson, numberField, parseJsonObject, RequestIds, stringField, type JsonObject } from "../json";
+import { encodeJson, numberField, parseJsonObject, replyKeys, RequestIds, stringField, type JsonObject } from "../json";
 import { protocolVersion } from "../protocol";
 import { CodedError } from "../errors";
 
@@ -71,24 +71,6 @@ export interface ProvisionerOptions extends DevicePorts {
   onRegistered(identity: DeviceIdentity): void;
   onFailed(error: ProvisioningError): void;
 }
-
-const replyKeys = Object.freeze([
-  "rid",
-  "status",
-  "error",
-  "message",
-  "retryAfter",
-  "operationId",
-  "nonce",
-  "expiresIn",
-  "pollInterval",
-  "verificationCode",
-  "workspaceId",
-  "deviceId",
-  "registration",
-  "sealed",
-  "serverPublicKey",
-]);
 
 type RequestKind = "init" | "complete";
 
@@ -306,7 +288,7 @@ export class Provisioner {
     const reply = kind && parseJsonObject(payload, replyKeys);
     const status = reply && numberField(reply, "status", 100, 599);
     if (!kind || !reply || status === undefined) {
-      this._log.write("warn", "provisioning-reply-ignored", { reason: "malformed" });
+      this._ignored("warn", "malformed");
       return;
     }
     const outstanding = this._outstanding;
@@ -319,12 +301,16 @@ export class Provisioner {
       reply.operationId === operationId &&
       (status === 200 || status === 410);
     if (!pushed && (!outstanding || outstanding.kind !== kind || reply.rid !== outstanding.rid)) {
-      this._log.write("debug", "provisioning-reply-ignored", { reason: "unexpected" });
+      this._ignored("debug", "unexpected");
       return;
     }
     if (kind === "init") this._initReplied(reply, status);
     else if (operationId !== undefined && reply.operationId === operationId) this._completeReplied(reply, status);
-    else this._log.write("debug", "provisioning-reply-ignored", { reason: "other-operation" });
+    else this._ignored("debug", "other-operation");
+  }
+
+  private _ignored(level: "warn" | "debug", reason: string): void {
+    this._log.write(level, "provisioning-reply-ignored", { reason });
   }
 
   /** Seconds from the reply's `retryAfter`, as milliseconds, or undefined. */
@@ -343,7 +329,7 @@ export class Provisioner {
       const expiresIn = numberField(reply, "expiresIn", 1, maxDelaySeconds);
       const pollInterval = numberField(reply, "pollInterval", 0, maxDelaySeconds);
       if (operationId === undefined || !nonce || nonce.length !== 16 || expiresIn === undefined) {
-        this._log.write("warn", "provisioning-reply-ignored", { reason: "invalid-init-reply" });
+        this._ignored("warn", "invalid-init-reply");
         return;
       }
       this._outstanding = undefined;
@@ -428,7 +414,7 @@ export class Provisioner {
       !isDeviceId(deviceId)
     ) {
       // A repeated complete returns the token sealed afresh: poll again rather than trust this one.
-      this._log.write("warn", "provisioning-reply-ignored", { reason: "invalid-approval" });
+      this._ignored("warn", "invalid-approval");
       this._retry("complete", this._backoff.next());
       return;
     }

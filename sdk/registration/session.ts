@@ -9,7 +9,7 @@ import { openRegistrationReply } from "../crypto/sealed-token";
 import { maxTokenLength, type Registration } from "../identity";
 import { MqttClient, type MqttClientState } from "../mqtt/client";
 import { silentLog, type DevicePorts, type Log } from "../ports";
-import { encodeJson, numberField, parseJsonObject, RequestIds, stringField, type JsonObject } from "../json";
+import { encodeJson, numberField, parseJsonObject, replyKeys, RequestIds, stringField, type JsonObject } from "../json";
 import { protocolVersion, topicLevel } from "../protocol";
 import { utf8Encode } from "../utf8";
 import { LongTimer } from "./long-timer";
@@ -49,19 +49,6 @@ export interface RegisteredSessionOptions extends DevicePorts {
 }
 
 type TokenOp = "status" | "refresh";
-
-const replyKeys = Object.freeze([
-  "rid",
-  "status",
-  "error",
-  "expiresIn",
-  "graceIn",
-  "retryAfter",
-  "registration",
-  "sealed",
-  "nonce",
-  "serverPublicKey",
-]);
 
 export class RegisteredSession {
   /** "ws/{workspaceId}/dev/{deviceId}" (the ID in its topic form), the root of every topic of this device. */

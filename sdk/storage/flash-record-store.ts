@@ -15,10 +15,10 @@
  * cut short, garbage left by a half-done erase): it moves to the next sector instead.
  */
 import { silentLog, type Log } from "../ports";
-import { entryOverheadBytes, EntryScan, isErased, maxBodyBytes, sameBytes } from "./entry";
+import { entryOverheadBytes, EntryScan, isErased, maxBodyBytes } from "./entry";
 import { EntryRecordStore } from "./entry-record-store";
 import { StorageError } from "./errors";
-import { flashErased, wordAligned, type Flash } from "./flash";
+import { eraseSector, flashErased, wordAligned, writeVerified, type Flash } from "./flash";
 
 export interface FlashRecordStoreOptions {
   /** The region the store owns entirely: at least two sectors. */
@@ -89,16 +89,12 @@ export class FlashRecordStore extends EntryRecordStore {
     ) {
       sector = (this._sector + 1) % this._sectorCount;
       offset = 0;
-      this._flash.erase(sector);
-      if (!flashErased(this._flash, sector * sectorSize, sectorSize))
-        throw new StorageError("verify-failed", `flash sector ${sector} did not erase`);
+      eraseSector(this._flash, sector);
     }
-    const address = sector * sectorSize + offset;
-    this._flash.write(address, entry);
-    if (!sameBytes(this._flash.read(address, entry.length), entry)) {
-      this._flash.write(address, new Uint8Array(1));
+    const failed = writeVerified(this._flash, sector * sectorSize + offset, entry, new Uint8Array(1));
+    if (failed) {
       if (sector === this._sector) this._free = -1;
-      throw new StorageError("verify-failed", `flash at ${address} did not read back what was written`);
+      throw failed;
     }
     this._sector = sector;
     this._free = wordAligned(offset + entry.length);

@@ -4,7 +4,8 @@
  * flash stores the AND of old and new), and nothing is atomic: a power cut can leave a write or
  * an erase half done.
  */
-import { isErased } from "./entry";
+import { isErased, sameBytes } from "./entry";
+import { StorageError } from "./errors";
 
 export interface Flash {
   /** Bytes in one erasable sector (4096 on an ESP32). */
@@ -25,4 +26,28 @@ export const wordAligned = (offset: number) => (offset + 3) & ~3;
 /** True when `length` bytes of `flash` from `address` read as erased (all 0xFF). */
 export function flashErased(flash: Flash, address: number, length: number): boolean {
   return isErased(flash.read(address, length), 0, length);
+}
+
+/** Erases `sector` and checks that it reads back erased: the flash stores, as the record store and the queue do. */
+export function eraseSector(flash: Flash, sector: number): void {
+  flash.erase(sector);
+  if (!flashErased(flash, sector * flash.sectorSize, flash.sectorSize))
+    throw new StorageError("verify-failed", `flash sector ${sector} did not erase`);
+}
+
+/**
+ * Programs `entry` at `address` and reads it back. When it does not read back, programs
+ * `invalidation` over its start, so that no scan takes it, and returns the error to throw once the
+ * caller has noted that no more entries go after it.
+ */
+export function writeVerified(
+  flash: Flash,
+  address: number,
+  entry: Uint8Array,
+  invalidation: Uint8Array,
+): StorageError | undefined {
+  flash.write(address, entry);
+  if (sameBytes(flash.read(address, entry.length), entry)) return undefined;
+  flash.write(address, invalidation);
+  return new StorageError("verify-failed", `flash at ${address} did not read back what was written`);
 }

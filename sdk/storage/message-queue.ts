@@ -21,9 +21,9 @@
  */
 import { utf8Decode, utf8Encode } from "../utf8";
 import { crc32 } from "./crc32";
-import { isErased, readU32, sameBytes, writeU32 } from "./entry";
+import { isErased, readU32, writeU32 } from "./entry";
 import { StorageError } from "./errors";
-import { flashErased, wordAligned, type Flash } from "./flash";
+import { eraseSector, flashErased, wordAligned, writeVerified, type Flash } from "./flash";
 import { QueueLimits, type QueueLimitOptions } from "./queue-limits";
 
 /** Bounds default to 256 messages and what the flash can hold. */
@@ -177,11 +177,10 @@ export class FlashMessageQueue implements MessageQueue {
     entry.set(payload, headerBytes + streamBytes.length);
     writeU32(entry, size - 4, entryCrc(entry.subarray(0, size - 4)));
     const address = this._place(size);
-    this._flash.write(address, entry);
-    if (!sameBytes(this._flash.read(address, size), entry)) {
-      this._flash.write(address, cleared);
+    const failed = writeVerified(this._flash, address, entry, cleared);
+    if (failed) {
       this._free = -1;
-      throw new StorageError("verify-failed", `flash at ${address} did not read back what was written`);
+      throw failed;
     }
     this._free = wordAligned(address - this._sector * this._flash.sectorSize + size);
     const message: StoredMessage = {
@@ -270,9 +269,7 @@ export class FlashMessageQueue implements MessageQueue {
     const next = (this._sector + 1) % this._sectorCount;
     const inNext = (m: StoredMessage) => Math.floor(m.address / sectorSize) === next;
     while (this._waiting.some(inNext)) this._limits.makeRoom(this, this._waiting.filter(inNext).length);
-    this._flash.erase(next);
-    if (!flashErased(this._flash, next * sectorSize, sectorSize))
-      throw new StorageError("verify-failed", `flash sector ${next} did not erase`);
+    eraseSector(this._flash, next);
     this._sector = next;
     this._free = 0;
     return next * sectorSize;

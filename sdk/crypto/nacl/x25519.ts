@@ -6,8 +6,15 @@ const LIMBS = 15;
 const A24 = 121665;
 
 /** out = z^(p - 2) = 1/z (0 for z = 0): 254 squarings and 11 multiplications (p - 2 = 2^255 - 21). */
-function invert({ square, multiply }: PrimeField, out: Float64Array, z: Float64Array, scratch: Float64Array[]): void {
-  const [z11, t1, t2, t3] = scratch;
+function invert(
+  { square, multiply }: PrimeField,
+  out: Float64Array,
+  z: Float64Array,
+  z11: Float64Array,
+  t1: Float64Array,
+  t2: Float64Array,
+  t3: Float64Array,
+): void {
   const squareTimes = (to: Float64Array, from: Float64Array, times: number) => {
     square(to, from);
     for (let i = 1; i < times; i++) square(to, to);
@@ -60,9 +67,22 @@ export function x25519(scalar: Uint8Array, uCoordinate: Uint8Array): Uint8Array 
   k[0] &= 248;
   k[31] = (k[31] & 127) | 64;
   const memory = new Float64Array(LIMBS * 18);
-  const [x1, x2, z2, x3, z3, a, aa, b, bb, e, c, d, da, cb, ...scratch] = Array.from({ length: 18 }, (_, i) =>
-    memory.subarray(i * LIMBS, (i + 1) * LIMBS),
-  );
+  // Named one by one: XS compiles array destructuring into the iterator protocol (400 bytes here).
+  const limbs = (i: number) => memory.subarray(i * LIMBS, (i + 1) * LIMBS);
+  const x1 = limbs(0),
+    x2 = limbs(1),
+    z2 = limbs(2),
+    x3 = limbs(3),
+    z3 = limbs(4),
+    a = limbs(5),
+    aa = limbs(6);
+  const b = limbs(7),
+    bb = limbs(8),
+    e = limbs(9),
+    c = limbs(10),
+    d = limbs(11),
+    da = limbs(12),
+    cb = limbs(13);
   field.fromBytes(x1, uCoordinate, 0, 32);
   x2[0] = 1;
   x3.set(x1);
@@ -95,7 +115,7 @@ export function x25519(scalar: Uint8Array, uCoordinate: Uint8Array): Uint8Array 
   }
   conditionalSwap(x2, x3, swap);
   conditionalSwap(z2, z3, swap);
-  invert(field, z2, z2, scratch);
+  invert(field, z2, z2, limbs(14), limbs(15), limbs(16), limbs(17));
   multiply(x2, x2, z2);
   field.freeze(x2);
   const out = new Uint8Array(32);
