@@ -17,10 +17,10 @@ export const sizeBudgets = {
    * esbuild's output by it, so the budget follows what xsc writes; measure it again when the code's
    * shape changes (it was 1.27 with #names and for-of loops).
    */
-  xsBytecodePerMinifiedByte: 1.24,
+  xsBytecodePerMinifiedByte: 1.232,
   /**
    * The XS bytecode of the four modules of a `mcconfig -m -p lin` build of manifest.json (core,
-   * adapters, platform, app): 63,318 bytes measured, 74,572 before. Issue 26's goal is 60,000.
+   * adapters, platform, app): 62,756 bytes measured, 74,572 before. Issue 26's goal is 60,000.
    */
   deviceBytecodeBytes: 64_000,
 } as const;

@@ -18,7 +18,7 @@ import {
 } from "./provisioning/provisioner";
 import type { RefreshPolicy } from "./registration/refresh-policy";
 import { RegisteredSession, type RegistrationError } from "./registration/session";
-import { CodedError } from "./errors";
+import { CodedError, codedErrorClass } from "./errors";
 import { Outbox, SendError } from "./outbox";
 import { MemoryMessageQueue } from "./storage/memory-message-queue";
 import type { MessageQueue } from "./storage/message-queue";
@@ -67,11 +67,8 @@ export interface DeviceClientOptions extends DevicePorts {
 
 export type DeviceClientErrorCode = "invalid-device-id" | "invalid-attributes";
 
-export class DeviceClientError extends CodedError<DeviceClientErrorCode> {
-  override get name(): string {
-    return "DeviceClientError";
-  }
-}
+export const DeviceClientError = codedErrorClass<DeviceClientErrorCode>("DeviceClientError");
+export type DeviceClientError = InstanceType<typeof DeviceClientError>;
 
 function checkAttributes(attributes: Record<string, string>): boolean {
   const keys = Object.keys(attributes);

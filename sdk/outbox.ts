@@ -8,7 +8,7 @@
 import { queuedMessageIds } from "./mqtt/client";
 import type { Log } from "./ports";
 import type { RegisteredSession } from "./registration/session";
-import { CodedError } from "./errors";
+import { codedErrorClass } from "./errors";
 import type { MessageQueue, QueuedMessage } from "./storage/message-queue";
 import { StorageError } from "./storage/errors";
 
@@ -25,11 +25,8 @@ export function isStreamName(value: unknown): value is string {
 export type SendErrorCode = "invalid-stream" | "message-too-large" | "dropped" | "not-started";
 
 /** Why `send` refused a message (a StorageError when the queue could not keep it). */
-export class SendError extends CodedError<SendErrorCode> {
-  override get name(): string {
-    return "SendError";
-  }
-}
+export const SendError = codedErrorClass<SendErrorCode>("SendError");
+export type SendError = InstanceType<typeof SendError>;
 
 /** The packet id a queued message keeps for life. */
 function messageIdOf(message: QueuedMessage): number {

@@ -18,7 +18,7 @@ import { PacketDecoder } from "./decoder";
 import { encode } from "./encode";
 import { LinkError, MqttConnectError, MqttProtocolError } from "./errors";
 import type { ClientPacket, PublishPacket, ServerPacket, SubackPacket, Subscription, Will } from "./packets";
-import { CodedError } from "../errors";
+import { codedErrorClass } from "../errors";
 
 export type MqttClientState = "stopped" | "connecting" | "connected" | "waiting";
 
@@ -31,11 +31,8 @@ export type MqttClientErrorCode =
   | "keepalive-timeout"
   | "connection-closed";
 
-export class MqttClientError extends CodedError<MqttClientErrorCode> {
-  override get name(): string {
-    return "MqttClientError";
-  }
-}
+export const MqttClientError = codedErrorClass<MqttClientErrorCode>("MqttClientError");
+export type MqttClientError = InstanceType<typeof MqttClientError>;
 
 export interface MqttClientOptions extends DevicePorts {
   clientId: string;

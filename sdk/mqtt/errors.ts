@@ -2,7 +2,7 @@
  * Typed errors. The decoder returns them instead of throwing, so malformed bytes from the network
  * never raise an exception into the host; the client reports them through its callbacks.
  */
-import { CodedError } from "../errors";
+import { CodedError, codedErrorClass } from "../errors";
 import type { LinkFailure } from "../ports";
 
 export type MqttProtocolErrorCode =
@@ -23,11 +23,8 @@ export type MqttProtocolErrorCode =
   /** `encode` was given a packet it cannot represent. */
   | "invalid-packet";
 
-export class MqttProtocolError extends CodedError<MqttProtocolErrorCode> {
-  override get name(): string {
-    return "MqttProtocolError";
-  }
-}
+export const MqttProtocolError = codedErrorClass<MqttProtocolErrorCode>("MqttProtocolError");
+export type MqttProtocolError = InstanceType<typeof MqttProtocolError>;
 
 /** CONNACK return codes 1-5 of MQTT 3.1.1, by name. Frozen, as every table here: preloaded on the device, it then stays in flash. */
 export const connackErrorCodes = Object.freeze([
@@ -43,9 +40,7 @@ export type ConnackErrorCode = Exclude<(typeof connackErrorCodes)[number], ""> |
 
 /** The broker refused the CONNECT. Return codes 4 and 5 are authorization failures. */
 export class MqttConnectError extends CodedError<ConnackErrorCode> {
-  override get name(): string {
-    return "MqttConnectError";
-  }
+  static override className = "MqttConnectError";
   readonly returnCode: number;
   constructor(returnCode: number) {
     const code: ConnackErrorCode = connackErrorCodes[returnCode] || "unknown-return-code";
@@ -59,8 +54,5 @@ export class MqttConnectError extends CodedError<ConnackErrorCode> {
 }
 
 /** The transport's byte stream ended or could not open; `code` says why, as the port could tell. */
-export class LinkError extends CodedError<LinkFailure> {
-  override get name(): string {
-    return "LinkError";
-  }
-}
+export const LinkError = codedErrorClass<LinkFailure>("LinkError");
+export type LinkError = InstanceType<typeof LinkError>;

@@ -16,7 +16,7 @@ import { ticksAdd, ticksUntil } from "../ticks";
 import { utf8Encode } from "../utf8";
 import { encodeJson, numberField, parseJsonObject, replyKeys, RequestIds, stringField, type JsonObject } from "../json";
 import { protocolVersion } from "../protocol";
-import { CodedError } from "../errors";
+import { codedErrorClass } from "../errors";
 
 export type ProvisioningErrorCode =
   /** CONNACK 4/5: the provisioning token is unknown, revoked, expired or used up. */
@@ -32,11 +32,8 @@ export type ProvisioningErrorCode =
   /** The registration could not be written to the store. */
   | "store-failed";
 
-export class ProvisioningError extends CodedError<ProvisioningErrorCode> {
-  override get name(): string {
-    return "ProvisioningError";
-  }
-}
+export const ProvisioningError = codedErrorClass<ProvisioningErrorCode>("ProvisioningError");
+export type ProvisioningError = InstanceType<typeof ProvisioningError>;
 
 export interface OperationDisplay {
   operationId: string;

@@ -14,7 +14,7 @@ import { protocolVersion, topicLevel } from "../protocol";
 import { utf8Encode } from "../utf8";
 import { LongTimer } from "./long-timer";
 import { refreshDelayMs, type RefreshPolicy } from "./refresh-policy";
-import { CodedError } from "../errors";
+import { codedErrorClass } from "../errors";
 
 /** Bounds on the platform's durations (seconds): what the stored record holds; long waits are chained. */
 const maxLifetimeS = 0x7fffffff;
@@ -22,11 +22,8 @@ const maxRetryAfterS = 86400;
 
 export type RegistrationErrorCode = "registration-rejected";
 
-export class RegistrationError extends CodedError<RegistrationErrorCode> {
-  override get name(): string {
-    return "RegistrationError";
-  }
-}
+export const RegistrationError = codedErrorClass<RegistrationErrorCode>("RegistrationError");
+export type RegistrationError = InstanceType<typeof RegistrationError>;
 
 export interface RegisteredSessionOptions extends DevicePorts {
   registration: Registration;

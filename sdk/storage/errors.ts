@@ -1,4 +1,4 @@
-import { CodedError } from "../errors";
+import { codedErrorClass } from "../errors";
 
 export type StorageErrorCode =
   /** The record does not fit in one entry of the store. */
@@ -11,8 +11,5 @@ export type StorageErrorCode =
   | "invalid-options";
 
 /** What a record store throws; a write that throws leaves the old record in place. */
-export class StorageError extends CodedError<StorageErrorCode> {
-  override get name(): string {
-    return "StorageError";
-  }
-}
+export const StorageError = codedErrorClass<StorageErrorCode>("StorageError");
+export type StorageError = InstanceType<typeof StorageError>;
