@@ -28,7 +28,7 @@ export function flashErased(flash: Flash, address: number, length: number): bool
   return isErased(flash.read(address, length), 0, length);
 }
 
-/** Erases `sector` and checks that it reads back erased: the flash stores, as the record store and the queue do. */
+/** Erases `sector` and checks that it reads back erased; throws StorageError("verify-failed") when not. */
 export function eraseSector(flash: Flash, sector: number): void {
   flash.erase(sector);
   if (!flashErased(flash, sector * flash.sectorSize, flash.sectorSize))

@@ -2,7 +2,8 @@
  * `npm run build` writes dist/moddable/provisio-sdk.js, the ES module Moddable's manifest loads
  * (tests/moddable/manifest.test.ts checks what it imports). xsnap evaluates scripts, not modules,
  * so the test bundles it again as a script (with the fake of Moddable's `crypt` it imports) and
- * uses it inside XS against mqtt-packet's bytes.
+ * uses it inside XS, with the built-ins frozen as Moddable's xsl leaves them: against mqtt-packet's
+ * bytes, and for the names of its error classes, which minification renamed.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -16,10 +17,15 @@ import { XsWorker, parseJson } from "../../simulator/xs-engine/worker";
 
 let worker: XsWorker;
 
-beforeAll(() => {
+beforeAll(async () => {
   execFileSync("npm", ["run", "--silent", "build"], { cwd: repoRoot, stdio: "pipe" });
   worker = new XsWorker({ name: "bundle" });
   worker.start();
+  await worker.evaluate(await bundleModdableOnFakes("testkit/moddable/fakes/preloaded-builtins.ts", "frozen", {}));
+  // The device build takes SHA-512 from Moddable's `crypt` (scripts/build-moddable.ts): its fake here.
+  await worker.evaluate(
+    await bundleModdableOnFakes(distPath, "provisio", { crypt: "testkit/moddable/fakes/crypt.ts" }),
+  );
 });
 
 afterAll(() => worker?.close());
@@ -36,10 +42,6 @@ test("inside XS, the build encodes a PUBLISH and decodes a PUBACK as mqtt-packet
   } as const;
   const puback = generate({ cmd: "puback", messageId: 513 });
 
-  // The device build takes SHA-512 from Moddable's `crypt` (scripts/build-moddable.ts): its fake here.
-  await worker.evaluate(
-    await bundleModdableOnFakes(distPath, "provisio", { crypt: "testkit/moddable/fakes/crypt.ts" }),
-  );
   const { reply } = await worker.evaluate(`(() => {
     const exported = Object.keys(provisio).sort();
     const encoded = provisio.encode({ ...${JSON.stringify({ ...publish, payload: undefined })}, payload: new Uint8Array(${JSON.stringify([...publish.payload])}) });
@@ -92,4 +94,35 @@ test("the device module loads as an ES module, its top-level bindings const (fro
     expect.arrayContaining(["DeviceClient", "FlashRecordStore", "MqttClient", "PreferenceRecordStore"]),
   );
   expect(topLevelVariables(readFileSync(distPath, "utf8"))).toEqual([]);
+});
+
+const errorClasses = [
+  "DeviceClientError",
+  "LinkError",
+  "MqttClientError",
+  "MqttProtocolError",
+  "SendError",
+  "StorageError",
+];
+
+test("each error class of the device build names itself, though minification renamed the classes", async () => {
+  const { reply } = await worker.evaluate(`(() => {
+    const made = ${JSON.stringify(errorClasses)}.map((name) => {
+      const error = new provisio[name]("some-code", "a message");
+      return { name: error.name, text: String(error), code: error.code, isError: error instanceof Error };
+    });
+    const connect = new provisio.MqttConnectError(5);
+    made.push({ name: connect.name, text: String(connect), code: connect.code, isError: connect instanceof Error });
+    return new TextEncoder().encode(JSON.stringify(made)).buffer;
+  })()`);
+  const made = parseJson<{ name: string; text: string; code: string; isError: boolean }[]>(reply);
+  expect(made).toEqual([
+    ...errorClasses.map((name) => ({ name, text: `${name}: a message`, code: "some-code", isError: true })),
+    {
+      name: "MqttConnectError",
+      text: "MqttConnectError: broker refused the connection: not-authorized (return code 5)",
+      code: "not-authorized",
+      isError: true,
+    },
+  ]);
 });

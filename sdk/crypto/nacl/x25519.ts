@@ -75,8 +75,8 @@ export function x25519(scalar: Uint8Array, uCoordinate: Uint8Array): Uint8Array 
     x3 = limbs(3),
     z3 = limbs(4),
     a = limbs(5),
-    aa = limbs(6);
-  const b = limbs(7),
+    aa = limbs(6),
+    b = limbs(7),
     bb = limbs(8),
     e = limbs(9),
     c = limbs(10),
