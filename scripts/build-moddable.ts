@@ -8,7 +8,7 @@ import { build as esbuild, type Plugin } from "esbuild";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
 import { esbuildOptions, moddableModules, repoRoot } from "./build";
-import { constTopLevel } from "./top-level-const";
+import { constTopLevel, inlineLiteralConstants } from "./top-level-const";
 
 export const moddableDistDir = resolve(repoRoot, "dist/moddable");
 
@@ -52,12 +52,15 @@ export const moddableNativeModules = [
 ] as const;
 
 /**
- * The core's modules that the device build takes from Moddable's native code instead, by path from
- * the repo root: the same function, in C that the device links anyway (crypt's SHA-512 serves the
- * TLS stack). The core's JavaScript stays for Node and for the XS engine of the simulator.
+ * The core's modules that the device build takes from elsewhere, by path from the repo root: the
+ * same function in C that the device links anyway (crypt's SHA-512 serves the TLS stack, the
+ * engine has base64), and debug events that a release does not write (`PROVISIO_DEBUG_LOG=1`
+ * keeps them). The core's own modules stay for Node and for the XS engine of the simulator.
  */
 export const moddableNatives: Readonly<Record<string, string>> = {
   "sdk/crypto/nacl/sha512.ts": "targets/moddable/sha512.ts",
+  "sdk/crypto/base64url.ts": "targets/moddable/base64url.ts",
+  ...(process.env.PROVISIO_DEBUG_LOG === "1" ? {} : { "sdk/debug-log.ts": "targets/moddable/debug-log.ts" }),
 };
 
 const nativesPlugin: Plugin = {
@@ -97,7 +100,7 @@ export async function bundleModdable(): Promise<BuiltModule[]> {
         ],
       });
       const imports = Object.values(result.metafile.outputs).flatMap((output) => output.imports.map((i) => i.path));
-      const code = constTopLevel(result.outputFiles![0].text);
+      const code = inlineLiteralConstants(constTopLevel(result.outputFiles![0].text));
       return {
         name: bundle.name,
         output: bundle.output,

@@ -26,17 +26,14 @@ function scalarOf(character: string): number {
   return c >= 0xd800 && c <= 0xdfff ? 0xfffd : c;
 }
 
-export function utf8ByteLength(text: string): number {
-  let length = 0;
-  for (const character of text) {
-    const c = scalarOf(character);
-    length += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-  }
-  return length;
-}
-
-/** Writes `text` at `offset` (the caller sized `bytes` with utf8ByteLength); returns the end offset. */
-export function utf8Write(text: string, bytes: Uint8Array, offset: number): number {
+/**
+ * One pass over the string into room for the worst case (three bytes a UTF-16 unit), then a copy
+ * of what was written: on XS every character the string iterator yields is garbage, so a second
+ * pass to measure first would double it.
+ */
+export function utf8Encode(text: string): Uint8Array {
+  const bytes = new Uint8Array(3 * text.length);
+  let offset = 0;
   for (const character of text) {
     const c = scalarOf(character);
     if (c < 0x80) {
@@ -54,17 +51,7 @@ export function utf8Write(text: string, bytes: Uint8Array, offset: number): numb
     }
     bytes[offset++] = 0x80 | (c & 0x3f);
   }
-  return offset;
-}
-
-/**
- * One pass over the string into room for the worst case (three bytes a UTF-16 unit), then a copy
- * of what was written: on XS every character the string iterator yields is garbage, so a second
- * pass to measure first would double it.
- */
-export function utf8Encode(text: string): Uint8Array {
-  const room = new Uint8Array(3 * text.length);
-  return room.slice(0, utf8Write(text, room, 0));
+  return bytes.slice(0, offset);
 }
 
 /** Decodes bytes[start, end); undefined when they are not well-formed UTF-8. */

@@ -1,4 +1,4 @@
-import { utf8ByteLength, utf8Encode, utf8Write } from "../utf8";
+import { utf8Encode } from "../utf8";
 import { sha512 } from "./nacl/sha512";
 
 // Protocol section 1: domain-separation prefixes, so one digest can never stand for another.
@@ -7,9 +7,9 @@ const VERIFICATION_CODE_PREFIX = utf8Encode("verification-code/v1");
 const HEX = "0123456789abcdef";
 const CROCKFORD32 = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-/** SHA-512 of the parts and then `text` as UTF-8, written one after the other into a single buffer. */
-function sha512Of(parts: readonly Uint8Array[], text = ""): Uint8Array {
-  let length = utf8ByteLength(text);
+/** SHA-512 of the parts written one after the other into a single buffer. */
+function sha512Of(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
   for (let i = 0; i < parts.length; i++) length += parts[i].length;
   const joined = new Uint8Array(length);
   let offset = 0;
@@ -17,7 +17,6 @@ function sha512Of(parts: readonly Uint8Array[], text = ""): Uint8Array {
     joined.set(parts[i], offset);
     offset += parts[i].length;
   }
-  utf8Write(text, joined, offset);
   return sha512(joined);
 }
 
@@ -44,7 +43,7 @@ export function verificationCode(
   nonce: Uint8Array,
   operationId: string,
 ): string {
-  const digest = sha512Of([VERIFICATION_CODE_PREFIX, publicKey, deviceNonce, nonce], operationId);
+  const digest = sha512Of([VERIFICATION_CODE_PREFIX, publicKey, deviceNonce, nonce, utf8Encode(operationId)]);
   // 40 bits exceed 32-bit integer arithmetic: take them as two 20-bit halves of 4 symbols each.
   const high = (digest[0] << 12) | (digest[1] << 4) | (digest[2] >> 4);
   const low = ((digest[2] & 15) << 16) | (digest[3] << 8) | digest[4];

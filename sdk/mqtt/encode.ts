@@ -1,8 +1,8 @@
 /**
- * Encodes the packets a client sends. Each packet is sized first and written into one Uint8Array,
- * so encoding allocates exactly the bytes that go on the wire.
+ * Encodes the packets a client sends. Each packet is sized first and written into one Uint8Array
+ * of exactly the bytes that go on the wire; its strings are made UTF-8 before, each once.
  */
-import { utf8ByteLength, utf8Write } from "../utf8";
+import { utf8Encode } from "../utf8";
 import { MqttProtocolError } from "./errors";
 import type { ClientPacket, QoS, Subscription } from "./packets";
 
@@ -26,15 +26,15 @@ function checkTopicName(topic: string): void {
   check(topic.length > 0 && !/[+#]/.test(topic), "a topic name is not empty, without wildcards");
 }
 
-/** Size of a length-prefixed UTF-8 string. */
-function stringSize(text: string): number {
-  const length = utf8ByteLength(text);
-  check(length <= 65535, "string over 65535 bytes");
-  return 2 + length;
+/** A string field as UTF-8 (MQTT 1.5.3), which its 16-bit length must cover. */
+function stringBytes(text: string): Uint8Array {
+  const bytes = utf8Encode(text);
+  check(bytes.length <= 65535, "string over 65535 bytes");
+  return bytes;
 }
 
-/** Size of length-prefixed binary data. */
-function bytesSize(bytes: Uint8Array): number {
+/** Size of a length-prefixed field. */
+function fieldSize(bytes: Uint8Array): number {
   check(bytes.length <= 65535, "binary field over 65535 bytes");
   return 2 + bytes.length;
 }
@@ -45,13 +45,7 @@ function writeUint16(out: Uint8Array, offset: number, value: number): number {
   return offset + 2;
 }
 
-function writeString(out: Uint8Array, offset: number, text: string): number {
-  const end = utf8Write(text, out, offset + 2);
-  writeUint16(out, offset, end - offset - 2);
-  return end;
-}
-
-function writeBytes(out: Uint8Array, offset: number, bytes: Uint8Array): number {
+function writeField(out: Uint8Array, offset: number, bytes: Uint8Array): number {
   out.set(bytes, writeUint16(out, offset, bytes.length));
   return offset + 2 + bytes.length;
 }
@@ -79,34 +73,38 @@ function allocate(firstByte: number, remaining: number): Uint8Array {
 export function encode(packet: ClientPacket): Uint8Array {
   switch (packet.cmd) {
     case "connect": {
-      const { clientId, keepalive, username, password, will } = packet;
+      const { keepalive, password, will } = packet;
       check(Number.isInteger(keepalive) && keepalive >= 0 && keepalive <= 65535, "keepalive must be 0..65535");
-      check(clientId.length > 0 || packet.clean, "an empty clientId needs a clean session");
-      check(password === undefined || username !== undefined, "a password needs a username");
-      let size = 10 + stringSize(clientId);
+      check(packet.clientId.length > 0 || packet.clean, "an empty clientId needs a clean session");
+      check(password === undefined || packet.username !== undefined, "a password needs a username");
+      const clientId = stringBytes(packet.clientId);
+      const username = packet.username === undefined ? undefined : stringBytes(packet.username);
+      let size = 10 + fieldSize(clientId);
       let flags = packet.clean ? 0x02 : 0;
+      let willTopic: Uint8Array | undefined;
       if (will) {
         checkQoS(will.qos, 2);
         checkTopicName(will.topic);
-        size += stringSize(will.topic) + bytesSize(will.payload);
+        willTopic = stringBytes(will.topic);
+        size += fieldSize(willTopic) + fieldSize(will.payload);
         flags |= 0x04 | (will.qos << 3) | (will.retain ? 0x20 : 0);
       }
-      if (username !== undefined) {
-        size += stringSize(username);
+      if (username) {
+        size += fieldSize(username);
         flags |= 0x80;
       }
       if (password !== undefined) {
-        size += bytesSize(password);
+        size += fieldSize(password);
         flags |= 0x40;
       }
       const out = allocate(0x10, size);
-      let offset = writeString(out, out.length - size, "MQTT");
-      out[offset++] = 4;
-      out[offset++] = flags;
-      offset = writeString(out, writeUint16(out, offset, keepalive), clientId);
-      if (will) offset = writeBytes(out, writeString(out, offset, will.topic), will.payload);
-      if (username !== undefined) offset = writeString(out, offset, username);
-      if (password !== undefined) writeBytes(out, offset, password);
+      // Protocol name "MQTT", level 4 (3.1.1), the flags, then the keep-alive.
+      let offset = out.length - size;
+      out.set([0, 4, 0x4d, 0x51, 0x54, 0x54, 4, flags], offset);
+      offset = writeField(out, writeUint16(out, offset + 8, keepalive), clientId);
+      if (will) offset = writeField(out, writeField(out, offset, willTopic!), will.payload);
+      if (username) offset = writeField(out, offset, username);
+      if (password !== undefined) writeField(out, offset, password);
       return out;
     }
     case "publish": {
@@ -115,9 +113,10 @@ export function encode(packet: ClientPacket): Uint8Array {
       checkTopicName(topic);
       check(qos > 0 || !packet.dup, "dup is only for QoS 1");
       if (qos > 0) checkMessageId(messageId!);
-      const size = stringSize(topic) + (qos > 0 ? 2 : 0) + payload.length;
+      const topicBytes = stringBytes(topic);
+      const size = fieldSize(topicBytes) + (qos > 0 ? 2 : 0) + payload.length;
       const out = allocate(0x30 | (packet.dup ? 8 : 0) | (qos << 1) | (packet.retain ? 1 : 0), size);
-      let offset = writeString(out, out.length - size, topic);
+      let offset = writeField(out, out.length - size, topicBytes);
       if (qos > 0) offset = writeUint16(out, offset, messageId!);
       out.set(payload, offset);
       return out;
@@ -135,21 +134,20 @@ export function encode(packet: ClientPacket): Uint8Array {
       checkMessageId(packet.messageId);
       check(entries.length > 0, "at least one topic filter");
       let size = 2;
+      const filters: Uint8Array[] = [];
       for (let i = 0; i < entries.length; i++) {
         const entry = entries[i];
         const filter = typeof entry === "string" ? entry : (checkQoS(entry.qos, 2), entry.topic);
         check(filter.length > 0, "a topic filter is not empty");
-        size += stringSize(filter) + (subscribe ? 1 : 0);
+        filters.push(stringBytes(filter));
+        size += fieldSize(filters[i]) + (subscribe ? 1 : 0);
       }
       const out = allocate(subscribe ? 0x82 : 0xa2, size);
       let offset = writeUint16(out, out.length - size, packet.messageId);
       for (let i = 0; i < entries.length; i++) {
+        offset = writeField(out, offset, filters[i]);
         const entry = entries[i];
-        if (typeof entry === "string") offset = writeString(out, offset, entry);
-        else {
-          offset = writeString(out, offset, entry.topic);
-          out[offset++] = entry.qos;
-        }
+        if (typeof entry !== "string") out[offset++] = entry.qos;
       }
       return out;
     }

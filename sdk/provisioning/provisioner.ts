@@ -7,8 +7,8 @@
  */
 import { Backoff } from "../backoff";
 import { base64urlDecode, base64urlEncode } from "../crypto/base64url";
-import { openRegistrationReply } from "../crypto/sealed-token";
 import { commitment, provisioningClientId, verificationCode } from "../crypto/verification";
+import { openRegistrationToken } from "../crypto/sealed-token";
 import { isDeviceId, isWorkspaceId, maxOperationIdLength, maxTokenLength, type DeviceIdentity } from "../identity";
 import { MqttClient } from "../mqtt/client";
 import { silentLog, type DevicePorts, type Log, type TimerHandle } from "../ports";
@@ -17,6 +17,7 @@ import { utf8Encode } from "../utf8";
 import { encodeJson, numberField, parseJsonObject, replyKeys, RequestIds, stringField, type JsonObject } from "../json";
 import { protocolVersion } from "../protocol";
 import { codedErrorClass } from "../errors";
+import { debugLog } from "../debug-log";
 
 export type ProvisioningErrorCode =
   /** CONNACK 4/5: the provisioning token is unknown, revoked, expired or used up. */
@@ -240,7 +241,7 @@ export class Provisioner {
       this._nextPollAt = ticksAdd(this._options.clock.now(), this._pollIntervalMs);
     }
     this._outstanding = { rid, kind };
-    this._log.write("debug", "provisioning-request", { kind, rid });
+    debugLog(this._log, "provisioning-request", { kind, rid });
     this._client.publish(`prov/${this.clientId}/req/${kind}`, encodeJson(body), { qos: 1 });
     this._schedule(this._options.replyTimeoutMs ?? 10 * second, () => this._replyTimedOut());
   }
@@ -285,7 +286,7 @@ export class Provisioner {
     const reply = kind && parseJsonObject(payload, replyKeys);
     const status = reply && numberField(reply, "status", 100, 599);
     if (!kind || !reply || status === undefined) {
-      this._ignored("warn", "malformed");
+      this._ignored("malformed");
       return;
     }
     const outstanding = this._outstanding;
@@ -298,16 +299,16 @@ export class Provisioner {
       reply.operationId === operationId &&
       (status === 200 || status === 410);
     if (!pushed && (!outstanding || outstanding.kind !== kind || reply.rid !== outstanding.rid)) {
-      this._ignored("debug", "unexpected");
+      debugLog(this._log, "provisioning-reply-ignored", { reason: "unexpected" });
       return;
     }
     if (kind === "init") this._initReplied(reply, status);
     else if (operationId !== undefined && reply.operationId === operationId) this._completeReplied(reply, status);
-    else this._ignored("debug", "other-operation");
+    else debugLog(this._log, "provisioning-reply-ignored", { reason: "other-operation" });
   }
 
-  private _ignored(level: "warn" | "debug", reason: string): void {
-    this._log.write(level, "provisioning-reply-ignored", { reason });
+  private _ignored(reason: string): void {
+    this._log.write("warn", "provisioning-reply-ignored", { reason });
   }
 
   /** Seconds from the reply's `retryAfter`, as milliseconds, or undefined. */
@@ -326,7 +327,7 @@ export class Provisioner {
       const expiresIn = numberField(reply, "expiresIn", 1, maxDelaySeconds);
       const pollInterval = numberField(reply, "pollInterval", 0, maxDelaySeconds);
       if (operationId === undefined || !nonce || nonce.length !== 16 || expiresIn === undefined) {
-        this._ignored("warn", "invalid-init-reply");
+        this._ignored("invalid-init-reply");
         return;
       }
       this._outstanding = undefined;
@@ -400,7 +401,7 @@ export class Provisioner {
   }
 
   private _approved(reply: JsonObject): void {
-    const token = openRegistrationReply(reply.registration, this._identity.keyPair.secretKey);
+    const token = openRegistrationToken(reply.registration, this._identity.keyPair.secretKey);
     const lifetime = numberField(reply, "expiresIn", 0, 0x7fffffff);
     const { workspaceId, deviceId } = reply;
     if (
@@ -411,7 +412,7 @@ export class Provisioner {
       !isDeviceId(deviceId)
     ) {
       // A repeated complete returns the token sealed afresh: poll again rather than trust this one.
-      this._ignored("warn", "invalid-approval");
+      this._ignored("invalid-approval");
       this._retry("complete", this._backoff.next());
       return;
     }

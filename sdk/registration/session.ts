@@ -5,7 +5,7 @@
  * to it, so the credential on flash is always one the platform accepts.
  */
 import { Backoff } from "../backoff";
-import { openRegistrationReply } from "../crypto/sealed-token";
+import { openRegistrationToken } from "../crypto/sealed-token";
 import { maxTokenLength, type Registration } from "../identity";
 import { MqttClient, type MqttClientState } from "../mqtt/client";
 import { silentLog, type DevicePorts, type Log } from "../ports";
@@ -15,6 +15,7 @@ import { utf8Encode } from "../utf8";
 import { LongTimer } from "./long-timer";
 import { refreshDelayMs, type RefreshPolicy } from "./refresh-policy";
 import { codedErrorClass } from "../errors";
+import { debugLog } from "../debug-log";
 
 /** Bounds on the platform's durations (seconds): what the stored record holds; long waits are chained. */
 const maxLifetimeS = 0x7fffffff;
@@ -166,7 +167,7 @@ export class RegisteredSession {
     if (this._client.state !== "connected") return;
     const rid = this._requestIds.next();
     this._outstanding = { rid, op };
-    this._log.write("debug", "token-request", { op, rid });
+    debugLog(this._log, "token-request", { op, rid });
     this._client.publish(`${this.root}/req/token`, encodeJson({ v: protocolVersion, rid, op }), { qos: 1 });
     this._replyTimer.set(this._options.refresh?.replyTimeoutMs ?? 10000, () => {
       this._outstanding = undefined;
@@ -183,14 +184,14 @@ export class RegisteredSession {
 
   private _receive(topic: string, payload: Uint8Array): void {
     if (topic !== `${this.root}/res/token`) {
-      this._log.write("debug", "message-ignored", { topic });
+      debugLog(this._log, "message-ignored", { topic });
       return;
     }
     const reply = parseJsonObject(payload, replyKeys);
     const outstanding = this._outstanding;
     const status = reply && numberField(reply, "status", 100, 599);
     if (!reply || status === undefined || !outstanding || reply.rid !== outstanding.rid) {
-      this._log.write("debug", "token-reply-ignored", {});
+      debugLog(this._log, "token-reply-ignored", {});
       return;
     }
     this._outstanding = undefined;
@@ -219,7 +220,7 @@ export class RegisteredSession {
   }
 
   private _refreshReplied(reply: JsonObject): void {
-    const token = openRegistrationReply(reply.registration, this._options.secretKey);
+    const token = openRegistrationToken(reply.registration, this._options.secretKey);
     const lifetime = numberField(reply, "expiresIn", 1, maxLifetimeS);
     if (token === undefined || token.length > maxTokenLength || lifetime === undefined) {
       // Not sealed to this device's key, or malformed: never stored, the old token stays.

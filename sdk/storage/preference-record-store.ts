@@ -6,7 +6,7 @@
  * valid record: a cut loses at most the entry being written.
  */
 import { silentLog, type Log } from "../ports";
-import { utf8ByteLength } from "../utf8";
+import { utf8Encode } from "../utf8";
 import { entryOverheadBytes, EntryScan, sameBytes } from "./entry";
 import { EntryRecordStore } from "./entry-record-store";
 import { StorageError } from "./errors";
@@ -47,7 +47,7 @@ export class PreferenceRecordStore extends EntryRecordStore {
 
   constructor(options: PreferenceRecordStoreOptions) {
     const { preference, domain } = options;
-    if (utf8ByteLength(domain) > maxNameBytes || utf8ByteLength(options.key) > maxNameBytes - 1)
+    if (utf8Encode(domain).length > maxNameBytes || utf8Encode(options.key).length > maxNameBytes - 1)
       throw new StorageError(
         "invalid-options",
         `preference domain must be at most ${maxNameBytes} bytes and key ${maxNameBytes - 1}`,

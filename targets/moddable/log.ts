@@ -15,7 +15,9 @@ export class TraceLog implements Log {
   write(level: LogLevel, event: string, fields?: LogFields): void {
     if (levels.indexOf(level) < this._minimum) return;
     let line = `${level} ${event}`;
-    if (fields) for (const key in fields) if (fields[key] !== undefined) line += ` ${key}=${fields[key]}`;
+    // An indexed loop: XS compiles for-in into an iterator, about 200 bytes more.
+    const keys = fields ? Object.keys(fields) : [];
+    for (let i = 0; i < keys.length; i++) if (fields![keys[i]] !== undefined) line += ` ${keys[i]}=${fields![keys[i]]}`;
     try {
       trace(line + "\n");
     } catch {

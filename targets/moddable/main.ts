@@ -169,8 +169,8 @@ function startClient(settings: AppConfig, sockets: SocketLifetime): void {
         trace(`error device-failed detail=${detail}: starting again in ${settings.restartDelayMs / 1000} s\n`);
         Timer.set(() => guarded("restart", begin), settings.restartDelayMs);
       } else if (state === "connected") trace(`registered as ${client.workspaceId}:${client.deviceId}\n`);
+      // The client logs each change of state ("device-state", with its detail); this says when it tries again.
       if (retryInMs !== undefined) log.write("warn", "connect-failed", { state, reason: detail, retryInMs });
-      else if (detail && state !== "failed") log.write("warn", "device-detail", { state, detail });
     },
   });
   begin();

@@ -36,3 +36,14 @@ declare module "crypt" {
     process(...data: (string | ArrayBuffer | ArrayBufferView)[]): ArrayBuffer;
   }
 }
+
+/** ECMAScript 2026's base64 of Uint8Array, which XS has (xs/sources/xsDataView.c) and TypeScript's ES2022 lib lacks. */
+interface Uint8Array {
+  toBase64(options?: { alphabet?: "base64" | "base64url"; omitPadding?: boolean }): string;
+}
+interface Uint8ArrayConstructor {
+  fromBase64(
+    text: string,
+    options?: { alphabet?: "base64" | "base64url"; lastChunkHandling?: "loose" | "strict" | "stop-before-partial" },
+  ): Uint8Array;
+}

@@ -6,7 +6,7 @@
  * cut between the two halves of a `set` leaves the key missing. Portable, for XS scenarios too.
  */
 import type { Preference, PreferenceValue } from "../../sdk/storage/preference-record-store";
-import { utf8ByteLength } from "../../sdk/utf8";
+import { utf8Encode } from "../../sdk/utf8";
 import { PowerCutError } from "./simulated-nor-flash";
 
 const maxNameBytes = 15;
@@ -57,7 +57,8 @@ export class FakePreference implements Preference {
     if (value instanceof ArrayBuffer) {
       if (value.byteLength > maxValueBytes) throw new RangeError(`preference buffer over ${maxValueBytes} bytes`);
     } else if (typeof value === "string") {
-      if (utf8ByteLength(value) > maxValueBytes) throw new RangeError(`preference string over ${maxValueBytes} bytes`);
+      if (utf8Encode(value).length > maxValueBytes)
+        throw new RangeError(`preference string over ${maxValueBytes} bytes`);
     } else if (typeof value === "number") {
       if ((value | 0) !== value) throw new RangeError("preference numbers are int32");
     } else if (typeof value !== "boolean") {
@@ -78,7 +79,7 @@ export class FakePreference implements Preference {
   #name(domain: string, key: string): string {
     if (this.#powerCut) throw new PowerCutError();
     for (const name of [domain, key])
-      if (name.length === 0 || utf8ByteLength(name) > maxNameBytes)
+      if (name.length === 0 || utf8Encode(name).length > maxNameBytes)
         throw new RangeError(`preference name "${name}" is not 1-${maxNameBytes} bytes`);
     return `${domain}\u0000${key}`;
   }

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parser, type Packet } from "mqtt-packet";
-import { openRegistrationReply } from "../../sdk/crypto/sealed-token";
+import { openRegistrationToken } from "../../sdk/crypto/sealed-token";
 import { loadIdentity } from "../../sdk/identity";
 import type { Flash } from "../../sdk/storage/flash";
 import { FlashRecordStore } from "../../sdk/storage/flash-record-store";
@@ -153,7 +153,7 @@ test("the link drops with the refresh reply on it: the device reconnects on its 
     if (!reply) return packet;
     proxy.rewrite = undefined;
     dropped = true;
-    lost = openRegistrationReply(reply.registration, keyPair.secretKey);
+    lost = openRegistrationToken(reply.registration, keyPair.secretKey);
     proxy.cut();
     return Buffer.alloc(0);
   };

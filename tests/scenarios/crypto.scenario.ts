@@ -4,7 +4,6 @@ import {
   base64urlEncode,
   commitment,
   generateDeviceKeyPair,
-  openRegistrationReply,
   openRegistrationToken,
   provisioningClientId,
   verificationCode,
@@ -107,7 +106,7 @@ scenario("crypto: a reply's registration field opens only when it is a well-form
   const t = vectors.sealedToken;
   const secretKey = decoded(check, t.deviceSecretKey);
   const good = { sealed: t.sealed, nonce: t.nonce, serverPublicKey: t.serverPublicKey };
-  check.equal(openRegistrationReply(good, secretKey), t.registrationToken);
+  check.equal(openRegistrationToken(good, secretKey), t.registrationToken);
   for (const bad of [
     undefined,
     null,
@@ -119,7 +118,7 @@ scenario("crypto: a reply's registration field opens only when it is a well-form
     { ...good, nonce: null },
     { ...good, serverPublicKey: [1] },
   ])
-    check.equal(openRegistrationReply(bad, secretKey), undefined, `refuses ${JSON.stringify(bad)}`);
+    check.equal(openRegistrationToken(bad, secretKey), undefined, `refuses ${JSON.stringify(bad)}`);
 });
 
 scenario("crypto: a tampered sealed token, a wrong key or a bad encoding does not open", (check) => {

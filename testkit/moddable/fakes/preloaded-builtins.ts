@@ -3,6 +3,7 @@
  * an own property would make over a frozen prototype's (`this.name = …` over Error.prototype.name)
  * throws "not writable", as the real simulator showed. The rig freezes the same before the app runs.
  */
+import "./base64-builtins";
 const builtins = [
   Object,
   Function,
