@@ -3,8 +3,11 @@
  * auth plugins) and two platform workers, as `provisio cluster up` runs them. Devices are played by
  * MQTT.js + tweetnacl following docs/protocol.md, as an independent client would.
  */
+import { connect as amqpConnect } from "amqplib";
 import type { MqttClient } from "mqtt";
 import { clusterState } from "../../simulator/cluster/local-cluster";
+import { brokerSecrets, MQTT_EXCHANGE, WORKER_USER } from "../../simulator/platform/cluster/broker-auth";
+import { openStore } from "../../simulator/platform/store";
 import { eventually } from "../../testkit/node/eventually";
 import { TcpProxy } from "../../testkit/node/tcp-proxy";
 import {
@@ -284,7 +287,79 @@ test("a worker killed with kill -9 while devices publish: no acknowledged messag
   await cluster.up();
 });
 
-test("both workers store a fleet's messages at once, every device sending the same bytes: each one stored, once", async () => {
+test("a device's messages are stored in the order it sent them, and a DUP resend right behind its message is not stored again", async () => {
+  // Through two workers that consumed the messages in competition, a resend could be stored before
+  // the message it repeats (by the other worker), and then both were: one worker at a time takes
+  // them now, in the order the broker has them.
+  const registered = await provision(platformVia(0), token, "order-0001");
+  const device = await RegisteredDevice.connect(cluster.urls.mqtt[0], "ws_default", "order-0001", registered.token);
+  const payloads = Array.from({ length: 100 }, (_, i) => `m-${i}`);
+  try {
+    await Promise.all(
+      payloads.flatMap((payload, i) => [
+        device.client.publishAsync(device.messageTopic("order.stream", 0x8000 + i), payload, { qos: 1 }),
+        device.client.publishAsync(device.messageTopic("order.stream", 0x8000 + i), payload, { qos: 1, dup: true }),
+      ]),
+    );
+  } finally {
+    await device.end();
+  }
+  await eventually(async () => (await storedPayloads("order.stream")).length >= 100, "the 100 stored", {
+    timeoutMs: 30_000,
+    intervalMs: 250,
+  });
+  // A resend stored twice would have been stored by now, beside its message.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  expect((await storedPayloads("order.stream")).reverse()).toEqual(payloads);
+});
+
+test("a cluster made when the workers took messages in competition: what its queue still holds is stored, and nothing new goes there", async () => {
+  const registered = await provision(platformVia(0), token, "legacy-0001");
+  const db = await openStore({ url: cluster.databaseUrl }, Date.now);
+  const { workerPassword } = await brokerSecrets(db);
+  await db.close();
+  const node = clusterState(cluster.dir).rabbit.nodes[0];
+  const amqp = await amqpConnect(`amqp://${WORKER_USER}:${workerPassword}@127.0.0.1:${node.amqpPort}`);
+  const channel = await amqp.createChannel();
+  const legacy = "provisio.messages";
+  // As the workers of that version left it: bound to the devices' messages, holding three. They are
+  // put there through an exchange of the test's own, so the queue of this version gets none of them.
+  const exchange = "provisio.test-legacy";
+  try {
+    await channel.assertQueue(legacy, { durable: true });
+    await channel.bindQueue(legacy, MQTT_EXCHANGE, "ws.*.dev.*.msg.#");
+    await channel.assertExchange(exchange, "topic", { durable: false });
+    await channel.bindQueue(legacy, exchange, "#");
+    for (let i = 1; i <= 3; i++)
+      channel.publish(exchange, `ws.ws_default.dev.legacy-0001.msg.legacy.${0x8000 + i}`, Buffer.from(`old-${i}`), {
+        persistent: true,
+      });
+    await channel.unbindQueue(legacy, exchange, "#");
+    // A worker of this version starts: it takes the old queue off the route and stores what it holds.
+    process.kill(cluster.workerPids()[0], "SIGKILL");
+    await cluster.up();
+    await eventually(async () => (await storedPayloads("legacy")).length >= 3, "the old queue's messages", {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
+    const device = await RegisteredDevice.connect(cluster.urls.mqtt[0], "ws_default", "legacy-0001", registered.token);
+    await device.client.publishAsync(device.messageTopic("legacy", 0x8010), "new-1", { qos: 1 });
+    await device.end();
+    await eventually(async () => (await storedPayloads("legacy")).length >= 4, "the new message", {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
+    // Had the old queue stayed on the route, the new message would have been stored a second time by now.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect((await storedPayloads("legacy")).reverse()).toEqual(["old-1", "old-2", "old-3", "new-1"]);
+  } finally {
+    await channel.deleteQueue(legacy).catch(() => undefined);
+    await channel.deleteExchange(exchange).catch(() => undefined);
+    await amqp.close();
+  }
+});
+
+test("a fleet's messages through the cluster, every device sending the same bytes: each one stored, once", async () => {
   // The shape of the cluster bench, where a batch that collided too often was handed back to the
   // broker, and its redelivered messages were taken for the other worker's (same device, same
   // bytes) and dropped: 10 of 20,000 lost.

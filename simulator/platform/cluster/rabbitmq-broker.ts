@@ -5,15 +5,19 @@
  * - Control requests (`…/req/…`) are routed by the broker to the durable queue `provisio.requests`,
  *   which the workers consume in competition; each reply is published back (confirmed) before the
  *   request is acknowledged.
- * - Device messages (`…/msg/…`) go to the durable queue `provisio.messages`; a worker takes them in
- *   batches, stores each batch in one transaction, and acknowledges it only after the commit, so a
- *   worker that dies loses nothing: the broker hands what it held to another. A batch's messages
+ * - Device messages (`…/msg/…`) go to the durable queue `provisio.device-messages`, which one worker
+ *   at a time consumes (RabbitMQ's single active consumer; another takes over when it goes): so a
+ *   device's messages are stored in the order it sent them, and a DUP resend is never stored before
+ *   the message it repeats, as it was when the workers consumed in competition (the queue of that
+ *   time, `provisio.messages`, is unbound and drained). The worker takes them in batches, stores
+ *   each batch in one transaction, and acknowledges it only after the commit, so a worker that dies
+ *   loses nothing: the broker hands what it held to the next. A batch's messages
  *   that name their id (v2) are also written to the delivery ledger in that transaction and taken
  *   out of it once the broker has certainly had the acknowledgement; a redelivered message still in
  *   the ledger (same device, id and bytes) was stored already, and is not stored again. One without
  *   an id cannot be told from another with the same bytes, so a redelivery of it is stored again
- *   rather than risk taking it for another's. Batches lock their devices (store.ts lockKeys): two
- *   workers storing the same devices' messages take turns instead of colliding.
+ *   rather than risk taking it for another's. Batches lock their devices (store.ts lockKeys): a
+ *   worker taking over while its predecessor's last batch still commits takes turns with it.
  * - Both queues are mirrored on every node (a policy set through the management API), so a node's
  *   loss loses neither; the worker reconnects to the next broker URL when its connection drops.
  * - Sessions a revocation or an expiry ends are closed through the management API, on whichever
@@ -37,7 +41,10 @@ import { SessionRates } from "./session-rates";
 
 export const QUEUE_PREFIX = "provisio.";
 const REQUESTS = `${QUEUE_PREFIX}requests`;
-const MESSAGES = `${QUEUE_PREFIX}messages`;
+const MESSAGES = `${QUEUE_PREFIX}device-messages`;
+/** Where messages went before one worker at a time took them: what it still holds is stored, nothing new reaches it. */
+const UNORDERED_MESSAGES = `${QUEUE_PREFIX}messages`;
+const MESSAGE_ROUTE = "ws.*.dev.*.msg.#";
 /** Requests a worker serves at once; messages it holds unacknowledged (about two batches). */
 const REQUEST_PREFETCH = 64;
 const MESSAGE_PREFETCH = 1000;
@@ -221,9 +228,10 @@ export class RabbitBroker {
     await publisher.assertQueue(REQUESTS, { durable: true });
     await publisher.bindQueue(REQUESTS, MQTT_EXCHANGE, "prov.*.req.*");
     await publisher.bindQueue(REQUESTS, MQTT_EXCHANGE, "ws.*.dev.*.req.*");
-    await publisher.assertQueue(MESSAGES, { durable: true });
+    await publisher.assertQueue(MESSAGES, { durable: true, arguments: { "x-single-active-consumer": true } });
     // D/msg/{stream}, and v2's D/msg/{stream}/{id}.
-    await publisher.bindQueue(MESSAGES, MQTT_EXCHANGE, "ws.*.dev.*.msg.#");
+    await publisher.bindQueue(MESSAGES, MQTT_EXCHANGE, MESSAGE_ROUTE);
+    const unordered = await this.#unbindUnordered(model);
     this.#publisher = publisher;
 
     const requests = await model.createChannel();
@@ -236,6 +244,22 @@ export class RabbitBroker {
     await messages.prefetch(MESSAGE_PREFETCH);
     this.#messages = messages;
     await messages.consume(MESSAGES, (delivery) => delivery && this.#message(delivery));
+    if (unordered) await messages.consume(UNORDERED_MESSAGES, (delivery) => delivery && this.#message(delivery));
+  }
+
+  /** Takes the queue of a cluster set up before this version off the route; true when there is one. */
+  async #unbindUnordered(model: ChannelModel): Promise<boolean> {
+    // A check for a queue that is not there closes the channel it was asked on: a channel of its own.
+    const channel = await model.createChannel();
+    channel.on("error", () => undefined);
+    try {
+      await channel.checkQueue(UNORDERED_MESSAGES);
+    } catch {
+      return false;
+    }
+    await channel.unbindQueue(UNORDERED_MESSAGES, MQTT_EXCHANGE, MESSAGE_ROUTE);
+    await channel.close();
+    return true;
   }
 
   /** Publishes to an MQTT topic, resolved once the broker has it (confirmed). */
