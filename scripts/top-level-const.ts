@@ -124,8 +124,15 @@ function shareStrings(code: string): string {
 /** A string literal that is a value, not a module specifier, a property name or a directive. */
 function isExpressionPosition(node: ts.StringLiteral): boolean {
   const parent = node.parent;
-  if (ts.isImportDeclaration(parent) || ts.isExportDeclaration(parent) || ts.isExternalModuleReference(parent))
+  if (
+    ts.isImportDeclaration(parent) ||
+    ts.isExportDeclaration(parent) ||
+    ts.isExternalModuleReference(parent) ||
+    ts.isImportAttribute(parent)
+  )
     return false;
+  // A key in a destructuring pattern: `const { "a-b": x } = o`.
+  if (ts.isBindingElement(parent) && parent.propertyName === node) return false;
   if (
     (ts.isPropertyAssignment(parent) ||
       ts.isMethodDeclaration(parent) ||

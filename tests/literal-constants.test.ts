@@ -49,6 +49,12 @@ test("a string used often becomes one constant; module specifiers and property n
   expect(out.match(/"connected"/g)).toHaveLength(2);
   expect(out).toContain(`{connected:`);
   expect(out.split(`===${constants[0].name}`)).toHaveLength(5);
+  // A key in a destructuring pattern stays the key.
+  const keys = inlineLiteralConstants(
+    'export function h(o,s){const{"a-long-key":x}=o;return[x,s==="a-long-key"||s==="a-long-key"||s==="a-long-key"||s==="a-long-key"||s==="a-long-key"]}',
+  );
+  expect(keys).toContain('{"a-long-key":');
+  expect(topLevelConstants(keys)).toEqual([{ name: expect.any(String), initializer: '"a-long-key"' }]);
   // Twice, two bytes: a constant would cost more than it saves.
   expect(inlineLiteralConstants('export function g(s){return s==="ab"||s==="ab"}')).toMatch(/==="ab"\|\|\w+==="ab"/);
 });
