@@ -57,18 +57,18 @@ export const moddableNativeModules = [
  * engine has base64), and debug events that a release does not write (`PROVISIO_DEBUG_LOG=1`
  * keeps them). The core's own modules stay for Node and for the XS engine of the simulator.
  */
-export const moddableNatives: Readonly<Record<string, string>> = {
+export const deviceReplacements: Readonly<Record<string, string>> = {
   "sdk/crypto/nacl/sha512.ts": "targets/moddable/sha512.ts",
   "sdk/crypto/base64url.ts": "targets/moddable/base64url.ts",
   ...(process.env.PROVISIO_DEBUG_LOG === "1" ? {} : { "sdk/debug-log.ts": "targets/moddable/debug-log.ts" }),
 };
 
-const nativesPlugin: Plugin = {
-  name: "moddable-natives",
+const replacementsPlugin: Plugin = {
+  name: "device-replacements",
   setup(build) {
     build.onResolve({ filter: /^\./ }, (args) => {
-      const native = moddableNatives[relative(repoRoot, resolve(args.resolveDir, args.path)) + ".ts"];
-      return native ? { path: resolve(repoRoot, native) } : undefined;
+      const replacement = deviceReplacements[relative(repoRoot, resolve(args.resolveDir, args.path)) + ".ts"];
+      return replacement ? { path: resolve(repoRoot, replacement) } : undefined;
     });
   },
 };
@@ -92,7 +92,7 @@ export async function bundleModdable(): Promise<BuiltModule[]> {
         entryPoints: [bundle.entry],
         format: "esm",
         metafile: true,
-        plugins: [nativesPlugin],
+        plugins: [replacementsPlugin],
         external: [
           ...moddableModules,
           ...moddableNativeModules.map((native) => native.name),
@@ -154,7 +154,7 @@ export async function bundleModdableOnFakes(
     format: "iife",
     globalName,
     footer: { js: `globalThis.${globalName}=${globalName};` },
-    plugins: [fakePlugin, nativesPlugin, ...plugins],
+    plugins: [fakePlugin, replacementsPlugin, ...plugins],
   });
   return result.outputFiles![0].text;
 }

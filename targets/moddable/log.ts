@@ -16,8 +16,10 @@ export class TraceLog implements Log {
     if (levels.indexOf(level) < this._minimum) return;
     let line = `${level} ${event}`;
     // An indexed loop: XS compiles for-in into an iterator, about 200 bytes more.
-    const keys = fields ? Object.keys(fields) : [];
-    for (let i = 0; i < keys.length; i++) if (fields![keys[i]] !== undefined) line += ` ${keys[i]}=${fields![keys[i]]}`;
+    if (fields) {
+      const keys = Object.keys(fields);
+      for (let i = 0; i < keys.length; i++) if (fields[keys[i]] !== undefined) line += ` ${keys[i]}=${fields[keys[i]]}`;
+    }
     try {
       trace(line + "\n");
     } catch {

@@ -184,7 +184,7 @@ describe("manifest.json", () => {
     }
   });
 
-  test("the core imports only the native code it is given (moddableNatives); the rest only siblings and Moddable modules", () => {
+  test("the core imports only the native code its device replacements bring (deviceReplacements); the rest only siblings and Moddable modules", () => {
     expect(built.find((m) => m.name === "provisio-sdk")!.imports).toEqual(["crypt"]);
     const names = new Set([...moddableBundles, ...moddableNativeModules].map((m) => m.name as string));
     for (const module of built)
